@@ -1,0 +1,334 @@
+//! UDP time server and client.
+//!
+//! The client sends one datagram holding the JSON array `[request_id, "The time is …"]` with its
+//! own clock; the server answers `[request_id, "The time is …"]` with the server's clock. The
+//! request ID lets the client tell its reply from any other datagram that happens to arrive.
+//!
+//!     udp_time server HOST PORT [-faulty] [-drop P]
+//!     udp_time client HOST PORT [-measure_delay N] [-timeout SECS] [-retries N] [-log FILE]
+
+use serde_json::{json, Value};
+use socklab::cli::{self, Args, Options};
+use std::fs::File;
+use std::io::{self, Write};
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// No UDP datagram is larger than this, so a buffer this big never cuts one short.
+const MAX_BYTES: usize = 65535;
+const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.6f";
+
+/// "The time is 2019-05-04 16:20:56.975068", local time, as the Python version prints it.
+fn time_text() -> String {
+    format!("The time is {}", chrono::Local::now().format(TIME_FORMAT))
+}
+
+/// Decodes a request or a reply: UTF-8 text holding a JSON array `[integer, string]`.
+/// Anything else is an error, never a panic: datagrams come from anyone.
+fn decode(bytes: &[u8]) -> Result<(i64, String), String> {
+    todo!("fill in: decode UTF-8, then JSON; accept only [integer, string]");
+}
+
+/// Encodes `[id, text]` as the JSON bytes of one datagram.
+fn encode(id: i64, text: &str) -> Vec<u8> {
+    todo!("fill in: encode [id, text] as JSON bytes");
+}
+
+fn server(host: &str, port: u16, faulty: bool, drop: f64) -> io::Result<()> {
+    // Binding is what makes this a server: it claims (host, port) so clients can find it.
+    let sock: UdpSocket =
+        todo!("fill in: bind a UDP socket to (host, port)");
+    println!("Server listening at {}", sock.local_addr()?);
+    let mut buf = [0u8; MAX_BYTES];
+    loop {
+        // recv_from tells us who sent the datagram: UDP has no connection to remember it.
+        let received: io::Result<(usize, SocketAddr)> =
+            todo!("fill in: receive one datagram into buf");
+        let (len, address) = match received {
+            Ok(r) => r,
+            Err(e) => {
+                log::warn!("receive failed: {e}");
+                continue;
+            }
+        };
+        let (mut request_id, request) = match decode(&buf[..len]) {
+            Ok(r) => r,
+            Err(why) => {
+                log::warn!("ignored a datagram from {address}: {why}");
+                continue;
+            }
+        };
+        println!("Request ID: {request_id}. Client request, {request}");
+        if socklab::chance() < drop {
+            log::info!("dropped request {request_id} on purpose (-drop)");
+            continue;
+        }
+        if faulty && socklab::chance() < 0.5 {
+            request_id = request_id.wrapping_add(1);
+        }
+        let reply = encode(request_id, &time_text());
+        todo!("fill in: send the reply back to the address the request came from");
+    }
+}
+
+/// What came back for one request.
+enum Reply {
+    /// The server's time text, and the round-trip time.
+    Time(String, Duration),
+    /// A reply carrying another request's ID.
+    WrongId(i64),
+    TimedOut,
+}
+
+/// Sends request `id` to `server` and waits at most `timeout` for the reply.
+fn exchange(sock: &UdpSocket, server: SocketAddr, id: i64, timeout: Duration) -> io::Result<Reply> {
+    let request = encode(id, &time_text());
+    let sent_at = Instant::now();
+    todo!("fill in: send the request to the server");
+    let mut buf = [0u8; MAX_BYTES];
+    loop {
+        // Wait only for what is left of the timeout, so strays cannot make us wait forever.
+        let left = timeout.saturating_sub(sent_at.elapsed());
+        if left.is_zero() {
+            return Ok(Reply::TimedOut);
+        }
+        sock.set_read_timeout(Some(left))?;
+        let (len, from) = match sock.recv_from(&mut buf) {
+            Ok(r) => r,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Ok(Reply::TimedOut)
+            }
+            Err(e) => return Err(e),
+        };
+        todo!("fill in: skip datagrams not from the server; decode the rest into (reply_id, text)");
+        todo!("fill in: return the time if reply_id is the request's id, else WrongId");
+    }
+}
+
+/// Cristian's estimate of the server clock's offset: the server read its clock about halfway
+/// through the round trip, so offset = server time − (send time + rtt / 2).
+fn offset_ms(server_text: &str, sent_wall: chrono::NaiveDateTime, rtt: Duration) -> Option<f64> {
+    let stamp = server_text.strip_prefix("The time is ")?;
+    let server_time = chrono::NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d %H:%M:%S%.f").ok()?;
+    let midpoint = sent_wall + chrono::Duration::from_std(rtt / 2).ok()?;
+    Some((server_time - midpoint).num_microseconds()? as f64 / 1000.0)
+}
+
+/// Client settings from the command line.
+struct ClientOptions {
+    measure: Option<u32>,
+    timeout: Duration,
+    retries: u32,
+    log: Option<File>,
+}
+
+fn client(host: &str, port: u16, mut opts: ClientOptions) -> io::Result<ExitCode> {
+    let server = (host, port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::other(format!("{host} has no address")))?;
+    // Port 0: the OS picks a free port for us; the server learns it from recv_from.
+    let any: SocketAddr = if server.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    }
+    .parse()
+    .expect("a literal socket address");
+    let sock: UdpSocket =
+        todo!("fill in: create a UDP socket on any free local port");
+    if let Some(log) = opts.log.as_mut() {
+        writeln!(
+            log,
+            "request_id,sent_at,rtt_ms,server_time,offset_ms,outcome"
+        )?;
+    }
+    let Some(count) = opts.measure else {
+        return single_request(&sock, server, &mut opts);
+    };
+
+    let (mut rtts, mut offsets) = (Vec::new(), Vec::new());
+    let (mut lost, mut wrong) = (0, 0);
+    for _ in 0..count {
+        let id = (socklab::chance() * 1_000_000.0) as i64;
+        match timed_request(&sock, server, id, &mut opts)? {
+            (Reply::Time(_, rtt), offset) => {
+                rtts.push(rtt.as_secs_f64() * 1000.0);
+                offsets.extend(offset);
+            }
+            (Reply::WrongId(_), _) => wrong += 1,
+            (Reply::TimedOut, _) => lost += 1,
+        }
+    }
+    println!(
+        "sent {count}, answered {}, lost {lost}, wrong ID {wrong}",
+        rtts.len()
+    );
+    if rtts.is_empty() {
+        println!("round trip (ms): no replies");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (r, o) = (summary(&mut rtts), summary(&mut offsets));
+    println!(
+        "round trip (ms): min {:.3}, median {:.3}, p99 {:.3}, max {:.3}",
+        r[0], r[1], r[2], r[3]
+    );
+    println!("server clock offset (ms, Cristian): median {:+.3}", o[1]);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One exchange, with the clock offset it shows and a `-log` row written for it.
+fn timed_request(
+    sock: &UdpSocket,
+    server: SocketAddr,
+    id: i64,
+    opts: &mut ClientOptions,
+) -> io::Result<(Reply, Option<f64>)> {
+    let sent_wall = chrono::Local::now().naive_local();
+    let reply = exchange(sock, server, id, opts.timeout)?;
+    let offset = match &reply {
+        Reply::Time(text, rtt) => offset_ms(text, sent_wall, *rtt),
+        _ => None,
+    };
+    if let Some(log) = opts.log.as_mut() {
+        let sent = sent_wall.format(TIME_FORMAT);
+        let offset = offset.map_or(String::new(), |o| format!("{o:.3}"));
+        match &reply {
+            Reply::Time(text, rtt) => {
+                let rtt = rtt.as_secs_f64() * 1000.0;
+                writeln!(log, "{id},{sent},{rtt:.3},{text},{offset},ok")?
+            }
+            Reply::WrongId(other) => writeln!(log, "{id},{sent},,,,wrong_id {other}")?,
+            Reply::TimedOut => writeln!(log, "{id},{sent},,,,lost")?,
+        }
+    }
+    Ok((reply, offset))
+}
+
+/// One request, resent after each timeout up to `retries` times.
+fn single_request(
+    sock: &UdpSocket,
+    server: SocketAddr,
+    opts: &mut ClientOptions,
+) -> io::Result<ExitCode> {
+    let id = (socklab::chance() * 1001.0) as i64;
+    for attempt in 0..=opts.retries {
+        if attempt > 0 {
+            let retries = opts.retries;
+            log::info!("no reply in time; sending again ({attempt}/{retries})");
+        }
+        match timed_request(sock, server, id, opts)?.0 {
+            Reply::Time(text, _) => {
+                println!("{text}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            Reply::WrongId(other) => {
+                println!("The reply has ID {other} but the request had ID {id}: it belongs to another request");
+                return Ok(ExitCode::FAILURE);
+            }
+            Reply::TimedOut => {}
+        }
+    }
+    println!("Request timed out");
+    Ok(ExitCode::FAILURE)
+}
+
+/// min, median, p99 and max of `values` (NaN-free; at least one value), or zeros when empty.
+fn summary(values: &mut [f64]) -> [f64; 4] {
+    if values.is_empty() {
+        return [0.0; 4];
+    }
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    [values[0], at(0.5), at(0.99), values[values.len() - 1]]
+}
+
+const USAGE: &str = "Usage: udp_time server HOST PORT [-faulty] [-drop P]
+       udp_time client HOST PORT [-measure_delay N] [-timeout SECS] [-retries N] [-log FILE]
+
+Sends the time over UDP. Options may also be written with two dashes (--measure-delay).";
+
+pub fn main() -> ExitCode {
+    socklab::logging::init();
+    let mut opts = Options::new();
+    opts.optflag(
+        "",
+        "faulty",
+        "server: reply with a wrong ID about half the time",
+    );
+    opts.optopt(
+        "",
+        "drop",
+        "server: silently drop this share of requests (0 to 1)",
+        "P",
+    );
+    opts.optopt(
+        "",
+        "measure-delay",
+        "client: send N requests and print delay statistics",
+        "N",
+    );
+    opts.optopt(
+        "",
+        "timeout",
+        "client: seconds to wait for each reply (default 1)",
+        "SECS",
+    );
+    opts.optopt(
+        "",
+        "retries",
+        "client: times to resend after a timeout (default 2)",
+        "N",
+    );
+    opts.optopt(
+        "",
+        "log",
+        "client: write one CSV row per request to FILE",
+        "FILE",
+    );
+    let args: Args = cli::parse(opts, USAGE);
+    let [role, host, port] = args.free() else {
+        args.fail("expected a role (server or client), a HOST and a PORT");
+    };
+    let port: u16 = args.value("PORT", port);
+    let result = match role.as_str() {
+        "server" => {
+            let drop: f64 = args.get("drop", 0.0);
+            if !(0.0..=1.0).contains(&drop) {
+                args.fail("-drop takes a share between 0 and 1");
+            }
+            server(host, port, args.flag("faulty"), drop).map(|()| ExitCode::SUCCESS)
+        }
+        "client" => {
+            let timeout: f64 = args.get("timeout", 1.0);
+            if !(timeout > 0.0 && timeout < 1e6) {
+                args.fail("-timeout takes a positive number of seconds");
+            }
+            let log = args.opt::<String>("log").map(|path| {
+                File::create(&path).unwrap_or_else(|e| args.fail(&format!("-log {path}: {e}")))
+            });
+            let measure: Option<u32> = args.opt("measure-delay");
+            if measure == Some(0) {
+                args.fail("-measure_delay takes a number of requests, at least 1");
+            }
+            let opts = ClientOptions {
+                measure,
+                timeout: Duration::from_secs_f64(timeout),
+                retries: args.get("retries", 2),
+                log,
+            };
+            client(host, port, opts)
+        }
+        other => args.fail(&format!("unknown role '{other}': use server or client")),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("udp_time: {e}");
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,241 @@
+//! The autograder: builds a lab's programs, runs its black-box checks with time limits, and
+//! reports a score table and a Gradescope-style `results.json`.
+//!
+//! A lab's checks are plain functions `fn(&Ctx) -> Result<(), String>` listed in
+//! `tests/checks/`; an `Err` is the reason a student reads. The runner gives every check its own
+//! thread and time limit, kills every process the check started when it ends, and scores a
+//! panic, a hang or a program that does not compile as a failure with its reason.
+
+mod command;
+mod program;
+mod report;
+
+pub use command::main;
+pub use program::{secs, Ctx, Program};
+pub use report::{Outcome, Report};
+
+use crossbeam_channel::{bounded, unbounded};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// One check: a milestone, points, a hint for a failure, a time limit and the test itself.
+#[derive(Clone)]
+pub struct Check {
+    pub milestone: &'static str,
+    pub name: &'static str,
+    pub points: u32,
+    pub hint: &'static str,
+    pub limit: Duration,
+    pub run: fn(&Ctx) -> Result<(), String>,
+}
+
+impl Check {
+    /// A check with the default 10 s time limit.
+    pub fn new(
+        milestone: &'static str,
+        name: &'static str,
+        points: u32,
+        hint: &'static str,
+        run: fn(&Ctx) -> Result<(), String>,
+    ) -> Check {
+        Check {
+            milestone,
+            name,
+            points,
+            hint,
+            limit: Duration::from_secs(10),
+            run,
+        }
+    }
+
+    /// The same check with another time limit.
+    pub fn limit(mut self, seconds: u64) -> Check {
+        self.limit = Duration::from_secs(seconds);
+        self
+    }
+}
+
+/// A lab: its folder name under `labs/` and `solutions/`, its binaries and its checks.
+pub struct Lab {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub bins: &'static [&'static str],
+    pub checks: Vec<Check>,
+}
+
+/// Where and how to build: the kit's root, which version (labs or solutions), which target dir.
+pub struct Build {
+    pub root: PathBuf,
+    pub solutions: bool,
+    pub target_dir: PathBuf,
+}
+
+impl Build {
+    /// Builds the lab's binaries; `Err` carries the compiler's first error line.
+    pub fn lab(&self, lab: &Lab) -> Result<BTreeMap<String, PathBuf>, String> {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(&self.root)
+            .args(["build", "--message-format", "short", "--target-dir"])
+            .arg(&self.target_dir);
+        if self.solutions {
+            cmd.args(["--features", "solutions"]);
+        }
+        for bin in lab.bins {
+            cmd.args(["--bin", bin]);
+        }
+        let out = cmd
+            .output()
+            .map_err(|e| format!("could not run cargo: {e}"))?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let first = err
+                .lines()
+                .find(|l| l.contains(": error") || l.starts_with("error"))
+                .unwrap_or("cargo build failed");
+            return Err(format!("{} does not compile: {}", lab.name, first.trim()));
+        }
+        Ok(lab
+            .bins
+            .iter()
+            .map(|b| (b.to_string(), self.target_dir.join("debug").join(b)))
+            .collect())
+    }
+}
+
+/// Runs one check in its own thread; a timeout or a panic becomes a failure with a reason.
+fn run_one(check: &Check, bins: Arc<BTreeMap<String, PathBuf>>, scratch: PathBuf) -> Outcome {
+    let started = Instant::now();
+    let ctx = Ctx::new(bins, scratch.clone());
+    let kill = ctx.killer();
+    let (tx, rx) = bounded(1);
+    let run = check.run;
+    thread::spawn(move || {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&ctx)));
+        let _ = tx.send(result);
+    });
+    let result = match rx.recv_timeout(check.limit) {
+        Ok(Ok(r)) => r,
+        Ok(Err(panic)) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(format!(
+                "the check itself crashed (please report this): {msg}"
+            ))
+        }
+        Err(_) => Err(format!(
+            "timed out after {} (the check's time limit)",
+            secs(check.limit)
+        )),
+    };
+    kill();
+    let _ = std::fs::remove_dir_all(&scratch);
+    Outcome::new(check, result, started.elapsed())
+}
+
+/// Grades `labs`: builds each, then runs all checks, `jobs` at a time. Outcomes keep the
+/// order of the checks.
+pub fn grade(labs: &[Lab], build: &Build, jobs: usize) -> Report {
+    let started = Instant::now();
+    let scratch_root = build.target_dir.join("grade-scratch");
+    let mut work = Vec::new();
+    for lab in labs {
+        let built = build.lab(lab).map(Arc::new);
+        for check in &lab.checks {
+            work.push((lab.name, check.clone(), built.clone()));
+        }
+    }
+    let (todo_tx, todo_rx) = unbounded();
+    for (i, item) in work.into_iter().enumerate() {
+        // The receiver is alive until the workers below finish.
+        todo_tx.send((i, item)).expect("queue is open");
+    }
+    drop(todo_tx);
+    let (done_tx, done_rx) = unbounded();
+    let workers: Vec<_> = (0..jobs.max(1))
+        .map(|_| {
+            let (todo_rx, done_tx, scratch_root) =
+                (todo_rx.clone(), done_tx.clone(), scratch_root.clone());
+            thread::spawn(move || {
+                for (i, (lab, check, built)) in todo_rx {
+                    let outcome = match built {
+                        Ok(bins) => run_one(&check, bins, scratch_root.join(format!("check-{i}"))),
+                        Err(why) => Outcome::new(&check, Err(why), Duration::ZERO),
+                    };
+                    let _ = done_tx.send((i, lab, outcome));
+                }
+            })
+        })
+        .collect();
+    drop(done_tx);
+    let mut results: Vec<(usize, &'static str, Outcome)> = done_rx.iter().collect();
+    for w in workers {
+        let _ = w.join();
+    }
+    results.sort_by_key(|(i, _, _)| *i);
+    let titles = labs.iter().map(|l| (l.name, l.title)).collect();
+    Report::new(
+        titles,
+        results.into_iter().map(|(_, lab, o)| (lab, o)).collect(),
+        started.elapsed(),
+    )
+}
+
+/// Copies the kit at `root` into `scratch` without its `labs/`, `solutions/`, `target/` and
+/// `.git`, then puts the submission's lab folder in place of `labs/`.
+pub fn prepare_submission(root: &Path, submission: &Path, scratch: &Path) -> Result<(), String> {
+    if !submission.is_dir() {
+        return Err(format!("{} is not a folder", submission.display()));
+    }
+    let _ = std::fs::remove_dir_all(scratch);
+    copy_tree(root, scratch, &["labs", "solutions", "target", ".git"])?;
+    copy_tree(submission, &scratch.join("labs"), &["target", ".git"])
+}
+
+fn copy_tree(from: &Path, to: &Path, skip: &[&str]) -> Result<(), String> {
+    let err = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    std::fs::create_dir_all(to).map_err(|e| err(to, e))?;
+    for entry in std::fs::read_dir(from).map_err(|e| err(from, e))? {
+        let entry = entry.map_err(|e| err(from, e))?;
+        let name = entry.file_name();
+        if skip.iter().any(|s| name == *s) {
+            continue;
+        }
+        let (src, dst) = (entry.path(), to.join(&name));
+        let kind = entry.file_type().map_err(|e| err(&src, e))?;
+        if kind.is_dir() {
+            copy_tree(&src, &dst, &[])?;
+        } else if kind.is_file() {
+            std::fs::copy(&src, &dst).map_err(|e| err(&src, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// A fingerprint of the files under `dirs` (paths, sizes, modification times), for watching.
+pub fn fingerprint(dirs: &[PathBuf]) -> Vec<(PathBuf, u64, Option<std::time::SystemTime>)> {
+    let mut out = Vec::new();
+    let mut stack: Vec<PathBuf> = dirs.to_vec();
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            match entry.metadata() {
+                Ok(m) if m.is_dir() => stack.push(path),
+                Ok(m) => out.push((path, m.len(), m.modified().ok())),
+                Err(_) => {}
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -1,0 +1,332 @@
+//! Programs under test: spawning a built lab binary, reading its output with time limits, and
+//! making sure it is killed when the check ends, whatever happened.
+
+use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A line longer than this is cut (the rest is dropped) so a runaway program cannot eat memory.
+const MAX_LINE: usize = 64 * 1024;
+/// How much of a program's stderr is kept for failure messages.
+const MAX_STDERR: usize = 64 * 1024;
+
+type Children = Arc<Mutex<Vec<Child>>>;
+
+/// What one check may use: the built binaries, a scratch directory, and a register of every
+/// process it started, which the runner kills when the check ends or runs out of time.
+pub struct Ctx {
+    bins: Arc<BTreeMap<String, PathBuf>>,
+    children: Children,
+    scratch: PathBuf,
+}
+
+impl Ctx {
+    pub(crate) fn new(bins: Arc<BTreeMap<String, PathBuf>>, scratch: PathBuf) -> Ctx {
+        Ctx {
+            bins,
+            children: Arc::default(),
+            scratch,
+        }
+    }
+
+    /// A handle the runner keeps to kill this check's processes after a timeout.
+    pub(crate) fn killer(&self) -> impl FnOnce() + Send + 'static {
+        let children = Arc::clone(&self.children);
+        move || kill_all(&children)
+    }
+
+    /// A fresh directory for files the check hands to a program (logs, user files).
+    pub fn scratch_dir(&self) -> PathBuf {
+        // Failing to create it shows up as a clear error when the program opens a file there.
+        let _ = std::fs::create_dir_all(&self.scratch);
+        self.scratch.clone()
+    }
+
+    /// Starts lab binary `bin` with `args`; stdin, stdout and stderr are pipes.
+    pub fn spawn(&self, bin: &str, args: &[&str]) -> Result<Program, String> {
+        let path = self
+            .bins
+            .get(bin)
+            .ok_or_else(|| format!("the grader has no binary named {bin}"))?;
+        let label = format!("{bin} {}", args.join(" "));
+        let mut child = Command::new(path)
+            .args(args)
+            .env("RUST_BACKTRACE", "0")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("could not start {label}: {e}"))?;
+        let stdin = child.stdin.take();
+        // Both pipes exist: they were requested as Stdio::piped() just above.
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr_pipe = child.stderr.take().expect("stderr is piped");
+
+        let (tx, lines) = unbounded();
+        thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            loop {
+                let mut buf = Vec::new();
+                match (&mut reader)
+                    .take(MAX_LINE as u64)
+                    .read_until(b'\n', &mut buf)
+                {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        if buf.last() != Some(&b'\n') {
+                            // Overlong line: skip to its end.
+                            let mut rest = Vec::new();
+                            let _ = reader.read_until(b'\n', &mut rest);
+                        }
+                        let text = String::from_utf8_lossy(&buf);
+                        if tx
+                            .send(text.trim_end_matches(['\r', '\n']).to_string())
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&stderr);
+        // Dropped when stderr reaches its end, so readers can wait for the whole panic message.
+        let (stderr_open, stderr_done) = bounded::<()>(0);
+        thread::spawn(move || {
+            let _open = stderr_open;
+            let mut reader = BufReader::new(stderr_pipe);
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let mut s = sink.lock().unwrap_or_else(|p| p.into_inner());
+                if s.len() < MAX_STDERR {
+                    s.push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            }
+        });
+        let mut children = self.children.lock().unwrap_or_else(|p| p.into_inner());
+        children.push(child);
+        Ok(Program {
+            label,
+            lines,
+            stderr,
+            stderr_done,
+            stdin,
+            children: Arc::clone(&self.children),
+            index: children.len() - 1,
+        })
+    }
+}
+
+fn kill_all(children: &Children) {
+    let mut children = children.lock().unwrap_or_else(|p| p.into_inner());
+    for child in children.iter_mut() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// A running lab program. Dropping it kills the process.
+pub struct Program {
+    label: String,
+    lines: Receiver<String>,
+    stderr: Arc<Mutex<String>>,
+    stderr_done: Receiver<()>,
+    stdin: Option<ChildStdin>,
+    children: Children,
+    index: usize,
+}
+
+impl Program {
+    /// The command line, for messages.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn try_status(&self) -> Option<ExitStatus> {
+        let mut children = self.children.lock().unwrap_or_else(|p| p.into_inner());
+        children[self.index].try_wait().ok().flatten()
+    }
+
+    /// One line saying how the program ended, with its panic message if it panicked.
+    fn death(&self) -> String {
+        let deadline = Instant::now() + Duration::from_millis(500);
+        let mut status = self.try_status();
+        while status.is_none() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+            status = self.try_status();
+        }
+        let how = match status {
+            Some(s) => match s.code() {
+                Some(c) => format!("exited with code {c}"),
+                None => "was killed by a signal".to_string(),
+            },
+            None => "closed its output".to_string(),
+        };
+        match self.panic_message() {
+            Some(p) => format!("{} {how}: {p}", self.label),
+            None => format!("{} {how}", self.label),
+        }
+    }
+
+    /// `panicked at FILE:LINE:COL: MESSAGE`, if stderr holds a panic.
+    pub fn panic_message(&self) -> Option<String> {
+        if self.try_status().is_some() {
+            // The process is gone; let the reader collect the rest of its stderr.
+            let _ = self.stderr_done.recv_timeout(Duration::from_millis(500));
+        }
+        // Paths relative to the kit's root, as students see them in their editor.
+        let err = self.stderr().replace("src/bin/../../", "");
+        let mut lines = err.lines();
+        let at = lines.find(|l| l.contains("panicked at"))?;
+        let at = &at[at.find("panicked at")?..];
+        let message = lines.next().unwrap_or("").trim();
+        Some(format!("{} {message}", at.trim()))
+    }
+
+    /// Everything the program wrote on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The next stdout line, waiting at most `within`.
+    pub fn line(&self, within: Duration) -> Result<String, String> {
+        match self.lines.recv_timeout(within) {
+            Ok(line) => Ok(line),
+            Err(RecvTimeoutError::Timeout) => Err(format!(
+                "timed out after {} waiting for a line from {}",
+                secs(within),
+                self.label
+            )),
+            Err(RecvTimeoutError::Disconnected) => Err(self.death()),
+        }
+    }
+
+    /// Reads lines until one satisfies `want`, for at most `within`; the error says what was
+    /// expected (`what`) and shows the last lines seen.
+    pub fn expect_line(
+        &self,
+        what: &str,
+        within: Duration,
+        want: impl Fn(&str) -> bool,
+    ) -> Result<String, String> {
+        let deadline = Instant::now() + within;
+        let mut seen: Vec<String> = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if want(&line) => return Ok(line),
+                Ok(line) => seen.push(line),
+                Err(e) => {
+                    let why = match e {
+                        RecvTimeoutError::Timeout => format!("timed out after {}", secs(within)),
+                        RecvTimeoutError::Disconnected => self.death(),
+                    };
+                    let shown = match seen.len() {
+                        0 => "it printed nothing".to_string(),
+                        n => format!("last line printed: {:?}", seen[n - 1]),
+                    };
+                    return Err(format!("expected {what}; {why}; {shown}"));
+                }
+            }
+        }
+    }
+
+    /// Reads the first line and takes the address at its end (`... 127.0.0.1:40123`).
+    pub fn address(&self, within: Duration) -> Result<SocketAddr, String> {
+        let line = self.line(within)?;
+        line.split_whitespace()
+            .last()
+            .and_then(|w| w.trim_matches(|c| c == '(' || c == ')').parse().ok())
+            .ok_or_else(|| {
+                format!("the first line should end with the bound address IP:PORT; it was {line:?}")
+            })
+    }
+
+    /// Every remaining stdout line until the program closes stdout, for at most `within`.
+    pub fn rest(&self, within: Duration) -> Result<Vec<String>, String> {
+        let deadline = Instant::now() + within;
+        let mut out = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => out.push(line),
+                Err(RecvTimeoutError::Disconnected) => return Ok(out),
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(format!(
+                        "{} still running after {}; it printed {:?}",
+                        self.label,
+                        secs(within),
+                        out
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Waits for the program to exit, at most `within`.
+    pub fn wait(&self, within: Duration) -> Result<ExitStatus, String> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.try_status() {
+                return Ok(status);
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "{} did not exit within {}",
+                    self.label,
+                    secs(within)
+                ));
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Whether the program is still running.
+    pub fn is_running(&self) -> bool {
+        self.try_status().is_none()
+    }
+
+    /// Writes one line to the program's stdin.
+    pub fn send_line(&mut self, line: &str) -> Result<(), String> {
+        let stdin = self.stdin.as_mut().ok_or("stdin is already closed")?;
+        writeln!(stdin, "{line}")
+            .and_then(|_| stdin.flush())
+            .map_err(|e| format!("could not write to {}: {e}", self.label))
+    }
+
+    /// Closes the program's stdin (end of input, as Ctrl-D).
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Kills the program now.
+    pub fn kill(&self) {
+        let mut children = self.children.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = children[self.index].kill();
+        let _ = children[self.index].wait();
+    }
+}
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `2 s`, `0.5 s`: durations as students read them.
+pub fn secs(d: Duration) -> String {
+    format!("{} s", (d.as_secs_f64() * 100.0).round() / 100.0)
+}

@@ -1,0 +1,207 @@
+//! Grading results: the score table printed for people and the `results.json` written for
+//! Gradescope (`score`, `execution_time`, `output`, `tests[]`).
+
+use super::Check;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// The result of one check.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub milestone: &'static str,
+    pub name: &'static str,
+    pub points: u32,
+    pub max_points: u32,
+    pub hint: &'static str,
+    /// `None` when passed, else the reason.
+    pub failure: Option<String>,
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    pub fn new(check: &Check, result: Result<(), String>, elapsed: Duration) -> Outcome {
+        let failure = result.err();
+        Outcome {
+            milestone: check.milestone,
+            name: check.name,
+            points: if failure.is_none() { check.points } else { 0 },
+            max_points: check.points,
+            hint: check.hint,
+            failure,
+            elapsed,
+        }
+    }
+
+    pub fn passed(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+/// Every outcome of one grading run, grouped by lab in the order graded.
+pub struct Report {
+    titles: BTreeMap<&'static str, &'static str>,
+    pub outcomes: Vec<(&'static str, Outcome)>,
+    pub elapsed: Duration,
+}
+
+fn first_line(s: &str, max: usize) -> String {
+    let line = s.lines().next().unwrap_or("");
+    if line.chars().count() > max {
+        format!("{}…", line.chars().take(max).collect::<String>())
+    } else {
+        line.to_string()
+    }
+}
+
+impl Report {
+    pub fn new(
+        titles: BTreeMap<&'static str, &'static str>,
+        outcomes: Vec<(&'static str, Outcome)>,
+        elapsed: Duration,
+    ) -> Report {
+        Report {
+            titles,
+            outcomes,
+            elapsed,
+        }
+    }
+
+    pub fn score(&self) -> (u32, u32) {
+        self.outcomes
+            .iter()
+            .fold((0, 0), |(s, m), (_, o)| (s + o.points, m + o.max_points))
+    }
+
+    /// The table: per lab and milestone, each check with PASS/FAIL and points; for a failure the
+    /// first line of why and the hint; then the totals.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let (mut lab_now, mut milestone_now) = ("", "");
+        let (mut lab_score, mut lab_max) = (0, 0);
+        let close_lab = |out: &mut String, lab: &str, s: u32, m: u32| {
+            if !lab.is_empty() {
+                let _ = writeln!(out, "  {lab}: {s}/{m} points\n");
+            }
+        };
+        for (lab, o) in &self.outcomes {
+            if *lab != lab_now {
+                close_lab(&mut out, lab_now, lab_score, lab_max);
+                (lab_score, lab_max) = (0, 0);
+                let title = self.titles.get(lab).copied().unwrap_or("");
+                let _ = writeln!(out, "{lab}: {title}");
+                lab_now = lab;
+                milestone_now = "";
+            }
+            if o.milestone != milestone_now {
+                let _ = writeln!(out, "  milestone {}", o.milestone);
+                milestone_now = o.milestone;
+            }
+            lab_score += o.points;
+            lab_max += o.max_points;
+            let mark = if o.passed() { "PASS" } else { "FAIL" };
+            let _ = writeln!(
+                out,
+                "    {mark} {:>2}/{:<2} {}",
+                o.points, o.max_points, o.name
+            );
+            if let Some(why) = &o.failure {
+                let _ = writeln!(out, "               why:  {}", first_line(why, 220));
+                let _ = writeln!(out, "               hint: {}", o.hint);
+            }
+        }
+        close_lab(&mut out, lab_now, lab_score, lab_max);
+        let (score, max) = self.score();
+        let passed = self.outcomes.iter().filter(|(_, o)| o.passed()).count();
+        let _ = writeln!(
+            out,
+            "TOTAL {score}/{max} points ({passed} of {} checks passed) in {:.1} s",
+            self.outcomes.len(),
+            self.elapsed.as_secs_f64()
+        );
+        out
+    }
+
+    /// Gradescope's results format.
+    pub fn json(&self) -> serde_json::Value {
+        let (score, max) = self.score();
+        let tests: Vec<_> = self
+            .outcomes
+            .iter()
+            .map(|(lab, o)| {
+                let output = match &o.failure {
+                    None => "passed".to_string(),
+                    Some(why) => format!("{why}\nHint: {}", o.hint),
+                };
+                json!({
+                    "name": format!("{lab} / {} / {}", o.milestone, o.name),
+                    "score": o.points,
+                    "max_score": o.max_points,
+                    "status": if o.passed() { "passed" } else { "failed" },
+                    "output": output,
+                    "visibility": "visible",
+                })
+            })
+            .collect();
+        json!({
+            "score": score,
+            "max_score": max,
+            "execution_time": self.elapsed.as_secs_f64(),
+            "output": format!("{score}/{max} points"),
+            "visibility": "visible",
+            "stdout_visibility": "visible",
+            "tests": tests,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(name: &'static str, points: u32) -> Check {
+        Check::new("1 server", name, points, "read the handout", |_| Ok(()))
+    }
+
+    #[test]
+    fn table_and_json_agree_on_scores() {
+        let outcomes = vec![
+            (
+                "udp-time",
+                Outcome::new(&check("a", 2), Ok(()), Duration::ZERO),
+            ),
+            (
+                "udp-time",
+                Outcome::new(
+                    &check("b", 3),
+                    Err("timed out after 2 s\nmore".into()),
+                    Duration::ZERO,
+                ),
+            ),
+        ];
+        let report = Report::new(
+            [("udp-time", "UDP time")].into_iter().collect(),
+            outcomes,
+            Duration::from_secs(1),
+        );
+        assert_eq!(report.score(), (2, 5));
+        let table = report.table();
+        assert!(table.contains("PASS  2/2  a"), "{table}");
+        assert!(table.contains("FAIL  0/3  b"), "{table}");
+        assert!(table.contains("why:  timed out after 2 s\n"), "{table}");
+        assert!(table.contains("hint: read the handout"), "{table}");
+        assert!(
+            table.contains("TOTAL 2/5 points (1 of 2 checks passed)"),
+            "{table}"
+        );
+        let json = report.json();
+        assert_eq!(json["score"], 2);
+        assert_eq!(json["tests"][1]["status"], "failed");
+        assert_eq!(json["tests"][1]["max_score"], 3);
+        assert!(json["tests"][1]["output"]
+            .as_str()
+            .unwrap()
+            .contains("Hint: read the handout"));
+    }
+}

@@ -1,0 +1,54 @@
+//! socklab's support library: the small pieces the lab programs, the lab generator and the
+//! grader share. The lessons themselves (socket calls, framing, protocol logic) live in the
+//! lab files under `solutions/` and `labs/`, not here.
+//!
+//! - [`cli`]: command-line options on getopts, with the seeds' single-dash long options.
+//! - [`logging`]: one-line `env_logger` setup (`RUST_LOG` works).
+//! - [`blanks`]: turns marked regions of a solution file into the student's stubs.
+//! - [`grader`]: runs black-box checks against built programs, scores and reports them.
+
+pub mod blanks;
+pub mod cli;
+pub mod grader;
+pub mod logging;
+
+/// A random number in `[0, 1)`, for a server that drops or garbles replies on purpose.
+/// It comes from std's randomly keyed hasher: good enough for simulating loss, not for secrets.
+pub fn chance() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(0);
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The body of a lab program's binary (`src/bin/NAME.rs`): builds the student's file from
+/// `labs/` by default and the solution with `--features solutions`; both define `pub fn main`.
+///
+/// ```ignore
+/// socklab::lab_program!("../../labs/udp-time/udp_time.rs", "../../solutions/udp-time/udp_time.rs");
+/// ```
+#[macro_export]
+macro_rules! lab_program {
+    ($lab:literal, $solution:literal) => {
+        // Skeletons stop at todo!(), so the code after a blank is unreachable until it is filled in.
+        // rustfmt does not look inside this macro: `make fmt` formats solutions/ explicitly.
+        #[cfg(not(feature = "solutions"))]
+        #[allow(
+            unreachable_code,
+            unused_variables,
+            unused_imports,
+            unused_mut,
+            dead_code,
+            clippy::diverging_sub_expression
+        )]
+        #[path = $lab]
+        mod lab;
+        #[cfg(feature = "solutions")]
+        #[path = $solution]
+        mod lab;
+
+        fn main() -> std::process::ExitCode {
+            lab::main()
+        }
+    };
+}

@@ -1,0 +1,498 @@
+//! Checks for lab `udp-time`: the UDP time server and client, each tested against a reference
+//! peer written here, over real loopback sockets.
+
+use serde_json::{json, Value};
+use socklab::grader::{Check, Ctx, Lab, Program};
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+const BIN: &str = "udp_time";
+const WAIT: Duration = Duration::from_secs(3);
+const FIXED_TIME: &str = "The time is 2001-02-03 04:05:06.070809";
+
+pub fn lab() -> Lab {
+    Lab {
+        name: "udp-time",
+        title: "UDP time server and client",
+        bins: &[BIN],
+        checks: vec![
+            Check::new("1 server", "prints `Server listening at IP:PORT` with the real port", 1,
+                "Bind first, then print sock.local_addr(): with port 0 the OS picks the port.", server_prints_address),
+            Check::new("1 server", "answers [id, \"The time is …\"] with the request's ID", 3,
+                "Decode the request, then send_to the reply to the address recv_from returned.", server_answers),
+            Check::new("1 server", "prints `Request ID: N. Client request, …` per request", 1,
+                "Print one line per request, with its ID and the client's text.", server_logs_requests),
+            Check::new("1 server", "answers two clients, each at its own address", 1,
+                "Reply to the address of each datagram, not to the first client seen.", server_two_clients),
+            Check::new("2 client", "sends [id, time] and prints the server's time", 3,
+                "Send the JSON array, recv_from the reply, print its text when the IDs match.", client_prints_time),
+            Check::new("2 client", "ignores datagrams that do not come from the server", 1,
+                "Compare the address recv_from returns with the server's and keep waiting if it differs.", client_ignores_strangers),
+            Check::new("3 faulty server", "client reports a reply that has another request's ID", 2,
+                "Compare the reply's ID with the request's; say it belongs to another request and exit non-zero.", client_detects_wrong_id),
+            Check::new("3 faulty server", "server -faulty sends a wrong ID about half the time", 1,
+                "With -faulty, add 1 to the ID of about half the replies.", server_faulty),
+            Check::new("4 timeout and retry", "client resends after a timeout and prints the reply", 2,
+                "Set a read timeout; when it expires, send the request again (-retries times).", client_retries),
+            Check::new("4 timeout and retry", "client gives up with `Request timed out`", 2,
+                "After the last retry, print `Request timed out` and exit non-zero.", client_times_out),
+            Check::new("5 robustness", "server survives datagrams that are not [integer, string]", 2,
+                "Decode errors (not UTF-8, not JSON, wrong shape) are logged and skipped, never unwrap()ed.", server_survives_garbage),
+            Check::new("5 robustness", "server -drop P drops about that share of requests", 1,
+                "With -drop P, skip the reply when a random number in [0, 1) is below P.", server_drops),
+            Check::new("6 measuring delay", "-measure_delay N prints sent/answered/lost/wrong and the delays", 2,
+                "Count each outcome; the summary lines are printed by the given code once the exchanges work.", client_measures),
+            Check::new("6 measuring delay", "-log FILE writes a header and one CSV row per request", 1,
+                "Open the file with File::create and write one row per request.", client_logs_csv),
+        ],
+    }
+}
+
+/// A loopback UDP socket for the test side, never blocking more than `WAIT`.
+fn test_socket() -> Result<UdpSocket, String> {
+    let sock = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("test socket: {e}"))?;
+    sock.set_read_timeout(Some(WAIT))
+        .map_err(|e| e.to_string())?;
+    Ok(sock)
+}
+
+fn start_server(ctx: &Ctx, extra: &[&str]) -> Result<(Program, SocketAddr), String> {
+    let mut args = vec!["server", "127.0.0.1", "0"];
+    args.extend_from_slice(extra);
+    let server = ctx.spawn(BIN, &args)?;
+    let addr = server.address(WAIT)?;
+    Ok((server, addr))
+}
+
+fn time_now() -> String {
+    format!(
+        "The time is {}",
+        chrono::Local::now().format("%Y-%m-%d %H:%M:%S%.6f")
+    )
+}
+
+/// Parses a datagram as `[integer, string]`, saying what is wrong otherwise.
+fn parse(bytes: &[u8]) -> Result<(i64, String), String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "the datagram is not UTF-8".to_string())?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|_| format!("the datagram is not JSON: {text:.80}"))?;
+    match value.as_array().map(Vec::as_slice) {
+        Some([Value::Number(id), Value::String(s)]) if id.is_i64() => {
+            Ok((id.as_i64().unwrap_or(0), s.clone()))
+        }
+        _ => Err(format!(
+            "expected a JSON array [integer, string], got {text:.80}"
+        )),
+    }
+}
+
+/// Sends `[id, now]` to `server` and returns the decoded reply.
+fn ask(sock: &UdpSocket, server: SocketAddr, id: i64) -> Result<(i64, String), String> {
+    let request = json!([id, time_now()]).to_string();
+    sock.send_to(request.as_bytes(), server)
+        .map_err(|e| format!("send: {e}"))?;
+    let mut buf = [0u8; 65535];
+    loop {
+        let (n, from) = sock.recv_from(&mut buf).map_err(|_| {
+            format!(
+                "sent {request} to {server}; no reply within {}",
+                socklab::grader::secs(WAIT)
+            )
+        })?;
+        if from == server {
+            return parse(&buf[..n]);
+        }
+    }
+}
+
+/// Checks "The time is YYYY-MM-DD HH:MM:SS.ffffff" and that it is about now.
+fn check_time_text(text: &str) -> Result<(), String> {
+    let stamp = text
+        .strip_prefix("The time is ")
+        .ok_or_else(|| format!("the reply's text should start with `The time is `: {text:?}"))?;
+    let t = chrono::NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d %H:%M:%S%.f")
+        .map_err(|_| format!("`{stamp}` is not a time like 2019-05-04 16:20:56.975068"))?;
+    let skew = (chrono::Local::now().naive_local() - t).num_seconds().abs();
+    if skew > 5 {
+        return Err(format!(
+            "the server's time {stamp} is {skew} s away from the local time"
+        ));
+    }
+    Ok(())
+}
+
+fn server_prints_address(ctx: &Ctx) -> Result<(), String> {
+    let server = ctx.spawn(BIN, &["server", "127.0.0.1", "0"])?;
+    let line = server.line(WAIT)?;
+    if !line.starts_with("Server listening at ") {
+        return Err(format!(
+            "the first line should be `Server listening at IP:PORT`, was {line:?}"
+        ));
+    }
+    let addr: SocketAddr = line["Server listening at ".len()..]
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{line}` does not end with IP:PORT"))?;
+    if addr.port() == 0 {
+        return Err("the printed port is 0: print the address after binding (local_addr)".into());
+    }
+    test_socket()?
+        .send_to(b"[1, \"x\"]", addr)
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+fn server_answers(ctx: &Ctx) -> Result<(), String> {
+    let (_server, addr) = start_server(ctx, &[])?;
+    let (id, text) = ask(&test_socket()?, addr, 491)?;
+    if id != 491 {
+        return Err(format!("the request had ID 491 but the reply has ID {id}"));
+    }
+    check_time_text(&text)
+}
+
+fn server_logs_requests(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = start_server(ctx, &[])?;
+    let sock = test_socket()?;
+    sock.send_to(br#"[77, "The time is 2019-05-04 16:20:56.975068"]"#, addr)
+        .map_err(|e| e.to_string())?;
+    let want = "Request ID: 77. Client request, The time is 2019-05-04 16:20:56.975068";
+    server.expect_line(&format!("the line `{want}`"), WAIT, |l| l.trim() == want)?;
+    Ok(())
+}
+
+fn server_two_clients(ctx: &Ctx) -> Result<(), String> {
+    let (_server, addr) = start_server(ctx, &[])?;
+    let (a, b) = (test_socket()?, test_socket()?);
+    for round in 0..3 {
+        let (ida, idb) = (100 + round, 200 + round);
+        let (got_a, _) = ask(&a, addr, ida)?;
+        let (got_b, _) = ask(&b, addr, idb)?;
+        if (got_a, got_b) != (ida, idb) {
+            return Err(format!(
+                "clients sent IDs {ida} and {idb}, got {got_a} and {got_b}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A reference time server in the test: `answer` decides what to do with the n-th request.
+struct RefServer {
+    addr: SocketAddr,
+    requests: crossbeam_channel::Receiver<Result<(i64, String), String>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl RefServer {
+    fn start(
+        answer: impl Fn(usize, i64, &UdpSocket, SocketAddr) + Send + 'static,
+    ) -> Result<RefServer, String> {
+        let sock = test_socket()?;
+        sock.set_read_timeout(Some(Duration::from_millis(100)))
+            .map_err(|e| e.to_string())?;
+        let addr = sock.local_addr().map_err(|e| e.to_string())?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, requests) = crossbeam_channel::unbounded();
+        let stopped = Arc::clone(&stop);
+        thread::spawn(move || {
+            let mut buf = [0u8; 65535];
+            let mut n = 0;
+            while !stopped.load(Ordering::Relaxed) {
+                let Ok((len, from)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                let request = parse(&buf[..len]);
+                if let Ok((id, _)) = &request {
+                    answer(n, *id, &sock, from);
+                }
+                n += 1;
+                let _ = tx.send(request);
+            }
+        });
+        Ok(RefServer {
+            addr,
+            requests,
+            stop,
+        })
+    }
+
+    fn port(&self) -> String {
+        self.addr.port().to_string()
+    }
+
+    /// The next request the client sent, checked to be `[integer, "The time is …"]`.
+    fn request(&self) -> Result<(i64, String), String> {
+        let request = self
+            .requests
+            .recv_timeout(WAIT)
+            .map_err(|_| "the client sent no datagram to the server".to_string())??;
+        if !request.1.starts_with("The time is ") {
+            return Err(format!(
+                "the request's text should be `The time is …`, was {:?}",
+                request.1
+            ));
+        }
+        Ok(request)
+    }
+}
+
+impl Drop for RefServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn reply(sock: &UdpSocket, to: SocketAddr, id: i64, text: &str) {
+    let _ = sock.send_to(json!([id, text]).to_string().as_bytes(), to);
+}
+
+fn client(ctx: &Ctx, server: &RefServer, extra: &[&str]) -> Result<Program, String> {
+    let port = server.port();
+    let mut args = vec!["client", "127.0.0.1", port.as_str()];
+    args.extend_from_slice(extra);
+    ctx.spawn(BIN, &args)
+}
+
+/// Waits for the client to finish: its stdout lines and whether it exited 0.
+fn finish(client: &Program, within: Duration) -> Result<(Vec<String>, bool), String> {
+    let lines = client.rest(within)?;
+    let ok = client.wait(WAIT)?.success();
+    if let Some(panic) = client.panic_message() {
+        return Err(format!("the client {panic}"));
+    }
+    Ok((lines, ok))
+}
+
+fn client_prints_time(ctx: &Ctx) -> Result<(), String> {
+    let server = RefServer::start(|_, id, sock, from| reply(sock, from, id, FIXED_TIME))?;
+    let client = client(ctx, &server, &[])?;
+    let (lines, ok) = finish(&client, WAIT)?;
+    server.request()?;
+    if !lines.iter().any(|l| l.trim() == FIXED_TIME) || !ok {
+        return Err(format!("the server replied {FIXED_TIME:?}; the client should print it and exit 0, it printed {lines:?}"));
+    }
+    Ok(())
+}
+
+fn client_ignores_strangers(ctx: &Ctx) -> Result<(), String> {
+    let stranger = test_socket()?;
+    let server = RefServer::start(move |_, id, sock, from| {
+        reply(
+            &stranger,
+            from,
+            id,
+            "The time is 1999-12-31 23:59:59.000000",
+        );
+        thread::sleep(Duration::from_millis(100));
+        reply(sock, from, id, FIXED_TIME);
+    })?;
+    let client = client(ctx, &server, &[])?;
+    let (lines, _) = finish(&client, WAIT)?;
+    if lines.iter().any(|l| l.contains("1999-12-31")) {
+        return Err("the client printed the time sent by a socket that is not the server".into());
+    }
+    if !lines.iter().any(|l| l.trim() == FIXED_TIME) {
+        return Err(format!(
+            "the client should print the server's reply {FIXED_TIME:?}; it printed {lines:?}"
+        ));
+    }
+    Ok(())
+}
+
+fn client_detects_wrong_id(ctx: &Ctx) -> Result<(), String> {
+    let server = RefServer::start(|_, id, sock, from| reply(sock, from, id + 1, FIXED_TIME))?;
+    let client = client(ctx, &server, &[])?;
+    let (lines, ok) = finish(&client, WAIT)?;
+    server.request()?;
+    if lines.iter().any(|l| l.contains(FIXED_TIME)) {
+        return Err(
+            "the client printed the time from a reply whose ID is not the request's".into(),
+        );
+    }
+    if ok || !lines.iter().any(|l| l.contains("another request")) {
+        return Err(format!(
+            "the client should print that the reply belongs to another request and exit non-zero; it printed {lines:?}"
+        ));
+    }
+    Ok(())
+}
+
+fn server_faulty(ctx: &Ctx) -> Result<(), String> {
+    let (_server, addr) = start_server(ctx, &["-faulty"])?;
+    let sock = test_socket()?;
+    let mut wrong = 0;
+    for id in 0..40 {
+        if ask(&sock, addr, id)?.0 != id {
+            wrong += 1;
+        }
+    }
+    if !(5..=35).contains(&wrong) {
+        return Err(format!(
+            "{wrong} of 40 replies had a wrong ID; about half should"
+        ));
+    }
+    Ok(())
+}
+
+fn client_retries(ctx: &Ctx) -> Result<(), String> {
+    let server = RefServer::start(|n, id, sock, from| {
+        if n > 0 {
+            reply(sock, from, id, FIXED_TIME);
+        }
+    })?;
+    let client = client(ctx, &server, &["-timeout", "0.3", "-retries", "2"])?;
+    let (lines, ok) = finish(&client, WAIT)?;
+    if !ok || !lines.iter().any(|l| l.trim() == FIXED_TIME) {
+        return Err(format!(
+            "the server ignored the first request and answered the second; the client printed {lines:?}"
+        ));
+    }
+    Ok(())
+}
+
+fn client_times_out(ctx: &Ctx) -> Result<(), String> {
+    let server = RefServer::start(|_, _, _, _| {})?;
+    let client = client(ctx, &server, &["-timeout", "0.2", "-retries", "1"])?;
+    let (lines, ok) = finish(&client, WAIT)?;
+    let sent = server.requests.try_iter().count();
+    if ok || !lines.iter().any(|l| l.trim() == "Request timed out") {
+        return Err(format!("with a silent server the client should print `Request timed out` and exit non-zero; it printed {lines:?}"));
+    }
+    if sent != 2 {
+        return Err(format!(
+            "with -retries 1 the client should send 2 requests; the server got {sent}"
+        ));
+    }
+    Ok(())
+}
+
+fn server_survives_garbage(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = start_server(ctx, &[])?;
+    let sock = test_socket()?;
+    let garbage: [&[u8]; 8] = [
+        b"\xff\xfe not utf-8",
+        b"hello",
+        b"",
+        br#"{"id": 1}"#,
+        b"[1]",
+        br#"["x", "y"]"#,
+        br#"[1.5, "x"]"#,
+        br#"[1, "x"#,
+    ];
+    for bad in garbage {
+        sock.send_to(bad, addr).map_err(|e| e.to_string())?;
+    }
+    let (id, _) = ask(&sock, addr, 4242)?;
+    if id != 4242 {
+        return Err(format!(
+            "after bad datagrams the server answered with ID {id}, not 4242: it answered garbage"
+        ));
+    }
+    if !server.is_running() {
+        return Err("the server stopped".into());
+    }
+    Ok(())
+}
+
+fn server_drops(ctx: &Ctx) -> Result<(), String> {
+    let (_all, all_addr) = start_server(ctx, &["-drop", "1"])?;
+    let sock = test_socket()?;
+    sock.set_read_timeout(Some(Duration::from_millis(300)))
+        .map_err(|e| e.to_string())?;
+    for id in 0..3 {
+        if ask(&sock, all_addr, id).is_ok() {
+            return Err("with -drop 1 the server must not answer at all".into());
+        }
+    }
+    let (_half, half_addr) = start_server(ctx, &["-drop", "0.5"])?;
+    let answered = (0..30)
+        .filter(|id| ask(&sock, half_addr, *id).is_ok())
+        .count();
+    if !(3..=27).contains(&answered) {
+        return Err(format!(
+            "with -drop 0.5 the server answered {answered} of 30 requests; about half expected"
+        ));
+    }
+    Ok(())
+}
+
+/// The reference server for the delay checks: its clock is 10 s ahead; it ignores the 3rd and
+/// 7th requests and gives the 5th a wrong ID.
+fn delay_server() -> Result<RefServer, String> {
+    RefServer::start(|n, id, sock, from| {
+        let ahead = chrono::Local::now() + chrono::Duration::seconds(10);
+        let text = format!("The time is {}", ahead.format("%Y-%m-%d %H:%M:%S%.6f"));
+        match n {
+            2 | 6 => {}
+            4 => reply(sock, from, id + 1, &text),
+            _ => reply(sock, from, id, &text),
+        }
+    })
+}
+
+fn numbers_after(line: &str, key: &str) -> Option<f64> {
+    let rest = &line[line.find(key)? + key.len()..];
+    rest.trim_start().split([',', ' ']).next()?.parse().ok()
+}
+
+fn client_measures(ctx: &Ctx) -> Result<(), String> {
+    let server = delay_server()?;
+    let client = client(ctx, &server, &["-measure_delay", "10", "-timeout", "0.3"])?;
+    let (lines, _) = finish(&client, Duration::from_secs(8))?;
+    let want = "sent 10, answered 7, lost 2, wrong ID 1";
+    if !lines.iter().any(|l| l.trim() == want) {
+        return Err(format!("of 10 requests the server answered 7, ignored 2 and gave 1 a wrong ID; expected the line `{want}`, got {lines:?}"));
+    }
+    let rtt = lines
+        .iter()
+        .find(|l| l.starts_with("round trip"))
+        .ok_or("no `round trip (ms): min …` line")?;
+    let stats: Vec<f64> = ["min", "median", "p99", "max"]
+        .iter()
+        .filter_map(|k| numbers_after(rtt, k))
+        .collect();
+    if stats.len() != 4 || stats.windows(2).any(|w| w[0] > w[1]) || stats[3] > 300.0 {
+        return Err(format!(
+            "the round-trip line should give min ≤ median ≤ p99 ≤ max in ms: {rtt:?}"
+        ));
+    }
+    let offset = lines
+        .iter()
+        .find(|l| l.contains("offset"))
+        .and_then(|l| numbers_after(l, "median"))
+        .ok_or("no `server clock offset (ms, Cristian): median …` line")?;
+    if (offset - 10_000.0).abs() > 1_000.0 {
+        return Err(format!(
+            "the server's clock is 10 s ahead; the client reported an offset of {offset} ms"
+        ));
+    }
+    Ok(())
+}
+
+fn client_logs_csv(ctx: &Ctx) -> Result<(), String> {
+    let server = delay_server()?;
+    let path = ctx.scratch_dir().join("delays.csv");
+    let path_text = path.to_string_lossy().to_string();
+    let client = client(
+        ctx,
+        &server,
+        &["-measure_delay", "5", "-timeout", "0.3", "-log", &path_text],
+    )?;
+    finish(&client, Duration::from_secs(6))?;
+    let csv = std::fs::read_to_string(&path).map_err(|e| format!("-log {path_text}: {e}"))?;
+    let rows: Vec<&str> = csv.lines().collect();
+    if rows.len() != 6 || !rows[0].contains("request_id") {
+        return Err(format!(
+            "expected a header with request_id and 5 rows, got {} lines",
+            rows.len()
+        ));
+    }
+    if !rows[1..].iter().any(|r| r.contains("lost")) {
+        return Err("the 3rd request was never answered; its row should say lost".into());
+    }
+    Ok(())
+}
