@@ -23,11 +23,12 @@ labs:
 check-labs:
 	$(LABGEN) --check
 
-# The kit's own tests: labs match solutions, unit and integration tests, lint and format,
-# then every check passes on the solutions and fails on the untouched skeletons.
-test: check-labs unit lint
-	$(GRADE) --solutions --expect full --json target/grade/solutions.json
+# The kit's own tests: labs match solutions, lint and format, every check fails on the untouched
+# skeletons, unit and integration tests, and last every check passes on the solutions.
+test: check-labs lint
 	$(GRADE) --expect zero --json target/grade/skeletons.json
+	$(MAKE) --no-print-directory unit
+	$(GRADE) --solutions --expect full --json target/grade/solutions.json
 
 unit:
 	$(CARGO) test --features solutions --target-dir target/solutions

@@ -24,7 +24,7 @@ pub fn chance() -> f64 {
 /// The body of a lab program's binary (`src/bin/NAME.rs`): builds the student's file from
 /// `labs/` by default and the solution with `--features solutions`; both define `pub fn main`.
 ///
-/// ```ignore
+/// ```text
 /// socklab::lab_program!("../../labs/udp-time/udp_time.rs", "../../solutions/udp-time/udp_time.rs");
 /// ```
 #[macro_export]

@@ -97,7 +97,8 @@ impl Build {
                 .lines()
                 .find(|l| l.contains(": error") || l.starts_with("error"))
                 .unwrap_or("cargo build failed");
-            return Err(format!("{} does not compile: {}", lab.name, first.trim()));
+            let first = first.trim().replace("src/bin/../../", "");
+            return Err(format!("{} does not compile: {first}", lab.name));
         }
         Ok(lab
             .bins
@@ -106,6 +107,9 @@ impl Build {
             .collect())
     }
 }
+
+const COMPILE_HINT: &str =
+    "fix the compile error first: `cargo build --bin NAME` lists them all, the first one matters most";
 
 /// Runs one check in its own thread; a timeout or a panic becomes a failure with a reason.
 fn run_one(check: &Check, bins: Arc<BTreeMap<String, PathBuf>>, scratch: PathBuf) -> Outcome {
@@ -167,7 +171,11 @@ pub fn grade(labs: &[Lab], build: &Build, jobs: usize) -> Report {
                 for (i, (lab, check, built)) in todo_rx {
                     let outcome = match built {
                         Ok(bins) => run_one(&check, bins, scratch_root.join(format!("check-{i}"))),
-                        Err(why) => Outcome::new(&check, Err(why), Duration::ZERO),
+                        Err(why) => {
+                            let mut outcome = Outcome::new(&check, Err(why), Duration::ZERO);
+                            outcome.hint = COMPILE_HINT;
+                            outcome
+                        }
                     };
                     let _ = done_tx.send((i, lab, outcome));
                 }
@@ -238,4 +246,84 @@ pub fn fingerprint(dirs: &[PathBuf]) -> Vec<(PathBuf, u64, Option<std::time::Sys
     }
     out.sort();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn bins() -> Arc<BTreeMap<String, PathBuf>> {
+        Arc::new(
+            [("sleep".to_string(), PathBuf::from("sleep"))]
+                .into_iter()
+                .collect(),
+        )
+    }
+
+    fn check(run: fn(&Ctx) -> Result<(), String>) -> Check {
+        let mut c = Check::new("m", "n", 1, "h", run);
+        c.limit = Duration::from_millis(500);
+        c
+    }
+
+    fn scratch() -> PathBuf {
+        std::env::temp_dir().join(format!("socklab-grader-test-{}", std::process::id()))
+    }
+
+    #[test]
+    fn a_hung_check_fails_within_its_limit_and_its_children_are_killed() {
+        static PID: AtomicU32 = AtomicU32::new(0);
+        let started = Instant::now();
+        let outcome = run_one(
+            &check(|ctx| {
+                let p = ctx.spawn("sleep", &["30"])?;
+                PID.store(p.pid(), Ordering::SeqCst);
+                let _ = p.line(Duration::from_secs(30));
+                Ok(())
+            }),
+            bins(),
+            scratch(),
+        );
+        assert!(started.elapsed() < Duration::from_secs(3));
+        let why = outcome.failure.expect("a hang is a failure");
+        assert!(why.contains("timed out after 0.5 s"), "{why}");
+        let pid = PID.load(Ordering::SeqCst);
+        assert!(
+            pid > 0 && !Path::new(&format!("/proc/{pid}")).exists(),
+            "child {pid} still alive"
+        );
+    }
+
+    #[test]
+    fn a_panicking_check_fails_with_its_message() {
+        let outcome = run_one(&check(|_| panic!("boom")), bins(), scratch());
+        assert!(outcome
+            .failure
+            .expect("a panic is a failure")
+            .contains("boom"));
+        assert_eq!(outcome.points, 0);
+    }
+
+    #[test]
+    fn a_program_that_exits_is_reported_with_its_exit_code() {
+        let outcome = run_one(
+            &check(|ctx| {
+                ctx.spawn("sleep", &["0"])?
+                    .line(Duration::from_secs(2))
+                    .map(|_| ())
+            }),
+            bins(),
+            scratch(),
+        );
+        let why = outcome.failure.expect("no output is a failure");
+        assert!(why.contains("sleep 0 exited with code 0"), "{why}");
+    }
+
+    #[test]
+    fn a_passing_check_scores_its_points() {
+        let outcome = run_one(&check(|_| Ok(())), bins(), scratch());
+        assert!(outcome.passed());
+        assert_eq!(outcome.points, 1);
+    }
 }

@@ -147,6 +147,12 @@ pub struct Program {
 }
 
 impl Program {
+    /// The process ID.
+    pub fn pid(&self) -> u32 {
+        let children = self.children.lock().unwrap_or_else(|p| p.into_inner());
+        children[self.index].id()
+    }
+
     /// The command line, for messages.
     pub fn label(&self) -> &str {
         &self.label
