@@ -129,9 +129,13 @@ struct ClientOptions {
 }
 
 fn client(host: &str, port: u16, mut opts: ClientOptions) -> io::Result<ExitCode> {
-    let server = (host, port)
-        .to_socket_addrs()?
-        .next()
+    // A name may have several addresses ("localhost": 127.0.0.1 and ::1); like the Python
+    // version's AF_INET socket, prefer IPv4, since a server bound to 127.0.0.1 only hears that.
+    let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs()?.collect();
+    let server = *addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
         .ok_or_else(|| io::Error::other(format!("{host} has no address")))?;
     // Port 0: the OS picks a free port for us; the server learns it from recv_from.
     let any: SocketAddr = if server.is_ipv4() {
