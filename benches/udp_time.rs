@@ -189,25 +189,17 @@ fn main() {
     for window in [1, 16] {
         let e = drive(echo, window);
         row("bare echo (ceiling)", window, &e, "");
-        let t = drive(time_addr, window);
-        let ratio = t.per_sec / e.per_sec.max(1.0);
-        row(
-            "udp_time server (Rust)",
-            window,
-            &t,
-            &format!("{:.0} % of echo", ratio * 100.0),
-        );
+        // Drives one server like the echo and prints its row; returns its share of the echo's rate.
+        let compare = |name: &str, addr: SocketAddr| {
+            let s = drive(addr, window);
+            let ratio = s.per_sec / e.per_sec.max(1.0);
+            row(name, window, &s, &format!("{:.0} % of echo", ratio * 100.0));
+            ratio
+        };
+        ratio16 = compare("udp_time server (Rust)", time_addr);
         if let Some((_, addr)) = &python {
-            let p = drive(*addr, window);
-            let ratio = p.per_sec / e.per_sec.max(1.0);
-            row(
-                "Python peer (for scale)",
-                window,
-                &p,
-                &format!("{:.0} % of echo", ratio * 100.0),
-            );
+            compare("Python peer (for scale)", *addr);
         }
-        ratio16 = ratio;
     }
     drop(python);
 

@@ -30,7 +30,7 @@ pub fn chance() -> f64 {
 #[macro_export]
 macro_rules! lab_program {
     ($lab:literal, $solution:literal) => {
-        // Skeletons stop at todo!(), so the code after a blank is unreachable until it is filled in.
+        // A skeleton stops at each blank's stub, so the code after it is unreachable until filled in.
         // rustfmt does not look inside this macro: `make fmt` formats solutions/ explicitly.
         #[cfg(not(feature = "solutions"))]
         #[allow(
