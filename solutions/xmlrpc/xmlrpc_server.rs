@@ -415,7 +415,7 @@ fn write_response(
 /// nothing here may panic, and an error ends only this connection.
 fn handle_connection(stream: TcpStream, config: &Config) -> io::Result<()> {
     let peer = stream.peer_addr()?.to_string();
-    log::info!("{peer}: connected");
+    log::debug!("{peer}: connected");
     stream.set_read_timeout(Some(IDLE))?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
@@ -423,7 +423,7 @@ fn handle_connection(stream: TcpStream, config: &Config) -> io::Result<()> {
         let request = match read_request(&mut reader, &mut writer) {
             Ok(Some(request)) => request,
             Ok(None) => {
-                log::info!("{peer}: closed the connection");
+                log::debug!("{peer}: closed the connection");
                 return Ok(());
             }
             Err(e) if e.status == 0 => {
