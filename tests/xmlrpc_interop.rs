@@ -159,6 +159,8 @@ fn command_line_mistakes_exit_2_with_one_line_and_usage() {
         (SERVER, &["--port", "notaport"][..]),
         (SERVER, &["extra"]),
         (SERVER, &["--username", "a:b"]),
+        (SERVER, &["--allow", "10.0.0.0/33"]),
+        (SERVER, &["--allow", "not-a-network"]),
         (CLIENT, &["--bogus"]),
         (CLIENT, &["--port"]),
     ] {

@@ -6,7 +6,7 @@
 //! headers, the body whose length `Content-Length` gives, the `Authorization: Basic` check and
 //! the response. The XML part is given, in `xml.rs`.
 //!
-//!     xmlrpc_server [--host H] [--port P] [--username U] [--password W]
+//!     xmlrpc_server [--host H] [--port P] [--username U] [--password W] [--allow CIDR]...
 //!
 //! Methods: `echo(string)` answers the string upper-cased; `system.listMethods()`;
 //! `system.multicall([{methodName, params}, …])` runs several calls in one request.
@@ -18,8 +18,9 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use socklab::cli::{self, Args, Options};
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{IpAddr, Shutdown, TcpListener, TcpStream};
 use std::process::ExitCode;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -39,9 +40,64 @@ const PATHS: [&str; 2] = ["/", "/RPC2"];
 const REALM: &str = "socklab xmlrpc";
 const METHODS: [&str; 3] = ["echo", "system.listMethods", "system.multicall"];
 
-/// What the server knows for checking a request: the expected `username:password`.
+/// What the server knows for checking a request: the expected `username:password`, and the
+/// networks connections may come from (empty: from anywhere).
 struct Config {
     credentials: String,
+    allow: Vec<Network>,
+}
+
+/// A network in CIDR notation: `10.0.0.0/8`, `2001:db8::/32`. A bare address is a /32 (/128).
+#[derive(Debug, Clone, Copy)]
+struct Network {
+    addr: IpAddr,
+    /// How many leading bits of an address must equal those of `addr`.
+    prefix: u32,
+}
+
+impl FromStr for Network {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Network, String> {
+        let (addr, prefix) = match text.split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (text, None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{addr:?} is not an IP address"))?;
+        let bits = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => bits,
+            Some(p) => p
+                .parse()
+                .ok()
+                .filter(|p| *p <= bits)
+                .ok_or_else(|| format!("/{p} is not a prefix length from 0 to {bits}"))?,
+        };
+        Ok(Network { addr, prefix })
+    }
+}
+
+impl Network {
+    /// Whether `ip` is in this network. An IPv4 client of a server listening on IPv6 shows up
+    /// as `::ffff:a.b.c.d`; `to_canonical()` turns that back into `a.b.c.d`.
+    fn contains(&self, ip: IpAddr) -> bool {
+        // BEGIN BLANK: compare the first self.prefix bits of self.addr and ip.to_canonical() (as u32 for IPv4, u128 for IPv6) with a mask; different families never match
+        match (self.addr, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                // Shifting a u32 by 32 overflows: a /0 mask is all zeros.
+                let mask = u32::MAX.checked_shl(32 - self.prefix).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - self.prefix).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+        // END BLANK
+    }
 }
 
 /// One HTTP request, as read from the connection.
@@ -414,7 +470,13 @@ fn write_response(
 /// it, or sends something that cannot be answered. Runs in the connection's own thread, so
 /// nothing here may panic, and an error ends only this connection.
 fn handle_connection(stream: TcpStream, config: &Config) -> io::Result<()> {
+    let peer_ip = stream.peer_addr()?.ip();
     let peer = stream.peer_addr()?.to_string();
+    if !config.allow.is_empty() && !config.allow.iter().any(|net| net.contains(peer_ip)) {
+        // Dropping the stream closes the connection: the client learns nothing else.
+        log::warn!("{peer}: refused: not in any --allow network");
+        return Ok(());
+    }
     log::debug!("{peer}: connected");
     stream.set_read_timeout(Some(IDLE))?;
     let mut writer = stream.try_clone()?;
@@ -490,10 +552,12 @@ fn server(host: &str, port: u16, config: Config) -> io::Result<()> {
     Ok(())
 }
 
-const USAGE: &str = "Usage: xmlrpc_server [--host H] [--port P] [--username U] [--password W]
+const USAGE: &str =
+    "Usage: xmlrpc_server [--host H] [--port P] [--username U] [--password W] [--allow CIDR]...
 
 Serves echo, system.listMethods and system.multicall over XML-RPC, for callers who send the
-username and password with HTTP Basic authentication. Port 0 lets the system pick a free port.";
+username and password with HTTP Basic authentication. Port 0 lets the system pick a free port.
+--allow (repeatable) accepts connections only from those networks, such as 203.0.113.0/24.";
 
 pub fn main() -> ExitCode {
     socklab::logging::init();
@@ -512,6 +576,12 @@ pub fn main() -> ExitCode {
         "the password callers must send (default pass)",
         "W",
     );
+    opts.optmulti(
+        "",
+        "allow",
+        "accept connections only from this network (repeatable)",
+        "CIDR",
+    );
     let args: Args = cli::parse(opts, USAGE);
     if !args.free().is_empty() {
         args.fail(&format!("unexpected argument {:?}", args.free()[0]));
@@ -523,8 +593,18 @@ pub fn main() -> ExitCode {
     if username.contains(':') {
         args.fail("--username cannot contain ':' (Basic auth puts one between user and password)");
     }
+    let allow = args
+        .matches
+        .opt_strs("allow")
+        .iter()
+        .map(|text| {
+            text.parse()
+                .unwrap_or_else(|e| args.fail(&format!("--allow {text}: {e}")))
+        })
+        .collect();
     let config = Config {
         credentials: format!("{username}:{password}"),
+        allow,
     };
     match server(&host, port, config) {
         Ok(()) => ExitCode::SUCCESS,

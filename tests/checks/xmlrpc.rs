@@ -77,6 +77,10 @@ pub fn lab() -> Lab {
                 "The given XML code escapes the text; Content-Length counts bytes, not characters.", client_message),
             Check::new("6 client", "reports a 401 and a fault, and exits non-zero", 1,
                 "Read the status code from the status line; a fault is a 200 whose body holds <fault>.", client_errors),
+            Check::new("7 allow", "--allow CIDR closes connections from outside those networks", 1,
+                "Compare the first prefix bits of the client's address with the network's, using a mask.", allow_refuses_outsiders),
+            Check::new("7 allow", "--allow CIDR serves clients inside them (any prefix length)", 1,
+                "A /9 compares 9 bits: the whole first byte and the top bit of the second.", allow_admits_insiders),
         ],
     }
 }
@@ -1167,6 +1171,91 @@ fn client_errors(ctx: &Ctx) -> Result<(), String> {
         return Err(format!(
             "when the server answers a fault the client should print its faultString and exit non-zero; it printed {lines:?}"
         ));
+    }
+    Ok(())
+}
+
+// ---- --allow ----
+
+fn start_allowing(ctx: &Ctx, nets: &[&str]) -> Result<(Program, SocketAddr), String> {
+    let mut args = vec![
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--username",
+        USER,
+        "--password",
+        PASS,
+    ];
+    for net in nets {
+        args.extend_from_slice(&["--allow", net]);
+    }
+    let server = ctx.spawn(SERVER, &args)?;
+    let addr = server.address(WAIT)?;
+    Ok((server, addr))
+}
+
+fn allow_refuses_outsiders(ctx: &Ctx) -> Result<(), String> {
+    for nets in [
+        &["10.0.0.0/8", "192.168.0.0/16"][..],
+        &["127.128.0.0/9"],
+        &["::1/128"],
+    ] {
+        let (server, addr) = start_allowing(ctx, nets)?;
+        let what = format!(
+            "with --allow {} a client at 127.0.0.1",
+            nets.join(" --allow ")
+        );
+        let mut stream = connect(addr)?;
+        // The write may already fail if the server closed at once: that is a refusal too.
+        let _ = stream.write_all(&post(
+            "/",
+            Some(&basic(USER, PASS)),
+            &call_body("echo", &[&string("x")]),
+            "",
+        ));
+        let mut buf = [0u8; 64];
+        match stream.read(&mut buf) {
+            Ok(0) => {}
+            Ok(_) => {
+                return Err(format!(
+                    "{what} should get no answer, but got {:?}",
+                    String::from_utf8_lossy(&buf)
+                ))
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(format!(
+                    "{what} should have its connection closed at once; it stayed open for {}",
+                    socklab::grader::secs(WAIT)
+                ))
+            }
+            Err(_) => {} // reset: closed
+        }
+        still_running(&server)?;
+    }
+    Ok(())
+}
+
+fn allow_admits_insiders(ctx: &Ctx) -> Result<(), String> {
+    for nets in [
+        &["10.0.0.0/8", "127.0.0.0/30"][..],
+        &["127.0.0.1"],
+        &["127.0.0.0/9"],
+        &["0.0.0.0/0"],
+    ] {
+        let (_server, addr) = start_allowing(ctx, nets)?;
+        let what = format!(
+            "with --allow {}, a client at 127.0.0.1",
+            nets.join(" --allow ")
+        );
+        let got = call(addr, "echo", &[&string("inside")]).map_err(|e| format!("{what}: {e}"))?;
+        expect_canon(&got, "string:INSIDE", &what)?;
     }
     Ok(())
 }
