@@ -505,7 +505,7 @@ mod tests {
                 Value::Array(vec![Value::Struct(vec![])]),
             )]),
         ]);
-        let call = parse_call(call_xml("echo", &[value.clone()]).as_bytes()).unwrap();
+        let call = parse_call(call_xml("echo", std::slice::from_ref(&value)).as_bytes()).unwrap();
         assert_eq!(call.method, "echo");
         assert_eq!(call.params, vec![value.clone()]);
         let ok = parse_response(response_xml(&Ok(value.clone())).as_bytes()).unwrap();
