@@ -5,7 +5,7 @@
 use base64::Engine;
 use quick_xml::events::Event;
 use socklab::grader::{Check, Ctx, Lab, Program};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -124,10 +124,11 @@ fn head_line(reader: &mut impl BufRead, what: &str) -> Result<String, String> {
         Ok(_) => Ok(String::from_utf8_lossy(&line)
             .trim_end_matches(['\r', '\n'])
             .to_string()),
-        Err(e) => Err(format!(
-            "no {what} from the server within {} ({e})",
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => Err(format!(
+            "timed out after {} waiting for {what} from the server",
             socklab::grader::secs(WAIT)
         )),
+        Err(e) => Err(format!("reading {what} from the server failed: {e}")),
     }
 }
 
@@ -1224,12 +1225,7 @@ fn allow_refuses_outsiders(ctx: &Ctx) -> Result<(), String> {
                     String::from_utf8_lossy(&buf)
                 ))
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 return Err(format!(
                     "{what} should have its connection closed at once; it stayed open for {}",
                     socklab::grader::secs(WAIT)
