@@ -214,7 +214,7 @@ fn read_request(
         return Ok(None);
     };
     let (method, path, version): (String, String, String) =
-        /* BLANK: split line into METHOD PATH VERSION; 400 unless it is three words, 505 unless VERSION is HTTP/1.0 or HTTP/1.1 */
+        /* BLANK: split line into (METHOD, PATH, VERSION); return Err(http_error(400, why)) unless it is three words, and 505 unless VERSION is HTTP/1.0 or HTTP/1.1 */
         {
             let words: Vec<&str> = line.split(' ').collect();
             let [method, path, version] = words[..] else {
@@ -257,23 +257,28 @@ fn read_request(
             "chunked bodies are not supported; send Content-Length",
         ));
     }
-    // BEGIN BLANK: parse Content-Length (absent: 411 for a POST, else no body; not a number: 400; over MAX_BODY: 413), then read exactly that many bytes into request.body
-    let length: usize = match request.header("Content-Length") {
-        None if request.method == "POST" => {
-            return Err(http_error(411, "a POST without Content-Length"))
-        }
-        None => 0,
-        Some(text) => text
-            .parse()
-            .map_err(|_| http_error(400, format!("Content-Length {text:.20?} is not a number")))?,
-    };
-    if length > MAX_BODY {
-        return Err(http_error(413, format!("a body of {length} bytes")));
-    }
+    let length: usize =
+        /* BLANK: the body's length from Content-Length: absent → 411 for a POST (0 for other methods), not a number → 400, over MAX_BODY → 413 (return Err(http_error(status, why))) */
+        {
+            let length = match request.header("Content-Length") {
+                None if request.method == "POST" => {
+                    return Err(http_error(411, "a POST without Content-Length"))
+                }
+                None => 0,
+                Some(text) => text.parse().map_err(|_| {
+                    http_error(400, format!("Content-Length {text:.20?} is not a number"))
+                })?,
+            };
+            if length > MAX_BODY {
+                return Err(http_error(413, format!("a body of {length} bytes")));
+            }
+            length
+        } /* END */;
     if has_token(request.header("Expect"), "100-continue") {
         // The client waits for this before sending a large body (curl does, above 1 MiB).
         writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
     }
+    // BEGIN BLANK: read exactly length bytes into request.body (one read() may return fewer: TCP delivers a stream, not messages)
     request.body = vec![0; length];
     reader.read_exact(&mut request.body)?;
     // END BLANK
