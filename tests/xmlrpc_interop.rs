@@ -1,0 +1,176 @@
+//! Interoperability of the xmlrpc lab with clients and servers no one here wrote: Python's
+//! standard `xmlrpc.client.ServerProxy` and `SimpleXMLRPCServer` (through the peer in
+//! tests/peers/xmlrpc_peer.py) and `curl`. Needs `python3` and `curl` (.ci/run installs them).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/xmlrpc_peer.py");
+const SERVER: &str = env!("CARGO_BIN_EXE_xmlrpc_server");
+const CLIENT: &str = env!("CARGO_BIN_EXE_xmlrpc_client");
+
+/// Kills the child when the test ends, pass or fail.
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a server and returns it with the port from the last word of its first line.
+fn start(cmd: &mut Command) -> (Killed, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the server starts");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let child = Killed(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Keep reading after the first line: a server whose stdout is closed cannot print.
+        for line in BufReader::new(stdout).lines() {
+            let _ = tx.send(line.unwrap_or_default());
+        }
+    });
+    let first = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("a first line within 5 s");
+    let port = first
+        .trim()
+        .rsplit(':')
+        .next()
+        .expect("IP:PORT")
+        .to_string();
+    (child, port)
+}
+
+fn rust_server(user: &str, password: &str) -> (Killed, String) {
+    start(Command::new(SERVER).args([
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--username",
+        user,
+        "--password",
+        password,
+    ]))
+}
+
+fn text(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn python_server_proxy_calls_the_rust_server() {
+    let (_server, port) = rust_server("user", "pass");
+    let out = Command::new("python3")
+        .args([PEER, "client", "127.0.0.1", &port, "user", "pass"])
+        .output()
+        .expect("python3 runs");
+    let stdout = text(&out);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "echo: HELLO SERVER...",
+        "multicall: FIRST | SECOND <&>",
+        "methods: echo system.listMethods system.multicall",
+        "fault: -32601",
+        "wrong password: 401",
+    ] {
+        assert!(stdout.lines().any(|l| l == want), "no {want:?} in {stdout}");
+    }
+}
+
+#[test]
+fn curl_posts_a_call_file_to_the_rust_server() {
+    let (_server, port) = rust_server("user", "pass");
+    let dir = std::env::temp_dir().join(format!("socklab-xmlrpc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let request = dir.join("request.xml");
+    std::fs::write(
+        &request,
+        "<?xml version=\"1.0\"?>\n<methodCall>\n  <methodName>echo</methodName>\n  <params><param><value><string>hello curl</string></value></param></params>\n</methodCall>\n",
+    )
+    .expect("write request.xml");
+    let url = format!("http://127.0.0.1:{port}/");
+    let data = format!("@{}", request.display());
+    let curl = |auth: &str| {
+        Command::new("curl")
+            .args([
+                "-s",
+                "-m",
+                "5",
+                "-u",
+                auth,
+                "--data",
+                &data,
+                "-w",
+                "\n%{http_code}",
+                &url,
+            ])
+            .output()
+            .expect("curl runs")
+    };
+    let ok = text(&curl("user:pass"));
+    assert!(ok.contains("<string>HELLO CURL</string>"), "{ok}");
+    assert!(ok.ends_with("\n200"), "{ok}");
+    let refused = text(&curl("user:nope"));
+    assert!(refused.ends_with("\n401"), "{refused}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn rust_client_calls_python_simple_xmlrpc_server() {
+    let (_server, port) =
+        start(Command::new("python3").args([PEER, "server", "127.0.0.1", "0", "user", "pass"]));
+    let client = |password: &str| {
+        Command::new(CLIENT)
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port,
+                "--password",
+                password,
+            ])
+            .output()
+            .expect("the client runs")
+    };
+    let out = client("pass");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        text(&out),
+        "Sending message to server: hello server...\nGot reply: HELLO SERVER...\n"
+    );
+    let refused = client("wrong");
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(text(&refused).contains("401"), "{}", text(&refused));
+}
+
+#[test]
+fn command_line_mistakes_exit_2_with_one_line_and_usage() {
+    for (bin, args) in [
+        (SERVER, &["--port", "notaport"][..]),
+        (SERVER, &["extra"]),
+        (SERVER, &["--username", "a:b"]),
+        (SERVER, &["--allow", "10.0.0.0/33"]),
+        (SERVER, &["--allow", "not-a-network"]),
+        (CLIENT, &["--bogus"]),
+        (CLIENT, &["--port"]),
+    ] {
+        let out = Command::new(bin).args(args).output().expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains("Usage:"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
