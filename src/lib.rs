@@ -9,11 +9,13 @@
 //! - [`capture`]: reads pcap/pcapng captures into a packet list (the Wireshark questions, `flow`).
 //! - [`sniff`]: tcpdump to record captures, tshark to read them as a reference.
 //! - [`answers`]: questions on captures, the answers file, and their checks.
+//! - [`flow`]: a capture as a sequence diagram, in text and SVG (the `flow` tool).
 
 pub mod answers;
 pub mod blanks;
 pub mod capture;
 pub mod cli;
+pub mod flow;
 pub mod grader;
 pub mod logging;
 pub mod sniff;
