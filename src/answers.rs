@@ -316,7 +316,7 @@ pub fn record(
         dumps: Vec::new(),
     };
     let outcome = (set.scenario)(&mut rec);
-    let stopped: Result<Vec<()>, String> = rec.dumps.drain(..).map(Tcpdump::stop).collect();
+    let stopped: Result<Vec<String>, String> = rec.dumps.drain(..).map(Tcpdump::stop).collect();
     kill();
     let _ = std::fs::remove_dir_all(&scratch);
     outcome?;

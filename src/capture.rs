@@ -314,9 +314,14 @@ fn describe(e: &PcapError<&[u8]>) -> String {
 fn decode(link: Link, data: &[u8], number: usize, time_ns: u64) -> Option<Packet> {
     let sliced = match link {
         Link::Ethernet => SlicedPacket::from_ethernet(data).ok()?,
-        Link::Sll => SlicedPacket::from_linux_sll(data).ok()?,
+        // etherparse's from_linux_sll refuses some device types (the loopback's among them), so
+        // the cooked headers are taken off here: v1 is 16 bytes with the EtherType last, v2 is
+        // 20 bytes with the EtherType first.
+        Link::Sll => {
+            let proto = u16::from_be_bytes([*data.get(14)?, *data.get(15)?]);
+            SlicedPacket::from_ether_type(EtherType(proto), data.get(16..)?).ok()?
+        }
         Link::Sll2 => {
-            // 20 bytes: protocol type (EtherType) first, then interface, ARPHRD type, addresses.
             let proto = u16::from_be_bytes([*data.first()?, *data.get(1)?]);
             SlicedPacket::from_ether_type(EtherType(proto), data.get(20..)?).ok()?
         }

@@ -19,11 +19,13 @@ run the programs in another terminal, then stop the capture with Ctrl-C";
 pub struct Tcpdump {
     child: Option<Child>,
     pub file: PathBuf,
+    said: mpsc::Receiver<String>,
 }
 
 impl Tcpdump {
     /// Starts `tcpdump -i IFACE -w FILE EXTRA… FILTER` and waits until it is listening.
     /// `--immediate-mode` so that no packet waits in a kernel buffer when it is stopped.
+    /// `EXTRA` may override the buffer (`-B`) or the link type (`-y LINUX_SLL`).
     pub fn start(
         iface: &str,
         file: &Path,
@@ -31,7 +33,8 @@ impl Tcpdump {
         filter: &str,
     ) -> Result<Tcpdump, String> {
         let mut child = Command::new("tcpdump")
-            .args(["-i", iface, "-U", "--immediate-mode", "-n", "-w"])
+            // An 8 MiB buffer: with a smaller one, `-i any` drops packets of short bursts.
+            .args(["-i", iface, "-U", "--immediate-mode", "-B", "8192", "-n", "-w"])
             .arg(file)
             .args(extra)
             .args(filter.split_whitespace())
@@ -65,7 +68,8 @@ impl Tcpdump {
                     let _ = child.wait();
                     let said = seen.join(" / ");
                     let why = if said.contains("ermission") || said.contains("not permitted") {
-                        format!("tcpdump is not permitted to capture here ({said}): run it as root (sudo make capture …), or {BY_HAND}")
+                        format!("tcpdump is not permitted to capture here ({said}). Let it capture without root: \
+                             `sudo setcap cap_net_raw,cap_net_admin=eip $(command -v tcpdump)`, then try again; or {BY_HAND}")
                     } else {
                         format!("tcpdump did not start listening ({said}); {BY_HAND}")
                     };
@@ -76,14 +80,21 @@ impl Tcpdump {
         Ok(Tcpdump {
             child: Some(child),
             file: file.to_path_buf(),
+            said: rx,
         })
     }
 
     /// Stops tcpdump the way Ctrl-C does (SIGINT), so that it finishes the file, and waits.
-    pub fn stop(mut self) -> Result<(), String> {
+    /// Returns what tcpdump said when it stopped ("12 packets captured, …").
+    pub fn stop(mut self) -> Result<String, String> {
         // Let the last packets of the scenario reach tcpdump first.
         std::thread::sleep(Duration::from_millis(300));
-        self.finish()
+        self.finish()?;
+        let mut said = Vec::new();
+        while let Ok(line) = self.said.recv_timeout(Duration::from_millis(500)) {
+            said.push(line);
+        }
+        Ok(said.join(", "))
     }
 
     fn finish(&mut self) -> Result<(), String> {
