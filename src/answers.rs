@@ -204,8 +204,14 @@ fn load_capture(set: &QuestionSet, dir: &Path, name: &str) -> Result<Vec<Packet>
         .find(|c| c.name == name)
         .ok_or_else(|| format!("the question set has no capture named {name}"))?;
     let Some(path) = capture_path(dir, name) else {
+        // The solutions' captures are made in target/ by `make capture SOLUTIONS=1`.
+        let solutions = if dir.components().any(|c| c.as_os_str() == "target") {
+            " SOLUTIONS=1"
+        } else {
+            ""
+        };
         return Err(format!(
-            "no capture yet: run `make capture LAB={}` (your programs under tcpdump), which saves \
+            "no capture yet: run `make capture LAB={}{solutions}` (your programs under tcpdump), which saves \
              {}/{name}.pcap holding {}; or {} (FILE = {name}.pcap or .pcapng in that folder)",
             set.lab,
             shown(dir),
@@ -530,6 +536,112 @@ mod tests {
         assert_eq!(parse_value(d, "0.125 ms").unwrap(), 0.125);
         assert!(parse_value(d, "NaN").is_err());
         assert_eq!(canonical(Form::Integer, 17.0), "17");
+    }
+
+    /// A capture of one UDP datagram from 10.0.0.1:4000 to 10.0.0.2:53 (raw IP link type).
+    fn one_datagram() -> Vec<u8> {
+        let mut frame = Vec::new();
+        etherparse::PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .udp(4000, 53)
+            .write(&mut frame, b"hello")
+            .expect("writing to a Vec");
+        let mut out = Vec::new();
+        out.extend(0xa1b2_c3d4u32.to_le_bytes());
+        out.extend(2u16.to_le_bytes());
+        out.extend(4u16.to_le_bytes());
+        out.extend([0u8; 8]);
+        out.extend(65535u32.to_le_bytes());
+        out.extend(101u32.to_le_bytes());
+        for v in [1u32, 0, frame.len() as u32, frame.len() as u32] {
+            out.extend(v.to_le_bytes());
+        }
+        out.extend(frame);
+        out
+    }
+
+    static SET: QuestionSet = QuestionSet {
+        lab: "demo",
+        milestone: "9 questions",
+        salt: "test",
+        captures: &[CaptureFile {
+            name: "demo",
+            holds: "a UDP datagram",
+            check: |p| {
+                if p.iter().any(|p| p.is_udp()) {
+                    Ok(())
+                } else {
+                    Err("it holds no UDP".into())
+                }
+            },
+        }],
+        questions: &[
+            Question {
+                key: "port",
+                capture: "demo",
+                title: "the source port",
+                text: "Which port sent the datagram?",
+                form: Form::Integer,
+                answer: Answer::Capture(|p| Ok(f64::from(p[0].src.port()))),
+                hint: "",
+            },
+            Question {
+                key: "proto",
+                capture: "demo",
+                title: "UDP's protocol number",
+                text: "What is UDP's protocol number?",
+                form: Form::Integer,
+                // hash("test", "proto", "17"); 6 is a near miss with a message.
+                answer: Answer::Fixed {
+                    hash: "dddaa4c42620dd379e7bd34a0b1b911ef308ef56567d9106e763c5da053d0df4",
+                    near: &[(
+                        "f346590bbaba95a47a9cddd072474c756f32651c9ad2018a2e4a7044a061aa03",
+                        "6 is TCP",
+                    )],
+                },
+                hint: "",
+            },
+        ],
+        scenario: |_| Ok(()),
+    };
+
+    fn run(dir: &Path, index: usize) -> Result<(), String> {
+        let ctx = Ctx::new(Arc::default(), dir.join("scratch"), dir.to_path_buf());
+        check(&SET, index, &ctx)
+    }
+
+    #[test]
+    fn checks_say_what_is_missing_and_what_is_wrong() {
+        let dir = std::env::temp_dir().join(format!("socklab-answers-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let err = run(&dir, 0).unwrap_err();
+        assert!(
+            err.contains("no capture yet") && err.contains("make capture LAB=demo"),
+            "{err}"
+        );
+
+        std::fs::write(dir.join("demo.pcap"), &one_datagram()[..40]).unwrap();
+        assert!(run(&dir, 0).unwrap_err().contains("truncated"));
+        std::fs::write(dir.join("demo.pcap"), one_datagram()).unwrap();
+        std::fs::write(dir.join(FILE), "# Q1\nport =\nproto =\n").unwrap();
+        let err = run(&dir, 0).unwrap_err();
+        assert!(
+            err.contains("not answered yet") && err.contains("Which port sent"),
+            "{err}"
+        );
+
+        std::fs::write(dir.join(FILE), "port = 4001\nproto = 6\n").unwrap();
+        assert!(run(&dir, 0)
+            .unwrap_err()
+            .contains("does not match your capture"));
+        assert!(run(&dir, 1).unwrap_err().contains("6 is TCP"));
+        std::fs::write(dir.join(FILE), "port = 4000\nproto = 8\n").unwrap();
+        assert!(run(&dir, 1).unwrap_err().contains("is not right"));
+
+        std::fs::write(dir.join(FILE), "port = 4000\nproto = 17\n").unwrap();
+        run(&dir, 0).unwrap();
+        run(&dir, 1).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
