@@ -90,7 +90,6 @@ impl Recorder {
     /// ("udp port 40123"); returns once tcpdump is listening.
     pub fn capture(&mut self, name: &str, filter: &str) -> Result<(), String> {
         let file = self.dir.join(format!("{name}.pcap"));
-        let _ = std::fs::remove_file(self.dir.join(format!("{name}.pcapng")));
         self.dumps.push(Tcpdump::start("lo", &file, &[], filter)?);
         Ok(())
     }
@@ -211,8 +210,8 @@ fn load_capture(set: &QuestionSet, dir: &Path, name: &str) -> Result<Vec<Packet>
             ""
         };
         return Err(format!(
-            "no capture yet: run `make capture LAB={}{solutions}` (your programs under tcpdump), which saves \
-             {}/{name}.pcap holding {}; or {} (FILE = {name}.pcap or .pcapng in that folder)",
+            "no capture yet: `make capture LAB={}{solutions}` records your programs into {}/{name}.pcap, \
+             which should hold {}; or {} (FILE = {name}.pcap or {name}.pcapng in that folder)",
             set.lab,
             shown(dir),
             spec.holds,

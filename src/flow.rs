@@ -113,7 +113,7 @@ fn escape(s: &str) -> String {
 pub fn svg(packets: &[Packet]) -> String {
     let Layout { nodes, rows } = layout(packets);
     let first = packets.first().map_or(0, |p| p.time_ns);
-    let (left, colw, top, rowh) = (90, 230, 50, 34);
+    let (left, colw, top, rowh) = (90, 340, 50, 34);
     let width = left + colw * nodes.len().max(1) + 40;
     let height = top + rowh * (packets.len() + 1);
     let x = |i: usize| left + colw / 2 + i * colw;
