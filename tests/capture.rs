@@ -259,6 +259,10 @@ fn truncated_files_are_clear_errors_as_tshark_says() {
         std::fs::write(&cut, &data[..data.len() - 30]).unwrap();
         let err = capture::read(&cut).expect_err("a truncated file is an error");
         assert!(err.contains("truncated"), "{file}: {err}");
+        // Cut anywhere: a result or a message, never a panic.
+        for end in 0..data.len() {
+            let _ = capture::parse(&data[..end]);
+        }
         let shark = Command::new("tshark").arg("-r").arg(&cut).output().unwrap();
         let said = String::from_utf8_lossy(&shark.stderr);
         assert!(
