@@ -10,8 +10,9 @@
 //! Everything outside the marked regions is copied byte for byte. A lab's answers file
 //! (`answers.txt`, see [`crate::answers`]) keeps its questions and loses its answers
 //! (`key = 42` becomes `key =`). Other files (handouts) are copied as they are; capture files
-//! that students make in `labs/` (`.pcap`, `.pcapng`) are theirs and not compared. `labs/.generated` records a SHA-256 of every file as it was
-//! last generated, so that regenerating never overwrites a file a student has changed unless forced.
+//! that students make in `labs/` (`.pcap`, `.pcapng`) are theirs and not compared.
+//! `labs/.generated` records a SHA-256 of every file as it was last generated, so that
+//! regenerating never overwrites a file a student has changed unless forced.
 
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
