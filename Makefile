@@ -1,18 +1,25 @@
 # socklab: every target is a thin wrapper around plain cargo commands (see README.md).
 #   make grade [LAB=udp-time] [SOLUTIONS=1] [SUBMISSION=path/to/labs] [JSON=file]
 #   make watch LAB=udp-time
+#   make capture [LAB=udp-time] [SOLUTIONS=1]   (captures for a lab's questions, docs/developing.md)
 #   make test | make labs [FORCE=1] | make check-labs | make bench | make fmt
 
 CARGO ?= cargo
 GRADE  = $(CARGO) run --quiet --bin grade --
 LABGEN = $(CARGO) run --quiet --bin labgen --
+CAPTURE = $(CARGO) run --quiet --bin capture --
 GRADE_ARGS = $(if $(LAB),--lab $(LAB)) $(if $(SOLUTIONS),--solutions) \
              $(if $(SUBMISSION),--submission $(SUBMISSION)) $(if $(JSON),--json $(JSON))
 
-.PHONY: grade watch test labs check-labs unit lint fmt bench
+.PHONY: grade watch test labs check-labs unit lint fmt bench capture
 
+# With SOLUTIONS=1 the solutions' captures and answers are made first (a failure shows in the table).
 grade:
+	$(if $(SOLUTIONS),-$(CAPTURE) --solutions $(if $(LAB),--lab $(LAB)))
 	$(GRADE) $(GRADE_ARGS)
+
+capture:
+	$(CAPTURE) $(if $(LAB),--lab $(LAB)) $(if $(SOLUTIONS),--solutions)
 
 watch:
 	$(GRADE) --watch $(GRADE_ARGS)
@@ -24,10 +31,12 @@ check-labs:
 	$(LABGEN) --check
 
 # The kit's own tests: labs match solutions, lint and format, every check fails on the untouched
-# skeletons, unit and integration tests, and last every check passes on the solutions.
+# skeletons, unit and integration tests, and last every check passes on the solutions (whose
+# capture questions are answered from a capture made in this run).
 test: check-labs lint
 	$(GRADE) --expect zero --json target/grade/skeletons.json
 	$(MAKE) --no-print-directory unit
+	$(CAPTURE) --solutions
 	$(GRADE) --solutions --expect full --json target/grade/solutions.json
 
 unit:

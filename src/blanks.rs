@@ -7,9 +7,12 @@
 //! - an expression: `/* BLANK: <instruction> */ expr /* END */` (it may span lines) becomes
 //!   `todo!("fill in: <instruction>")`.
 //!
-//! Everything outside the marked regions is copied byte for byte. Files other than `.rs`
-//! (handouts) are copied as they are. `labs/.generated` records a SHA-256 of every file as it was
-//! last generated, so that regenerating never overwrites a file a student has changed unless forced.
+//! Everything outside the marked regions is copied byte for byte. A lab's answers file
+//! (`answers.txt`, see [`crate::answers`]) keeps its questions and loses its answers
+//! (`key = 42` becomes `key =`). Other files (handouts) are copied as they are; capture files
+//! that students make in `labs/` (`.pcap`, `.pcapng`) are theirs and not compared.
+//! `labs/.generated` records a SHA-256 of every file as it was last generated, so that
+//! regenerating never overwrites a file a student has changed unless forced.
 
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -100,9 +103,19 @@ pub fn generate_file(path: &Path, contents: &[u8]) -> Result<Vec<u8>, String> {
         blank_out(text)
             .map(String::into_bytes)
             .map_err(|e| format!("{}: {e}", path.display()))
+    } else if path.file_name().is_some_and(|n| n == crate::answers::FILE) {
+        let text =
+            std::str::from_utf8(contents).map_err(|_| format!("{}: not UTF-8", path.display()))?;
+        Ok(crate::answers::blank(text).into_bytes())
     } else {
         Ok(contents.to_vec())
     }
+}
+
+/// A capture a student made with `make capture` (not generated, not compared).
+fn is_capture(rel: &Path) -> bool {
+    rel.extension()
+        .is_some_and(|e| e == "pcap" || e == "pcapng")
 }
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -166,7 +179,7 @@ pub fn check(solutions: &Path, labs: &Path) -> Result<Vec<String>, String> {
     }
     if labs.is_dir() {
         for rel in files_below(labs).map_err(|e| e.to_string())? {
-            if rel != Path::new(MANIFEST) && !tree.contains_key(&rel) {
+            if rel != Path::new(MANIFEST) && !tree.contains_key(&rel) && !is_capture(&rel) {
                 problems.push(format!(
                     "labs/{} has no source in solutions/",
                     rel.display()

@@ -6,11 +6,19 @@
 //! - [`logging`]: one-line `env_logger` setup (`RUST_LOG` works).
 //! - [`blanks`]: turns marked regions of a solution file into the student's stubs.
 //! - [`grader`]: runs black-box checks against built programs, scores and reports them.
+//! - [`capture`]: reads pcap/pcapng captures into a packet list (the Wireshark questions, `flow`).
+//! - [`sniff`]: tcpdump to record captures, tshark to read them as a reference.
+//! - [`answers`]: questions on captures, the answers file, and their checks.
+//! - [`flow`]: a capture as a sequence diagram, in text and SVG (the `flow` tool).
 
+pub mod answers;
 pub mod blanks;
+pub mod capture;
 pub mod cli;
+pub mod flow;
 pub mod grader;
 pub mod logging;
+pub mod sniff;
 
 /// A random number in `[0, 1)`, for a server that drops or garbles replies on purpose.
 /// It comes from std's randomly keyed hasher: good enough for simulating loss, not for secrets.

@@ -106,15 +106,30 @@ impl Build {
             .map(|b| (b.to_string(), self.target_dir.join("debug").join(b)))
             .collect())
     }
+
+    /// Where the lab's answers file and captures are: `labs/<lab>/` of the tree being graded;
+    /// for the solutions, `<target>/answers/<lab>/`, which `make capture SOLUTIONS=1` fills.
+    pub fn lab_files(&self, lab: &str) -> PathBuf {
+        if self.solutions {
+            self.target_dir.join("answers").join(lab)
+        } else {
+            self.root.join("labs").join(lab)
+        }
+    }
 }
 
 const COMPILE_HINT: &str =
     "fix the compile error first: `cargo build --bin NAME` lists them all, the first one matters most";
 
 /// Runs one check in its own thread; a timeout or a panic becomes a failure with a reason.
-fn run_one(check: &Check, bins: Arc<BTreeMap<String, PathBuf>>, scratch: PathBuf) -> Outcome {
+fn run_one(
+    check: &Check,
+    bins: Arc<BTreeMap<String, PathBuf>>,
+    scratch: PathBuf,
+    files: PathBuf,
+) -> Outcome {
     let started = Instant::now();
-    let ctx = Ctx::new(bins, scratch.clone());
+    let ctx = Ctx::new(bins, scratch.clone(), files);
     let kill = ctx.killer();
     let (tx, rx) = bounded(1);
     let run = check.run;
@@ -153,7 +168,8 @@ pub fn grade(labs: &[Lab], build: &Build, jobs: usize) -> Report {
     for lab in labs {
         let built = build.lab(lab).map(Arc::new);
         for check in &lab.checks {
-            work.push((lab.name, check.clone(), built.clone()));
+            let files = build.lab_files(lab.name);
+            work.push((lab.name, check.clone(), built.clone(), files));
         }
     }
     let (todo_tx, todo_rx) = unbounded();
@@ -168,9 +184,12 @@ pub fn grade(labs: &[Lab], build: &Build, jobs: usize) -> Report {
             let (todo_rx, done_tx, scratch_root) =
                 (todo_rx.clone(), done_tx.clone(), scratch_root.clone());
             thread::spawn(move || {
-                for (i, (lab, check, built)) in todo_rx {
+                for (i, (lab, check, built, files)) in todo_rx {
                     let outcome = match built {
-                        Ok(bins) => run_one(&check, bins, scratch_root.join(format!("check-{i}"))),
+                        Ok(bins) => {
+                            let scratch = scratch_root.join(format!("check-{i}"));
+                            run_one(&check, bins, scratch, files)
+                        }
                         Err(why) => {
                             let mut outcome = Outcome::new(&check, Err(why), Duration::ZERO);
                             outcome.hint = COMPILE_HINT;
@@ -284,6 +303,7 @@ mod tests {
             }),
             bins(),
             scratch(),
+            scratch(),
         );
         assert!(started.elapsed() < Duration::from_secs(3));
         let why = outcome.failure.expect("a hang is a failure");
@@ -297,7 +317,7 @@ mod tests {
 
     #[test]
     fn a_panicking_check_fails_with_its_message() {
-        let outcome = run_one(&check(|_| panic!("boom")), bins(), scratch());
+        let outcome = run_one(&check(|_| panic!("boom")), bins(), scratch(), scratch());
         assert!(outcome
             .failure
             .expect("a panic is a failure")
@@ -315,6 +335,7 @@ mod tests {
             }),
             bins(),
             scratch(),
+            scratch(),
         );
         let why = outcome.failure.expect("no output is a failure");
         assert!(why.contains("sleep 0 exited with code 0"), "{why}");
@@ -322,7 +343,7 @@ mod tests {
 
     #[test]
     fn a_passing_check_scores_its_points() {
-        let outcome = run_one(&check(|_| Ok(())), bins(), scratch());
+        let outcome = run_one(&check(|_| Ok(())), bins(), scratch(), scratch());
         assert!(outcome.passed());
         assert_eq!(outcome.points, 1);
     }

@@ -24,15 +24,27 @@ pub struct Ctx {
     bins: Arc<BTreeMap<String, PathBuf>>,
     children: Children,
     scratch: PathBuf,
+    files: PathBuf,
 }
 
 impl Ctx {
-    pub(crate) fn new(bins: Arc<BTreeMap<String, PathBuf>>, scratch: PathBuf) -> Ctx {
+    pub(crate) fn new(
+        bins: Arc<BTreeMap<String, PathBuf>>,
+        scratch: PathBuf,
+        files: PathBuf,
+    ) -> Ctx {
         Ctx {
             bins,
             children: Arc::default(),
             scratch,
+            files,
         }
+    }
+
+    /// The folder of the lab's own files other than code (answers file, captures): `labs/<lab>`
+    /// (or the submission's), and for the solutions the one `make capture SOLUTIONS=1` fills.
+    pub fn lab_files(&self) -> &std::path::Path {
+        &self.files
     }
 
     /// A handle the runner keeps to kill this check's processes after a timeout.

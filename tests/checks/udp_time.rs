@@ -2,6 +2,8 @@
 //! peer written here, over real loopback sockets.
 
 use serde_json::{json, Value};
+use socklab::answers::{self, Answer, CaptureFile, Form, Question, QuestionSet, Recorder};
+use socklab::capture::Packet;
 use socklab::grader::{Check, Ctx, Lab, Program};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,11 +16,7 @@ const WAIT: Duration = Duration::from_secs(3);
 const FIXED_TIME: &str = "The time is 2001-02-03 04:05:06.070809";
 
 pub fn lab() -> Lab {
-    Lab {
-        name: "udp-time",
-        title: "UDP time server and client",
-        bins: &[BIN],
-        checks: vec![
+    let mut checks = vec![
             Check::new("1 server", "prints `Server listening at IP:PORT` with the real port", 1,
                 "Bind first, then print sock.local_addr(): with port 0 the OS picks the port.", server_prints_address),
             Check::new("1 server", "answers [id, \"The time is …\"] with the request's ID", 3,
@@ -47,7 +45,25 @@ pub fn lab() -> Lab {
                 "Count each outcome; the summary lines are printed by the given code once the exchanges work.", client_measures),
             Check::new("6 measuring delay", "-log FILE writes a header and one CSV row per request", 1,
                 "Open the file with File::create and write one row per request.", client_logs_csv),
+    ];
+    checks.extend(answers::checks(
+        &QUESTIONS,
+        &[
+            question::<0>,
+            question::<1>,
+            question::<2>,
+            question::<3>,
+            question::<4>,
+            question::<5>,
+            question::<6>,
+            question::<7>,
         ],
+    ));
+    Lab {
+        name: "udp-time",
+        title: "UDP time server and client",
+        bins: &[BIN],
+        checks,
     }
 }
 
@@ -507,6 +523,159 @@ fn client_logs_csv(ctx: &Ctx) -> Result<(), String> {
     }
     if !rows[1..].iter().any(|r| r.contains("lost")) {
         return Err("the 3rd request was never answered; its row should say lost".into());
+    }
+    Ok(())
+}
+
+// ---- Milestone 7: questions on a capture of the student's own programs (labs/udp-time/answers.txt)
+
+fn question<const N: usize>(ctx: &Ctx) -> Result<(), String> {
+    answers::check(&QUESTIONS, N, ctx)
+}
+
+/// The questions of `labs/udp-time/answers.txt`, in its order. Fixed answers are stored hashed:
+/// `cargo run --bin capture -- --lab udp-time --hash KEY=ANSWER` prints a hash.
+pub static QUESTIONS: QuestionSet = QuestionSet {
+    lab: "udp-time",
+    milestone: "7 capture questions",
+    salt: "socklab/udp-time/5e1f",
+    captures: &[CaptureFile {
+        name: "udp-time",
+        holds: "a request of your client and your server's reply (UDP on loopback)",
+        check: |packets| exchange(packets).map(|_| ()),
+    }],
+    questions: &[
+        Question {
+            key: "client_port",
+            capture: "udp-time",
+            title: "the client's source port, read from the capture",
+            text: "Which UDP port did your client send its first request from?",
+            form: Form::Integer,
+            answer: Answer::Capture(|p| Ok(f64::from(exchange(p)?.0.src.port()))),
+            hint: "The source port of the first request: the OS chose it when the client bound port 0.",
+        },
+        Question {
+            key: "udp_length",
+            capture: "udp-time",
+            title: "the Length field of the first request",
+            text: "What is the Length field of the first request's UDP header, in bytes?",
+            form: Form::Integer,
+            answer: Answer::Capture(|p| Ok((exchange(p)?.0.len + 8) as f64)),
+            hint: "Expand User Datagram Protocol in Wireshark: Length counts the 8-byte header and the JSON payload.",
+        },
+        Question {
+            key: "rtt_ms",
+            capture: "udp-time",
+            title: "the round-trip time of the first request",
+            text: "How many milliseconds passed between the first request and its reply?",
+            form: Form::Decimal { tolerance: 0.002 },
+            answer: Answer::Capture(|p| {
+                let (request, reply) = exchange(p)?;
+                Ok((reply.time_ns - request.time_ns) as f64 / 1e6)
+            }),
+            hint: "Subtract the request's capture time from the reply's (View > Time Display Format shows seconds since the previous packet); give milliseconds with 3 decimals.",
+        },
+        Question {
+            key: "udp_fields",
+            capture: "udp-time",
+            title: "how many fields the UDP header has",
+            text: "How many fields does the UDP header have?",
+            form: Form::Integer,
+            answer: Answer::Fixed {
+                hash: "478de12e80198b78a775f69fdf183c2b0ac44e10f87354a39fdb756d15ffadcb",
+                near: &[],
+            },
+            hint: "Select a request and expand User Datagram Protocol: count the header's fields (not the payload).",
+        },
+        Question {
+            key: "field_bytes",
+            capture: "udp-time",
+            title: "how many bytes each UDP header field takes",
+            text: "How many bytes long is each field of the UDP header?",
+            form: Form::Integer,
+            answer: Answer::Fixed {
+                hash: "addfc4e1956b53240731c41d968451c4ed5568816161c0dd6d81c9ad7407b1ef",
+                near: &[],
+            },
+            hint: "Click a header field in Wireshark: the bytes pane highlights its bytes. All four are the same size.",
+        },
+        Question {
+            key: "max_payload",
+            capture: "udp-time",
+            title: "the largest payload the UDP Length field allows",
+            text: "What is the largest number of payload bytes that the UDP header's Length field allows? (UDP alone: do not count the IP header)",
+            form: Form::Integer,
+            answer: Answer::Fixed {
+                hash: "d785a39997a94cbe5579a9fc0069394ea544f773d947fe018c365922a4f1cdc8",
+                near: &[
+                    ("b08fec2671c57dfc32785a1ffd59f8a69ad9bffa2aaa547b94ba931aff7be73f",
+                     "that is what is left over IPv4, once its 20-byte header is also taken off; the question asks what UDP's own Length field allows"),
+                    ("1897194cc05c21ad2a6b9e0cd7b2396d2a1e92bcb16368c34de8fec7d4c5d50f",
+                     "that is the largest Length value, but Length counts the 8-byte header too"),
+                ],
+            },
+            hint: "Length is a 16-bit field, and it counts the 8-byte header as well as the payload. (65507, which you may also meet, is what is left over IPv4 once the 20-byte IP header is taken off too; this question asks about UDP's own field.)",
+        },
+        Question {
+            key: "max_port",
+            capture: "udp-time",
+            title: "the largest possible port number",
+            text: "What is the largest possible source port number?",
+            form: Form::Integer,
+            answer: Answer::Fixed {
+                hash: "6e264114ed09a2f11f7c6dff406a4e0ed37f3ccfaca03f7824aba20810ddd028",
+                near: &[],
+            },
+            hint: "A port is one UDP header field: how large a number fits in its bits?",
+        },
+        Question {
+            key: "protocol_number",
+            capture: "udp-time",
+            title: "the IP protocol number of UDP",
+            text: "What is the protocol number of UDP (the IPv4 Protocol field of your request)?",
+            form: Form::Integer,
+            answer: Answer::Fixed {
+                hash: "ee7492ceea6bee365e7e4c912543f5012e6991bcba3c8ed035d6d536553d9f96",
+                near: &[],
+            },
+            hint: "Expand Internet Protocol Version 4 in a request and read its Protocol field.",
+        },
+    ],
+    scenario,
+};
+
+/// The first request (a UDP datagram carrying a JSON array) and the first datagram after it
+/// in the opposite direction between the same two sockets.
+fn exchange(packets: &[Packet]) -> Result<(&Packet, &Packet), String> {
+    let (i, request) = packets
+        .iter()
+        .enumerate()
+        .find(|(_, p)| p.is_udp() && p.payload.first() == Some(&b'['))
+        .ok_or("it holds no UDP datagram carrying a request [id, \"The time is …\"]")?;
+    let reply = packets[i + 1..]
+        .iter()
+        .find(|p| p.is_udp() && (p.src, p.dst) == (request.dst, request.src))
+        .ok_or_else(|| {
+            format!(
+                "no reply to the request from {} to {}",
+                request.src, request.dst
+            )
+        })?;
+    Ok((request, reply))
+}
+
+/// Server and client exchanging one request on loopback, captured on the server's port.
+fn scenario(rec: &mut Recorder) -> Result<(), String> {
+    let server = rec.spawn(BIN, &["server", "127.0.0.1", "0"])?;
+    let port = server.address(WAIT)?.port().to_string();
+    rec.capture("udp-time", &format!("udp port {port}"))?;
+    let client = rec.spawn(BIN, &["client", "127.0.0.1", &port])?;
+    let lines = client.rest(WAIT)?;
+    if !client.wait(WAIT)?.success() {
+        let why = client
+            .panic_message()
+            .unwrap_or_else(|| format!("it printed {lines:?}"));
+        return Err(format!("the client failed: {why}"));
     }
     Ok(())
 }
