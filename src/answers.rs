@@ -12,8 +12,8 @@
 //!
 //! [`record`] runs a lab's scenario (its programs on loopback) under tcpdump and saves the
 //! captures where the answers file expects them (`make capture LAB=…`). For the solutions it also
-//! writes a complete answers file: the fixed answers from `solutions/<lab>/answers.txt`, the
-//! capture answers from **tshark's** reading of the capture just made ([`solution_answers`]).
+//! writes a complete answers file: the capture answers from **tshark's** reading of the capture
+//! just made, the fixed answers recovered from their hashes ([`solution_answers`]).
 //! Grading the solutions thus checks the kit's reader against Wireshark's on every run.
 
 use crate::capture::{self, Packet};
@@ -160,22 +160,6 @@ pub fn parse_file(text: &str) -> Result<BTreeMap<String, String>, String> {
         out.insert(key.trim().to_string(), value.trim().to_string());
     }
     Ok(out)
-}
-
-/// The answers file with every answer removed (`key = 42` → `key =`): the student's version.
-pub fn blank(text: &str) -> String {
-    text.split_inclusive('\n')
-        .map(|line| {
-            let t = line.trim_start();
-            match line.split_once('=') {
-                Some((key, _)) if !t.starts_with('#') && !t.is_empty() => {
-                    let end = if line.ends_with('\n') { "\n" } else { "" };
-                    format!("{} ={end}", key.trim_end())
-                }
-                _ => line.to_string(),
-            }
-        })
-        .collect()
 }
 
 /// The capture file of `name` in `dir`: `NAME.pcap` or `NAME.pcapng`, whichever exists.
@@ -348,25 +332,40 @@ pub fn record(
     Ok(report)
 }
 
-/// The solutions' complete answers file: `solution` (the fixed answers of
-/// `solutions/<lab>/answers.txt`) with each capture answer filled in from tshark's reading of
-/// the captures in `dir`, independent of the kit's own reader.
-pub fn solution_answers(set: &QuestionSet, solution: &str, dir: &Path) -> Result<String, String> {
+/// The largest whole number [`solution_answers`] tries against a fixed answer's hash.
+const FIXED_SEARCH: i64 = 1 << 20;
+
+/// The solutions' complete answers file: `template` (the answers file, answers left empty) with
+/// each capture answer filled in from tshark's reading of the captures in `dir`, independent of
+/// the kit's own reader, and each fixed answer recovered from its stored hash (the whole numbers
+/// up to 2^20 are tried), so that no answer is kept in plain text anywhere in the kit.
+pub fn solution_answers(set: &QuestionSet, template: &str, dir: &Path) -> Result<String, String> {
     let mut derived = BTreeMap::new();
     for q in set.questions {
-        if let Answer::Capture(read) = &q.answer {
-            let path = capture_path(dir, q.capture)
-                .ok_or_else(|| format!("no capture {} in {}", q.capture, dir.display()))?;
-            let packets = sniff::tshark_packets(&path)?;
-            let v = read(&packets).map_err(|e| format!("{}: {e}", q.key))?;
-            let text = match q.form {
-                Form::Integer => format!("{}", v as i64),
-                Form::Decimal { .. } => format!("{v:.3}"),
-            };
-            derived.insert(q.key, text);
-        }
+        let text = match &q.answer {
+            Answer::Capture(read) => {
+                let path = capture_path(dir, q.capture)
+                    .ok_or_else(|| format!("no capture {} in {}", q.capture, dir.display()))?;
+                let packets = sniff::tshark_packets(&path)?;
+                let v = read(&packets).map_err(|e| format!("{}: {e}", q.key))?;
+                match q.form {
+                    Form::Integer => format!("{}", v as i64),
+                    Form::Decimal { .. } => format!("{v:.3}"),
+                }
+            }
+            Answer::Fixed { hash: want, .. } => (0..=FIXED_SEARCH)
+                .map(|n| n.to_string())
+                .find(|n| hash(set.salt, q.key, n) == *want)
+                .ok_or_else(|| {
+                    format!(
+                        "{}: no whole number up to {FIXED_SEARCH} has the stored hash",
+                        q.key
+                    )
+                })?,
+        };
+        derived.insert(q.key, text);
     }
-    Ok(solution
+    Ok(template
         .split_inclusive('\n')
         .map(|line| {
             let t = line.trim();
@@ -513,16 +512,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn answers_files_parse_and_blank() {
+    fn answers_files_parse() {
         let text = "# Q1. How many?\n#   a whole number\nfields = 4\n\nport =\nrtt = 0.5 ms\n";
         let a = parse_file(text).unwrap();
         assert_eq!(a["fields"], "4");
         assert_eq!(a["port"], "");
         assert_eq!(a["rtt"], "0.5 ms");
-        assert_eq!(
-            blank(text),
-            "# Q1. How many?\n#   a whole number\nfields =\n\nport =\nrtt =\n"
-        );
         assert!(parse_file("fields 4\n").unwrap_err().contains("line 1"));
     }
 

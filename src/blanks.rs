@@ -7,9 +7,8 @@
 //! - an expression: `/* BLANK: <instruction> */ expr /* END */` (it may span lines) becomes
 //!   `todo!("fill in: <instruction>")`.
 //!
-//! Everything outside the marked regions is copied byte for byte. A lab's answers file
-//! (`answers.txt`, see [`crate::answers`]) keeps its questions and loses its answers
-//! (`key = 42` becomes `key =`). Other files (handouts) are copied as they are; capture files
+//! Everything outside the marked regions is copied byte for byte. Other files (handouts, a lab's
+//! answers file, whose answers are empty in solutions/ too) are copied as they are; capture files
 //! that students make in `labs/` (`.pcap`, `.pcapng`) are theirs and not compared.
 //! `labs/.generated` records a SHA-256 of every file as it was last generated, so that
 //! regenerating never overwrites a file a student has changed unless forced.
@@ -103,10 +102,6 @@ pub fn generate_file(path: &Path, contents: &[u8]) -> Result<Vec<u8>, String> {
         blank_out(text)
             .map(String::into_bytes)
             .map_err(|e| format!("{}: {e}", path.display()))
-    } else if path.file_name().is_some_and(|n| n == crate::answers::FILE) {
-        let text =
-            std::str::from_utf8(contents).map_err(|_| format!("{}: not UTF-8", path.display()))?;
-        Ok(crate::answers::blank(text).into_bytes())
     } else {
         Ok(contents.to_vec())
     }
