@@ -32,7 +32,7 @@ const MAX_NICK: usize = 20;
 /// How many times a client may offer a nickname before the server gives up on it.
 const NICK_TRIES: usize = 5;
 /// Lines waiting for one client; when its queue is full the client is disconnected.
-const QUEUE: usize = 256;
+const QUEUE: usize = 1024;
 /// A write that cannot make progress for this long means the client is stuck.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
