@@ -21,7 +21,7 @@ pub fn lab() -> Lab {
         bins: &[SERVER, CLIENT],
         checks: vec![
             Check::new("1 accept and handshake", "sends NICKNAME, then `Connected to server!` for a good nickname", 2,
-                "Accept in a loop and give each client its own thread; the given handshake() sends NICKNAME.", handshake),
+                "Accept in a loop, one thread per client (handle_client: writer thread, handshake). The welcome follows the `NAME joined!` broadcast, so Room::broadcast is needed too.", handshake),
             Check::new("1 accept and handshake", "serves several clients at once", 2,
                 "One thread per client: while one client has not answered NICKNAME yet, the others must be served.", clients_at_once),
             Check::new("1 accept and handshake", "refuses bad or taken nicknames with `ERROR …`, then asks again", 1,
@@ -192,15 +192,21 @@ impl Peer {
     }
 }
 
-/// Adds how a program died, if it did, to a failure message.
+/// Adds a program's panic (in any of its threads), or that it is gone, to a failure message.
 fn explain(program: &Program, why: String) -> String {
-    if program.is_running() {
-        return why;
-    }
     match program.panic_message() {
         Some(panic) => format!("{why}; the program {panic}"),
-        None => format!("{why}; {} is not running", program.label()),
+        None if !program.is_running() => format!("{why}; {} is not running", program.label()),
+        None => why,
     }
+}
+
+/// Waits for a line of the client's output that contains `text`.
+fn printed(client: &Program, what: &str, text: &str) -> Result<(), String> {
+    client
+        .expect_line(what, WAIT, |l| l.contains(text))
+        .map(|_| ())
+        .map_err(|e| explain(client, e))
 }
 
 fn shown(lines: &[String]) -> String {
@@ -661,28 +667,32 @@ fn joined_client(ctx: &Ctx) -> Result<(Program, Peer), String> {
     )?;
     let mut conn = accept(&listener, &client)?;
     welcome(&mut conn, "zoe")?;
-    client.expect_line("`Connected to server!`", WAIT, |l| {
-        l.contains("Connected to server!")
-    })?;
+    printed(&client, "`Connected to server!`", "Connected to server!")?;
     Ok((client, conn))
 }
 
 fn client_prompts(ctx: &Ctx) -> Result<(), String> {
     let (listener, port) = hub()?;
     let mut client = ctx.spawn(CLIENT, &["--port", &port])?;
-    client.expect_line("the prompt `Enter server IP address:`", WAIT, |l| {
-        l.contains("Enter server IP address:")
-    })?;
+    printed(
+        &client,
+        "the prompt `Enter server IP address:`",
+        "Enter server IP address:",
+    )?;
     client.send_line("127.0.0.1")?;
-    client.expect_line("the prompt `Choose your nickname:`", WAIT, |l| {
-        l.contains("Choose your nickname:")
-    })?;
+    printed(
+        &client,
+        "the prompt `Choose your nickname:`",
+        "Choose your nickname:",
+    )?;
     client.send_line("zoe")?;
     let mut conn = accept(&listener, &client)?;
     welcome(&mut conn, "zoe")?;
-    client.expect_line("`Connected to server!` printed", WAIT, |l| {
-        l.contains("Connected to server!")
-    })?;
+    printed(
+        &client,
+        "`Connected to server!` printed",
+        "Connected to server!",
+    )?;
     Ok(())
 }
 
@@ -712,7 +722,7 @@ fn client_prints(ctx: &Ctx) -> Result<(), String> {
         conn.send(line)?;
     }
     for line in lines {
-        client.expect_line(&format!("`{line}` printed"), WAIT, |l| l.contains(line))?;
+        printed(&client, &format!("`{line}` printed"), line)?;
     }
     Ok(())
 }
@@ -730,14 +740,14 @@ fn client_retries_nickname(ctx: &Ctx) -> Result<(), String> {
         other => return Err(format!("the client should send amy, sent {other:?}")),
     }
     conn.send("ERROR the nickname amy is taken; choose another nickname")?;
-    client.expect_line("the refusal printed", WAIT, |l| {
-        l.contains("the nickname amy is taken")
-    })?;
+    printed(&client, "the refusal printed", "the nickname amy is taken")?;
     // The server asks again; the client asks its user again.
     conn.send("NICKNAME")?;
-    client.expect_line("the prompt `Choose your nickname:` again", WAIT, |l| {
-        l.contains("Choose your nickname:")
-    })?;
+    printed(
+        &client,
+        "the prompt `Choose your nickname:` again",
+        "Choose your nickname:",
+    )?;
     client.send_line("amy2")?;
     match conn.next_within(WAIT)? {
         Some(name) if name == "amy2" => {}
@@ -749,9 +759,7 @@ fn client_retries_nickname(ctx: &Ctx) -> Result<(), String> {
     }
     conn.send("amy2 joined!")?;
     conn.send("Connected to server!")?;
-    client.expect_line("`Connected to server!`", WAIT, |l| {
-        l.contains("Connected to server!")
-    })?;
+    printed(&client, "`Connected to server!`", "Connected to server!")?;
     Ok(())
 }
 
@@ -763,16 +771,12 @@ fn client_with_server(ctx: &Ctx) -> Result<(), String> {
         CLIENT,
         &["--host", "127.0.0.1", "--port", &port, "--nickname", "zoe"],
     )?;
-    client.expect_line("`Connected to server!`", WAIT, |l| {
-        l.contains("Connected to server!")
-    })?;
+    printed(&client, "`Connected to server!`", "Connected to server!")?;
     bob.expect("zoe joined!")?;
     client.send_line("hi bob")?;
     bob.expect("zoe: hi bob")?;
     bob.send("bob: @zoe hi zoe")?;
-    client.expect_line("`bob: @zoe hi zoe`", WAIT, |l| {
-        l.contains("bob: @zoe hi zoe")
-    })?;
+    printed(&client, "`bob: @zoe hi zoe`", "bob: @zoe hi zoe")?;
     client.close_stdin();
     bob.expect("zoe left!")
         .map_err(|e| format!("once the client's input ends it should leave: {e}"))?;
