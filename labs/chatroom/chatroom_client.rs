@@ -154,7 +154,7 @@ fn client(host: Option<String>, port: u16, nickname: Option<String>) -> io::Resu
     // The reader goes to its own thread, with whatever it has already buffered.
     let receiver = thread::spawn(move || receive(server));
 
-    todo!("fill in: for each line of `input` (stdin): skip empty lines, send the others with send_line as `NICKNAME: text` (an `@NAME text` line too: the server routes it); stop at the end of stdin");
+    todo!("fill in: for each line of `input` (stdin): skip empty lines, send the others with send_line as `NAME: text` (your nickname, a colon, a space, the text; an `@NAME text` line too: the server routes it); stop at the end of stdin");
 
     // Our input has ended: tell the server (it sends `NAME left!` and closes), and give the
     // receiver a moment to print what is still on its way.

@@ -171,7 +171,7 @@ fn client(host: Option<String>, port: u16, nickname: Option<String>) -> io::Resu
     // The reader goes to its own thread, with whatever it has already buffered.
     let receiver = thread::spawn(move || receive(server));
 
-    // BEGIN BLANK: for each line of `input` (stdin): skip empty lines, send the others with send_line as `NICKNAME: text` (an `@NAME text` line too: the server routes it); stop at the end of stdin
+    // BEGIN BLANK: for each line of `input` (stdin): skip empty lines, send the others with send_line as `NAME: text` (your nickname, a colon, a space, the text; an `@NAME text` line too: the server routes it); stop at the end of stdin
     for line in input.lines() {
         let line = line?;
         let text = line.trim();
