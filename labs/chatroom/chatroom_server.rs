@@ -312,6 +312,12 @@ fn handle_client(stream: TcpStream, who: SocketAddr, room: Arc<Room>) {
     if let Err(e) = stream.set_write_timeout(Some(WRITE_TIMEOUT)) {
         log::warn!("{who}: {e}");
     }
+    // Chat lines are small and should leave at once: without this, TCP may hold a small write
+    // back until the previous one is acknowledged (Nagle's algorithm), and the receiver may
+    // delay that acknowledgement by tens of milliseconds.
+    if let Err(e) = stream.set_nodelay(true) {
+        log::warn!("{who}: {e}");
+    }
     let (tx, writer): (Sender<String>, JoinHandle<()>) =
         todo!("fill in: start the writer thread: try_clone the stream (log and return on error), make a bounded(QUEUE) channel, spawn write_lines(clone, rx, who); give (tx, handle)");
     let mut reader = BufReader::new(&stream);
