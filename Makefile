@@ -54,3 +54,4 @@ fmt:
 
 bench:
 	$(CARGO) bench --features solutions --target-dir target/solutions --bench udp_time
+	$(CARGO) bench --features solutions --target-dir target/solutions --bench chatroom

@@ -5,12 +5,13 @@
 use socklab::answers::QuestionSet;
 use socklab::grader::Lab;
 
+mod chatroom;
 mod udp_time;
 mod xmlrpc;
 
 /// Every lab, in the order the grader reports them.
 pub fn labs() -> Vec<Lab> {
-    vec![udp_time::lab(), xmlrpc::lab()]
+    vec![udp_time::lab(), xmlrpc::lab(), chatroom::lab()]
 }
 
 /// Every lab's questions on captures, for `make capture` (src/bin/capture.rs).

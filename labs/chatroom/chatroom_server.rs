@@ -1,0 +1,374 @@
+//! Chat-room hub over TCP: every client connects to this server, which relays each line to the
+//! whole room (broadcast) or to one member (`@NAME`, unicast).
+//!
+//! Every message is one UTF-8 line ending in `\n`. On connect the server sends `NICKNAME`; the
+//! client answers with its nickname; everyone gets `NAME joined!` and the newcomer
+//! `Connected to server!`. A chat line `NAME: text` goes to everyone as `NAME: text`, or to one
+//! member only when the text names `@OTHER`; `NAME left!` goes out when a client leaves.
+//!
+//!     chatroom_server [--host H] [--port P] [--name NAME]
+//!
+//! One thread per client reads its lines; a second thread per client writes to it, fed by a
+//! bounded queue, so one slow client never stalls the room.
+
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use socklab::cli::{self, Args, Options};
+use std::collections::HashMap;
+use std::fmt;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+/// The seed's port.
+const PORT: u16 = 3040;
+/// Longest line accepted, in bytes without the `\n`; a longer one is dropped and logged.
+const MAX_LINE: usize = 4096;
+/// Longest nickname, in characters.
+const MAX_NICK: usize = 20;
+/// How many times a client may offer a nickname before the server gives up on it.
+const NICK_TRIES: usize = 5;
+/// Lines waiting for one client; when its queue is full the client is disconnected.
+const QUEUE: usize = 1024;
+/// A write that cannot make progress for this long means the client is stuck.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+// ---------------------------------------------------------------------------------------------
+// Framing: one message per line.
+
+/// Why a line could not be read.
+enum LineError {
+    /// Longer than `MAX_LINE` bytes; the rest of it has been skipped.
+    TooLong,
+    /// Not valid UTF-8.
+    NotUtf8,
+    /// The connection failed, or closed in the middle of a line.
+    Io(io::Error),
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            LineError::TooLong => write!(f, "line longer than {MAX_LINE} bytes"),
+            LineError::NotUtf8 => write!(f, "line is not valid UTF-8"),
+            LineError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Reads one line and returns it without its `\n` (or `\r\n`). `Ok(None)` is a clean end of
+/// the stream, between two lines; an end in the middle of a line is an error.
+fn read_line(reader: &mut impl BufRead) -> Result<Option<String>, LineError> {
+    let mut buf = Vec::new();
+    // take() bounds what one line may cost us, whatever the peer sends.
+    let n = reader
+        .by_ref()
+        .take(MAX_LINE as u64 + 1)
+        .read_until(b'\n', &mut buf)
+        .map_err(LineError::Io)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+    } else if buf.len() > MAX_LINE {
+        skip_line(reader).map_err(LineError::Io)?;
+        return Err(LineError::TooLong);
+    } else {
+        let why = "the connection closed in the middle of a line";
+        return Err(LineError::Io(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            why,
+        )));
+    }
+    String::from_utf8(buf)
+        .map(Some)
+        .map_err(|_| LineError::NotUtf8)
+}
+
+/// Skips the rest of an overlong line without keeping it in memory.
+fn skip_line(reader: &mut impl BufRead) -> io::Result<()> {
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        if let Some(i) = chunk.iter().position(|&b| b == b'\n') {
+            reader.consume(i + 1);
+            return Ok(());
+        }
+        let n = chunk.len();
+        reader.consume(n);
+    }
+}
+
+/// Writes one line and its `\n` (into a buffer: the caller flushes).
+fn write_line(out: &mut impl Write, line: &str) -> io::Result<()> {
+    out.write_all(line.as_bytes())?;
+    out.write_all(b"\n")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nicknames and private messages.
+
+/// Characters a nickname may hold. No spaces, `@` or `:`, so `NAME: text` and `@NAME` can
+/// always be taken apart again.
+fn nick_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_' || c == '-'
+}
+
+/// Why `name` cannot be a nickname, if it cannot.
+fn check_nickname(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("a nickname cannot be empty".into());
+    }
+    if name.chars().count() > MAX_NICK {
+        return Err(format!("a nickname has at most {MAX_NICK} characters"));
+    }
+    if let Some(c) = name.chars().find(|&c| !nick_char(c)) {
+        return Err(format!(
+            "a nickname cannot hold {c:?}: use letters, digits, '_' and '-'"
+        ));
+    }
+    Ok(())
+}
+
+/// Whom a chat text is for: the first word that starts with `@`, up to the first character a
+/// nickname cannot hold (`@bob, hi` is for bob). `None`: the text is for the whole room.
+fn private_target(text: &str) -> Option<&str> {
+    text.split_whitespace()
+        .filter_map(|word| word.strip_prefix('@'))
+        .map(|rest| rest.split(|c| !nick_char(c)).next().unwrap_or(""))
+        .find(|name| !name.is_empty())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The room: who is connected, and how to reach them.
+
+/// One named client as the room sees it.
+struct Member {
+    /// Tells this connection apart from a later one that reuses the nickname.
+    id: u64,
+    /// The queue of the client's writer thread.
+    queue: Sender<String>,
+    /// The client's socket, kept to disconnect it when its queue overflows.
+    stream: TcpStream,
+}
+
+#[derive(Default)]
+struct Room {
+    members: Mutex<HashMap<String, Member>>,
+    next_id: AtomicU64,
+}
+
+impl Room {
+    fn members(&self) -> MutexGuard<'_, HashMap<String, Member>> {
+        // A thread that panicked while holding the lock cannot have left the map half-changed
+        // (every change is one insert or remove), so the map is still good to use.
+        self.members.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds `name` to the room unless someone already has it; returns the member's ID.
+    fn join(&self, name: &str, queue: &Sender<String>, stream: &TcpStream) -> Result<u64, String> {
+        let mut members = self.members();
+        if members.contains_key(name) {
+            return Err(format!("the nickname {name} is taken"));
+        }
+        let stream = stream
+            .try_clone()
+            .map_err(|e| format!("server error ({e})"))?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let queue = queue.clone();
+        members.insert(name.to_string(), Member { id, queue, stream });
+        Ok(id)
+    }
+
+    /// Takes member `name` out of the room, unless the name now belongs to a newer connection.
+    fn leave(&self, name: &str, id: u64) {
+        let mut members = self.members();
+        if members.get(name).is_some_and(|m| m.id == id) {
+            members.remove(name);
+        }
+    }
+
+    /// Queues `line` for every member.
+    fn broadcast(&self, line: &str) {
+        todo!("fill in: offer `line` to every member (offer(name, member, line)); remove the members for which offer returns false");
+    }
+
+    /// Queues `line` for member `to` only; `false` if no one has that nickname.
+    fn unicast(&self, to: &str, line: &str) -> bool {
+        todo!("fill in: look `to` up; if absent return false; else offer it `line` (remove it if offer returns false) and return true");
+    }
+}
+
+/// Queues `line` for one member without ever waiting. `false` when the member must leave the
+/// room: its writer has stopped, or its queue is full because it reads too slowly or not at
+/// all — then it is disconnected, with the reason in the log.
+fn offer(name: &str, member: &Member, line: &str) -> bool {
+    match member.queue.try_send(line.to_string()) {
+        Ok(()) => true,
+        Err(TrySendError::Full(_)) => {
+            log::warn!("disconnecting {name}: {QUEUE} lines are waiting for it (it reads too slowly or not at all)");
+            // Wakes up its reader thread, which then says `NAME left!` to the room.
+            let _ = member.stream.shutdown(Shutdown::Both);
+            false
+        }
+        Err(TrySendError::Disconnected(_)) => false,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One client.
+
+/// The writer thread of one client: sends each line of `queue` in order until the queue is
+/// closed (the client left) or a write fails, then shuts the socket down, which also wakes
+/// the client's reader thread.
+fn write_lines(stream: TcpStream, queue: Receiver<String>, who: SocketAddr) {
+    let mut out = BufWriter::new(&stream);
+    while let Ok(line) = queue.recv() {
+        // Lines that are already waiting go out in the same write: fewer system calls when busy.
+        let sent = write_line(&mut out, &line)
+            .and_then(|()| {
+                queue
+                    .try_iter()
+                    .take(QUEUE)
+                    .try_for_each(|more| write_line(&mut out, &more))
+            })
+            .and_then(|()| out.flush());
+        if let Err(e) = sent {
+            log::info!("{who}: stopped writing ({e})");
+            break;
+        }
+    }
+    drop(out);
+    let _ = stream.shutdown(Shutdown::Both);
+}
+
+/// Asks for a nickname until the client offers one that is valid and free, at most
+/// `NICK_TRIES` times. Returns the nickname and the member's ID, or `None` if the client left.
+fn handshake(
+    reader: &mut impl BufRead,
+    queue: &Sender<String>,
+    stream: &TcpStream,
+    room: &Room,
+    who: SocketAddr,
+) -> Option<(String, u64)> {
+    for _ in 0..NICK_TRIES {
+        queue.send("NICKNAME".into()).ok()?;
+        let refused = match read_line(reader) {
+            Ok(Some(line)) => {
+                let name = line.trim();
+                match check_nickname(name).and_then(|()| room.join(name, queue, stream)) {
+                    Ok(id) => return Some((name.to_string(), id)),
+                    Err(why) => why,
+                }
+            }
+            Ok(None) => {
+                log::info!("{who} left before choosing a nickname");
+                return None;
+            }
+            Err(LineError::Io(e)) => {
+                log::warn!("{who}: connection lost before choosing a nickname: {e}");
+                return None;
+            }
+            Err(bad) => bad.to_string(),
+        };
+        log::warn!("{who}: nickname refused: {refused}");
+        queue
+            .send(format!("ERROR {refused}; choose another nickname"))
+            .ok()?;
+    }
+    let _ = queue.send(format!(
+        "ERROR no valid nickname after {NICK_TRIES} tries; goodbye"
+    ));
+    None
+}
+
+/// Handles one chat line from member `name`. The server writes the `NAME: ` prefix itself, so
+/// no one can speak as someone else; a prefix with the sender's own name (what the seed's
+/// client sends) is taken off first, so it does not appear twice.
+fn chat(room: &Room, name: &str, me: &Sender<String>, line: &str) {
+    let text = match line.strip_prefix(name).and_then(|r| r.strip_prefix(':')) {
+        Some(rest) => rest.trim_start(),
+        None => line,
+    };
+    if text.trim().is_empty() {
+        return;
+    }
+    let out = format!("{name}: {text}");
+    println!("{out}");
+    todo!("fill in: if private_target(text) names someone, room.unicast `out` to them, and if no one has that name, queue an `ERROR …` line for the sender on `me`; otherwise room.broadcast `out`");
+}
+
+/// Everything about one client, from its connection to its departure (its reader thread).
+fn handle_client(stream: TcpStream, who: SocketAddr, room: Arc<Room>) {
+    if let Err(e) = stream.set_write_timeout(Some(WRITE_TIMEOUT)) {
+        log::warn!("{who}: {e}");
+    }
+    // Chat lines are small and should leave at once: without this, TCP may hold a small write
+    // back until the previous one is acknowledged (Nagle's algorithm), and the receiver may
+    // delay that acknowledgement by tens of milliseconds.
+    if let Err(e) = stream.set_nodelay(true) {
+        log::warn!("{who}: {e}");
+    }
+    let (tx, writer): (Sender<String>, JoinHandle<()>) =
+        todo!("fill in: start the writer thread: try_clone the stream (log and return on error), make a bounded(QUEUE) channel, spawn write_lines(clone, rx, who); give (tx, handle)");
+    let mut reader = BufReader::new(&stream);
+    let Some((name, id)) = handshake(&mut reader, &tx, &stream, &room, who) else {
+        drop(tx);
+        let _ = writer.join();
+        return;
+    };
+    println!("Client name is {name}");
+    room.broadcast(&format!("{name} joined!"));
+    let _ = tx.try_send("Connected to server!".into());
+
+    todo!("fill in: read loop: read_line until a clean end (Ok(None)) or an I/O error (log it); pass each line to chat(); log a line that is too long or not UTF-8, tell the sender with an `ERROR …` line, and go on");
+
+    todo!("fill in: cleanup: room.leave(name, id), broadcast and print `NAME left!`, then drop tx (the writer sends what is queued and stops) and join the writer");
+}
+
+fn server(host: &str, port: u16, name: &str) -> io::Result<()> {
+    let listener = TcpListener::bind((host, port))?;
+    println!("Chat room {name} listening at {}", listener.local_addr()?);
+    let room = Arc::new(Room::default());
+    todo!("fill in: accept loop: accept each connection (log accept errors and go on), print `Connected with ADDR`, and run handle_client(stream, addr, room clone) in a new thread");
+}
+
+const USAGE: &str = "Usage: chatroom_server [--host H] [--port P] [--name NAME]
+
+A chat-room hub: relays each line to every client, or to one with @NAME.";
+
+pub fn main() -> ExitCode {
+    socklab::logging::init();
+    let mut opts = Options::new();
+    opts.optopt("", "host", "address to listen on (default 0.0.0.0)", "H");
+    opts.optopt("", "port", "port to listen on (default 3040; 0: any)", "P");
+    opts.optopt(
+        "",
+        "name",
+        "the server's name, shown when it starts",
+        "NAME",
+    );
+    let args: Args = cli::parse(opts, USAGE);
+    if !args.free().is_empty() {
+        args.fail("chatroom_server takes no positional arguments");
+    }
+    let host: String = args.get("host", "0.0.0.0".to_string());
+    let port: u16 = args.get("port", PORT);
+    let name: String = args.get("name", "server".to_string());
+    match server(&host, port, &name) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chatroom_server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

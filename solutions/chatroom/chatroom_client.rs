@@ -1,0 +1,218 @@
+//! Chat-room client: joins a `chatroom_server`, sends each line typed on stdin, and prints
+//! every line the server sends.
+//!
+//!     chatroom_client [--host H] [--port P] [--nickname N]
+//!
+//! Without `--host` or `--nickname` it asks for them, as the seed's client does. A line typed as
+//! `@NAME text` is a private message to NAME.
+
+use socklab::cli::{self, Args, Options};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::process::ExitCode;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The seed's port.
+const PORT: u16 = 3040;
+/// Longest line accepted from the server, in bytes (a chat line plus its `NAME: ` prefix).
+const MAX_LINE: usize = 8192;
+/// After our input ends, how long to wait for the server to close its side.
+const LINGER: Duration = Duration::from_secs(2);
+
+// ---------------------------------------------------------------------------------------------
+// Framing: one message per line (the same rules as the server).
+
+/// Reads one line and returns it without its `\n` (or `\r\n`). `Ok(None)` is a clean end of
+/// the stream, between two lines. A line that is too long or not UTF-8 is an `InvalidData`
+/// error; the rest of an overlong line is skipped, so the next read starts on a new line.
+fn read_line(reader: &mut impl BufRead) -> io::Result<Option<String>> {
+    let mut buf = Vec::new();
+    let n = reader
+        .by_ref()
+        .take(MAX_LINE as u64 + 1)
+        .read_until(b'\n', &mut buf)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+    } else if buf.len() > MAX_LINE {
+        skip_line(reader)?;
+        let why = format!("a line longer than {MAX_LINE} bytes");
+        return Err(io::Error::new(io::ErrorKind::InvalidData, why));
+    } else {
+        let why = "the connection closed in the middle of a line";
+        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, why));
+    }
+    String::from_utf8(buf)
+        .map(Some)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "a line that is not UTF-8"))
+}
+
+/// Skips the rest of an overlong line without keeping it in memory.
+fn skip_line(reader: &mut impl BufRead) -> io::Result<()> {
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        if let Some(i) = chunk.iter().position(|&b| b == b'\n') {
+            reader.consume(i + 1);
+            return Ok(());
+        }
+        let n = chunk.len();
+        reader.consume(n);
+    }
+}
+
+/// Sends one line with its `\n`, in a single write.
+fn send_line(mut stream: &TcpStream, line: &str) -> io::Result<()> {
+    stream.write_all(format!("{line}\n").as_bytes())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The user's side.
+
+/// Prints `prompt` and reads one line from stdin; `None` when stdin has ended.
+fn ask(input: &mut impl BufRead, prompt: &str) -> io::Result<Option<String>> {
+    println!("{prompt}");
+    let mut line = String::new();
+    if input.read_line(&mut line)? == 0 {
+        return Ok(None);
+    }
+    Ok(Some(line.trim().to_string()))
+}
+
+/// Answers `NICKNAME` until the server welcomes us with `Connected to server!`. A refusal
+/// (`ERROR …`) is printed and the user is asked for another nickname. Returns the nickname
+/// the server accepted, or `None` if stdin or the connection ended first.
+fn handshake(
+    server: &mut impl BufRead,
+    stream: &TcpStream,
+    input: &mut impl BufRead,
+    mut nickname: String,
+) -> io::Result<Option<String>> {
+    let mut refused = false;
+    loop {
+        let Some(line) = read_line(server)? else {
+            println!("The server closed the connection.");
+            return Ok(None);
+        };
+        if line == "NICKNAME" {
+            if refused {
+                match ask(input, "Choose your nickname:")? {
+                    Some(name) => nickname = name,
+                    None => return Ok(None),
+                }
+            }
+            send_line(stream, &nickname)?;
+            continue;
+        }
+        println!("{line}");
+        if line.starts_with("ERROR") {
+            refused = true;
+        }
+        if line == "Connected to server!" {
+            return Ok(Some(nickname));
+        }
+    }
+}
+
+/// Prints every line from the server until it closes the connection, then ends the program.
+fn receive(mut server: impl BufRead) {
+    // BEGIN BLANK: loop: read_line from `server`; print each line; skip (log) a bad line (ErrorKind::InvalidData); at the end or on another error print `The server closed the connection.` and break
+    loop {
+        match read_line(&mut server) {
+            Ok(Some(line)) => println!("{line}"),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                log::warn!("skipped {e} from the server")
+            }
+            Ok(None) => {
+                println!("The server closed the connection.");
+                break;
+            }
+            Err(e) => {
+                println!("The server closed the connection ({e}).");
+                break;
+            }
+        }
+    }
+    // END BLANK
+    // The main thread may be waiting for a line on stdin: nothing more can happen, so end here.
+    std::process::exit(0);
+}
+
+fn client(host: Option<String>, port: u16, nickname: Option<String>) -> io::Result<ExitCode> {
+    let mut input = io::stdin().lock();
+    let host = match host {
+        Some(h) => h,
+        None => match ask(&mut input, "Enter server IP address:")? {
+            Some(h) => h,
+            None => return Ok(ExitCode::FAILURE),
+        },
+    };
+    let nickname = match nickname {
+        Some(n) => n,
+        None => match ask(&mut input, "Choose your nickname:")? {
+            Some(n) => n,
+            None => return Ok(ExitCode::FAILURE),
+        },
+    };
+    let stream: TcpStream =
+        /* BLANK: connect a TCP stream to (host, port) */ TcpStream::connect((host.as_str(), port))? /* END */;
+    let mut server = BufReader::new(stream.try_clone()?);
+    let Some(nickname) = handshake(&mut server, &stream, &mut input, nickname)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    // The reader goes to its own thread, with whatever it has already buffered.
+    let receiver = thread::spawn(move || receive(server));
+
+    // BEGIN BLANK: for each line of `input` (stdin): skip empty lines, send the others with send_line as `NAME: text` (your nickname, a colon, a space, the text; an `@NAME text` line too: the server routes it); stop at the end of stdin
+    for line in input.lines() {
+        let line = line?;
+        let text = line.trim();
+        if text.is_empty() {
+            continue;
+        }
+        send_line(&stream, &format!("{nickname}: {text}"))?;
+    }
+    // END BLANK
+
+    // Our input has ended: tell the server (it sends `NAME left!` and closes), and give the
+    // receiver a moment to print what is still on its way.
+    stream.shutdown(Shutdown::Write)?;
+    let deadline = Instant::now() + LINGER;
+    while !receiver.is_finished() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+const USAGE: &str = "Usage: chatroom_client [--host H] [--port P] [--nickname N]
+
+Joins a chat room: type a line to send it to everyone, `@NAME text` to send it to NAME only.
+Without --host or --nickname, asks for them.";
+
+pub fn main() -> ExitCode {
+    socklab::logging::init();
+    let mut opts = Options::new();
+    opts.optopt("", "host", "the server's address (asked when absent)", "H");
+    opts.optopt("", "port", "the server's port (default 3040)", "P");
+    opts.optopt("", "nickname", "your nickname (asked when absent)", "N");
+    let args: Args = cli::parse(opts, USAGE);
+    if !args.free().is_empty() {
+        args.fail("chatroom_client takes no positional arguments");
+    }
+    let port: u16 = args.get("port", PORT);
+    match client(args.opt("host"), port, args.opt("nickname")) {
+        Ok(code) => code,
+        Err(e) => {
+            println!("An error occurred: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
