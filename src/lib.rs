@@ -6,11 +6,13 @@
 //! - [`logging`]: one-line `env_logger` setup (`RUST_LOG` works).
 //! - [`blanks`]: turns marked regions of a solution file into the student's stubs.
 //! - [`grader`]: runs black-box checks against built programs, scores and reports them.
+//! - [`password`]: salted PBKDF2-HMAC-SHA256 password hashes (lab `chat`'s accounts).
 
 pub mod blanks;
 pub mod cli;
 pub mod grader;
 pub mod logging;
+pub mod password;
 
 /// A random number in `[0, 1)`, for a server that drops or garbles replies on purpose.
 /// It comes from std's randomly keyed hasher: good enough for simulating loss, not for secrets.
