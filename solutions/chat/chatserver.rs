@@ -317,8 +317,11 @@ impl Accounts {
     fn load(path: &Path) -> Result<Accounts, String> {
         let users = match fs::read_to_string(path) {
             Ok(text) => {
-                let file: UsersFile = serde_json::from_str(&text)
-                    .map_err(|e| format!("{} is not a users file ({e})", path.display()))?;
+                let file: UsersFile =
+                    /* BLANK: parse text as a UsersFile (serde_json::from_str); on an error, return Err naming the path */
+                    serde_json::from_str(&text)
+                        .map_err(|e| format!("{} is not a users file ({e})", path.display()))?
+                    /* END */;
                 if file.format != FORMAT {
                     return Err(format!(
                         "{} has format {:?}, expected {FORMAT:?}",
@@ -418,11 +421,13 @@ fn save(path: &Path, users: &BTreeMap<String, Account>) -> io::Result<()> {
     };
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let temporary = folder.join(format!(".{name}.tmp"));
+    // BEGIN BLANK: write text to the file `temporary`, sync it to the disk (sync_all), then rename it to path
     let mut out = File::create(&temporary)?;
     out.write_all(text.as_bytes())?;
     out.sync_all()?;
     drop(out);
     fs::rename(&temporary, path)?;
+    // END BLANK
     File::open(&folder)?.sync_all()
 }
 
