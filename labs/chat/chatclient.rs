@@ -99,7 +99,7 @@ fn udp_socket(ip: IpAddr, port: u16) -> io::Result<UdpSocket> {
     )?;
     // Make the UDP socket reusable, as the seed does: a restarted client can bind again at once.
     socket.set_reuse_address(true)?;
-    todo!("fill in: bind the UDP socket to address");
+    todo!("fill in: bind the UDP socket to address (socket2 takes a SockAddr: &address.into())");
     Ok(socket.into())
 }
 

@@ -110,7 +110,7 @@ fn udp_socket(ip: IpAddr, port: u16) -> io::Result<UdpSocket> {
     )?;
     // Make the UDP socket reusable, as the seed does: a restarted client can bind again at once.
     socket.set_reuse_address(true)?;
-    // BEGIN BLANK: bind the UDP socket to address
+    // BEGIN BLANK: bind the UDP socket to address (socket2 takes a SockAddr: &address.into())
     socket.bind(&address.into())?;
     // END BLANK
     Ok(socket.into())
