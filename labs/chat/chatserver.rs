@@ -35,6 +35,8 @@ const MAX_PASSWORD: usize = 256;
 const QUEUE: usize = 256;
 /// A client whose socket accepts nothing for this long is disconnected.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a new connection may take to register before the server closes it.
+const REGISTER_TIMEOUT: Duration = Duration::from_secs(60);
 /// Refused first lines before the server closes the connection.
 const MAX_ATTEMPTS: u32 = 3;
 /// PBKDF2 iterations for a new account: each password guess costs an attacker who stole the
@@ -482,10 +484,13 @@ fn handle_client(stream: TcpStream, address: SocketAddr, server: Arc<Server>) {
             return;
         }
     };
+    // A connection that never registers must not hold a thread forever.
+    let _ = stream.set_read_timeout(Some(REGISTER_TIMEOUT));
     let Some((name, id)) = register(&mut reader, &stream, &server, address.ip()) else {
         let _ = stream.shutdown(Shutdown::Both);
         return;
     };
+    let _ = stream.set_read_timeout(None);
     loop {
         let received: io::Result<Option<Line>> =
             todo!("fill in: receive a message from the client (read_message)");
