@@ -621,3 +621,76 @@ pub fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8]) -> Vec<String> {
+        let mut reader = io::Cursor::new(input.to_vec());
+        let mut out = Vec::new();
+        loop {
+            match read_message(&mut reader) {
+                Ok(Some(Line::Text(t))) => out.push(t),
+                Ok(Some(Line::TooLong)) => out.push("<too long>".into()),
+                Ok(Some(Line::NotUtf8)) => out.push("<not utf-8>".into()),
+                Ok(None) => return out,
+                Err(_) => {
+                    out.push("<half line>".into());
+                    return out;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn framing_splits_lines_and_survives_bad_ones() {
+        let mut input = b"alice\r\nhello\n\xff\xfe\n".to_vec();
+        input.extend(vec![b'z'; MAX_LINE * 3]);
+        input.extend(b"\nafter\nhalf");
+        assert_eq!(
+            lines(&input),
+            [
+                "alice",
+                "hello",
+                "<not utf-8>",
+                "<too long>",
+                "after",
+                "<half line>"
+            ]
+        );
+        let exactly = [vec![b'a'; MAX_LINE], b"\n".to_vec()].concat();
+        assert_eq!(lines(&exactly), ["a".repeat(MAX_LINE)]);
+    }
+
+    #[test]
+    fn name_rules() {
+        for good in ["alice", "Bob_2", "Ærlig", &"x".repeat(MAX_NAME)] {
+            assert!(check_name(good).is_ok(), "{good}");
+        }
+        let long = "x".repeat(MAX_NAME + 1);
+        for bad in ["", "a b", "a\tb", "a@b", "a:b", "!x", "#ls", &long] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn accounts_are_saved_and_loaded_and_a_damaged_file_is_refused() {
+        let dir = std::env::temp_dir().join(format!("chat-users-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("users.json");
+        let _ = fs::remove_file(&path);
+        let accounts = Accounts::load(&path).unwrap();
+        accounts.sign_up("alice", "open sesame").unwrap();
+        assert!(accounts.sign_up("alice", "other").is_err());
+        let again = Accounts::load(&path).unwrap();
+        assert!(again.log_in("alice", "open sesame").is_ok());
+        assert!(again.log_in("alice", "open sesamE").is_err());
+        assert!(again.log_in("bob", "open sesame").is_err());
+        assert!(!fs::read_to_string(&path).unwrap().contains("sesame"));
+        fs::write(&path, "{\"format\": ").unwrap();
+        assert!(Accounts::load(&path).is_err());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "{\"format\": ");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
