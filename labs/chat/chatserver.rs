@@ -403,8 +403,17 @@ fn save(path: &Path, users: &BTreeMap<String, Account>) -> io::Result<()> {
     };
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let temporary = folder.join(format!(".{name}.tmp"));
-    todo!("fill in: write text to the file `temporary`, sync it to the disk (sync_all), then rename it to path");
+    todo!("fill in: write text to the file `temporary` (create_private), sync it to the disk (sync_all), then rename it to path");
     File::open(&folder)?.sync_all()
+}
+
+/// Creates (or truncates) a file only its owner can read: hashes are still worth guarding.
+fn create_private(path: &Path) -> io::Result<File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
 }
 
 /// Reads a `SIGNUP NAME PASSWORD` or `LOGIN NAME PASSWORD` line (the password is the rest of

@@ -423,14 +423,23 @@ fn save(path: &Path, users: &BTreeMap<String, Account>) -> io::Result<()> {
     };
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let temporary = folder.join(format!(".{name}.tmp"));
-    // BEGIN BLANK: write text to the file `temporary`, sync it to the disk (sync_all), then rename it to path
-    let mut out = File::create(&temporary)?;
+    // BEGIN BLANK: write text to the file `temporary` (create_private), sync it to the disk (sync_all), then rename it to path
+    let mut out = create_private(&temporary)?;
     out.write_all(text.as_bytes())?;
     out.sync_all()?;
     drop(out);
     fs::rename(&temporary, path)?;
     // END BLANK
     File::open(&folder)?.sync_all()
+}
+
+/// Creates (or truncates) a file only its owner can read: hashes are still worth guarding.
+fn create_private(path: &Path) -> io::Result<File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
 }
 
 /// Reads a `SIGNUP NAME PASSWORD` or `LOGIN NAME PASSWORD` line (the password is the rest of
