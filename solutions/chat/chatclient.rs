@@ -243,8 +243,9 @@ fn client(
         .ok_or_else(|| io::Error::other(format!("{host} has no usable address")))?;
     let tcp = connect(server, bind)
         .map_err(|e| io::Error::new(e.kind(), format!("could not connect to {server}: {e}")))?;
-    // Our IP as the server sees it (the server's map holds this), unless --bind chose it.
-    let client_ip = bind.unwrap_or(tcp.local_addr()?.ip());
+    // Our IP as the server sees it: the server's map will hold this one.
+    let client_ip: IpAddr =
+        /* BLANK: our IP: bind if given, else the local IP of the TCP connection (local_addr) */ bind.unwrap_or(tcp.local_addr()?.ip()) /* END */;
     let udp = udp_socket(client_ip, udp_port)
         .map_err(|e| io::Error::new(e.kind(), format!("UDP port {client_ip}:{udp_port}: {e}")))?;
 
