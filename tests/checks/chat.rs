@@ -283,6 +283,18 @@ fn start_server(ctx: &Ctx, users: Option<&Path>) -> Result<(Program, SocketAddr)
     Ok((server, addr))
 }
 
+/// A failed check also shows the server's panic, if one of its threads panicked (a `todo!`).
+fn explain(server: &Program, check: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    check().map_err(|e| {
+        // Let the server's stderr catch up with a panic that just closed our connection.
+        thread::sleep(Duration::from_millis(200));
+        match server.panic_message() {
+            Some(panic) => format!("{e}; the server {panic}"),
+            None => e,
+        }
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Milestone 1: the server.
 
@@ -296,189 +308,201 @@ fn server_prints_address(ctx: &Ctx) -> Result<(), String> {
 }
 
 fn server_registers(ctx: &Ctx) -> Result<(), String> {
-    let (_server, addr) = start_server(ctx, None)?;
-    let mut alice = Peer::connect(addr, ip(102, 2), "alice")?;
-    alice.send("alice")?;
-    let ok = alice.answer("alice")?;
-    if !ok.starts_with("OK") {
-        return Err(format!(
-            "the name alice should be accepted with `OK …`; got {ok:?}"
-        ));
-    }
-    let map = alice.map()?;
-    let want: BTreeMap<String, String> = [("alice".to_string(), ip(102, 2).to_string())].into();
-    if map != want {
-        return Err(format!(
-            "alice joined from {}; expected the map {want:?}, got {map:?}",
-            ip(102, 2)
-        ));
-    }
-    let mut bob = Peer::connect(addr, ip(102, 3), "bob")?;
-    bob.send("bob")?;
-    bob.answer("bob")?;
-    let seen_by_bob = bob.map()?;
-    if seen_by_bob.len() != 2 || seen_by_bob.get("alice") != Some(&ip(102, 2).to_string()) {
-        return Err(format!(
+    let (server, addr) = start_server(ctx, None)?;
+    explain(&server, || {
+        let mut alice = Peer::connect(addr, ip(102, 2), "alice")?;
+        alice.send("alice")?;
+        let ok = alice.answer("alice")?;
+        if !ok.starts_with("OK") {
+            return Err(format!(
+                "the name alice should be accepted with `OK …`; got {ok:?}"
+            ));
+        }
+        let map = alice.map()?;
+        let want: BTreeMap<String, String> = [("alice".to_string(), ip(102, 2).to_string())].into();
+        if map != want {
+            return Err(format!(
+                "alice joined from {}; expected the map {want:?}, got {map:?}",
+                ip(102, 2)
+            ));
+        }
+        let mut bob = Peer::connect(addr, ip(102, 3), "bob")?;
+        bob.send("bob")?;
+        bob.answer("bob")?;
+        let seen_by_bob = bob.map()?;
+        if seen_by_bob.len() != 2 || seen_by_bob.get("alice") != Some(&ip(102, 2).to_string()) {
+            return Err(format!(
             "bob joined after alice; his first map should list alice and bob, was {seen_by_bob:?}"
         ));
-    }
-    let both = alice.map_with(&["alice", "bob"])?;
-    if both.get("bob") != Some(&ip(102, 3).to_string()) {
-        return Err(format!(
-            "bob connected from {}; alice got the map {both:?}",
-            ip(102, 3)
-        ));
-    }
-    Ok(())
+        }
+        let both = alice.map_with(&["alice", "bob"])?;
+        if both.get("bob") != Some(&ip(102, 3).to_string()) {
+            return Err(format!(
+                "bob connected from {}; alice got the map {both:?}",
+                ip(102, 3)
+            ));
+        }
+        Ok(())
+    })
 }
 
 fn server_relays(ctx: &Ctx) -> Result<(), String> {
-    let (_server, addr) = start_server(ctx, None)?;
-    let mut alice = join(addr, ip(103, 2), "alice")?;
-    let mut bob = join(addr, ip(103, 3), "bob")?;
-    let mut carol = join(addr, ip(103, 4), "carol")?;
-    alice.send("hello everyone: 1 + 1 = 2")?;
-    for peer in [&mut bob, &mut carol] {
-        let got = peer.chat()?;
-        if got.trim_end() != "alice: hello everyone: 1 + 1 = 2" {
-            return Err(format!("alice sent `hello everyone: 1 + 1 = 2`; {} got {got:?}, expected `alice: hello everyone: 1 + 1 = 2`", peer.who));
+    let (server, addr) = start_server(ctx, None)?;
+    explain(&server, || {
+        let mut alice = join(addr, ip(103, 2), "alice")?;
+        let mut bob = join(addr, ip(103, 3), "bob")?;
+        let mut carol = join(addr, ip(103, 4), "carol")?;
+        alice.send("hello everyone: 1 + 1 = 2")?;
+        for peer in [&mut bob, &mut carol] {
+            let got = peer.chat()?;
+            if got.trim_end() != "alice: hello everyone: 1 + 1 = 2" {
+                return Err(format!("alice sent `hello everyone: 1 + 1 = 2`; {} got {got:?}, expected `alice: hello everyone: 1 + 1 = 2`", peer.who));
+            }
         }
-    }
-    bob.send("hi alice")?;
-    let got = alice.chat()?;
-    if got.trim_end() != "bob: hi alice" {
-        return Err(format!("after alice's own line and bob's `hi alice`, alice got {got:?}: the sender must not get its own line back"));
-    }
-    Ok(())
+        bob.send("hi alice")?;
+        let got = alice.chat()?;
+        if got.trim_end() != "bob: hi alice" {
+            return Err(format!("after alice's own line and bob's `hi alice`, alice got {got:?}: the sender must not get its own line back"));
+        }
+        Ok(())
+    })
 }
 
 fn server_departures(ctx: &Ctx) -> Result<(), String> {
-    let (_server, addr) = start_server(ctx, None)?;
-    let mut alice = join(addr, ip(104, 2), "alice")?;
-    let bob = join(addr, ip(104, 3), "bob")?;
-    let carol = join(addr, ip(104, 4), "carol")?;
-    alice.map_with(&["alice", "bob", "carol"])?;
-    let _ = bob.stream.shutdown(Shutdown::Both);
-    alice
-        .map_with(&["alice", "carol"])
-        .map_err(|e| format!("bob closed his connection: {e}"))?;
-    // An abrupt end: SO_LINGER 0 makes close() send a reset, as a crashed client's host would.
-    let socket = Socket::from(carol.stream);
-    let _ = socket.set_linger(Some(Duration::ZERO));
-    drop(socket);
-    drop(carol.reader);
-    alice
-        .map_with(&["alice"])
-        .map_err(|e| format!("carol's connection was reset: {e}"))?;
-    join(addr, ip(104, 3), "bob")
-        .map_err(|e| format!("bob left, so his name is free again: {e}"))?;
-    Ok(())
+    let (server, addr) = start_server(ctx, None)?;
+    explain(&server, || {
+        let mut alice = join(addr, ip(104, 2), "alice")?;
+        let bob = join(addr, ip(104, 3), "bob")?;
+        let carol = join(addr, ip(104, 4), "carol")?;
+        alice.map_with(&["alice", "bob", "carol"])?;
+        let _ = bob.stream.shutdown(Shutdown::Both);
+        alice
+            .map_with(&["alice", "carol"])
+            .map_err(|e| format!("bob closed his connection: {e}"))?;
+        // An abrupt end: SO_LINGER 0 makes close() send a reset, as a crashed client's host would.
+        let socket = Socket::from(carol.stream);
+        let _ = socket.set_linger(Some(Duration::ZERO));
+        drop(socket);
+        drop(carol.reader);
+        alice
+            .map_with(&["alice"])
+            .map_err(|e| format!("carol's connection was reset: {e}"))?;
+        join(addr, ip(104, 3), "bob")
+            .map_err(|e| format!("bob left, so his name is free again: {e}"))?;
+        Ok(())
+    })
 }
 
 fn server_refuses_names(ctx: &Ctx) -> Result<(), String> {
-    let (_server, addr) = start_server(ctx, None)?;
-    let mut alice = join(addr, ip(105, 2), "alice")?;
-    let long = "x".repeat(40);
-    for bad in [
-        "",
-        "two words",
-        "at@sign",
-        "co:lon",
-        "!bang",
-        long.as_str(),
-        "alice",
-    ] {
-        let mut peer = Peer::connect(addr, ip(105, 3), "a test client")?;
-        peer.send(bad)?;
-        let answer = peer.answer(bad)?;
-        if !answer.starts_with("ERR ") {
-            return Err(format!(
-                "the name {bad:?} should be refused with `ERR reason`; got {answer:?}"
-            ));
+    let (server, addr) = start_server(ctx, None)?;
+    explain(&server, || {
+        let mut alice = join(addr, ip(105, 2), "alice")?;
+        let long = "x".repeat(40);
+        for bad in [
+            "",
+            "two words",
+            "at@sign",
+            "co:lon",
+            "!bang",
+            long.as_str(),
+            "alice",
+        ] {
+            let mut peer = Peer::connect(addr, ip(105, 3), "a test client")?;
+            peer.send(bad)?;
+            let answer = peer.answer(bad)?;
+            if !answer.starts_with("ERR ") {
+                return Err(format!(
+                    "the name {bad:?} should be refused with `ERR reason`; got {answer:?}"
+                ));
+            }
         }
-    }
-    join(addr, ip(105, 4), "dave")?;
-    let map = alice.map_with(&["alice", "dave"])?;
-    if map.get("alice") != Some(&ip(105, 2).to_string()) {
-        return Err(format!("someone else took alice's entry: {map:?}"));
-    }
-    Ok(())
+        join(addr, ip(105, 4), "dave")?;
+        let map = alice.map_with(&["alice", "dave"])?;
+        if map.get("alice") != Some(&ip(105, 2).to_string()) {
+            return Err(format!("someone else took alice's entry: {map:?}"));
+        }
+        Ok(())
+    })
 }
 
 fn server_slow_client(ctx: &Ctx) -> Result<(), String> {
     const LINES: usize = 2500;
-    let (_server, addr) = start_server(ctx, None)?;
-    // A client that never reads, with a tiny receive buffer.
-    let socket =
-        Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).map_err(|e| e.to_string())?;
-    let _ = socket.set_recv_buffer_size(4096);
-    socket
-        .bind(&SocketAddr::new(ip(106, 9), 0).into())
-        .map_err(|e| e.to_string())?;
-    socket
-        .connect_timeout(&addr.into(), WAIT)
-        .map_err(|e| e.to_string())?;
-    let mut slow = Peer::new("slow", socket.into())?;
-    slow.send("slow")?;
-    let mut alice = join(addr, ip(106, 2), "alice")?;
-    let mut bob = join(addr, ip(106, 3), "bob")?;
-    // Batches of 50 lines: bob reads each batch before the next is sent, so bob keeps up
-    // while the client that never reads falls further and further behind.
-    let line = "y".repeat(3900);
-    let started = Instant::now();
-    for batch in 0..LINES / 50 {
-        for i in 0..50 {
-            alice.send(&format!("{batch}.{i} {line}")).map_err(|e| {
+    let (server, addr) = start_server(ctx, None)?;
+    explain(&server, || {
+        // A client that never reads, with a tiny receive buffer.
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))
+            .map_err(|e| e.to_string())?;
+        let _ = socket.set_recv_buffer_size(4096);
+        socket
+            .bind(&SocketAddr::new(ip(106, 9), 0).into())
+            .map_err(|e| e.to_string())?;
+        socket
+            .connect_timeout(&addr.into(), WAIT)
+            .map_err(|e| e.to_string())?;
+        let mut slow = Peer::new("slow", socket.into())?;
+        slow.send("slow")?;
+        let mut alice = join(addr, ip(106, 2), "alice")?;
+        let mut bob = join(addr, ip(106, 3), "bob")?;
+        // Batches of 50 lines: bob reads each batch before the next is sent, so bob keeps up
+        // while the client that never reads falls further and further behind.
+        let line = "y".repeat(3900);
+        let started = Instant::now();
+        for batch in 0..LINES / 50 {
+            for i in 0..50 {
+                alice.send(&format!("{batch}.{i} {line}")).map_err(|e| {
                 format!("alice could not send: {e}; is the server stuck writing to a client that does not read?")
             })?;
-        }
-        for _ in 0..50 {
-            let got = bob.chat().map_err(|e| {
+            }
+            for _ in 0..50 {
+                let got = bob.chat().map_err(|e| {
                 format!(
                     "a client that never reads seems to stall the others: bob got {} of {LINES} lines of 4 KB from alice in {}; {e}",
                     batch * 50,
                     secs(started.elapsed())
                 )
             })?;
-            if !got.starts_with("alice: ") {
-                return Err(format!(
-                    "bob expected alice's lines, got {:?}",
-                    &got[..got.len().min(60)]
-                ));
+                if !got.starts_with("alice: ") {
+                    return Err(format!(
+                        "bob expected alice's lines, got {:?}",
+                        &got[..got.len().min(60)]
+                    ));
+                }
             }
         }
-    }
-    drop(slow);
-    Ok(())
+        drop(slow);
+        Ok(())
+    })
 }
 
 fn server_survives_garbage(ctx: &Ctx) -> Result<(), String> {
     let (server, addr) = start_server(ctx, None)?;
-    let mut alice = join(addr, ip(107, 2), "alice")?;
-    let mut bob = join(addr, ip(107, 3), "bob")?;
-    let mut long = vec![b'z'; 100_000];
-    long.push(b'\n');
-    alice.send_raw(&long)?;
-    alice.send_raw(b"\xff\xfe not UTF-8\n")?;
-    alice.send("after")?;
-    let got = bob.chat()?;
-    if got.trim_end() != "alice: after" {
-        return Err(format!(
+    explain(&server, || {
+        let mut alice = join(addr, ip(107, 2), "alice")?;
+        let mut bob = join(addr, ip(107, 3), "bob")?;
+        let mut long = vec![b'z'; 100_000];
+        long.push(b'\n');
+        alice.send_raw(&long)?;
+        alice.send_raw(b"\xff\xfe not UTF-8\n")?;
+        alice.send("after")?;
+        let got = bob.chat()?;
+        if got.trim_end() != "alice: after" {
+            return Err(format!(
             "alice sent a 100 KB line, a line that is not UTF-8, then `after`; bob's next line was {:?}, expected `alice: after`",
             &got[..got.len().min(80)]
         ));
-    }
-    bob.send("still there?")?;
-    let got = alice.chat()?;
-    if got.trim_end() != "bob: still there?" {
-        return Err(format!(
-            "alice should still be connected and get bob's line; got {got:?}"
-        ));
-    }
-    if !server.is_running() {
-        return Err("the server stopped".into());
-    }
-    Ok(())
+        }
+        bob.send("still there?")?;
+        let got = alice.chat()?;
+        if got.trim_end() != "bob: still there?" {
+            return Err(format!(
+                "alice should still be connected and get bob's line; got {got:?}"
+            ));
+        }
+        if !server.is_running() {
+            return Err("the server stopped".into());
+        }
+        Ok(())
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -714,53 +738,55 @@ fn client_unknown_user(ctx: &Ctx) -> Result<(), String> {
 }
 
 fn end_to_end(ctx: &Ctx) -> Result<(), String> {
-    let (_server, addr) = start_server(ctx, None)?;
-    let udp = free_udp_port()?.to_string();
-    let (a, b) = (ip(118, 2).to_string(), ip(118, 3).to_string());
-    let port = addr.port().to_string();
-    let args = |bind: &str, name: &str| -> Vec<String> {
-        [
-            "--server",
-            "localhost",
-            "--port",
-            &port,
-            "--bind",
-            bind,
-            "--udp-port",
-            &udp,
-            "--name",
-            name,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    };
-    let spawn = |bind: &str, name: &str| {
-        let args = args(bind, name);
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        ctx.spawn(CLIENT, &refs)
-    };
-    let mut alice = spawn(&a, "alice")?;
-    alice.expect_line("`Connection Established!`", WAIT, |l| {
-        l.contains("Connection Established")
-    })?;
-    let mut bob = spawn(&b, "bob")?;
-    bob.expect_line("`Connection Established!`", WAIT, |l| {
-        l.contains("Connection Established")
-    })?;
-    alice.send_line("hi all")?;
-    bob.expect_line(
-        "bob printing `incoming msg from chatserver (alice: hi all)`",
-        WAIT,
-        |l| l.contains("incoming msg from chatserver (alice: hi all"),
-    )?;
-    bob.send_line("@alice: psst")?;
-    alice.expect_line(
-        "alice printing `Incoming msg (P2P) from bob: psst`",
-        WAIT,
-        |l| l.contains("Incoming msg (P2P) from bob") && l.contains("psst"),
-    )?;
-    Ok(())
+    let (server, addr) = start_server(ctx, None)?;
+    explain(&server, || {
+        let udp = free_udp_port()?.to_string();
+        let (a, b) = (ip(118, 2).to_string(), ip(118, 3).to_string());
+        let port = addr.port().to_string();
+        let args = |bind: &str, name: &str| -> Vec<String> {
+            [
+                "--server",
+                "localhost",
+                "--port",
+                &port,
+                "--bind",
+                bind,
+                "--udp-port",
+                &udp,
+                "--name",
+                name,
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+        };
+        let spawn = |bind: &str, name: &str| {
+            let args = args(bind, name);
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            ctx.spawn(CLIENT, &refs)
+        };
+        let mut alice = spawn(&a, "alice")?;
+        alice.expect_line("`Connection Established!`", WAIT, |l| {
+            l.contains("Connection Established")
+        })?;
+        let mut bob = spawn(&b, "bob")?;
+        bob.expect_line("`Connection Established!`", WAIT, |l| {
+            l.contains("Connection Established")
+        })?;
+        alice.send_line("hi all")?;
+        bob.expect_line(
+            "bob printing `incoming msg from chatserver (alice: hi all)`",
+            WAIT,
+            |l| l.contains("incoming msg from chatserver (alice: hi all"),
+        )?;
+        bob.send_line("@alice: psst")?;
+        alice.expect_line(
+            "alice printing `Incoming msg (P2P) from bob: psst`",
+            WAIT,
+            |l| l.contains("Incoming msg (P2P) from bob") && l.contains("psst"),
+        )?;
+        Ok(())
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -816,289 +842,311 @@ fn expect_err(
 }
 
 fn signup_then_login(ctx: &Ctx) -> Result<(), String> {
-    let (_server, addr, _) = users_server(ctx)?;
-    let alice = expect_ok(addr, ip(121, 2), "SIGNUP alice open sesame")?;
-    drop(alice);
-    thread::sleep(Duration::from_millis(200));
-    let mut alice = expect_ok(addr, ip(121, 2), "LOGIN alice open sesame")?;
-    let mut bob = expect_ok(addr, ip(121, 3), "SIGNUP bob hunter2")?;
-    alice.map_with(&["alice", "bob"])?;
-    bob.send("hello alice")?;
-    let got = alice.chat()?;
-    if got.trim_end() != "bob: hello alice" {
-        return Err(format!(
-            "after logging in, alice should get bob's line `bob: hello alice`; got {got:?}"
-        ));
-    }
-    Ok(())
+    let (server, addr, _) = users_server(ctx)?;
+    explain(&server, || {
+        let alice = expect_ok(addr, ip(121, 2), "SIGNUP alice open sesame")?;
+        drop(alice);
+        thread::sleep(Duration::from_millis(200));
+        let mut alice = expect_ok(addr, ip(121, 2), "LOGIN alice open sesame")?;
+        let mut bob = expect_ok(addr, ip(121, 3), "SIGNUP bob hunter2")?;
+        alice.map_with(&["alice", "bob"])?;
+        bob.send("hello alice")?;
+        let got = alice.chat()?;
+        if got.trim_end() != "bob: hello alice" {
+            return Err(format!(
+                "after logging in, alice should get bob's line `bob: hello alice`; got {got:?}"
+            ));
+        }
+        Ok(())
+    })
 }
 
 fn client_accounts(ctx: &Ctx) -> Result<(), String> {
-    let (_server, addr, _) = users_server(ctx)?;
-    let udp = free_udp_port()?.to_string();
-    let port = addr.port().to_string();
-    let a = ip(122, 2).to_string();
-    let base = [
-        "--server",
-        "127.0.0.1",
-        "--port",
-        &port,
-        "--bind",
-        &a,
-        "--udp-port",
-        &udp,
-        "--name",
-        "alice",
-        "--password",
-        "pa ss",
-    ];
-    let mut args = base.to_vec();
-    args.push("--signup");
-    let mut client = ctx.spawn(CLIENT, &args)?;
-    client.expect_line("`Connection Established!` after --signup", WAIT, |l| {
-        l.contains("Connection Established")
-    })?;
-    client.close_stdin();
-    client.wait(WAIT)?;
-    thread::sleep(Duration::from_millis(200));
-    let client = ctx.spawn(CLIENT, &base)?;
-    client.expect_line(
-        "`Connection Established!` after logging in with --password",
-        WAIT,
-        |l| l.contains("Connection Established"),
-    )?;
-    let wrong: Vec<&str> = base[..base.len() - 1]
-        .iter()
-        .copied()
-        .chain(["pa sss"])
-        .collect();
-    let refused = ctx.spawn(CLIENT, &wrong)?;
-    let lines = refused.rest(WAIT)?;
-    if lines.iter().any(|l| l.contains("Connection Established")) || refused.wait(WAIT)?.success() {
-        return Err(format!("with a wrong password the client should print the refusal and exit non-zero; it printed {lines:?}"));
-    }
-    Ok(())
+    let (server, addr, _) = users_server(ctx)?;
+    explain(&server, || {
+        let udp = free_udp_port()?.to_string();
+        let port = addr.port().to_string();
+        let a = ip(122, 2).to_string();
+        let base = [
+            "--server",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--bind",
+            &a,
+            "--udp-port",
+            &udp,
+            "--name",
+            "alice",
+            "--password",
+            "pa ss",
+        ];
+        let mut args = base.to_vec();
+        args.push("--signup");
+        let mut client = ctx.spawn(CLIENT, &args)?;
+        client.expect_line("`Connection Established!` after --signup", WAIT, |l| {
+            l.contains("Connection Established")
+        })?;
+        client.close_stdin();
+        client.wait(WAIT)?;
+        thread::sleep(Duration::from_millis(200));
+        let client = ctx.spawn(CLIENT, &base)?;
+        client.expect_line(
+            "`Connection Established!` after logging in with --password",
+            WAIT,
+            |l| l.contains("Connection Established"),
+        )?;
+        let wrong: Vec<&str> = base[..base.len() - 1]
+            .iter()
+            .copied()
+            .chain(["pa sss"])
+            .collect();
+        let refused = ctx.spawn(CLIENT, &wrong)?;
+        let lines = refused.rest(WAIT)?;
+        if lines.iter().any(|l| l.contains("Connection Established"))
+            || refused.wait(WAIT)?.success()
+        {
+            return Err(format!("with a wrong password the client should print the refusal and exit non-zero; it printed {lines:?}"));
+        }
+        Ok(())
+    })
 }
 
 fn refuses_bad_logins(ctx: &Ctx) -> Result<(), String> {
-    let (_server, addr, _) = users_server(ctx)?;
-    drop(expect_ok(addr, ip(123, 2), "SIGNUP alice right one")?);
-    thread::sleep(Duration::from_millis(200));
-    expect_err(
-        addr,
-        ip(123, 3),
-        "LOGIN alice wrong one",
-        "a wrong password",
-        "password",
-    )?;
-    expect_err(
-        addr,
-        ip(123, 3),
-        "LOGIN alice right on",
-        "a password that is a prefix of the right one",
-        "password",
-    )?;
-    expect_err(
-        addr,
-        ip(123, 3),
-        "LOGIN zed right one",
-        "an unknown user",
-        "unknown",
-    )?;
-    Ok(())
+    let (server, addr, _) = users_server(ctx)?;
+    explain(&server, || {
+        drop(expect_ok(addr, ip(123, 2), "SIGNUP alice right one")?);
+        thread::sleep(Duration::from_millis(200));
+        expect_err(
+            addr,
+            ip(123, 3),
+            "LOGIN alice wrong one",
+            "a wrong password",
+            "password",
+        )?;
+        expect_err(
+            addr,
+            ip(123, 3),
+            "LOGIN alice right on",
+            "a password that is a prefix of the right one",
+            "password",
+        )?;
+        expect_err(
+            addr,
+            ip(123, 3),
+            "LOGIN zed right one",
+            "an unknown user",
+            "unknown",
+        )?;
+        Ok(())
+    })
 }
 
 fn refuses_taken_and_malformed(ctx: &Ctx) -> Result<(), String> {
-    let (_server, addr, _) = users_server(ctx)?;
-    let _alice = expect_ok(addr, ip(124, 2), "SIGNUP alice pw1")?;
-    expect_err(
-        addr,
-        ip(124, 3),
-        "SIGNUP alice pw2",
-        "a sign-up for an existing account",
-        "taken",
-    )?;
-    expect_err(
-        addr,
-        ip(124, 3),
-        "LOGIN alice pw1",
-        "a login while alice is connected",
-        "logged in",
-    )?;
-    expect_err(
-        addr,
-        ip(124, 3),
-        "alice",
-        "a bare name on a server with accounts",
-        "malformed",
-    )?;
-    expect_err(
-        addr,
-        ip(124, 3),
-        "LOGIN alice",
-        "LOGIN without a password",
-        "malformed",
-    )?;
-    expect_err(
-        addr,
-        ip(124, 3),
-        "SIGNUP a:b pw",
-        "a sign-up with a name that has a colon",
-        ":",
-    )?;
-    Ok(())
+    let (server, addr, _) = users_server(ctx)?;
+    explain(&server, || {
+        let _alice = expect_ok(addr, ip(124, 2), "SIGNUP alice pw1")?;
+        expect_err(
+            addr,
+            ip(124, 3),
+            "SIGNUP alice pw2",
+            "a sign-up for an existing account",
+            "taken",
+        )?;
+        expect_err(
+            addr,
+            ip(124, 3),
+            "LOGIN alice pw1",
+            "a login while alice is connected",
+            "logged in",
+        )?;
+        expect_err(
+            addr,
+            ip(124, 3),
+            "alice",
+            "a bare name on a server with accounts",
+            "malformed",
+        )?;
+        expect_err(
+            addr,
+            ip(124, 3),
+            "LOGIN alice",
+            "LOGIN without a password",
+            "malformed",
+        )?;
+        expect_err(
+            addr,
+            ip(124, 3),
+            "SIGNUP a:b pw",
+            "a sign-up with a name that has a colon",
+            ":",
+        )?;
+        Ok(())
+    })
 }
 
 fn closes_after_failures(ctx: &Ctx) -> Result<(), String> {
-    let (_server, addr, _) = users_server(ctx)?;
-    let mut peer = Peer::connect(addr, ip(125, 2), "a test client")?;
-    for i in 1..=3 {
-        peer.send("LOGIN nobody nothing")?;
-        let answer = peer.answer("LOGIN nobody …")?;
-        if !answer.starts_with("ERR ") {
-            return Err(format!(
-                "attempt {i} (an unknown user) should be refused; got {answer:?}"
-            ));
+    let (server, addr, _) = users_server(ctx)?;
+    explain(&server, || {
+        let mut peer = Peer::connect(addr, ip(125, 2), "a test client")?;
+        for i in 1..=3 {
+            peer.send("LOGIN nobody nothing")?;
+            let answer = peer.answer("LOGIN nobody …")?;
+            if !answer.starts_with("ERR ") {
+                return Err(format!(
+                    "attempt {i} (an unknown user) should be refused; got {answer:?}"
+                ));
+            }
         }
-    }
-    let _ = peer.send("LOGIN nobody nothing");
-    if !peer.closes() {
-        return Err(
-            "after 3 refused attempts the server should close the connection; it is still open"
-                .into(),
-        );
-    }
-    Ok(())
+        let _ = peer.send("LOGIN nobody nothing");
+        if !peer.closes() {
+            return Err(
+                "after 3 refused attempts the server should close the connection; it is still open"
+                    .into(),
+            );
+        }
+        Ok(())
+    })
 }
 
 fn signup_race(ctx: &Ctx) -> Result<(), String> {
     const RACERS: usize = 5;
-    let (_server, addr, _) = users_server(ctx)?;
-    // Everyone connects first, then all send at once.
-    let mut peers = Vec::new();
-    for i in 0..RACERS {
-        peers.push(Peer::connect(addr, ip(126, 2 + i as u8), "a racer")?);
-    }
-    let barrier = Arc::new(Barrier::new(RACERS));
-    let handles: Vec<_> = peers
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut peer)| {
-            let barrier = Arc::clone(&barrier);
-            thread::spawn(move || {
-                barrier.wait();
-                peer.send(&format!("SIGNUP racer secret{i}"))?;
-                let answer = peer.line()?;
-                Ok::<_, String>((answer, peer))
-            })
-        })
-        .collect();
-    let mut winners = Vec::new();
-    for (i, h) in handles.into_iter().enumerate() {
-        let (answer, peer) = h
-            .join()
-            .map_err(|_| "a racer thread failed".to_string())??;
-        if answer.starts_with("OK") {
-            winners.push((i, peer));
-        } else if !answer.starts_with("ERR") {
-            return Err(format!("a racer got {answer:?}, neither OK nor ERR"));
+    let (server, addr, _) = users_server(ctx)?;
+    explain(&server, || {
+        // Everyone connects first, then all send at once.
+        let mut peers = Vec::new();
+        for i in 0..RACERS {
+            peers.push(Peer::connect(addr, ip(126, 2 + i as u8), "a racer")?);
         }
-    }
-    if winners.len() != 1 {
-        return Err(format!("{RACERS} clients signed up as `racer` at once; {} were accepted, exactly one should be", winners.len()));
-    }
-    let winner = winners.remove(0).0;
-    drop(winners);
-    thread::sleep(Duration::from_millis(200));
-    for i in (0..RACERS).filter(|i| *i != winner) {
-        expect_err(
-            addr,
-            ip(126, 20),
-            &format!("LOGIN racer secret{i}"),
-            "a loser's password",
-            "password",
-        )?;
-    }
-    expect_ok(addr, ip(126, 20), &format!("LOGIN racer secret{winner}"))
-        .map_err(|e| format!("the winner's password must log in: {e}"))?;
-    Ok(())
+        let barrier = Arc::new(Barrier::new(RACERS));
+        let handles: Vec<_> = peers
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut peer)| {
+                let barrier = Arc::clone(&barrier);
+                thread::spawn(move || {
+                    barrier.wait();
+                    peer.send(&format!("SIGNUP racer secret{i}"))?;
+                    let answer = peer.line()?;
+                    Ok::<_, String>((answer, peer))
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for (i, h) in handles.into_iter().enumerate() {
+            let (answer, peer) = h
+                .join()
+                .map_err(|_| "a racer thread failed".to_string())??;
+            if answer.starts_with("OK") {
+                winners.push((i, peer));
+            } else if !answer.starts_with("ERR") {
+                return Err(format!("a racer got {answer:?}, neither OK nor ERR"));
+            }
+        }
+        if winners.len() != 1 {
+            return Err(format!("{RACERS} clients signed up as `racer` at once; {} were accepted, exactly one should be", winners.len()));
+        }
+        let winner = winners.remove(0).0;
+        drop(winners);
+        thread::sleep(Duration::from_millis(200));
+        for i in (0..RACERS).filter(|i| *i != winner) {
+            expect_err(
+                addr,
+                ip(126, 20),
+                &format!("LOGIN racer secret{i}"),
+                "a loser's password",
+                "password",
+            )?;
+        }
+        expect_ok(addr, ip(126, 20), &format!("LOGIN racer secret{winner}"))
+            .map_err(|e| format!("the winner's password must log in: {e}"))?;
+        Ok(())
+    })
 }
 
 fn accounts_survive_restart(ctx: &Ctx) -> Result<(), String> {
     let (server, addr, path) = users_server(ctx)?;
-    let _alice = expect_ok(addr, ip(127, 2), "SIGNUP alice first pw")?;
-    let _bob = expect_ok(addr, ip(127, 3), "SIGNUP bob second pw")?;
+    let signed_up = explain(&server, || {
+        expect_ok(addr, ip(127, 2), "SIGNUP alice first pw")?;
+        expect_ok(addr, ip(127, 3), "SIGNUP bob second pw")?;
+        Ok(())
+    });
+    signed_up?;
     // SIGKILL, right after the OKs: nothing gets a chance to clean up.
     server.kill();
-    let (_server, addr) = start_server(ctx, Some(&path))
+    let (server, addr) = start_server(ctx, Some(&path))
         .map_err(|e| format!("restarting with the same --users file: {e}"))?;
-    expect_ok(addr, ip(127, 2), "LOGIN alice first pw")
-        .map_err(|e| format!("after a restart: {e}"))?;
-    expect_ok(addr, ip(127, 3), "LOGIN bob second pw")
-        .map_err(|e| format!("after a restart: {e}"))?;
-    Ok(())
+    explain(&server, || {
+        expect_ok(addr, ip(127, 2), "LOGIN alice first pw")
+            .map_err(|e| format!("after a restart: {e}"))?;
+        expect_ok(addr, ip(127, 3), "LOGIN bob second pw")
+            .map_err(|e| format!("after a restart: {e}"))?;
+        Ok(())
+    })
 }
 
 fn no_password_in_file(ctx: &Ctx) -> Result<(), String> {
     const PW: &str = "correct horse battery staple";
-    let (_server, addr, path) = users_server(ctx)?;
-    let _a = expect_ok(addr, ip(128, 2), &format!("SIGNUP alice {PW}"))?;
-    let _b = expect_ok(addr, ip(128, 3), &format!("SIGNUP bob {PW}"))?;
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("the users file {}: {e}", path.display()))?;
-    let hex: String = PW.bytes().map(|b| format!("{b:02x}")).collect();
-    let sha: String = Sha256::digest(PW)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(PW);
-    let reversed: String = PW.chars().rev().collect();
-    for (form, needle) in [
-        ("in clear", PW),
-        ("in hex", &hex),
-        ("in base64", &b64),
-        ("reversed", &reversed),
-        ("as an unsalted SHA-256", &sha),
-    ] {
-        if text.to_lowercase().contains(&needle.to_lowercase()) {
-            return Err(format!("the users file holds the password {form}"));
+    let (server, addr, path) = users_server(ctx)?;
+    explain(&server, || {
+        let _a = expect_ok(addr, ip(128, 2), &format!("SIGNUP alice {PW}"))?;
+        let _b = expect_ok(addr, ip(128, 3), &format!("SIGNUP bob {PW}"))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("the users file {}: {e}", path.display()))?;
+        let hex: String = PW.bytes().map(|b| format!("{b:02x}")).collect();
+        let sha: String = Sha256::digest(PW)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(PW);
+        let reversed: String = PW.chars().rev().collect();
+        for (form, needle) in [
+            ("in clear", PW),
+            ("in hex", &hex),
+            ("in base64", &b64),
+            ("reversed", &reversed),
+            ("as an unsalted SHA-256", &sha),
+        ] {
+            if text.to_lowercase().contains(&needle.to_lowercase()) {
+                return Err(format!("the users file holds the password {form}"));
+            }
         }
-    }
-    let file: Value =
-        serde_json::from_str(&text).map_err(|_| "the users file is not JSON".to_string())?;
-    let mut hashes = Vec::new();
-    for name in ["alice", "bob"] {
-        let account = &file["users"][name];
-        let salt = account["salt"]
-            .as_str()
-            .and_then(socklab::password::from_hex);
-        let hash = account["hash"]
-            .as_str()
-            .and_then(socklab::password::from_hex);
-        let iterations = account["iterations"].as_u64().unwrap_or(0);
-        let (Some(salt), Some(hash)) = (salt, hash) else {
-            return Err(format!(
-                "{name}'s account should have hex `salt` and `hash`: {account}"
-            ));
-        };
-        if salt.len() < 16 || iterations < 10_000 {
-            return Err(format!(
-                "{name}: use at least 16 random bytes of salt and 10000 iterations"
-            ));
+        let file: Value =
+            serde_json::from_str(&text).map_err(|_| "the users file is not JSON".to_string())?;
+        let mut hashes = Vec::new();
+        for name in ["alice", "bob"] {
+            let account = &file["users"][name];
+            let salt = account["salt"]
+                .as_str()
+                .and_then(socklab::password::from_hex);
+            let hash = account["hash"]
+                .as_str()
+                .and_then(socklab::password::from_hex);
+            let iterations = account["iterations"].as_u64().unwrap_or(0);
+            let (Some(salt), Some(hash)) = (salt, hash) else {
+                return Err(format!(
+                    "{name}'s account should have hex `salt` and `hash`: {account}"
+                ));
+            };
+            if salt.len() < 16 || iterations < 10_000 {
+                return Err(format!(
+                    "{name}: use at least 16 random bytes of salt and 10000 iterations"
+                ));
+            }
+            let want = socklab::password::hash_password(PW, &salt, iterations as u32);
+            if hash != want {
+                return Err(format!(
+                    "{name}'s hash is not PBKDF2-HMAC-SHA256(password, salt, iterations)"
+                ));
+            }
+            hashes.push((salt, hash));
         }
-        let want = socklab::password::hash_password(PW, &salt, iterations as u32);
-        if hash != want {
-            return Err(format!(
-                "{name}'s hash is not PBKDF2-HMAC-SHA256(password, salt, iterations)"
-            ));
+        if hashes[0] == hashes[1] {
+            return Err("alice and bob have the same password and the same salt and hash: draw a new random salt per user".into());
         }
-        hashes.push((salt, hash));
-    }
-    if hashes[0] == hashes[1] {
-        return Err("alice and bob have the same password and the same salt and hash: draw a new random salt per user".into());
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 fn corrupt_file_stops(ctx: &Ctx) -> Result<(), String> {
