@@ -495,7 +495,9 @@ fn handle_client(stream: TcpStream, address: SocketAddr, server: Arc<Server>) {
     };
     // A connection that never registers must not hold a thread forever.
     let _ = stream.set_read_timeout(Some(REGISTER_TIMEOUT));
-    let Some((name, id)) = register(&mut reader, &stream, &server, address.ip()) else {
+    // A server listening on [::] sees IPv4 clients as ::ffff:a.b.c.d; peers need a.b.c.d.
+    let ip = address.ip().to_canonical();
+    let Some((name, id)) = register(&mut reader, &stream, &server, ip) else {
         let _ = stream.shutdown(Shutdown::Both);
         return;
     };
