@@ -779,6 +779,25 @@ fn end_to_end(ctx: &Ctx) -> Result<(), String> {
             WAIT,
             |l| l.contains("incoming msg from chatserver (alice: hi all"),
         )?;
+        // alice learns of bob from the server's map; wait until `#ls` shows it.
+        let deadline = Instant::now() + WAIT;
+        loop {
+            alice.send_line("#ls")?;
+            let listed = alice.expect_line(
+                "alice's `#ls` listing bob",
+                Duration::from_millis(300),
+                |l| l.contains("bob") && !l.contains("Incoming msg"),
+            );
+            match listed {
+                Ok(_) => break,
+                Err(e) if Instant::now() > deadline => {
+                    return Err(format!(
+                        "bob joined, but alice's active users never listed him: {e}"
+                    ))
+                }
+                Err(_) => {}
+            }
+        }
         bob.send_line("@alice: psst")?;
         alice.expect_line(
             "alice printing `Incoming msg (P2P) from bob: psst`",
