@@ -10,6 +10,7 @@
 //! - [`sniff`]: tcpdump to record captures, tshark to read them as a reference.
 //! - [`answers`]: questions on captures, the answers file, and their checks.
 //! - [`flow`]: a capture as a sequence diagram, in text and SVG (the `flow` tool).
+//! - [`password`]: salted PBKDF2-HMAC-SHA256 password hashes (lab `chat`'s accounts).
 
 pub mod answers;
 pub mod blanks;
@@ -19,6 +20,7 @@ pub mod flow;
 pub mod grader;
 pub mod logging;
 pub mod sniff;
+pub mod password;
 
 /// A random number in `[0, 1)`, for a server that drops or garbles replies on purpose.
 /// It comes from std's randomly keyed hasher: good enough for simulating loss, not for secrets.

@@ -5,13 +5,14 @@
 use socklab::answers::QuestionSet;
 use socklab::grader::Lab;
 
+mod chat;
 mod chatroom;
 mod udp_time;
 mod xmlrpc;
 
 /// Every lab, in the order the grader reports them.
 pub fn labs() -> Vec<Lab> {
-    vec![udp_time::lab(), xmlrpc::lab(), chatroom::lab()]
+    vec![udp_time::lab(), xmlrpc::lab(), chatroom::lab(), chat::lab()]
 }
 
 /// Every lab's questions on captures, for `make capture` (src/bin/capture.rs).

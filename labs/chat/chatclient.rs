@@ -1,0 +1,360 @@
+//! Chat client: talks to the chat room through the server over TCP, and straight to another
+//! client over UDP (peer-to-peer), using the server's map of active users name → IP.
+//!
+//! Input lines: `#ls` lists the active users, `@NAME: text` sends `text` to NAME over UDP,
+//! anything else goes to the room. Every client listens for UDP on the same port (5000 by
+//! default), so knowing a peer's IP is enough to reach it.
+//!
+//!     chatclient [--server HOST] [--port P] [--bind IP] [--udp-port U]
+//!                [--name NAME] [--password PW [--signup]]
+
+use socket2::{Domain, Protocol, Socket, Type};
+use socklab::cli::{self, Args, Options};
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::process::{self, ExitCode};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+
+/// The server's TCP port, and the UDP port every client listens on, as in the seed.
+const PORT: u16 = 5000;
+/// The longest line the server accepts, in bytes.
+const MAX_LINE: usize = 4096;
+/// The largest UDP payload over IPv4: 65535 − 8 (UDP header) − 20 (IPv4 header).
+const MAX_DATAGRAM: usize = 65507;
+
+/// name → IP address (as text) of every active user, from the server's last `!` line.
+#[derive(Clone, Default)]
+struct ActiveUsers(Arc<Mutex<BTreeMap<String, String>>>);
+
+impl ActiveUsers {
+    fn get(&self) -> MutexGuard<'_, BTreeMap<String, String>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Replaces the map with the JSON after the `!` of a server line.
+    fn update(&self, json: &str) {
+        match serde_json::from_str::<BTreeMap<String, String>>(json) {
+            Ok(users) => *self.get() = users,
+            Err(e) => log::warn!("ignored a malformed user list from the server ({e})"),
+        }
+    }
+
+    /// The name registered with `ip`, or `Non-registered`.
+    fn name_of(&self, ip: IpAddr) -> String {
+        let ip = ip.to_string();
+        let users = self.get();
+        let found = users.iter().find(|(_, address)| **address == ip);
+        found.map_or("Non-registered".to_string(), |(name, _)| name.clone())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Framing: one message per line, as the server does it.
+
+/// Reads one `\n`-terminated line from the server, without the newline. `Ok(None)`: the
+/// server closed the connection. Overlong or non-UTF-8 lines become an error for that line.
+fn read_message(reader: &mut impl BufRead) -> io::Result<Option<Result<String, String>>> {
+    let mut buf = Vec::new();
+    let n = reader
+        .by_ref()
+        .take(MAX_LINE as u64 * 20)
+        .read_until(b'\n', &mut buf)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if buf.pop() != Some(b'\n') {
+        return Ok(Some(Err("an overlong or unfinished line".into())));
+    }
+    if buf.last() == Some(&b'\r') {
+        buf.pop();
+    }
+    Ok(Some(
+        String::from_utf8(buf).map_err(|_| "a line that is not UTF-8".to_string()),
+    ))
+}
+
+/// Writes `line` and a newline to the server.
+fn send_line(mut stream: &TcpStream, line: &str) -> io::Result<()> {
+    stream.write_all(format!("{line}\n").as_bytes())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sockets.
+
+/// A TCP connection to `server`, from `bind` if given. Binding before connecting chooses the
+/// source address the server sees: on one machine, each client can then have its own IP.
+fn connect(server: SocketAddr, bind: Option<IpAddr>) -> io::Result<TcpStream> {
+    todo!("fill in: create a TCP socket (socket2 Socket::new), bind it to (ip, port 0) if bind is Some(ip), connect it to server, return it as a TcpStream (.into())");
+}
+
+/// The UDP socket for peer-to-peer messages, bound to (ip, port).
+fn udp_socket(ip: IpAddr, port: u16) -> io::Result<UdpSocket> {
+    let address = SocketAddr::new(ip, port);
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::DGRAM,
+        Some(Protocol::UDP),
+    )?;
+    // Make the UDP socket reusable, as the seed does: a restarted client can bind again at once.
+    socket.set_reuse_address(true)?;
+    todo!("fill in: bind the UDP socket to address (socket2 takes a SockAddr: &address.into())");
+    Ok(socket.into())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The three activities: the server's lines, peers' datagrams, and the user's input.
+
+/// Prints what the server sends; a `!` line updates the active users instead.
+fn receive_tcp(mut reader: BufReader<TcpStream>, users: ActiveUsers) {
+    loop {
+        let received: io::Result<Option<Result<String, String>>> =
+            todo!("fill in: receive one line from the server (read_message)");
+        match received {
+            Ok(Some(Ok(msg))) => match msg.strip_prefix('!') {
+                Some(json) => users.update(json),
+                None => println!("incoming msg from chatserver ({msg})"),
+            },
+            Ok(Some(Err(why))) => log::warn!("ignored {why} from the server"),
+            Ok(None) | Err(_) => {
+                // Possibly the server stopped, or it cut us off.
+                println!("Disconnected from the chat server");
+                process::exit(0);
+            }
+        }
+    }
+}
+
+/// Prints every datagram another client sends, with the sender's name found from its IP.
+fn receive_udp(udp: UdpSocket, users: ActiveUsers) {
+    let mut buf = vec![0u8; 65535];
+    loop {
+        let received: io::Result<(usize, SocketAddr)> =
+            todo!("fill in: receive a datagram from another client into buf");
+        let (len, address) = match received {
+            Ok(r) => r,
+            Err(e) => {
+                log::warn!("UDP receive failed: {e}");
+                continue;
+            }
+        };
+        let Ok(msg) = std::str::from_utf8(&buf[..len]) else {
+            log::warn!("ignored a datagram from {address} that is not UTF-8");
+            continue;
+        };
+        // One message, one line: a peer must not be able to fake other lines of output.
+        let msg = msg.replace(|c: char| c.is_control(), " ");
+        let sending_client = users.name_of(address.ip());
+        println!("Incoming msg (P2P) from {sending_client}:{msg}");
+    }
+}
+
+/// Reads the user's lines until end of input: `#ls`, `@NAME: text` (UDP), or the room (TCP).
+fn send(
+    input: &mut impl Iterator<Item = io::Result<String>>,
+    tcp: &TcpStream,
+    udp: &UdpSocket,
+    udp_port: u16,
+    users: &ActiveUsers,
+) -> io::Result<()> {
+    prompt(">");
+    for line in input {
+        let line = line?;
+        let usr_input = line.trim_end_matches('\r');
+        if usr_input == "#ls" {
+            // A map of strings always serialises.
+            println!("{}", serde_json::to_string(&*users.get()).expect("strings"));
+        } else if let Some(rest) = usr_input.strip_prefix('@') {
+            let Some((receiving_client, msg)) = rest.split_once(':') else {
+                println!("write @NAME: message to send to one user");
+                prompt(">");
+                continue;
+            };
+            let receiving_client = receiving_client.trim();
+            let ip = users.get().get(receiving_client).cloned();
+            match ip.map(|ip| ip.parse::<IpAddr>()) {
+                None => println!("{receiving_client} is not registered"),
+                Some(Err(_)) => log::warn!("the server gave {receiving_client} a bad address"),
+                Some(Ok(_)) if msg.len() > MAX_DATAGRAM => {
+                    println!("a message to one user has at most {MAX_DATAGRAM} bytes")
+                }
+                Some(Ok(ip)) => {
+                    todo!("fill in: send msg to (ip, udp_port) from the UDP socket; log a failure with log::warn!");
+                }
+            }
+        } else if usr_input.len() > MAX_LINE {
+            println!("a message has at most {MAX_LINE} bytes");
+        } else if !usr_input.is_empty() {
+            todo!("fill in: send usr_input to the server (the chat room) with send_line");
+        }
+        prompt(">");
+    }
+    Ok(())
+}
+
+/// Shows `text` as a prompt when a person is typing; piped input gets no prompts.
+fn prompt(text: &str) {
+    if io::stdin().is_terminal() {
+        print!("{text}");
+        let _ = io::stdout().flush();
+    }
+}
+
+/// Account settings: with a password, the client logs in (or signs up) instead of sending a name.
+struct Login {
+    password: Option<String>,
+    signup: bool,
+}
+
+fn client(
+    host: &str,
+    port: u16,
+    bind: Option<IpAddr>,
+    udp_port: u16,
+    name: Option<String>,
+    login: Login,
+) -> io::Result<ExitCode> {
+    let addresses: Vec<SocketAddr> =
+        todo!("fill in: resolve (host, port) to socket addresses with the system resolver (to_socket_addrs)");
+    // With --bind, the server's address must be of the same family (IPv4 or IPv6).
+    let server = addresses
+        .into_iter()
+        .find(|a| bind.is_none_or(|b| a.is_ipv4() == b.is_ipv4()))
+        .ok_or_else(|| io::Error::other(format!("{host} has no usable address")))?;
+    let tcp = connect(server, bind)
+        .map_err(|e| io::Error::new(e.kind(), format!("could not connect to {server}: {e}")))?;
+    // Our IP as the server sees it: the server's map will hold this one.
+    let client_ip: IpAddr =
+        todo!("fill in: our IP: bind if given, else the local IP of the TCP connection (local_addr)");
+    let udp = udp_socket(client_ip, udp_port)
+        .map_err(|e| io::Error::new(e.kind(), format!("UDP port {client_ip}:{udp_port}: {e}")))?;
+
+    let mut input = io::stdin().lock().lines();
+    let mut reader = BufReader::new(tcp.try_clone()?);
+    let asked = name.is_none();
+    let mut name = name;
+    loop {
+        let name = match name.take() {
+            Some(n) => n,
+            None => {
+                print!("First enter your name to register it in the server: ");
+                if !io::stdin().is_terminal() {
+                    println!();
+                }
+                io::stdout().flush()?;
+                match input.next() {
+                    Some(line) => line?.trim().to_string(),
+                    None => return Ok(ExitCode::FAILURE),
+                }
+            }
+        };
+        let request = match &login.password {
+            None => name,
+            Some(pw) if login.signup => format!("SIGNUP {name} {pw}"),
+            Some(pw) => format!("LOGIN {name} {pw}"),
+        };
+        todo!("fill in: send request (the name, or the sign-up/login line) to the server with send_line");
+        match read_message(&mut reader)? {
+            Some(Ok(answer)) if answer.starts_with("OK") => break,
+            Some(Ok(answer)) if answer.starts_with("ERR") && asked => {
+                println!("refused by the server: {}", answer[3..].trim());
+            }
+            Some(Ok(answer)) if answer.starts_with("ERR") => {
+                println!("refused by the server: {}", answer[3..].trim());
+                return Ok(ExitCode::FAILURE);
+            }
+            Some(other) => {
+                println!("unexpected answer from the server: {other:?}");
+                return Ok(ExitCode::FAILURE);
+            }
+            None => {
+                println!("the server closed the connection");
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+
+    println!("Connection Established!");
+    println!("Now you can enter '#ls' to list active users,");
+    println!("'@<user1>: msg' send msg to a specific user,");
+    println!("or just write your msg to send to all users");
+    println!("*************************************************");
+    let users = ActiveUsers::default();
+    let (tcp_users, udp_users) = (users.clone(), users.clone());
+    let udp_reader = udp.try_clone()?;
+    thread::spawn(move || receive_tcp(reader, tcp_users));
+    thread::spawn(move || receive_udp(udp_reader, udp_users));
+    send(&mut input, &tcp, &udp, udp_port, &users)?;
+    // End of input (Ctrl-D): leave the room.
+    let _ = tcp.shutdown(Shutdown::Both);
+    Ok(ExitCode::SUCCESS)
+}
+
+const USAGE: &str = "Usage: chatclient [--server HOST] [--port P] [--bind IP] [--udp-port U]
+                  [--name NAME] [--password PW [--signup]]
+
+Joins the chat room at HOST. Type a line to send it to everyone, `@NAME: text` to send it to
+NAME only (over UDP), `#ls` to list the active users; Ctrl-D leaves.";
+
+pub fn main() -> ExitCode {
+    socklab::logging::init();
+    let mut opts = Options::new();
+    opts.optopt(
+        "",
+        "server",
+        "the chat server's name or address (default localhost)",
+        "HOST",
+    );
+    opts.optopt("", "port", "the server's TCP port (default 5000)", "P");
+    opts.optopt(
+        "",
+        "bind",
+        "use this local IP for TCP and UDP (for example 127.0.0.2)",
+        "IP",
+    );
+    opts.optopt(
+        "",
+        "udp-port",
+        "the UDP port every client listens on (default 5000)",
+        "U",
+    );
+    opts.optopt("", "name", "register this name instead of asking", "NAME");
+    opts.optopt(
+        "",
+        "password",
+        "log in with this password (- reads it from the first input line)",
+        "PW",
+    );
+    opts.optflag("", "signup", "create the account instead of logging in");
+    let args: Args = cli::parse(opts, USAGE);
+    if !args.free().is_empty() {
+        args.fail("chatclient takes no positional arguments");
+    }
+    let host: String = args.get("server", "localhost".to_string());
+    let port: u16 = args.get("port", PORT);
+    let udp_port: u16 = args.get("udp-port", PORT);
+    let bind: Option<IpAddr> = args.opt("bind");
+    let name: Option<String> = args.opt("name");
+    let mut password: Option<String> = args.opt("password");
+    let signup = args.flag("signup");
+    if signup && password.is_none() {
+        args.fail("--signup needs --password");
+    }
+    if password.as_deref() == Some("-") {
+        // Keeps the password out of the process list (`ps` shows command lines).
+        let mut line = String::new();
+        if io::stdin().lock().read_line(&mut line).is_err() {
+            args.fail("--password -: could not read the password");
+        }
+        password = Some(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    let login = Login { password, signup };
+    match client(&host, port, bind, udp_port, name, login) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("chatclient: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
