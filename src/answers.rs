@@ -39,7 +39,7 @@ pub enum Form {
     /// A decimal number, right when within `tolerance` of the expected value.
     Decimal { tolerance: f64 },
     /// A text (a Base64 token, a password), compared after trimming spaces at both ends: exactly,
-    /// or regardless of ASCII case when `ignore_case` (the question's text says which). A fixed
+    /// or regardless of case when `ignore_case` (the question's text says which). A fixed
     /// answer in this form cannot be recovered for the solutions' answers file (see
     /// [`solution_answers`]): use it for capture answers, and [`Form::Choice`] for fixed ones.
     Text { ignore_case: bool },
@@ -445,8 +445,8 @@ pub fn solution_answers(set: &QuestionSet, template: &str, dir: &Path) -> Result
                 .trim()
                 .to_string(),
             Answer::Fixed { hash: want, .. } => {
-                let tried: Vec<String> = match q.form {
-                    Form::Choice(words) => words.iter().map(|w| w.to_string()).collect(),
+                let mut tried: Box<dyn Iterator<Item = String>> = match q.form {
+                    Form::Choice(words) => Box::new(words.iter().map(|w| w.to_string())),
                     Form::Text { .. } => {
                         return Err(format!(
                             "{}: a fixed text answer cannot be recovered from its hash; \
@@ -455,11 +455,10 @@ pub fn solution_answers(set: &QuestionSet, template: &str, dir: &Path) -> Result
                         ))
                     }
                     Form::Integer | Form::Decimal { .. } => {
-                        (0..=FIXED_SEARCH).map(|n| n.to_string()).collect()
+                        Box::new((0..=FIXED_SEARCH).map(|n| n.to_string()))
                     }
                 };
                 tried
-                    .into_iter()
                     .find(|n| hash(set.salt, q.key, n) == *want)
                     .ok_or_else(|| match q.form {
                         Form::Choice(words) => format!(

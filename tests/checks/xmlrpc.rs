@@ -1510,3 +1510,74 @@ fn scenario(rec: &mut Recorder) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use socklab::capture::Protocol;
+
+    /// A TCP segment from `src` to `dst` (loopback ports).
+    fn segment(number: usize, src: u16, dst: u16, flags: u8, seq: u32, data: &[u8]) -> Packet {
+        Packet {
+            number,
+            time_ns: number as u64 * 1000,
+            src: SocketAddr::from(([127, 0, 0, 1], src)),
+            dst: SocketAddr::from(([127, 0, 0, 1], dst)),
+            protocol: Protocol::Tcp,
+            flags: Flags(flags),
+            seq,
+            ack: 0,
+            len: data.len(),
+            payload: data.to_vec(),
+        }
+    }
+
+    #[test]
+    fn the_call_is_read_from_segments_out_of_order_and_retransmitted() {
+        let (c, s) = (40000, 8000);
+        let (ack, syn, fin, psh) = (Flags::ACK, Flags::SYN, Flags::FIN, Flags::PSH);
+        let head = b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nauthorization: basic dXNlcjpwYXNz\r\n\r\n";
+        let (first, rest) = head.split_at(20);
+        let reply = b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n";
+        // A segment wrapping past 2^32 on the client's side.
+        let isn = u32::MAX - 5;
+        let mut packets = vec![
+            segment(1, c, s, syn, isn, b""),
+            segment(2, s, c, syn | ack, 7, b""),
+            segment(4, c, s, psh | ack, isn.wrapping_add(21), rest),
+            segment(5, c, s, psh | ack, isn.wrapping_add(1), first),
+            segment(6, c, s, psh | ack, isn.wrapping_add(1), first),
+            segment(7, s, c, psh | ack, 8, reply),
+            segment(
+                8,
+                c,
+                s,
+                fin | ack,
+                isn.wrapping_add(1 + head.len() as u32),
+                b"",
+            ),
+            segment(9, s, c, fin | ack, 8 + reply.len() as u32, b""),
+        ];
+        // The SYN-ACK must acknowledge the SYN.
+        packets[1].ack = isn.wrapping_add(1);
+        assert_eq!(stream(&packets, &packets[0]), head.to_vec());
+        let seen = call_seen(&packets).unwrap();
+        assert_eq!(seen.syn.seq, isn);
+        assert_eq!(seen.syn.dst.port(), s);
+        assert_eq!(seen.token, "dXNlcjpwYXNz");
+        assert_eq!(seen.password, "pass");
+        assert_eq!(seen.status, 401);
+        assert_eq!(seen.first_fin, "client");
+
+        // Without the FINs, or with a segment missing, the capture does not hold the call.
+        let err = call_seen(&packets[..6]).err().unwrap();
+        assert!(err.contains("no FIN"), "{err}");
+        let gap: Vec<Packet> = packets.iter().filter(|p| p.number != 4).cloned().collect();
+        let err = call_seen(&gap).err().unwrap();
+        assert!(err.contains("incomplete"), "{err}");
+        assert!(call_seen(&packets[2..])
+            .err()
+            .unwrap()
+            .contains("no handshake"));
+    }
+}
