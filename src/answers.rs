@@ -7,8 +7,12 @@
 //!
 //! - a **fixed** question (the UDP header's field count) is compared with a salted SHA-256 of the
 //!   right answer, so the answer is not in the kit's sources in plain text;
-//! - a **capture** question (the raw sequence number of a SYN, a round-trip time) is compared
-//!   with what [`crate::capture`] reads from the student's own capture file.
+//! - a **capture** question (the raw sequence number of a SYN, a round-trip time, the Base64
+//!   token of a request) is compared with what [`crate::capture`] reads from the student's own
+//!   capture file.
+//!
+//! An answer is a number ([`Form::Integer`], [`Form::Decimal`]), a text copied from the capture
+//! ([`Form::Text`]) or one word of a closed list ([`Form::Choice`], "yes"/"no").
 //!
 //! [`record`] runs a lab's scenario (its programs on loopback) under tcpdump and saves the
 //! captures where the answers file expects them (`make capture LAB=…`). For the solutions it also
@@ -34,6 +38,21 @@ pub enum Form {
     Integer,
     /// A decimal number, right when within `tolerance` of the expected value.
     Decimal { tolerance: f64 },
+    /// A text (a Base64 token, a password), compared after trimming spaces at both ends: exactly,
+    /// or regardless of case when `ignore_case` (the question's text says which). A fixed
+    /// answer in this form cannot be recovered for the solutions' answers file (see
+    /// [`solution_answers`]): use it for capture answers, and [`Form::Choice`] for fixed ones.
+    Text { ignore_case: bool },
+    /// One of these words, written in lower case here (`&["yes", "no"]`), in any case by the
+    /// student; anything else is refused with the list. Canonical form: lower case.
+    Choice(&'static [&'static str]),
+}
+
+/// An answer parsed in its [`Form`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Given {
+    Number(f64),
+    Text(String),
 }
 
 /// Where the right answer comes from.
@@ -44,8 +63,23 @@ pub enum Answer {
         hash: &'static str,
         near: &'static [(&'static str, &'static str)],
     },
-    /// Read from the capture by this function.
+    /// Read from the capture by this function (forms [`Form::Integer`], [`Form::Decimal`]).
     Capture(fn(&[Packet]) -> Result<f64, String>),
+    /// A text read from the capture by this function (forms [`Form::Text`], [`Form::Choice`]).
+    CaptureText(fn(&[Packet]) -> Result<String, String>),
+}
+
+impl Answer {
+    /// Whether this kind of answer goes with `form` (a number with a number form, a text with a
+    /// text form; a fixed answer with any). [`checks`] refuses a question where it does not.
+    fn fits(&self, form: Form) -> bool {
+        let numeric = matches!(form, Form::Integer | Form::Decimal { .. });
+        match self {
+            Answer::Fixed { .. } => true,
+            Answer::Capture(_) => numeric,
+            Answer::CaptureText(_) => !numeric,
+        }
+    }
 }
 
 /// One question.
@@ -109,7 +143,8 @@ pub struct QuestionSet {
 }
 
 /// The salted hash of an answer, as [`Answer::Fixed`] stores it: hex SHA-256 of
-/// `salt:key:answer`, the answer in its canonical form (a whole number without sign or zeros).
+/// `salt:key:answer`, the answer in its canonical form (a whole number without sign or zeros; a
+/// choice in lower case; a text trimmed, and lower-cased if its case does not matter).
 pub fn hash(salt: &str, key: &str, canonical: &str) -> String {
     Sha256::digest(format!("{salt}:{key}:{canonical}").as_bytes())
         .iter()
@@ -118,27 +153,48 @@ pub fn hash(salt: &str, key: &str, canonical: &str) -> String {
 }
 
 /// Parses an answer written by a student in the question's form.
-pub fn parse_value(form: Form, text: &str) -> Result<f64, String> {
-    let t = text.trim().replace('_', "");
+pub fn parse_value(form: Form, text: &str) -> Result<Given, String> {
+    let t = text.trim();
     match form {
         Form::Integer => t
+            .replace('_', "")
             .parse::<i64>()
-            .map(|v| v as f64)
+            .map(|v| Given::Number(v as f64))
             .map_err(|_| format!("`{text}` is not a whole number (write only digits, e.g. 1234)")),
         Form::Decimal { .. } => {
+            let t = t.replace('_', "");
             let t = t.trim_end_matches("ms").trim();
             t.parse::<f64>()
                 .ok()
                 .filter(|v| v.is_finite())
+                .map(Given::Number)
                 .ok_or_else(|| format!("`{text}` is not a number (e.g. 0.125)"))
+        }
+        Form::Text { .. } if t.is_empty() => Err("the answer is empty".into()),
+        Form::Text { .. } => Ok(Given::Text(t.to_string())),
+        Form::Choice(words) => {
+            let word = t.to_lowercase();
+            if words.contains(&word.as_str()) {
+                Ok(Given::Text(word))
+            } else {
+                Err(format!(
+                    "`{text}` is not one of the choices: write one of {}",
+                    words.join(", ")
+                ))
+            }
         }
     }
 }
 
-fn canonical(form: Form, v: f64) -> String {
-    match form {
-        Form::Integer => format!("{}", v as i64),
-        Form::Decimal { .. } => format!("{v}"),
+/// The form in which an answer is hashed and compared (see [`hash`]).
+fn canonical(form: Form, given: &Given) -> String {
+    match (form, given) {
+        (Form::Integer, Given::Number(v)) => format!("{}", *v as i64),
+        (_, Given::Number(v)) => format!("{v}"),
+        (Form::Text { ignore_case: true } | Form::Choice(_), Given::Text(t)) => {
+            t.trim().to_lowercase()
+        }
+        (_, Given::Text(t)) => t.trim().to_string(),
     }
 }
 
@@ -232,9 +288,15 @@ pub fn check(set: &QuestionSet, index: usize, ctx: &Ctx) -> Result<(), String> {
         ));
     }
     let value = parse_value(q.form, given).map_err(|e| format!("{}: {e}", q.key))?;
-    match &q.answer {
-        Answer::Fixed { hash: want, near } => {
-            let h = hash(set.salt, q.key, &canonical(q.form, value));
+    let mismatch = |how: String| {
+        Err(format!(
+            "{} = {given} does not match your capture: {how}",
+            q.key
+        ))
+    };
+    match (&q.answer, &value) {
+        (Answer::Fixed { hash: want, near }, _) => {
+            let h = hash(set.salt, q.key, &canonical(q.form, &value));
             if h == *want {
                 return Ok(());
             }
@@ -246,26 +308,35 @@ pub fn check(set: &QuestionSet, index: usize, ctx: &Ctx) -> Result<(), String> {
                 None => Err(format!("{} = {given} is not right", q.key)),
             }
         }
-        Answer::Capture(read) => {
+        (Answer::Capture(read), Given::Number(value)) => {
             let want = read(&packets)?;
-            let right = match q.form {
-                Form::Integer => value == want,
-                Form::Decimal { tolerance } => (value - want).abs() <= tolerance,
-            };
-            if right {
-                Ok(())
-            } else {
-                Err(format!(
-                    "{} = {given} does not match your capture: {}",
-                    q.key,
-                    match q.form {
-                        Form::Integer => "read it again, as a raw number".to_string(),
-                        Form::Decimal { tolerance } =>
-                            format!("a right answer is within ±{tolerance} of the value in it"),
-                    }
-                ))
+            match q.form {
+                Form::Decimal { tolerance } if (value - want).abs() > tolerance => mismatch(
+                    format!("a right answer is within ±{tolerance} of the value in it"),
+                ),
+                Form::Decimal { .. } => Ok(()),
+                _ if *value == want => Ok(()),
+                _ => mismatch("read it again, as a raw number".into()),
             }
         }
+        (Answer::CaptureText(read), Given::Text(_)) => {
+            let want = Given::Text(read(&packets)?);
+            if canonical(q.form, &value) == canonical(q.form, &want) {
+                Ok(())
+            } else {
+                mismatch(match q.form {
+                    Form::Choice(_) => "look again at what it shows".into(),
+                    Form::Text { ignore_case: true } => {
+                        "every character counts (case does not), without quotes".into()
+                    }
+                    _ => "every character counts, and so does case; no quotes".into(),
+                })
+            }
+        }
+        _ => Err(format!(
+            "{}: the kit's question is inconsistent (its answer does not fit its form)",
+            q.key
+        )),
     }
 }
 
@@ -281,6 +352,16 @@ pub fn checks(set: &'static QuestionSet, runs: &[CheckFn]) -> Vec<Check> {
         "one check function per question of {}",
         set.lab
     );
+    for q in set.questions {
+        assert!(
+            q.answer.fits(q.form),
+            "{} question {}: a capture answer's kind (Capture for numbers, CaptureText for \
+             texts) must fit its form {:?}",
+            set.lab,
+            q.key,
+            q.form
+        );
+    }
     set.questions
         .iter()
         .zip(runs)
@@ -338,30 +419,59 @@ const FIXED_SEARCH: i64 = 1 << 20;
 /// The solutions' complete answers file: `template` (the answers file, answers left empty) with
 /// each capture answer filled in from tshark's reading of the captures in `dir`, independent of
 /// the kit's own reader, and each fixed answer recovered from its stored hash (the whole numbers
-/// up to 2^20 are tried), so that no answer is kept in plain text anywhere in the kit.
+/// up to 2^20 are tried, or the words of a [`Form::Choice`]), so that no answer is kept in plain
+/// text anywhere in the kit. A fixed [`Form::Text`] answer cannot be recovered: an error.
 pub fn solution_answers(set: &QuestionSet, template: &str, dir: &Path) -> Result<String, String> {
     let mut derived = BTreeMap::new();
+    let mut tshark: BTreeMap<&str, Vec<Packet>> = BTreeMap::new();
     for q in set.questions {
+        // tshark reads each capture once, for the first capture answer about it.
+        if !matches!(q.answer, Answer::Fixed { .. }) && !tshark.contains_key(q.capture) {
+            let path = capture_path(dir, q.capture)
+                .ok_or_else(|| format!("no capture {} in {}", q.capture, dir.display()))?;
+            tshark.insert(q.capture, sniff::tshark_packets(&path)?);
+        }
+        let packets = tshark.get(q.capture).map(Vec::as_slice).unwrap_or(&[]);
         let text = match &q.answer {
             Answer::Capture(read) => {
-                let path = capture_path(dir, q.capture)
-                    .ok_or_else(|| format!("no capture {} in {}", q.capture, dir.display()))?;
-                let packets = sniff::tshark_packets(&path)?;
-                let v = read(&packets).map_err(|e| format!("{}: {e}", q.key))?;
+                let v = read(packets).map_err(|e| format!("{}: {e}", q.key))?;
                 match q.form {
-                    Form::Integer => format!("{}", v as i64),
                     Form::Decimal { .. } => format!("{v:.3}"),
+                    _ => format!("{}", v as i64),
                 }
             }
-            Answer::Fixed { hash: want, .. } => (0..=FIXED_SEARCH)
-                .map(|n| n.to_string())
-                .find(|n| hash(set.salt, q.key, n) == *want)
-                .ok_or_else(|| {
-                    format!(
-                        "{}: no whole number up to {FIXED_SEARCH} has the stored hash",
-                        q.key
-                    )
-                })?,
+            Answer::CaptureText(read) => read(packets)
+                .map_err(|e| format!("{}: {e}", q.key))?
+                .trim()
+                .to_string(),
+            Answer::Fixed { hash: want, .. } => {
+                let mut tried: Box<dyn Iterator<Item = String>> = match q.form {
+                    Form::Choice(words) => Box::new(words.iter().map(|w| w.to_string())),
+                    Form::Text { .. } => {
+                        return Err(format!(
+                            "{}: a fixed text answer cannot be recovered from its hash; \
+                             make it a Form::Choice or a number",
+                            q.key
+                        ))
+                    }
+                    Form::Integer | Form::Decimal { .. } => {
+                        Box::new((0..=FIXED_SEARCH).map(|n| n.to_string()))
+                    }
+                };
+                tried
+                    .find(|n| hash(set.salt, q.key, n) == *want)
+                    .ok_or_else(|| match q.form {
+                        Form::Choice(words) => format!(
+                            "{}: none of the choices {} has the stored hash",
+                            q.key,
+                            words.join(", ")
+                        ),
+                        _ => format!(
+                            "{}: no whole number up to {FIXED_SEARCH} has the stored hash",
+                            q.key
+                        ),
+                    })?
+            }
         };
         derived.insert(q.key, text);
     }
@@ -441,7 +551,7 @@ pub fn capture_main(
             .find(|q| q.key == key.trim())
             .unwrap_or_else(|| args.fail(&format!("{} has no question {key}", set.lab)));
         match parse_value(q.form, answer) {
-            Ok(v) => println!("{}", hash(set.salt, q.key, &canonical(q.form, v))),
+            Ok(v) => println!("{}", hash(set.salt, q.key, &canonical(q.form, &v))),
             Err(e) => args.fail(&e),
         }
         return;
@@ -523,13 +633,42 @@ mod tests {
 
     #[test]
     fn values_parse_in_their_form() {
-        assert_eq!(parse_value(Form::Integer, " 65_527 ").unwrap(), 65527.0);
+        let n = |v: f64| Given::Number(v);
+        assert_eq!(parse_value(Form::Integer, " 65_527 ").unwrap(), n(65527.0));
         assert!(parse_value(Form::Integer, "4.5").is_err());
         assert!(parse_value(Form::Integer, "four").is_err());
         let d = Form::Decimal { tolerance: 0.01 };
-        assert_eq!(parse_value(d, "0.125 ms").unwrap(), 0.125);
+        assert_eq!(parse_value(d, "0.125 ms").unwrap(), n(0.125));
         assert!(parse_value(d, "NaN").is_err());
-        assert_eq!(canonical(Form::Integer, 17.0), "17");
+        assert_eq!(canonical(Form::Integer, &n(17.0)), "17");
+    }
+
+    #[test]
+    fn texts_and_choices_parse_in_their_form() {
+        let t = |s: &str| Given::Text(s.into());
+        let exact = Form::Text { ignore_case: false };
+        let loose = Form::Text { ignore_case: true };
+        // Trimmed, nothing else: underscores and case are part of a text.
+        assert_eq!(
+            parse_value(exact, "  dXNl_cjpw \t").unwrap(),
+            t("dXNl_cjpw")
+        );
+        assert!(parse_value(exact, "   ").is_err());
+        assert_eq!(canonical(exact, &t(" dXNl ")), "dXNl");
+        assert_eq!(canonical(loose, &t(" dXNl ")), "dxnl");
+
+        let yes_no = Form::Choice(&["yes", "no"]);
+        assert_eq!(parse_value(yes_no, " YES ").unwrap(), t("yes"));
+        let err = parse_value(yes_no, "maybe").unwrap_err();
+        assert!(err.contains("one of yes, no"), "{err}");
+        assert!(parse_value(yes_no, "y").is_err());
+        assert_eq!(canonical(yes_no, &t("No")), "no");
+        // The hash of a choice is the hash of its lower-case word, whatever the student wrote.
+        let given = parse_value(yes_no, "Yes").unwrap();
+        assert_eq!(
+            hash("s", "k", &canonical(yes_no, &given)),
+            hash("s", "k", "yes")
+        );
     }
 
     /// A capture of one UDP datagram from 10.0.0.1:4000 to 10.0.0.2:53 (raw IP link type).
@@ -594,6 +733,60 @@ mod tests {
                 },
                 hint: "",
             },
+            Question {
+                key: "payload",
+                capture: "demo",
+                title: "the payload as text",
+                text: "What text does the datagram carry? (case counts)",
+                form: Form::Text { ignore_case: false },
+                answer: Answer::CaptureText(|p| {
+                    Ok(String::from_utf8_lossy(&p[0].payload).to_string())
+                }),
+                hint: "",
+            },
+            Question {
+                key: "shout",
+                capture: "demo",
+                title: "the payload, any case",
+                text: "What text does the datagram carry? (any case)",
+                form: Form::Text { ignore_case: true },
+                answer: Answer::CaptureText(|p| {
+                    Ok(String::from_utf8_lossy(&p[0].payload).to_string())
+                }),
+                hint: "",
+            },
+            Question {
+                key: "sender",
+                capture: "demo",
+                title: "which host sent it",
+                text: "Which host sent the datagram? (first or second)",
+                form: Form::Choice(&["first", "second"]),
+                answer: Answer::CaptureText(|p| {
+                    Ok(if p[0].src.ip() < p[0].dst.ip() {
+                        "FIRST"
+                    } else {
+                        "second"
+                    }
+                    .into())
+                }),
+                hint: "",
+            },
+            Question {
+                key: "transport",
+                capture: "demo",
+                title: "TCP or UDP",
+                text: "Is it TCP or UDP? (tcp or udp)",
+                form: Form::Choice(&["tcp", "udp"]),
+                // hash("test", "transport", "udp"); "tcp" is a near miss with a message.
+                answer: Answer::Fixed {
+                    hash: "caf02abea79236aae51e11cf121a1e001b420573a19fa37e982cc7a4213542d9",
+                    near: &[(
+                        "901f53aab0ebe581782021af771b5f331bbf6418a07cd772dd7c05f8883ad742",
+                        "there is no handshake",
+                    )],
+                },
+                hint: "",
+            },
         ],
         scenario: |_| Ok(()),
     };
@@ -636,6 +829,106 @@ mod tests {
         run(&dir, 0).unwrap();
         run(&dir, 1).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn text_and_choice_answers_are_checked() {
+        let dir = std::env::temp_dir().join(format!("socklab-texts-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("demo.pcap"), one_datagram()).unwrap();
+
+        let answer = |text: &str, index: usize| {
+            std::fs::write(dir.join(FILE), text).unwrap();
+            run(&dir, index)
+        };
+        // A text read from the capture: trimmed, then exact or any case as the form says.
+        answer("payload =  hello \n", 2).unwrap();
+        let err = answer("payload = Hello\n", 2).unwrap_err();
+        assert!(err.contains("does not match your capture"), "{err}");
+        assert!(err.contains("case"), "{err}");
+        assert!(answer("payload = hello!\n", 2).is_err());
+        answer("shout = HeLLo\n", 3).unwrap();
+        assert!(answer("shout = hell\n", 3).is_err());
+        // A choice read from the capture (the function's case does not matter).
+        answer("sender = First\n", 4).unwrap();
+        let err = answer("sender = second\n", 4).unwrap_err();
+        assert!(err.contains("does not match your capture"), "{err}");
+        let err = answer("sender = 10.0.0.1\n", 4).unwrap_err();
+        assert!(err.contains("one of first, second"), "{err}");
+        // A fixed choice, hashed: any case, a near miss has its message.
+        answer("transport = UDP\n", 5).unwrap();
+        assert!(answer("transport = tcp\n", 5)
+            .unwrap_err()
+            .contains("there is no handshake"));
+        let err = answer("transport = quic\n", 5).unwrap_err();
+        assert!(err.contains("one of tcp, udp"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A set with fixed answers only: [`solution_answers`] needs no capture (nor tshark) for it.
+    fn fixed_only(questions: &'static [Question]) -> QuestionSet {
+        QuestionSet {
+            lab: "demo",
+            milestone: "9 questions",
+            salt: "test",
+            captures: SET.captures,
+            questions,
+            scenario: |_| Ok(()),
+        }
+    }
+
+    #[test]
+    fn solution_answers_recover_numbers_and_choices_but_not_texts() {
+        let dir = std::env::temp_dir();
+        let set = fixed_only(&SET.questions[1..2]);
+        let filled = solution_answers(&set, "# Q\nproto =\nother =\n", &dir).unwrap();
+        assert_eq!(filled, "# Q\nproto = 17\nother =\n");
+        let set = fixed_only(&SET.questions[5..6]);
+        let filled = solution_answers(&set, "transport =\n", &dir).unwrap();
+        assert_eq!(filled, "transport = udp\n");
+
+        static TEXT: [Question; 1] = [Question {
+            key: "secret",
+            capture: "demo",
+            title: "",
+            text: "",
+            form: Form::Text { ignore_case: false },
+            // hash("test", "secret", "hello"): checkable, but not recoverable.
+            answer: Answer::Fixed {
+                hash: "bad6291c9b84e3093c46184e56f4e3e027224ccbab5f9e8ae067e935e198c0f0",
+                near: &[],
+            },
+            hint: "",
+        }];
+        let err = solution_answers(&fixed_only(&TEXT), "secret =\n", &dir).unwrap_err();
+        assert!(err.contains("cannot be recovered"), "{err}");
+    }
+
+    #[test]
+    #[should_panic(expected = "must fit its form")]
+    fn a_capture_answer_must_fit_its_form() {
+        static WRONG: [Question; 1] = [Question {
+            key: "port",
+            capture: "demo",
+            title: "",
+            text: "",
+            form: Form::Text { ignore_case: false },
+            answer: Answer::Capture(|_| Ok(1.0)),
+            hint: "",
+        }];
+        static BAD: QuestionSet = QuestionSet {
+            lab: "demo",
+            milestone: "9 questions",
+            salt: "test",
+            captures: &[],
+            questions: &WRONG,
+            scenario: |_| Ok(()),
+        };
+        fn noop(_: &Ctx) -> Result<(), String> {
+            Ok(())
+        }
+        checks(&BAD, &[noop]);
     }
 
     #[test]
