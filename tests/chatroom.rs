@@ -2,50 +2,23 @@
 //! (tests/peers/chatroom_seed_client.py, newline-framed) chat through the Rust hub, and both
 //! programs handle command-line mistakes the kit's way. Needs `python3` (.ci/run installs it).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+mod common;
+use common::start_server;
+
+use std::process::{Command, Stdio};
 
 const PEER: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/peers/chatroom_seed_client.py"
 );
 
-/// Kills the child when the test ends, pass or fail.
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn seed_style_python_clients_chat_through_the_rust_hub() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chatroom_server"))
-        .args(["--host", "127.0.0.1", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the server starts");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let _server = Killed(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        // Keep reading: a server whose stdout is full cannot print.
-        for line in BufReader::new(stdout).lines() {
-            let _ = tx.send(line.unwrap_or_default());
-        }
-    });
-    let first = rx
-        .recv_timeout(Duration::from_secs(5))
-        .expect("a first line within 5 s");
-    let port = first
-        .trim()
-        .rsplit(':')
-        .next()
-        .expect("IP:PORT")
-        .to_string();
+    let (_server, port) = start_server(
+        Command::new(env!("CARGO_BIN_EXE_chatroom_server"))
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .stderr(Stdio::null()),
+    );
     let out = Command::new("python3")
         .args([PEER, "127.0.0.1", &port])
         .output()

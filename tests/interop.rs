@@ -2,46 +2,12 @@
 //! client, and the Rust client reads a Python server's reply. Both sides speak the seed's wire
 //! format; the Python peer is tests/peers/udp_time_peer.py. Needs `python3` (.ci/run installs it).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+mod common;
+use common::start_server;
+
+use std::process::Command;
 
 const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/udp_time_peer.py");
-
-/// Kills the child when the test ends, pass or fail.
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(cmd: &mut Command) -> (Killed, String) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the server starts");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let child = Killed(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        // Keep reading after the first line: a server whose stdout is closed cannot print.
-        for line in BufReader::new(stdout).lines() {
-            let _ = tx.send(line.unwrap_or_default());
-        }
-    });
-    let first = rx
-        .recv_timeout(Duration::from_secs(5))
-        .expect("a first line within 5 s");
-    let port = first
-        .trim()
-        .rsplit(':')
-        .next()
-        .expect("IP:PORT")
-        .to_string();
-    (child, port)
-}
 
 /// Runs a client to completion (it has its own timeouts) and returns its stdout.
 fn run_client(cmd: &mut Command) -> String {
@@ -57,14 +23,15 @@ fn run_client(cmd: &mut Command) -> String {
 #[test]
 fn python_client_talks_to_rust_server() {
     let rust = env!("CARGO_BIN_EXE_udp_time");
-    let (_server, port) = start(Command::new(rust).args(["server", "127.0.0.1", "0"]));
+    let (_server, port) = start_server(Command::new(rust).args(["server", "127.0.0.1", "0"]));
     let out = run_client(Command::new("python3").args([PEER, "client", "127.0.0.1", &port]));
     assert!(out.starts_with("The time is "), "{out}");
 }
 
 #[test]
 fn rust_client_talks_to_python_server() {
-    let (_server, port) = start(Command::new("python3").args([PEER, "server", "127.0.0.1", "0"]));
+    let (_server, port) =
+        start_server(Command::new("python3").args([PEER, "server", "127.0.0.1", "0"]));
     let rust = env!("CARGO_BIN_EXE_udp_time");
     let out = run_client(Command::new(rust).args(["client", "127.0.0.1", &port, "-timeout", "2"]));
     assert!(out.starts_with("The time is "), "{out}");

@@ -2,52 +2,17 @@
 //! standard `xmlrpc.client.ServerProxy` and `SimpleXMLRPCServer` (through the peer in
 //! tests/peers/xmlrpc_peer.py) and `curl`. Needs `python3` and `curl` (.ci/run installs them).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+mod common;
+use common::{start_server, Killed};
+
+use std::process::{Command, Output};
 
 const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/xmlrpc_peer.py");
 const SERVER: &str = env!("CARGO_BIN_EXE_xmlrpc_server");
 const CLIENT: &str = env!("CARGO_BIN_EXE_xmlrpc_client");
 
-/// Kills the child when the test ends, pass or fail.
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts a server and returns it with the port from the last word of its first line.
-fn start(cmd: &mut Command) -> (Killed, String) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the server starts");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let child = Killed(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        // Keep reading after the first line: a server whose stdout is closed cannot print.
-        for line in BufReader::new(stdout).lines() {
-            let _ = tx.send(line.unwrap_or_default());
-        }
-    });
-    let first = rx
-        .recv_timeout(Duration::from_secs(5))
-        .expect("a first line within 5 s");
-    let port = first
-        .trim()
-        .rsplit(':')
-        .next()
-        .expect("IP:PORT")
-        .to_string();
-    (child, port)
-}
-
 fn rust_server(user: &str, password: &str) -> (Killed, String) {
-    start(Command::new(SERVER).args([
+    start_server(Command::new(SERVER).args([
         "--host",
         "127.0.0.1",
         "--port",
@@ -127,8 +92,14 @@ fn curl_posts_a_call_file_to_the_rust_server() {
 
 #[test]
 fn rust_client_calls_python_simple_xmlrpc_server() {
-    let (_server, port) =
-        start(Command::new("python3").args([PEER, "server", "127.0.0.1", "0", "user", "pass"]));
+    let (_server, port) = start_server(Command::new("python3").args([
+        PEER,
+        "server",
+        "127.0.0.1",
+        "0",
+        "user",
+        "pass",
+    ]));
     let client = |password: &str| {
         Command::new(CLIENT)
             .args([
