@@ -229,7 +229,10 @@ pub fn capture_path(dir: &Path, name: &str) -> Option<PathBuf> {
 /// A path as the student sees it: relative to the kit's folder when inside it.
 fn shown(path: &Path) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    path.strip_prefix(root)
+    let submission = root.join("target/grade/submission");
+    // A submission is graded in a scratch copy: name the file as it is in the student's folder.
+    path.strip_prefix(&submission)
+        .or_else(|_| path.strip_prefix(root))
         .unwrap_or(path)
         .display()
         .to_string()
@@ -243,12 +246,13 @@ fn load_capture(set: &QuestionSet, dir: &Path, name: &str) -> Result<Vec<Packet>
         .find(|c| c.name == name)
         .ok_or_else(|| format!("the question set has no capture named {name}"))?;
     let Some(path) = capture_path(dir, name) else {
-        // The solutions' captures are made in target/ by `make capture SOLUTIONS=1`.
-        let solutions = if dir.components().any(|c| c.as_os_str() == "target") {
-            " SOLUTIONS=1"
-        } else {
-            ""
-        };
+        // The solutions' captures are made in target/solutions by `make capture SOLUTIONS=1`.
+        let solutions =
+            if dir.starts_with(Path::new(env!("CARGO_MANIFEST_DIR")).join("target/solutions")) {
+                " SOLUTIONS=1"
+            } else {
+                ""
+            };
         return Err(format!(
             "no capture yet: `make capture LAB={}{solutions}` records your programs into {}/{name}.pcap, \
              which should hold {}; or {} (FILE = {name}.pcap or {name}.pcapng in that folder)",
