@@ -19,8 +19,8 @@ pub mod cli;
 pub mod flow;
 pub mod grader;
 pub mod logging;
-pub mod sniff;
 pub mod password;
+pub mod sniff;
 
 /// A random number in `[0, 1)`, for a server that drops or garbles replies on purpose.
 /// It comes from std's randomly keyed hasher: good enough for simulating loss, not for secrets.
