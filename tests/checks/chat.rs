@@ -1260,6 +1260,14 @@ pub static QUESTIONS: QuestionSet = QuestionSet {
             holds: "client 2's traffic, with a P2P (UDP) message between the clients",
             check: |packets| p2p_datagram(packets).map(|_| ()),
         },
+        CaptureFile {
+            name: "chat",
+            holds: "all the programs' traffic in one file, for delivery Q1's sequence diagram",
+            check: |packets| {
+                first_connection(packets)?;
+                p2p_datagram(packets).map(|_| ())
+            },
+        },
     ],
     questions: &[
         Question {
@@ -1482,7 +1490,8 @@ fn p2p_datagram(packets: &[Packet]) -> Result<&Packet, String> {
 
 /// The solution server and two clients on their own loopback addresses: client 1 writes to the
 /// room, then client 1 and client 2 exchange P2P messages, and both leave. Three captures, as
-/// the seed's three tcpdumps: the server's, client 1's and client 2's.
+/// the seed's three tcpdumps: the server's, client 1's and client 2's; and a fourth with all of
+/// it, for delivery Q1's sequence diagram.
 fn scenario(rec: &mut Recorder) -> Result<(), String> {
     let server = rec.spawn(SERVER, &["--host", CAPTURE_SERVER, "--port", "0"])?;
     let port = server.address(WAIT)?.port().to_string();
@@ -1490,6 +1499,14 @@ fn scenario(rec: &mut Recorder) -> Result<(), String> {
     rec.capture(
         "chatserver",
         &format!("tcp and host {CAPTURE_SERVER} and port {port}"),
+    )?;
+    // Everything, in one file: the server's connections and the clients' P2P datagrams.
+    rec.capture(
+        "chat",
+        &format!(
+            "( tcp and host {CAPTURE_SERVER} and port {port} ) or ( udp and port {udp} and \
+             ( host {CAPTURE_CLIENT1} or host {CAPTURE_CLIENT2} ) )"
+        ),
     )?;
     for (name, ip) in [("client1", CAPTURE_CLIENT1), ("client2", CAPTURE_CLIENT2)] {
         rec.capture(
@@ -1552,7 +1569,9 @@ fn scenario(rec: &mut Recorder) -> Result<(), String> {
     client1.expect_line("client 1 printing client 2's P2P message", WAIT, |l| {
         l.contains("Incoming msg (P2P) from client2")
     })?;
-    // Both leave (end of input), so the captures end with each connection's FINs.
+    // Both leave (end of input), so the captures end with each connection's FINs; client 1
+    // stays long enough to get the map without client 2 (the server's delayed-ACK and Nagle
+    // timers would otherwise hold it until client 1's own FIN).
     for client in [&mut client2, &mut client1] {
         client.close_stdin();
         if !client.wait(WAIT)?.success() {
@@ -1561,6 +1580,7 @@ fn scenario(rec: &mut Recorder) -> Result<(), String> {
                 .unwrap_or_else(|| "it exited with a failure".into());
             return Err(format!("a client failed: {why}"));
         }
+        thread::sleep(Duration::from_millis(300));
     }
     Ok(())
 }
