@@ -18,5 +18,10 @@ pub fn labs() -> Vec<Lab> {
 /// Every lab's questions on captures, for `make capture` (src/bin/capture.rs).
 #[allow(dead_code)] // the grade binary reaches them through each lab's checks
 pub fn question_sets() -> Vec<&'static QuestionSet> {
-    vec![&udp_time::QUESTIONS, &xmlrpc::QUESTIONS]
+    vec![
+        &udp_time::QUESTIONS,
+        &xmlrpc::QUESTIONS,
+        &chatroom::QUESTIONS,
+        &chat::QUESTIONS,
+    ]
 }
