@@ -345,17 +345,8 @@ pub fn check(set: &QuestionSet, index: usize, ctx: &Ctx) -> Result<(), String> {
 }
 
 /// A check's function, as [`Check`] takes it.
-pub type CheckFn = fn(&Ctx) -> Result<(), String>;
-
-/// One check per question of `set`; `runs[i]` must call [`check`] for question `i` (checks are
-/// plain `fn`s, so each lab writes `fn question<const N: usize>(ctx) { check(&SET, N, ctx) }`).
-pub fn checks(set: &'static QuestionSet, runs: &[CheckFn]) -> Vec<Check> {
-    assert_eq!(
-        set.questions.len(),
-        runs.len(),
-        "one check function per question of {}",
-        set.lab
-    );
+/// One check per question of `set`, in its order.
+pub fn checks(set: &'static QuestionSet) -> Vec<Check> {
     for q in set.questions {
         assert!(
             q.answer.fits(q.form),
@@ -368,8 +359,12 @@ pub fn checks(set: &'static QuestionSet, runs: &[CheckFn]) -> Vec<Check> {
     }
     set.questions
         .iter()
-        .zip(runs)
-        .map(|(q, run)| Check::new(set.milestone, q.title, 1, q.hint, *run))
+        .enumerate()
+        .map(|(i, q)| {
+            Check::new(set.milestone, q.title, 1, q.hint, move |ctx| {
+                check(set, i, ctx)
+            })
+        })
         .collect()
 }
 
@@ -929,10 +924,7 @@ mod tests {
             questions: &WRONG,
             scenario: |_| Ok(()),
         };
-        fn noop(_: &Ctx) -> Result<(), String> {
-            Ok(())
-        }
-        checks(&BAD, &[noop]);
+        checks(&BAD);
     }
 
     #[test]

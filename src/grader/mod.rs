@@ -22,6 +22,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// The test of a check: `Err` is the reason a student reads.
+pub type Run = Arc<dyn Fn(&Ctx) -> Result<(), String> + Send + Sync>;
+
 /// One check: a milestone, points, a hint for a failure, a time limit and the test itself.
 #[derive(Clone)]
 pub struct Check {
@@ -30,7 +33,7 @@ pub struct Check {
     pub points: u32,
     pub hint: &'static str,
     pub limit: Duration,
-    pub run: fn(&Ctx) -> Result<(), String>,
+    pub run: Run,
 }
 
 impl Check {
@@ -40,7 +43,7 @@ impl Check {
         name: &'static str,
         points: u32,
         hint: &'static str,
-        run: fn(&Ctx) -> Result<(), String>,
+        run: impl Fn(&Ctx) -> Result<(), String> + Send + Sync + 'static,
     ) -> Check {
         Check {
             milestone,
@@ -48,7 +51,7 @@ impl Check {
             points,
             hint,
             limit: Duration::from_secs(10),
-            run,
+            run: Arc::new(run),
         }
     }
 
@@ -132,7 +135,7 @@ fn run_one(
     let ctx = Ctx::new(bins, scratch.clone(), files);
     let kill = ctx.killer();
     let (tx, rx) = bounded(1);
-    let run = check.run;
+    let run = Arc::clone(&check.run);
     thread::spawn(move || {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&ctx)));
         let _ = tx.send(result);

@@ -58,19 +58,7 @@ pub fn lab() -> Lab {
             Check::new("2 client", "two built clients chat through the built server, and P2P", 2,
                 "Run it by hand: one server and two clients with --bind 127.0.0.2 and 127.0.0.3.", end_to_end).limit(15),
     ];
-    checks.extend(answers::checks(
-        &QUESTIONS,
-        &[
-            question::<0>,
-            question::<1>,
-            question::<2>,
-            question::<3>,
-            question::<4>,
-            question::<5>,
-            question::<6>,
-            question::<7>,
-        ],
-    ));
+    checks.extend(answers::checks(&QUESTIONS));
     checks.extend(vec![
             Check::new("Q2 accounts", "SIGNUP creates an account and joins; LOGIN joins again later", 2,
                 "With --users, the first line is SIGNUP NAME PASSWORD or LOGIN NAME PASSWORD; answer OK or ERR.", signup_then_login).limit(15),
@@ -1222,10 +1210,6 @@ fn corrupt_file_stops(ctx: &Ctx) -> Result<(), String> {
 
 // ---------------------------------------------------------------------------------------------
 // Milestone 4: questions on captures of the student's own programs (labs/chat/answers.txt).
-
-fn question<const N: usize>(ctx: &Ctx) -> Result<(), String> {
-    answers::check(&QUESTIONS, N, ctx)
-}
 
 /// Where `make capture LAB=chat` runs the programs: the server, client 1 and client 2, as the
 /// course's containers 10.20.30.3, .11 and .12.

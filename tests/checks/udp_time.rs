@@ -46,19 +46,7 @@ pub fn lab() -> Lab {
             Check::new("6 measuring delay", "-log FILE writes a header and one CSV row per request", 1,
                 "Open the file with File::create and write one row per request.", client_logs_csv),
     ];
-    checks.extend(answers::checks(
-        &QUESTIONS,
-        &[
-            question::<0>,
-            question::<1>,
-            question::<2>,
-            question::<3>,
-            question::<4>,
-            question::<5>,
-            question::<6>,
-            question::<7>,
-        ],
-    ));
+    checks.extend(answers::checks(&QUESTIONS));
     Lab {
         name: "udp-time",
         title: "UDP time server and client",
@@ -528,10 +516,6 @@ fn client_logs_csv(ctx: &Ctx) -> Result<(), String> {
 }
 
 // ---- Milestone 7: questions on a capture of the student's own programs (labs/udp-time/answers.txt)
-
-fn question<const N: usize>(ctx: &Ctx) -> Result<(), String> {
-    answers::check(&QUESTIONS, N, ctx)
-}
 
 /// The questions of `labs/udp-time/answers.txt`, in its order. Fixed answers are stored hashed:
 /// `cargo run --bin capture -- --lab udp-time --hash KEY=ANSWER` prints a hash.
