@@ -276,9 +276,10 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     fn bins() -> Arc<BTreeMap<String, PathBuf>> {
+        let bins = [("sleep", "sleep"), ("yes", "yes")];
         Arc::new(
-            [("sleep".to_string(), PathBuf::from("sleep"))]
-                .into_iter()
+            bins.iter()
+                .map(|(n, p)| (n.to_string(), PathBuf::from(p)))
                 .collect(),
         )
     }
@@ -315,6 +316,29 @@ mod tests {
         assert!(
             pid > 0 && !Path::new(&format!("/proc/{pid}")).exists(),
             "child {pid} still alive"
+        );
+    }
+
+    #[test]
+    fn a_program_printing_without_end_is_held_back_and_killed() {
+        static PID: AtomicU32 = AtomicU32::new(0);
+        let outcome = run_one(
+            &check(|ctx| {
+                let p = ctx.spawn("yes", &[])?;
+                PID.store(p.pid(), Ordering::SeqCst);
+                p.line(Duration::from_secs(1))?;
+                thread::sleep(Duration::from_millis(200));
+                Ok(())
+            }),
+            bins(),
+            scratch(),
+            scratch(),
+        );
+        assert!(outcome.passed(), "{:?}", outcome.failure);
+        let pid = PID.load(Ordering::SeqCst);
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "yes ({pid}) still alive"
         );
     }
 

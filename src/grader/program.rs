@@ -1,7 +1,7 @@
 //! Programs under test: spawning a built lab binary, reading its output with time limits, and
 //! making sure it is killed when the check ends, whatever happened.
 
-use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 /// A line longer than this is cut (the rest is dropped) so a runaway program cannot eat memory.
 const MAX_LINE: usize = 64 * 1024;
+/// Lines read from a program but not yet taken by its check.
+const MAX_LINES: usize = 10_000;
 /// How much of a program's stderr is kept for failure messages.
 const MAX_STDERR: usize = 64 * 1024;
 
@@ -80,7 +82,9 @@ impl Ctx {
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr_pipe = child.stderr.take().expect("stderr is piped");
 
-        let (tx, lines) = unbounded();
+        // Bounded: a program that prints without end blocks on its full pipe instead of
+        // filling the grader's memory.
+        let (tx, lines) = bounded(MAX_LINES);
         thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
             loop {
