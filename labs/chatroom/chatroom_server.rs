@@ -15,7 +15,7 @@ use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use socklab::cli::{self, Args, Options};
 use std::collections::HashMap;
 use std::fmt;
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,6 +35,8 @@ const NICK_TRIES: usize = 5;
 const QUEUE: usize = 1024;
 /// A write that cannot make progress for this long means the client is stuck.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a new connection may take to choose a nickname before it is closed.
+const NICK_TIMEOUT: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------------------------------------
 // Framing: one message per line.
@@ -274,6 +276,12 @@ fn handshake(
                 log::info!("{who} left before choosing a nickname");
                 return None;
             }
+            Err(LineError::Io(e))
+                if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+            {
+                log::warn!("{who}: no nickname within {NICK_TIMEOUT:?}; closing");
+                return None;
+            }
             Err(LineError::Io(e)) => {
                 log::warn!("{who}: connection lost before choosing a nickname: {e}");
                 return None;
@@ -321,11 +329,15 @@ fn handle_client(stream: TcpStream, who: SocketAddr, room: Arc<Room>) {
     let (tx, writer): (Sender<String>, JoinHandle<()>) =
         todo!("fill in: start the writer thread: try_clone the stream (log and return on error), make a bounded(QUEUE) channel, spawn write_lines(clone, rx, who); give (tx, handle)");
     let mut reader = BufReader::new(&stream);
+    // A connection that never names itself must not hold its thread forever.
+    let _ = stream.set_read_timeout(Some(NICK_TIMEOUT));
     let Some((name, id)) = handshake(&mut reader, &tx, &stream, &room, who) else {
         drop(tx);
         let _ = writer.join();
         return;
     };
+    // In the room, a quiet member is normal: wait for its lines as long as it stays connected.
+    let _ = stream.set_read_timeout(None);
     println!("Client name is {name}");
     room.broadcast(&format!("{name} joined!"));
     let _ = tx.try_send("Connected to server!".into());
