@@ -677,18 +677,8 @@ mod tests {
             .udp(4000, 53)
             .write(&mut frame, b"hello")
             .expect("writing to a Vec");
-        let mut out = Vec::new();
-        out.extend(0xa1b2_c3d4u32.to_le_bytes());
-        out.extend(2u16.to_le_bytes());
-        out.extend(4u16.to_le_bytes());
-        out.extend([0u8; 8]);
-        out.extend(65535u32.to_le_bytes());
-        out.extend(101u32.to_le_bytes());
-        for v in [1u32, 0, frame.len() as u32, frame.len() as u32] {
-            out.extend(v.to_le_bytes());
-        }
-        out.extend(frame);
-        out
+        // Link type 101: raw IP.
+        crate::capture::tests::pcap(101, &[(1, 0, frame)])
     }
 
     static SET: QuestionSet = QuestionSet {

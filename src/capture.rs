@@ -87,6 +87,43 @@ pub struct Packet {
 }
 
 impl Packet {
+    /// A TCP segment made by hand (tests, worked examples): frame `number`, captured
+    /// `number` µs after the epoch.
+    pub fn tcp(
+        number: usize,
+        src: impl Into<SocketAddr>,
+        dst: impl Into<SocketAddr>,
+        flags: u8,
+        (seq, ack): (u32, u32),
+        payload: &[u8],
+    ) -> Packet {
+        Packet {
+            number,
+            time_ns: number as u64 * 1000,
+            src: src.into(),
+            dst: dst.into(),
+            protocol: Protocol::Tcp,
+            flags: Flags(flags),
+            seq,
+            ack,
+            len: payload.len(),
+            payload: payload.to_vec(),
+        }
+    }
+
+    /// A UDP datagram made by hand, like [`Packet::tcp`].
+    pub fn udp(
+        number: usize,
+        src: impl Into<SocketAddr>,
+        dst: impl Into<SocketAddr>,
+        payload: &[u8],
+    ) -> Packet {
+        Packet {
+            protocol: Protocol::Udp,
+            ..Packet::tcp(number, src, dst, 0, (0, 0), payload)
+        }
+    }
+
     pub fn is_tcp(&self) -> bool {
         self.protocol == Protocol::Tcp
     }
@@ -435,7 +472,7 @@ pub fn hosts(packets: &[Packet]) -> Vec<IpAddr> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A pcap file (microsecond, little-endian) with `link` and the given frames.

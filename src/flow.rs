@@ -179,20 +179,15 @@ pub fn svg(packets: &[Packet]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::{Flags, Protocol};
+    use crate::capture::Flags;
+    use std::net::SocketAddr;
 
     fn packet(src: &str, dst: &str, flags: u8, seq: u32, t: u64) -> Packet {
+        let (src, dst): (SocketAddr, SocketAddr) = (src.parse().unwrap(), dst.parse().unwrap());
         Packet {
             number: 1,
             time_ns: t,
-            src: src.parse().unwrap(),
-            dst: dst.parse().unwrap(),
-            protocol: Protocol::Tcp,
-            flags: Flags(flags),
-            seq,
-            ack: 0,
-            len: 0,
-            payload: Vec::new(),
+            ..Packet::tcp(1, src, dst, flags, (seq, 0), b"")
         }
     }
 

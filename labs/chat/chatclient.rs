@@ -264,8 +264,12 @@ fn client(
                 println!("refused by the server: {}", answer[3..].trim());
                 return Ok(ExitCode::FAILURE);
             }
-            Some(other) => {
-                println!("unexpected answer from the server: {other:?}");
+            Some(Ok(answer)) => {
+                println!("unexpected answer from the server (not OK or ERR): {answer}");
+                return Ok(ExitCode::FAILURE);
+            }
+            Some(Err(why)) => {
+                println!("unexpected answer from the server: {why}");
                 return Ok(ExitCode::FAILURE);
             }
             None => {

@@ -298,6 +298,19 @@ impl Program {
         }
     }
 
+    /// Lets the program run to its end (at most `within`) and returns what it printed; an error,
+    /// naming its panic or its output, when it exits with a failure.
+    pub fn run_to_end(&self, within: Duration) -> Result<Vec<String>, String> {
+        let lines = self.rest(within)?;
+        if self.wait(within)?.success() {
+            return Ok(lines);
+        }
+        let why = self
+            .panic_message()
+            .unwrap_or_else(|| format!("it printed {lines:?}"));
+        Err(format!("{} failed: {why}", self.label))
+    }
+
     /// Waits for the program to exit, at most `within`.
     pub fn wait(&self, within: Duration) -> Result<ExitStatus, String> {
         let deadline = Instant::now() + within;

@@ -1558,12 +1558,7 @@ fn scenario(rec: &mut Recorder) -> Result<(), String> {
     // timers would otherwise hold it until client 1's own FIN).
     for client in [&mut client2, &mut client1] {
         client.close_stdin();
-        if !client.wait(WAIT)?.success() {
-            let why = client
-                .panic_message()
-                .unwrap_or_else(|| "it exited with a failure".into());
-            return Err(format!("a client failed: {why}"));
-        }
+        client.run_to_end(WAIT)?;
         thread::sleep(Duration::from_millis(300));
     }
     Ok(())
@@ -1572,7 +1567,7 @@ fn scenario(rec: &mut Recorder) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use socklab::capture::{Flags, Protocol as Transport};
+    use socklab::capture::Flags;
 
     const SERVER_AT: ([u8; 4], u16) = ([10, 20, 30, 3], 5000);
 
@@ -1581,31 +1576,14 @@ mod tests {
         src: ([u8; 4], u16),
         dst: ([u8; 4], u16),
         flags: u8,
-        (seq, ack): (u32, u32),
+        seq_ack: (u32, u32),
         data: &[u8],
     ) -> Packet {
-        Packet {
-            number,
-            time_ns: number as u64 * 1000,
-            src: SocketAddr::from(src),
-            dst: SocketAddr::from(dst),
-            protocol: Transport::Tcp,
-            flags: Flags(flags),
-            seq,
-            ack,
-            len: data.len(),
-            payload: data.to_vec(),
-        }
+        Packet::tcp(number, src, dst, flags, seq_ack, data)
     }
 
     fn datagram(number: usize, src: ([u8; 4], u16), dst: ([u8; 4], u16)) -> Packet {
-        Packet {
-            protocol: Transport::Udp,
-            flags: Flags(0),
-            seq: 0,
-            ack: 0,
-            ..packet(number, src, dst, 0, (0, 0), b"hi")
-        }
+        Packet::udp(number, src, dst, b"hi")
     }
 
     /// A client at `ip` (port 40000) connecting to the server: SYN, SYN-ACK, ACK, its name, and

@@ -956,21 +956,10 @@ fn scenario(rec: &mut Recorder) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use socklab::capture::Protocol;
 
     fn segment(number: usize, src: u16, dst: u16, flags: u8, seq: u32, data: &[u8]) -> Packet {
-        Packet {
-            number,
-            time_ns: number as u64 * 1000,
-            src: SocketAddr::from(([127, 0, 0, 1], src)),
-            dst: SocketAddr::from(([127, 0, 0, 1], dst)),
-            protocol: Protocol::Tcp,
-            flags: Flags(flags),
-            seq,
-            ack: 0,
-            len: data.len(),
-            payload: data.to_vec(),
-        }
+        let (src, dst) = (([127, 0, 0, 1], src), ([127, 0, 0, 1], dst));
+        Packet::tcp(number, src, dst, flags, (seq, 0), data)
     }
 
     #[test]
