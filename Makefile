@@ -5,9 +5,10 @@
 #   make test | make labs [FORCE=1] | make check-labs | make bench | make fmt
 
 CARGO ?= cargo
-GRADE  = $(CARGO) run --quiet --bin grade --
-LABGEN = $(CARGO) run --quiet --bin labgen --
-CAPTURE = $(CARGO) run --quiet --bin capture --
+# No --quiet: a first build takes a minute or two, and cargo's progress shows it is working.
+KIT     = $(CARGO) run --bin socklab --
+GRADE   = $(KIT) grade
+CAPTURE = $(KIT) capture
 GRADE_ARGS = $(if $(LAB),--lab $(LAB)) $(if $(SOLUTIONS),--solutions) \
              $(if $(SUBMISSION),--submission $(SUBMISSION)) $(if $(JSON),--json $(JSON))
 
@@ -25,10 +26,11 @@ watch:
 	$(GRADE) --watch $(GRADE_ARGS)
 
 labs:
-	$(LABGEN) $(if $(FORCE),--force)
+	$(KIT) labs $(if $(FORCE),--force)
 
+# labs/ matches solutions/, and the lab registry (tests/checks/mod.rs) matches the files.
 check-labs:
-	$(LABGEN) --check
+	$(KIT) check-labs
 
 # The kit's own tests: labs match solutions, lint and format, every check fails on the untouched
 # skeletons, unit and integration tests, and last every check passes on the solutions (whose

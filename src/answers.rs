@@ -131,7 +131,6 @@ impl Recorder {
 
 /// A lab's questions, its captures and the scenario that makes them.
 pub struct QuestionSet {
-    pub lab: &'static str,
     /// The milestone the question checks are listed under.
     pub milestone: &'static str,
     /// Mixed into every hash, so that equal answers of different labs hash differently.
@@ -239,7 +238,12 @@ fn shown(path: &Path) -> String {
 }
 
 /// Reads capture `name` of `set` from `dir` and checks it holds what it should.
-fn load_capture(set: &QuestionSet, dir: &Path, name: &str) -> Result<Vec<Packet>, String> {
+fn load_capture(
+    set: &QuestionSet,
+    lab: &str,
+    dir: &Path,
+    name: &str,
+) -> Result<Vec<Packet>, String> {
     let spec = set
         .captures
         .iter()
@@ -256,7 +260,7 @@ fn load_capture(set: &QuestionSet, dir: &Path, name: &str) -> Result<Vec<Packet>
         return Err(format!(
             "no capture yet: `make capture LAB={}{solutions}` records your programs into {}/{name}.pcap, \
              which should hold {}; or {} (FILE = {name}.pcap or {name}.pcapng in that folder)",
-            set.lab,
+            lab,
             shown(dir),
             spec.holds,
             sniff::BY_HAND
@@ -268,7 +272,7 @@ fn load_capture(set: &QuestionSet, dir: &Path, name: &str) -> Result<Vec<Packet>
             "{} should hold {}, but {e}; make it again with `make capture LAB={}`",
             shown(&path),
             spec.holds,
-            set.lab
+            lab
         )
     })?;
     Ok(cap.packets)
@@ -276,10 +280,10 @@ fn load_capture(set: &QuestionSet, dir: &Path, name: &str) -> Result<Vec<Packet>
 
 /// The check of question `index` of `set`, against the answers file and captures of the lab
 /// being graded (`ctx.lab_files()`).
-pub fn check(set: &QuestionSet, index: usize, ctx: &Ctx) -> Result<(), String> {
+pub fn check(set: &QuestionSet, lab: &str, index: usize, ctx: &Ctx) -> Result<(), String> {
     let q = &set.questions[index];
     let dir = ctx.lab_files();
-    let packets = load_capture(set, dir, q.capture)?;
+    let packets = load_capture(set, lab, dir, q.capture)?;
     let path = dir.join(FILE);
     let text =
         std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", shown(&path)))?;
@@ -344,15 +348,14 @@ pub fn check(set: &QuestionSet, index: usize, ctx: &Ctx) -> Result<(), String> {
     }
 }
 
-/// A check's function, as [`Check`] takes it.
-/// One check per question of `set`, in its order.
-pub fn checks(set: &'static QuestionSet) -> Vec<Check> {
+/// One check per question of `set` (the questions of lab `lab`), in its order.
+pub fn checks(set: &'static QuestionSet, lab: &'static str) -> Vec<Check> {
     for q in set.questions {
         assert!(
             q.answer.fits(q.form),
             "{} question {}: a capture answer's kind (Capture for numbers, CaptureText for \
              texts) must fit its form {:?}",
-            set.lab,
+            lab,
             q.key,
             q.form
         );
@@ -362,7 +365,7 @@ pub fn checks(set: &'static QuestionSet) -> Vec<Check> {
         .enumerate()
         .map(|(i, q)| {
             Check::new(set.milestone, q.title, 1, q.hint, move |ctx| {
-                check(set, i, ctx)
+                check(set, lab, i, ctx)
             })
         })
         .collect()
@@ -372,6 +375,7 @@ pub fn checks(set: &'static QuestionSet) -> Vec<Check> {
 /// `dir`; returns a line per capture saying what it holds.
 pub fn record(
     set: &QuestionSet,
+    lab: &str,
     bins: BTreeMap<String, PathBuf>,
     dir: &Path,
 ) -> Result<Vec<String>, String> {
@@ -399,7 +403,7 @@ pub fn record(
                 "{} should hold {}, but {e}: do your programs work? (make grade LAB={})",
                 path.display(),
                 spec.holds,
-                set.lab
+                lab
             )
         })?;
         report.push(format!(
@@ -494,10 +498,7 @@ pub fn solution_answers(set: &QuestionSet, template: &str, dir: &Path) -> Result
 /// The `capture` command (`make capture LAB=… [SOLUTIONS=1]`): builds the lab, records its
 /// scenario, and for the solutions writes their answers file. `--hash KEY=ANSWER` prints the
 /// hash an instructor stores for a fixed answer.
-pub fn capture_main(
-    labs: fn() -> Vec<crate::grader::Lab>,
-    sets: fn() -> Vec<&'static QuestionSet>,
-) {
+pub fn capture_main(labs: fn() -> Vec<crate::grader::Lab>, args: Vec<String>) {
     use crate::cli::{self, Options};
     use std::process::exit;
     let mut opts = Options::new();
@@ -518,21 +519,23 @@ pub fn capture_main(
         "print the stored hash of a fixed answer of --lab",
         "KEY=ANSWER",
     );
-    let args = cli::parse(
+    let args = cli::parse_args(
         opts,
-        "Usage: capture [--lab NAME] [--solutions] [--hash KEY=ANSWER]\n\n\
+        "Usage: socklab capture [--lab NAME] [--solutions] [--hash KEY=ANSWER]\n\n\
          Runs a lab's programs on loopback under tcpdump and saves the captures its questions are\n\
          about, beside its answers file (labs/<lab>/, or target/solutions/answers/<lab>/).",
+        args,
     );
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let all = sets();
-    let wanted: Vec<&QuestionSet> = match args.opt::<String>("lab") {
-        None => all,
-        Some(name) => match all.into_iter().find(|s| s.lab == name) {
-            Some(set) => vec![set],
+    let mut all = labs();
+    all.retain(|l| l.questions.is_some());
+    let wanted: Vec<&crate::grader::Lab> = match args.opt::<String>("lab") {
+        None => all.iter().collect(),
+        Some(name) => match all.iter().find(|l| l.name == name) {
+            Some(lab) => vec![lab],
             None => args.fail(&format!(
                 "lab '{name}' has no questions on captures (labs with questions: {})",
-                sets().iter().map(|s| s.lab).collect::<Vec<_>>().join(", ")
+                all.iter().map(|l| l.name).collect::<Vec<_>>().join(", ")
             )),
         },
     };
@@ -540,15 +543,17 @@ pub fn capture_main(
         let (key, answer) = pair
             .split_once('=')
             .unwrap_or_else(|| args.fail("--hash takes KEY=ANSWER"));
-        let set = match wanted.as_slice() {
-            [one] => one,
+        let (lab, set) = match wanted.as_slice() {
+            [one] if args.opt::<String>("lab").is_some() => {
+                (one.name, one.questions.expect("kept above"))
+            }
             _ => args.fail("--hash needs --lab"),
         };
         let q = set
             .questions
             .iter()
             .find(|q| q.key == key.trim())
-            .unwrap_or_else(|| args.fail(&format!("{} has no question {key}", set.lab)));
+            .unwrap_or_else(|| args.fail(&format!("{lab} has no question {key}")));
         match parse_value(q.form, answer) {
             Ok(v) => println!("{}", hash(set.salt, q.key, &canonical(q.form, &v))),
             Err(e) => args.fail(&e),
@@ -565,20 +570,17 @@ pub fn capture_main(
             "target"
         }),
     };
-    let all_labs = labs();
     let mut failed = false;
-    for set in wanted {
-        let Some(lab) = all_labs.iter().find(|l| l.name == set.lab) else {
-            eprintln!("capture: no lab named {}", set.lab);
-            exit(1);
-        };
-        let dir = build.lab_files(set.lab);
+    for lab in wanted {
+        // Kept above: only labs with questions are left.
+        let set = lab.questions.expect("a lab with questions");
+        let dir = build.lab_files(lab.name);
         let done = build
             .lab(lab)
-            .and_then(|bins| record(set, bins, &dir))
+            .and_then(|bins| record(set, lab.name, bins, &dir))
             .and_then(|report| {
                 if solutions {
-                    let source = root.join("solutions").join(set.lab).join(FILE);
+                    let source = root.join("solutions").join(lab.name).join(FILE);
                     let text = std::fs::read_to_string(&source)
                         .map_err(|e| format!("{}: {e}", source.display()))?;
                     let filled = solution_answers(set, &text, &dir)?;
@@ -601,12 +603,12 @@ pub fn capture_main(
                     println!(
                         "Open it in Wireshark (or `cargo run --bin flow -- FILE`), answer the questions in \
                          labs/{}/{FILE}, then `make grade LAB={}`.",
-                        set.lab, set.lab
+                        lab.name, lab.name
                     );
                 }
             }
             Err(e) => {
-                eprintln!("capture {}: {e}", set.lab);
+                eprintln!("capture {}: {e}", lab.name);
                 failed = true;
             }
         }
@@ -682,7 +684,6 @@ mod tests {
     }
 
     static SET: QuestionSet = QuestionSet {
-        lab: "demo",
         milestone: "9 questions",
         salt: "test",
         captures: &[CaptureFile {
@@ -782,7 +783,7 @@ mod tests {
 
     fn run(dir: &Path, index: usize) -> Result<(), String> {
         let ctx = Ctx::new(Arc::default(), dir.join("scratch"), dir.to_path_buf());
-        check(&SET, index, &ctx)
+        check(&SET, "demo", index, &ctx)
     }
 
     #[test]
@@ -858,7 +859,6 @@ mod tests {
     /// A set with fixed answers only: [`solution_answers`] needs no capture (nor tshark) for it.
     fn fixed_only(questions: &'static [Question]) -> QuestionSet {
         QuestionSet {
-            lab: "demo",
             milestone: "9 questions",
             salt: "test",
             captures: SET.captures,
@@ -907,14 +907,13 @@ mod tests {
             hint: "",
         }];
         static BAD: QuestionSet = QuestionSet {
-            lab: "demo",
             milestone: "9 questions",
             salt: "test",
             captures: &[],
             questions: &WRONG,
             scenario: |_| Ok(()),
         };
-        checks(&BAD);
+        checks(&BAD, "demo");
     }
 
     #[test]

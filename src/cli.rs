@@ -78,7 +78,12 @@ pub fn parse_from(
 
 /// Parses the process's own arguments; prints help (exit 0) or an error and usage (exit 2).
 pub fn parse(opts: Options, brief: &str) -> Args {
-    match parse_from(opts, brief, std::env::args().skip(1)) {
+    parse_args(opts, brief, std::env::args().skip(1))
+}
+
+/// The same for `args` (a subcommand's arguments, say): help exits 0, a mistake exits 2.
+pub fn parse_args(opts: Options, brief: &str, args: impl IntoIterator<Item = String>) -> Args {
+    match parse_from(opts, brief, args) {
         Ok(args) => args,
         Err(Stop::Help(usage)) => {
             print!("{usage}");

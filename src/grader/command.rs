@@ -1,19 +1,121 @@
-//! The `grade` command line (what `make grade`, `make watch` and `make test` call).
+//! The `socklab` command line: one command over the lab registry, with a subcommand per job
+//! (`make grade`, `make capture`, `make labs`, `make check-labs` call it).
 
-use super::{fingerprint, grade, prepare_submission, Build, Lab};
+use super::{fingerprint, grade, prepare_submission, registry, Build, Lab};
+use crate::blanks;
 use crate::cli::{self, Options};
 use std::path::PathBuf;
 use std::process::exit;
 use std::time::Duration;
 
-const BRIEF: &str = "Usage: grade [options]
+const USAGE: &str = "Usage: socklab COMMAND [options]   (socklab COMMAND --help for its options)
+
+Commands:
+  grade        build the labs and grade them with the autograder's checks (make grade)
+  capture      record a lab's programs under tcpdump for its capture questions (make capture)
+  labs         write labs/ from solutions/ (make labs)
+  check-labs   check that labs/ matches solutions/ and the lab registry matches the files";
+
+/// The `socklab` program: runs the subcommand named by the first argument over `labs`.
+pub fn main(labs: fn() -> Vec<Lab>) {
+    let mut args = std::env::args().skip(1);
+    let command = args.next();
+    let rest: Vec<String> = args.collect();
+    match command.as_deref() {
+        Some("grade") => grade_main(labs, rest),
+        Some("capture") => crate::answers::capture_main(labs, rest),
+        Some("labs") => labs_main(rest, false),
+        Some("check-labs") => {
+            labs_main(rest, true);
+            let problems = registry::problems(&root(), &labs());
+            if !problems.is_empty() {
+                for p in &problems {
+                    eprintln!("{p}");
+                }
+                eprintln!(
+                    "check-labs: {} problem(s) in the lab registry",
+                    problems.len()
+                );
+                exit(1);
+            }
+            println!("the lab registry matches the files");
+        }
+        Some("-h" | "--help") => println!("{USAGE}"),
+        Some(other) => {
+            eprintln!("error: no command '{other}'\n\n{USAGE}");
+            exit(2);
+        }
+        None => {
+            eprintln!("error: a command is needed\n\n{USAGE}");
+            exit(2);
+        }
+    }
+}
+
+/// The kit's folder.
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `labs` writes labs/ from solutions/; `check-labs` only reports where they differ.
+fn labs_main(args: Vec<String>, check: bool) {
+    let mut opts = Options::new();
+    if !check {
+        opts.optflag(
+            "",
+            "force",
+            "overwrite lab files even where someone changed them",
+        );
+    }
+    let brief = if check {
+        "Usage: socklab check-labs"
+    } else {
+        "Usage: socklab labs [--force]"
+    };
+    let args = cli::parse_args(opts, brief, args);
+    let root = root();
+    let (solutions, labs) = (root.join("solutions"), root.join("labs"));
+    if check {
+        match blanks::check(&solutions, &labs) {
+            Ok(problems) if problems.is_empty() => println!("labs/ matches solutions/"),
+            Ok(problems) => {
+                for p in problems {
+                    eprintln!("{p}");
+                }
+                eprintln!("run `make labs` to regenerate labs/ from solutions/");
+                exit(1);
+            }
+            Err(e) => {
+                eprintln!("check-labs: {e}");
+                exit(1);
+            }
+        }
+        return;
+    }
+    match blanks::generate(&solutions, &labs, args.flag("force")) {
+        Ok(done) => {
+            for line in &done {
+                println!("{line}");
+            }
+            println!("labs/ is up to date ({} file(s) written)", done.len());
+        }
+        Err(problems) => {
+            for p in problems {
+                eprintln!("{p}");
+            }
+            exit(1);
+        }
+    }
+}
+
+const BRIEF: &str = "Usage: socklab grade [options]
 
 Builds the lab programs, runs the autograder's checks against them and prints a score table.
 Without options it grades the student versions of every lab (labs/).";
 
 /// Runs the grader for the labs that `all_labs` lists. Exits 0 when grading ran, whatever the
 /// score; 1 when it could not grade or an `--expect` did not hold; 2 on a command-line mistake.
-pub fn main(all_labs: fn() -> Vec<Lab>) {
+fn grade_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
     let mut opts = Options::new();
     opts.optmulti("", "lab", "grade only this lab (repeatable)", "NAME");
     opts.optflag("", "solutions", "grade solutions/ instead of labs/");
@@ -42,9 +144,9 @@ pub fn main(all_labs: fn() -> Vec<Lab>) {
         "full|zero",
     );
     opts.optflag("", "list", "list the labs and their checks, then exit");
-    let args = cli::parse(opts, BRIEF);
+    let args = cli::parse_args(opts, BRIEF, args);
 
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = root();
     let mut labs = all_labs();
     let wanted: Vec<String> = args.matches.opt_strs("lab");
     if let Some(bad) = wanted

@@ -5,15 +5,32 @@
 //! `tests/checks/`; an `Err` is the reason a student reads. The runner gives every check its own
 //! thread and time limit, kills every process the check started when it ends, and scores a
 //! panic, a hang or a program that does not compile as a failure with its reason.
+//!
+//! The harness checks are written with, one name per role:
+//! - [`Ctx::spawn`] / [`Ctx::start_server`] run a lab program ([`Program`]); [`start_server`]
+//!   does the same outside a check (the kit's tests, benches);
+//! - [`Program::finish`], [`Program::run_to_end`] and [`Program::explain`] say how a program
+//!   ended, with its panic;
+//! - [`LinePeer`]: the test side of a line protocol over TCP;
+//! - [`StandIn`]: a server written in the check, for testing a student's client;
+//! - [`Context`]: errors that name the step that failed.
 
 mod command;
+mod context;
+mod peer;
 mod program;
+mod registry;
 mod report;
+mod stand_in;
 
 pub use command::main;
-pub use program::{secs, Ctx, Program};
+pub use context::Context;
+pub use peer::{shown, Found, LinePeer};
+pub use program::{secs, start_server, Ctx, Program};
 pub use report::{Outcome, Report};
+pub use stand_in::StandIn;
 
+use crate::answers::QuestionSet;
 use crossbeam_channel::{bounded, unbounded};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +38,11 @@ use std::process::Command;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
+
+/// How long a check waits for something that should come promptly (a line, a connection).
+pub const WAIT: Duration = Duration::from_secs(3);
+/// How long a check listens to make sure something does *not* come.
+pub const QUIET: Duration = Duration::from_millis(300);
 
 /// The test of a check: `Err` is the reason a student reads.
 pub type Run = Arc<dyn Fn(&Ctx) -> Result<(), String> + Send + Sync>;
@@ -62,12 +84,41 @@ impl Check {
     }
 }
 
-/// A lab: its folder name under `labs/` and `solutions/`, its binaries and its checks.
+/// A lab: its folder name under `labs/` and `solutions/`, its binaries, its checks and its
+/// questions on captures. The list of labs in `tests/checks/mod.rs` is the kit's one registry:
+/// it drives grading, captures, `make check-labs` and the command-line tests.
 pub struct Lab {
     pub name: &'static str,
     pub title: &'static str,
     pub bins: &'static [&'static str],
     pub checks: Vec<Check>,
+    pub questions: Option<&'static QuestionSet>,
+}
+
+impl Lab {
+    /// A lab with no checks yet.
+    pub fn new(name: &'static str, title: &'static str, bins: &'static [&'static str]) -> Lab {
+        Lab {
+            name,
+            title,
+            bins,
+            checks: Vec::new(),
+            questions: None,
+        }
+    }
+
+    /// Adds checks, after those already there (the table keeps this order).
+    pub fn checks(mut self, checks: Vec<Check>) -> Lab {
+        self.checks.extend(checks);
+        self
+    }
+
+    /// The lab's questions on captures: one check per question, added here in the order.
+    pub fn questions(mut self, set: &'static QuestionSet) -> Lab {
+        self.checks.extend(crate::answers::checks(set, self.name));
+        self.questions = Some(set);
+        self
+    }
 }
 
 /// Where and how to build: the kit's root, which version (labs or solutions), which target dir.

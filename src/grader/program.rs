@@ -1,12 +1,15 @@
 //! Programs under test: spawning a built lab binary, reading its output with time limits, and
 //! making sure it is killed when the check ends, whatever happened.
 
+use super::context::Context;
+use super::WAIT;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -68,79 +71,108 @@ impl Ctx {
             .bins
             .get(bin)
             .ok_or_else(|| format!("the grader has no binary named {bin}"))?;
-        let label = format!("{bin} {}", args.join(" "));
-        let mut child = Command::new(path)
-            .args(args)
-            .env("RUST_BACKTRACE", "0")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("could not start {label}: {e}"))?;
-        let stdin = child.stdin.take();
-        // Both pipes exist: they were requested as Stdio::piped() just above.
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let stderr_pipe = child.stderr.take().expect("stderr is piped");
+        let mut cmd = Command::new(path);
+        cmd.args(args);
+        launch(cmd, format!("{bin} {}", args.join(" ")), &self.children)
+    }
 
-        // Bounded: a program that prints without end blocks on its full pipe instead of
-        // filling the grader's memory.
-        let (tx, lines) = bounded(MAX_LINES);
-        thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            loop {
-                let mut buf = Vec::new();
-                match (&mut reader)
-                    .take(MAX_LINE as u64)
-                    .read_until(b'\n', &mut buf)
-                {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        if buf.last() != Some(&b'\n') {
-                            // Overlong line: skip to its end.
-                            let mut rest = Vec::new();
-                            let _ = reader.read_until(b'\n', &mut rest);
-                        }
-                        let text = String::from_utf8_lossy(&buf);
-                        if tx
-                            .send(text.trim_end_matches(['\r', '\n']).to_string())
-                            .is_err()
-                        {
-                            break;
-                        }
+    /// Starts lab server `bin` with `args` and reads its address from its first line.
+    pub fn start_server(&self, bin: &str, args: &[&str]) -> Result<(Program, SocketAddr), String> {
+        let server = self.spawn(bin, args)?;
+        let addr = server.address(WAIT)?;
+        Ok((server, addr))
+    }
+}
+
+/// Starts a server outside a check (the kit's tests, benches) and reads its address from its
+/// first line; it is killed when the returned [`Program`] is dropped.
+pub fn start_server(cmd: Command) -> Result<(Program, SocketAddr), String> {
+    let server = Program::start(cmd)?;
+    let addr = server.address(WAIT)?;
+    Ok((server, addr))
+}
+
+/// Starts `cmd` with piped stdin, stdout and stderr, registered in `children`.
+fn launch(mut cmd: Command, label: String, children: &Children) -> Result<Program, String> {
+    let label = label.trim().to_string();
+    let mut child = cmd
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {label}"))?;
+    let stdin = child.stdin.take();
+    // Both pipes exist: they were requested as Stdio::piped() just above.
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr_pipe = child.stderr.take().expect("stderr is piped");
+
+    // Bounded: a program that prints without end blocks on its full pipe instead of
+    // filling the grader's memory (unless its output is discarded).
+    let (tx, lines) = bounded(MAX_LINES);
+    let discard = Arc::new(AtomicBool::new(false));
+    let discarding = Arc::clone(&discard);
+    thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        loop {
+            if discarding.load(Ordering::Relaxed) {
+                let mut sink = [0u8; 64 * 1024];
+                while matches!(reader.read(&mut sink), Ok(n) if n > 0) {}
+                break;
+            }
+            let mut buf = Vec::new();
+            match (&mut reader)
+                .take(MAX_LINE as u64)
+                .read_until(b'\n', &mut buf)
+            {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    if buf.last() != Some(&b'\n') {
+                        // Overlong line: skip to its end.
+                        let mut rest = Vec::new();
+                        let _ = reader.read_until(b'\n', &mut rest);
+                    }
+                    let text = String::from_utf8_lossy(&buf);
+                    if tx
+                        .send(text.trim_end_matches(['\r', '\n']).to_string())
+                        .is_err()
+                    {
+                        break;
                     }
                 }
             }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = Arc::clone(&stderr);
-        // Dropped when stderr reaches its end, so readers can wait for the whole panic message.
-        let (stderr_open, stderr_done) = bounded::<()>(0);
-        thread::spawn(move || {
-            let _open = stderr_open;
-            let mut reader = BufReader::new(stderr_pipe);
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                let mut s = sink.lock().unwrap_or_else(|p| p.into_inner());
-                if s.len() < MAX_STDERR {
-                    s.push_str(&String::from_utf8_lossy(&buf[..n]));
-                }
+        }
+    });
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&stderr);
+    // Dropped when stderr reaches its end, so readers can wait for the whole panic message.
+    let (stderr_open, stderr_done) = bounded::<()>(0);
+    thread::spawn(move || {
+        let _open = stderr_open;
+        let mut reader = BufReader::new(stderr_pipe);
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
             }
-        });
-        let mut children = self.children.lock().unwrap_or_else(|p| p.into_inner());
-        children.push(child);
-        Ok(Program {
-            label,
-            lines,
-            stderr,
-            stderr_done,
-            stdin,
-            children: Arc::clone(&self.children),
-            index: children.len() - 1,
-        })
-    }
+            let mut s = sink.lock().unwrap_or_else(|p| p.into_inner());
+            if s.len() < MAX_STDERR {
+                s.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        }
+    });
+    let mut list = children.lock().unwrap_or_else(|p| p.into_inner());
+    list.push(child);
+    Ok(Program {
+        label,
+        lines,
+        discard,
+        stderr,
+        stderr_done,
+        stdin,
+        children: Arc::clone(children),
+        index: list.len() - 1,
+    })
 }
 
 fn kill_all(children: &Children) {
@@ -155,6 +187,8 @@ fn kill_all(children: &Children) {
 pub struct Program {
     label: String,
     lines: Receiver<String>,
+    /// Set by [`Program::discard_output`]: stdout is read and thrown away.
+    discard: Arc<AtomicBool>,
     stderr: Arc<Mutex<String>>,
     stderr_done: Receiver<()>,
     stdin: Option<ChildStdin>,
@@ -163,6 +197,23 @@ pub struct Program {
 }
 
 impl Program {
+    /// Starts `cmd` on its own, outside a check (see [`start_server`]); killed when dropped.
+    pub fn start(cmd: Command) -> Result<Program, String> {
+        let label = std::iter::once(cmd.get_program())
+            .chain(cmd.get_args())
+            .map(|a| a.to_string_lossy().to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+        launch(cmd, label, &Children::default())
+    }
+
+    /// From now on the program's stdout is read and thrown away, so a server that prints a
+    /// line per request never blocks on a full pipe (benches, long runs).
+    pub fn discard_output(&self) {
+        self.discard.store(true, Ordering::Relaxed);
+        while self.lines.try_recv().is_ok() {}
+    }
+
     /// The process ID.
     pub fn pid(&self) -> u32 {
         let children = self.children.lock().unwrap_or_else(|p| p.into_inner());
@@ -188,10 +239,7 @@ impl Program {
             status = self.try_status();
         }
         let how = match status {
-            Some(s) => match s.code() {
-                Some(c) => format!("exited with code {c}"),
-                None => "was killed by a signal".to_string(),
-            },
+            Some(s) => exit(s),
             None => "closed its output".to_string(),
         };
         match self.panic_message() {
@@ -298,17 +346,40 @@ impl Program {
         }
     }
 
+    /// Lets the program run to its end (at most `within`): what it printed and its exit status.
+    /// A panic is an error naming it, whatever the exit status.
+    pub fn finish(&self, within: Duration) -> Result<(Vec<String>, ExitStatus), String> {
+        let lines = self.rest(within)?;
+        let status = self.wait(within)?;
+        match self.panic_message() {
+            Some(panic) => Err(format!("{} {panic}", self.label)),
+            None => Ok((lines, status)),
+        }
+    }
+
     /// Lets the program run to its end (at most `within`) and returns what it printed; an error,
     /// naming its panic or its output, when it exits with a failure.
     pub fn run_to_end(&self, within: Duration) -> Result<Vec<String>, String> {
-        let lines = self.rest(within)?;
-        if self.wait(within)?.success() {
-            return Ok(lines);
+        let (lines, status) = self.finish(within)?;
+        if status.success() {
+            Ok(lines)
+        } else {
+            Err(format!(
+                "{} failed ({}): it printed {lines:?}",
+                self.label,
+                exit(status)
+            ))
         }
-        let why = self
-            .panic_message()
-            .unwrap_or_else(|| format!("it printed {lines:?}"));
-        Err(format!("{} failed: {why}", self.label))
+    }
+
+    /// `why` with the program's panic (in any of its threads), or that it is gone, added: a
+    /// check's failure often has its cause in the program.
+    pub fn explain(&self, why: String) -> String {
+        match self.panic_message() {
+            Some(panic) => format!("{why}; {} {panic}", self.label),
+            None if !self.is_running() => format!("{why}; {}", self.death()),
+            None => why,
+        }
     }
 
     /// Waits for the program to exit, at most `within`.
@@ -358,6 +429,14 @@ impl Program {
 impl Drop for Program {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// `exited with code 1`, `was killed by a signal`.
+fn exit(status: ExitStatus) -> String {
+    match status.code() {
+        Some(c) => format!("exited with code {c}"),
+        None => "was killed by a signal".to_string(),
     }
 }
 

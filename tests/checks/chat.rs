@@ -9,7 +9,7 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use socket2::{Domain, Protocol, Socket, Type};
-use socklab::answers::{self, Answer, CaptureFile, Form, Question, QuestionSet, Recorder};
+use socklab::answers::{Answer, CaptureFile, Form, Question, QuestionSet, Recorder};
 use socklab::capture::{self, Packet};
 use socklab::grader::{secs, Check, Ctx, Lab, Program};
 use std::collections::BTreeMap;
@@ -26,7 +26,12 @@ const WAIT: Duration = Duration::from_secs(3);
 const PROMPT: &str = "First enter your name to register it in the server";
 
 pub fn lab() -> Lab {
-    let mut checks = vec![
+    Lab::new(
+        "chat",
+        "Chat server with active users, peer-to-peer client, sign-up and login",
+        &[SERVER, CLIENT],
+    )
+    .checks(vec![
             Check::new("1 server", "prints its real address at the end of its first line", 1,
                 "Bind the listening socket first, then print listener.local_addr(): with --port 0 the OS picks the port.", server_prints_address),
             Check::new("1 server", "registers names and sends everyone `!` + the JSON map name → IP", 3,
@@ -57,9 +62,9 @@ pub fn lab() -> Lab {
                 "Look the name up in the active users before sending.", client_unknown_user),
             Check::new("2 client", "two built clients chat through the built server, and P2P", 2,
                 "Run it by hand: one server and two clients with --bind 127.0.0.2 and 127.0.0.3.", end_to_end).limit(15),
-    ];
-    checks.extend(answers::checks(&QUESTIONS));
-    checks.extend(vec![
+    ])
+    .questions(&QUESTIONS)
+    .checks(vec![
             Check::new("Q2 accounts", "SIGNUP creates an account and joins; LOGIN joins again later", 2,
                 "With --users, the first line is SIGNUP NAME PASSWORD or LOGIN NAME PASSWORD; answer OK or ERR.", signup_then_login).limit(15),
             Check::new("Q2 accounts", "the client signs up with --signup and logs in with --password", 1,
@@ -78,13 +83,7 @@ pub fn lab() -> Lab {
                 "Store salt, iterations and PBKDF2-HMAC-SHA256(password, salt): never the password.", no_password_in_file).limit(15),
             Check::new("Q2 accounts", "a corrupt users file stops the server, untouched", 1,
                 "Accounts::load returns an error for a file it cannot read; main prints it and exits non-zero.", corrupt_file_stops),
-    ]);
-    Lab {
-        name: "chat",
-        title: "Chat server with active users, peer-to-peer client, sign-up and login",
-        bins: &[SERVER, CLIENT],
-        checks,
-    }
+    ])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1224,8 +1223,7 @@ const CLIENT1: [IpAddr; 2] = [
 
 /// The questions of `labs/chat/answers.txt`, in its order. Fixed answers are stored hashed:
 /// `cargo run --bin capture -- --lab chat --hash KEY=ANSWER` prints a hash.
-pub static QUESTIONS: QuestionSet = QuestionSet {
-    lab: "chat",
+static QUESTIONS: QuestionSet = QuestionSet {
     milestone: "4 capture questions",
     salt: "socklab/chat/b349",
     captures: &[

@@ -2,7 +2,7 @@
 //! simultaneous clients written here (they speak the seed's protocol, as netcat users would);
 //! the client is driven through its stdin against a reference hub written here.
 
-use socklab::answers::{self, Answer, CaptureFile, Form, Question, QuestionSet, Recorder};
+use socklab::answers::{Answer, CaptureFile, Form, Question, QuestionSet, Recorder};
 use socklab::capture::{self, Flags, Packet};
 use socklab::grader::{secs, Check, Ctx, Lab, Program};
 use std::io::{BufRead, BufReader, ErrorKind, Write};
@@ -17,7 +17,12 @@ const WAIT: Duration = Duration::from_secs(3);
 const QUIET: Duration = Duration::from_millis(300);
 
 pub fn lab() -> Lab {
-    let mut checks = vec![
+    Lab::new(
+        "chatroom",
+        "TCP chat room with private messages",
+        &[SERVER, CLIENT],
+    )
+    .checks(vec![
             Check::new("1 accept and handshake", "sends NICKNAME, then `Connected to server!` for a good nickname", 2,
                 "Accept in a loop, one thread per client (handle_client: writer thread, handshake). The welcome follows the `NAME joined!` broadcast, so Room::broadcast is needed too.", handshake),
             Check::new("1 accept and handshake", "serves several clients at once", 2,
@@ -57,14 +62,8 @@ pub fn lab() -> Lab {
                 "The given handshake asks again after an `ERROR …` line; it needs your connection.", client_retries_nickname),
             Check::new("6 client", "your client and your server: two users chat", 1,
                 "Run both by hand: chatroom_server --port 3040, then chatroom_client --host 127.0.0.1.", client_with_server),
-    ];
-    checks.extend(answers::checks(&QUESTIONS));
-    Lab {
-        name: "chatroom",
-        title: "TCP chat room with private messages",
-        bins: &[SERVER, CLIENT],
-        checks,
-    }
+    ])
+    .questions(&QUESTIONS)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -795,8 +794,7 @@ const LINE: &str = "hello everyone";
 
 /// The questions of `labs/chatroom/answers.txt`, in its order. The fixed answer is stored
 /// hashed: `cargo run --bin capture -- --lab chatroom --hash KEY=ANSWER` prints a hash.
-pub static QUESTIONS: QuestionSet = QuestionSet {
-    lab: "chatroom",
+static QUESTIONS: QuestionSet = QuestionSet {
     milestone: "7 capture questions",
     salt: "socklab/chatroom/578d",
     captures: &[CaptureFile {

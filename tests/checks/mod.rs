@@ -1,8 +1,7 @@
-//! The autograder's checks: one module per lab, each with a `lab()` that lists the lab's
-//! binaries and checks. They are compiled into the `grade` binary (src/bin/grade.rs), so the
-//! checks a submission is graded with are always the kit's own.
+//! The autograder's checks and the kit's one lab registry: [`labs`] lists every lab, and each
+//! lab's module builds its [`Lab`] (binaries, checks, questions on captures). Compiled into the
+//! `socklab` binary (src/bin/socklab.rs) and the command-line tests (tests/cli.rs).
 
-use socklab::answers::QuestionSet;
 use socklab::grader::Lab;
 
 mod chat;
@@ -13,15 +12,4 @@ mod xmlrpc;
 /// Every lab, in the order the grader reports them.
 pub fn labs() -> Vec<Lab> {
     vec![udp_time::lab(), xmlrpc::lab(), chatroom::lab(), chat::lab()]
-}
-
-/// Every lab's questions on captures, for `make capture` (src/bin/capture.rs).
-#[allow(dead_code)] // the grade binary reaches them through each lab's checks
-pub fn question_sets() -> Vec<&'static QuestionSet> {
-    vec![
-        &udp_time::QUESTIONS,
-        &xmlrpc::QUESTIONS,
-        &chatroom::QUESTIONS,
-        &chat::QUESTIONS,
-    ]
 }

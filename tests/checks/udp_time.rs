@@ -2,7 +2,7 @@
 //! peer written here, over real loopback sockets.
 
 use serde_json::{json, Value};
-use socklab::answers::{self, Answer, CaptureFile, Form, Question, QuestionSet, Recorder};
+use socklab::answers::{Answer, CaptureFile, Form, Question, QuestionSet, Recorder};
 use socklab::capture::Packet;
 use socklab::grader::{Check, Ctx, Lab, Program};
 use std::net::{SocketAddr, UdpSocket};
@@ -16,7 +16,12 @@ const WAIT: Duration = Duration::from_secs(3);
 const FIXED_TIME: &str = "The time is 2001-02-03 04:05:06.070809";
 
 pub fn lab() -> Lab {
-    let mut checks = vec![
+    Lab::new(
+        "udp-time",
+        "UDP time server and client",
+        &[BIN],
+    )
+    .checks(vec![
             Check::new("1 server", "prints `Server listening at IP:PORT` with the real port", 1,
                 "Bind first, then print sock.local_addr(): with port 0 the OS picks the port.", server_prints_address),
             Check::new("1 server", "answers [id, \"The time is …\"] with the request's ID", 3,
@@ -45,14 +50,8 @@ pub fn lab() -> Lab {
                 "Count each outcome; the summary lines are printed by the given code once the exchanges work.", client_measures),
             Check::new("6 measuring delay", "-log FILE writes a header and one CSV row per request", 1,
                 "Open the file with File::create and write one row per request.", client_logs_csv),
-    ];
-    checks.extend(answers::checks(&QUESTIONS));
-    Lab {
-        name: "udp-time",
-        title: "UDP time server and client",
-        bins: &[BIN],
-        checks,
-    }
+    ])
+    .questions(&QUESTIONS)
 }
 
 /// A loopback UDP socket for the test side, never blocking more than `WAIT`.
@@ -519,8 +518,7 @@ fn client_logs_csv(ctx: &Ctx) -> Result<(), String> {
 
 /// The questions of `labs/udp-time/answers.txt`, in its order. Fixed answers are stored hashed:
 /// `cargo run --bin capture -- --lab udp-time --hash KEY=ANSWER` prints a hash.
-pub static QUESTIONS: QuestionSet = QuestionSet {
-    lab: "udp-time",
+static QUESTIONS: QuestionSet = QuestionSet {
     milestone: "7 capture questions",
     salt: "socklab/udp-time/5e1f",
     captures: &[CaptureFile {

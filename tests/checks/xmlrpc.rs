@@ -4,7 +4,7 @@
 
 use base64::Engine;
 use quick_xml::events::Event;
-use socklab::answers::{self, Answer, CaptureFile, Form, Question, QuestionSet, Recorder};
+use socklab::answers::{Answer, CaptureFile, Form, Question, QuestionSet, Recorder};
 use socklab::capture::{self, Flags, Packet};
 use socklab::grader::{Check, Ctx, Lab, Program};
 use std::collections::BTreeMap;
@@ -23,7 +23,12 @@ const USER: &str = "user";
 const PASS: &str = "pass";
 
 pub fn lab() -> Lab {
-    let mut checks = vec![
+    Lab::new(
+        "xmlrpc",
+        "XML-RPC server with HTTP Basic auth, and its client",
+        &[SERVER, CLIENT],
+    )
+    .checks(vec![
             Check::new("1 HTTP", "prints its real address and accepts TCP connections", 1,
                 "Bind a TcpListener, then print listener.local_addr(): with port 0 the OS picks the port.", server_prints_address),
             Check::new("1 HTTP", "answers a POST with 200, Content-Type and a matching Content-Length", 2,
@@ -80,14 +85,8 @@ pub fn lab() -> Lab {
                 "Compare the first prefix bits of the client's address with the network's, using a mask.", allow_refuses_outsiders),
             Check::new("7 allow", "--allow CIDR serves clients inside them (any prefix length)", 1,
                 "A /9 compares 9 bits: the whole first byte and the top bit of the second.", allow_admits_insiders),
-    ];
-    checks.extend(answers::checks(&QUESTIONS));
-    Lab {
-        name: "xmlrpc",
-        title: "XML-RPC server with HTTP Basic auth, and its client",
-        bins: &[SERVER, CLIENT],
-        checks,
-    }
+    ])
+    .questions(&QUESTIONS)
 }
 
 // ---- HTTP on the test side ----
@@ -1265,8 +1264,7 @@ fn allow_admits_insiders(ctx: &Ctx) -> Result<(), String> {
 
 /// The questions of `labs/xmlrpc/answers.txt`, in its order. The one fixed answer is stored
 /// hashed: `cargo run --bin capture -- --lab xmlrpc --hash KEY=ANSWER` prints a hash.
-pub static QUESTIONS: QuestionSet = QuestionSet {
-    lab: "xmlrpc",
+static QUESTIONS: QuestionSet = QuestionSet {
     milestone: "8 capture questions",
     salt: "socklab/xmlrpc/e6b5",
     captures: &[CaptureFile {

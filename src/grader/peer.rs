@@ -1,0 +1,224 @@
+//! The test side of a line protocol: a TCP connection that sends lines or raw bytes and reads
+//! lines with deadlines. Checks use it as a client of a student's server, and stand-in servers
+//! ([`super::StandIn`]) use it on the connections they accept from a student's client.
+//!
+//! Every read and write has a time limit, so a silent or stuck program fails the check with a
+//! sentence instead of hanging it.
+
+use super::context::Context;
+use super::{secs, QUIET, WAIT};
+use socket2::{Domain, Protocol, Socket, Type};
+use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+/// A line-oriented TCP peer; `who` names it in every message ("alice", "the test server").
+pub struct LinePeer {
+    who: String,
+    stream: TcpStream,
+    reader: BufReader<TcpStream>,
+    /// The start of a line whose rest had not arrived when a read timed out.
+    pending: Vec<u8>,
+}
+
+/// A line [`LinePeer::expect`] waited for, and the lines that came before it.
+pub struct Found {
+    pub line: String,
+    pub before: Vec<String>,
+}
+
+impl LinePeer {
+    /// Connects to `to` within [`WAIT`].
+    pub fn connect(to: SocketAddr, who: &str) -> Result<LinePeer, String> {
+        let stream = TcpStream::connect_timeout(&to, WAIT)
+            .with_context(|| format!("{who} connecting to the server at {to}"))?;
+        LinePeer::new(stream, who)
+    }
+
+    /// Connects to `to` from local address `from` (bound before connecting), as a host with
+    /// that address would: Linux routes all of 127.0.0.0/8 to loopback.
+    pub fn connect_from(to: SocketAddr, from: IpAddr, who: &str) -> Result<LinePeer, String> {
+        let domain = if from.is_ipv4() {
+            Domain::IPV4
+        } else {
+            Domain::IPV6
+        };
+        let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))
+            .context("creating a test socket")?;
+        socket
+            .bind(&SocketAddr::new(from, 0).into())
+            .with_context(|| format!("binding a test socket to {from}"))?;
+        socket
+            .connect_timeout(&to.into(), WAIT)
+            .with_context(|| format!("{who} connecting to the server at {to} from {from}"))?;
+        LinePeer::new(socket.into(), who)
+    }
+
+    /// Wraps a connected stream, giving it read and write timeouts of [`WAIT`].
+    pub fn new(stream: TcpStream, who: &str) -> Result<LinePeer, String> {
+        stream
+            .set_nonblocking(false)
+            .and_then(|()| stream.set_read_timeout(Some(WAIT)))
+            .and_then(|()| stream.set_write_timeout(Some(WAIT)))
+            .context("setting the test socket's timeouts")?;
+        let reader = BufReader::new(stream.try_clone().context("cloning a test socket")?);
+        Ok(LinePeer {
+            who: who.to_string(),
+            stream,
+            reader,
+            pending: Vec::new(),
+        })
+    }
+
+    /// Who this peer is, for messages.
+    pub fn who(&self) -> &str {
+        &self.who
+    }
+
+    /// The connection itself (its addresses, `shutdown`, a clone for another thread).
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    /// Sends `line` and a newline.
+    pub fn send(&mut self, line: &str) -> Result<(), String> {
+        self.send_raw(format!("{line}\n").as_bytes())
+    }
+
+    /// Sends bytes as they are: half a line, invalid UTF-8, a huge line.
+    pub fn send_raw(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.stream
+            .write_all(bytes)
+            .with_context(|| format!("{} sending", self.who))
+    }
+
+    /// The next line if one arrives within `within`, `None` if none does; an error when the
+    /// connection was closed or failed.
+    pub fn next_within(&mut self, within: Duration) -> Result<Option<String>, String> {
+        self.stream
+            .set_read_timeout(Some(within.max(Duration::from_millis(1))))
+            .context("setting the test socket's timeout")?;
+        let mut buf = std::mem::take(&mut self.pending);
+        match self.reader.read_until(b'\n', &mut buf) {
+            // A last line without its newline still counts: the connection ends it.
+            Ok(0) if buf.is_empty() => Err(format!("the connection of {} was closed", self.who)),
+            Ok(_) => Ok(Some(
+                String::from_utf8_lossy(&buf)
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string(),
+            )),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                // A part of a line may have been read: keep it for the next read.
+                self.pending = buf;
+                Ok(None)
+            }
+            Err(e) => Err(format!("the connection of {} failed: {e}", self.who)),
+        }
+    }
+
+    /// The next line, within [`WAIT`]; silence is an error too.
+    pub fn line(&mut self) -> Result<String, String> {
+        self.next_within(WAIT)?
+            .ok_or_else(|| format!("{} received no line within {}", self.who, secs(WAIT)))
+    }
+
+    /// The very next line must be `want`.
+    pub fn expect_next(&mut self, want: &str) -> Result<(), String> {
+        match self.next_within(WAIT) {
+            Ok(Some(line)) if line == want => Ok(()),
+            Ok(Some(line)) => Err(format!(
+                "{} expected `{want}` first, got {line:?}",
+                self.who
+            )),
+            Ok(None) => Err(format!(
+                "{} expected `{want}` within {}; got nothing",
+                self.who,
+                secs(WAIT)
+            )),
+            Err(e) => Err(format!("{} expected `{want}`: {e}", self.who)),
+        }
+    }
+
+    /// Reads lines until one satisfies `want`, within [`WAIT`]; `what` describes it for the
+    /// error, which also shows the last lines that came instead.
+    pub fn expect(&mut self, what: &str, want: impl Fn(&str) -> bool) -> Result<Found, String> {
+        let deadline = Instant::now() + WAIT;
+        let mut before = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.next_within(left) {
+                Ok(Some(line)) if want(&line) => return Ok(Found { line, before }),
+                Ok(Some(line)) => before.push(line),
+                Ok(None) => {
+                    return Err(format!(
+                        "{} expected {what} within {}; got {}",
+                        self.who,
+                        secs(WAIT),
+                        shown(&before)
+                    ))
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "{} expected {what}, but {e}; got {} before",
+                        self.who,
+                        shown(&before)
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Reads lines until one equals `want`; returns the lines before it.
+    pub fn expect_line(&mut self, want: &str) -> Result<Vec<String>, String> {
+        Ok(self.expect(&format!("`{want}`"), |l| l == want)?.before)
+    }
+
+    /// Everything that arrives within `within` (nothing is an empty list).
+    pub fn quiet(&mut self, within: Duration) -> Result<Vec<String>, String> {
+        let deadline = Instant::now() + within;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(seen);
+            }
+            match self.next_within(left)? {
+                Some(line) => seen.push(line),
+                None => return Ok(seen),
+            }
+        }
+    }
+
+    /// Nothing may arrive within [`QUIET`]; `why` says what a line would mean.
+    pub fn assert_quiet(&mut self, why: &str) -> Result<(), String> {
+        match self.quiet(QUIET)?.as_slice() {
+            [] => Ok(()),
+            lines => Err(format!("{} got {}: {why}", self.who, shown(lines))),
+        }
+    }
+
+    /// Whether the other side closes the connection within `within` (lines before are skipped).
+    pub fn closes(&mut self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            match self.next_within(left) {
+                Ok(Some(_)) => continue,
+                Ok(None) => return false,
+                Err(_) => return true,
+            }
+        }
+    }
+}
+
+/// Lines as a student reads them in a failure: `nothing`, or the last few, quoted.
+pub fn shown(lines: &[String]) -> String {
+    match lines.len() {
+        0 => "nothing".to_string(),
+        n if n > 6 => format!("{:?} … ({n} lines)", &lines[n - 6..]),
+        _ => format!("{lines:?}"),
+    }
+}

@@ -1,0 +1,101 @@
+//! `make check-labs`, second half: the lab registry (`tests/checks/mod.rs`) against the files on
+//! disk. Each problem is one sentence naming the file to add or fix, so a lab that is half
+//! added fails here, not in front of a student.
+
+use super::Lab;
+use crate::answers;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Every mismatch between `labs` and the kit at `root`.
+pub fn problems(root: &Path, labs: &[Lab]) -> Vec<String> {
+    let mut out = Vec::new();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap_or_default();
+    let mut programs = BTreeSet::new();
+    for lab in labs {
+        let name = lab.name;
+        for bin in lab.bins {
+            programs.insert(*bin);
+            let file = root.join("src/bin").join(format!("{bin}.rs"));
+            if !file.is_file() {
+                out.push(format!(
+                    "lab {name}: program {bin} has no src/bin/{bin}.rs; add it with one line, \
+                     socklab::lab_program!(\"../../labs/{name}/{bin}.rs\", \"../../solutions/{name}/{bin}.rs\");"
+                ));
+            }
+        }
+        if !root
+            .join("solutions")
+            .join(name)
+            .join("README.md")
+            .is_file()
+        {
+            out.push(format!(
+                "lab {name}: no handout; add solutions/{name}/README.md (then `make labs`)"
+            ));
+        }
+        if !readme.contains(&format!("| `{name}` |")) {
+            out.push(format!(
+                "lab {name}: README.md's lab table has no row for it; add `| `{name}` | programs | handout |`"
+            ));
+        }
+        let answers_file = root.join("solutions").join(name).join(answers::FILE);
+        match (lab.questions, answers_file.is_file()) {
+            (None, false) => {}
+            (None, true) => out.push(format!(
+                "lab {name} has no questions on captures, but solutions/{name}/{} exists: \
+                 delete it, or give the lab its questions with Lab::questions",
+                answers::FILE
+            )),
+            (Some(_), false) => out.push(format!(
+                "lab {name} has questions on captures; add solutions/{name}/{} with a \
+                 commented `key =` entry for each",
+                answers::FILE
+            )),
+            (Some(set), true) => {
+                let text = std::fs::read_to_string(&answers_file).unwrap_or_default();
+                match answers::parse_file(&text) {
+                    Err(e) => out.push(format!("solutions/{name}/{e}")),
+                    Ok(keys) => {
+                        for q in set.questions {
+                            if !keys.contains_key(q.key) {
+                                out.push(format!(
+                                    "solutions/{name}/{}: no `{} =` entry for the question \"{}\"",
+                                    answers::FILE,
+                                    q.key,
+                                    q.title
+                                ));
+                            }
+                        }
+                        for key in keys.keys() {
+                            if !set.questions.iter().any(|q| q.key == key) {
+                                out.push(format!(
+                                    "solutions/{name}/{}: `{key} =` is no question of the lab \
+                                     (a typo, or a question removed from its checks?)",
+                                    answers::FILE
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // A lab program's binary that no lab lists is never built nor graded.
+    if let Ok(entries) = std::fs::read_dir(root.join("src/bin")) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let stem = path.file_stem().map(|s| s.to_string_lossy().to_string());
+            if let Some(stem) = stem.filter(|_| text.contains("lab_program!")) {
+                if !programs.contains(stem.as_str()) {
+                    out.push(format!(
+                        "src/bin/{stem}.rs is a lab program, but no lab in tests/checks/mod.rs \
+                         lists {stem} among its bins"
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
