@@ -111,6 +111,19 @@ impl Packet {
         }
     }
 
+    /// A TCP segment between two loopback ports, made by hand (tests): no acknowledgement.
+    pub fn segment(
+        number: usize,
+        src: u16,
+        dst: u16,
+        flags: u8,
+        seq: u32,
+        payload: &[u8],
+    ) -> Packet {
+        let (src, dst) = (([127, 0, 0, 1], src), ([127, 0, 0, 1], dst));
+        Packet::tcp(number, src, dst, flags, (seq, 0), payload)
+    }
+
     /// A UDP datagram made by hand, like [`Packet::tcp`].
     pub fn udp(
         number: usize,
@@ -455,6 +468,35 @@ pub fn handshake(packets: &[Packet], wanted: impl Fn(&Packet) -> bool) -> Option
                 syn_ack: syn_ack.clone(),
             })
         })
+}
+
+/// The bytes sent in one direction of a connection, after `syn` (its SYN or SYN-ACK), put in
+/// order by sequence number, as Wireshark's "Follow TCP Stream" does: a retransmitted segment
+/// counts once, and the bytes stop at the first gap (a segment missing from the capture).
+pub fn reassemble(packets: &[Packet], syn: &Packet) -> Vec<u8> {
+    let start = syn.seq.wrapping_add(1);
+    let mut segments: std::collections::BTreeMap<u32, &[u8]> = std::collections::BTreeMap::new();
+    for p in packets
+        .iter()
+        .filter(|p| p.number > syn.number && p.is_tcp() && (p.src, p.dst) == (syn.src, syn.dst))
+    {
+        if !p.payload.is_empty() {
+            segments
+                .entry(p.seq.wrapping_sub(start))
+                .or_insert(&p.payload);
+        }
+    }
+    let mut bytes = Vec::new();
+    for (offset, data) in segments {
+        let offset = offset as usize;
+        if offset > bytes.len() {
+            break;
+        }
+        if offset + data.len() > bytes.len() {
+            bytes.extend_from_slice(&data[bytes.len() - offset..]);
+        }
+    }
+    bytes
 }
 
 /// The hosts (IP addresses) of `packets` in the order they first appear.
