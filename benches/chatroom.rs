@@ -20,9 +20,10 @@
 //! deadline after which it reports what it saw. Needs about 1,100 file descriptors for this
 //! process and as many for the server (`ulimit -n`).
 
+use socklab::grader::{start_server, Program};
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
@@ -153,60 +154,33 @@ fn open_files_limit() -> Option<u64> {
 
 // ---------------------------------------------------------------------------------------------
 
-/// The server under test; killed when dropped. Its stdout and stderr are drained in threads
-/// (a server whose output pipe is full would stall), counting slow-client disconnects.
+/// The server under test, started with the kit's one start-a-server helper; killed when
+/// dropped. Its stdout is discarded (a full pipe would stall it); its stderr is kept.
 struct Server {
-    child: Child,
+    program: Program,
     addr: SocketAddr,
-    disconnects: Arc<Mutex<usize>>,
 }
 
 impl Server {
     fn start() -> Server {
-        let mut child = Command::new(SERVER)
-            .args(["--host", "127.0.0.1", "--port", "0"])
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {SERVER}: {e}"));
-        let mut out = BufReader::new(child.stdout.take().expect("stdout is piped"));
-        let mut first = String::new();
-        out.read_line(&mut first).expect("the server's first line");
-        let addr: SocketAddr = first
-            .split_whitespace()
-            .last()
-            .and_then(|w| w.parse().ok())
-            .unwrap_or_else(|| panic!("no address in the server's first line {first:?}"));
-        thread::spawn(move || {
-            let mut sink = [0u8; 64 * 1024];
-            while matches!(out.read(&mut sink), Ok(n) if n > 0) {}
-        });
-        let disconnects = Arc::new(Mutex::new(0));
-        let count = Arc::clone(&disconnects);
-        let err = BufReader::new(child.stderr.take().expect("stderr is piped"));
-        thread::spawn(move || {
-            for line in err.lines().map_while(Result::ok) {
-                if line.contains("disconnecting") {
-                    *count.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-                }
-            }
-        });
-        Server {
-            child,
-            addr,
-            disconnects,
-        }
+        let (program, addr) = start_server(
+            Command::new(SERVER)
+                .args(["--host", "127.0.0.1", "--port", "0"])
+                .env("RUST_LOG", "warn"),
+        )
+        .unwrap_or_else(|e| panic!("cannot start {SERVER}: {e}"));
+        program.discard_output();
+        Server { program, addr }
     }
 
+    /// Slow clients the server disconnected so far (its warnings say so).
     fn disconnects(&self) -> usize {
-        *self.disconnects.lock().unwrap_or_else(|p| p.into_inner())
+        self.program.stderr().matches("disconnecting").count()
     }
 
     /// (VmRSS, VmHWM) of the server process, in KiB.
     fn memory(&self) -> (u64, u64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.program.pid()))
             .unwrap_or_default();
         let field = |name: &str| {
             status
@@ -217,13 +191,6 @@ impl Server {
                 .unwrap_or(0)
         };
         (field("VmRSS:"), field("VmHWM:"))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

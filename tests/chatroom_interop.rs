@@ -1,11 +1,10 @@
-//! The chatroom lab's programs outside the grader: clients written from the seed's Python client
-//! (tests/peers/chatroom_seed_client.py, newline-framed) chat through the Rust hub, and both
-//! programs handle command-line mistakes the kit's way. Needs `python3` (.ci/run installs it).
+//! The chatroom hub outside the grader: clients written from the seed's Python client
+//! (tests/peers/chatroom_seed_client.py, newline-framed) chat through it. Command-line mistakes
+//! are tested for every program in tests/cli.rs. Needs `python3` (.ci/run installs it).
 
-mod common;
-use common::start_server;
+use socklab::grader::start_server;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 const PEER: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -14,11 +13,14 @@ const PEER: &str = concat!(
 
 #[test]
 fn seed_style_python_clients_chat_through_the_rust_hub() {
-    let (_server, port) = start_server(
-        Command::new(env!("CARGO_BIN_EXE_chatroom_server"))
-            .args(["--host", "127.0.0.1", "--port", "0"])
-            .stderr(Stdio::null()),
-    );
+    let (_server, addr) = start_server(Command::new(env!("CARGO_BIN_EXE_chatroom_server")).args([
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+    ]))
+    .expect("the hub starts");
+    let port = addr.port().to_string();
     let out = Command::new("python3")
         .args([PEER, "127.0.0.1", &port])
         .output()

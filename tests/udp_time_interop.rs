@@ -2,8 +2,7 @@
 //! client, and the Rust client reads a Python server's reply. Both sides speak the seed's wire
 //! format; the Python peer is tests/peers/udp_time_peer.py. Needs `python3` (.ci/run installs it).
 
-mod common;
-use common::start_server;
+use socklab::grader::start_server;
 
 use std::process::Command;
 
@@ -23,15 +22,19 @@ fn run_client(cmd: &mut Command) -> String {
 #[test]
 fn python_client_talks_to_rust_server() {
     let rust = env!("CARGO_BIN_EXE_udp_time");
-    let (_server, port) = start_server(Command::new(rust).args(["server", "127.0.0.1", "0"]));
+    let (_server, addr) = start_server(Command::new(rust).args(["server", "127.0.0.1", "0"]))
+        .expect("the Rust server starts");
+    let port = addr.port().to_string();
     let out = run_client(Command::new("python3").args([PEER, "client", "127.0.0.1", &port]));
     assert!(out.starts_with("The time is "), "{out}");
 }
 
 #[test]
 fn rust_client_talks_to_python_server() {
-    let (_server, port) =
-        start_server(Command::new("python3").args([PEER, "server", "127.0.0.1", "0"]));
+    let (_server, addr) =
+        start_server(Command::new("python3").args([PEER, "server", "127.0.0.1", "0"]))
+            .expect("the Python server starts");
+    let port = addr.port().to_string();
     let rust = env!("CARGO_BIN_EXE_udp_time");
     let out = run_client(Command::new(rust).args(["client", "127.0.0.1", &port, "-timeout", "2"]));
     assert!(out.starts_with("The time is "), "{out}");

@@ -2,8 +2,7 @@
 //! standard `xmlrpc.client.ServerProxy` and `SimpleXMLRPCServer` (through the peer in
 //! tests/peers/xmlrpc_peer.py) and `curl`. Needs `python3` and `curl` (.ci/run installs them).
 
-mod common;
-use common::{start_server, Killed};
+use socklab::grader::{start_server, Program};
 
 use std::process::{Command, Output};
 
@@ -11,7 +10,7 @@ const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/xmlrpc_peer
 const SERVER: &str = env!("CARGO_BIN_EXE_xmlrpc_server");
 const CLIENT: &str = env!("CARGO_BIN_EXE_xmlrpc_client");
 
-fn rust_server(user: &str, password: &str) -> (Killed, String) {
+fn rust_server(user: &str, password: &str) -> (Program, String) {
     start_server(Command::new(SERVER).args([
         "--host",
         "127.0.0.1",
@@ -22,6 +21,8 @@ fn rust_server(user: &str, password: &str) -> (Killed, String) {
         "--password",
         password,
     ]))
+    .map(|(server, addr)| (server, addr.port().to_string()))
+    .expect("the Rust server starts")
 }
 
 fn text(out: &Output) -> String {
@@ -92,14 +93,16 @@ fn curl_posts_a_call_file_to_the_rust_server() {
 
 #[test]
 fn rust_client_calls_python_simple_xmlrpc_server() {
-    let (_server, port) = start_server(Command::new("python3").args([
+    let (_server, addr) = start_server(Command::new("python3").args([
         PEER,
         "server",
         "127.0.0.1",
         "0",
         "user",
         "pass",
-    ]));
+    ]))
+    .expect("the Python server starts");
+    let port = addr.port().to_string();
     let client = |password: &str| {
         Command::new(CLIENT)
             .args([

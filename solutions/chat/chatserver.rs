@@ -220,7 +220,12 @@ impl Server {
         let (queue, lines) = bounded(QUEUE);
         // The queue is new and empty: this cannot fail.
         let _ = queue.try_send(format!("OK welcome, {name}"));
-        thread::spawn(move || writer(writer_stream, lines));
+        thread::Builder::new()
+            .spawn(move || writer(writer_stream, lines))
+            .map_err(|e| {
+                log::warn!("{name}: no writer thread: {e}");
+                "the server is too busy to take another client".to_string()
+            })?;
         hub.next_id += 1;
         let id = hub.next_id;
         let client = Client {
@@ -576,7 +581,12 @@ fn server(host: &str, port: u16, accounts: Option<Accounts>) -> io::Result<()> {
         // Registration happens in the client's own thread: a client that never sends its
         // name must not stop the server from accepting others.
         let server = Arc::clone(&server);
-        thread::spawn(move || handle_client(client_socket, client_address, server));
+        // Builder::spawn reports a failure (too many threads) instead of panicking.
+        let spawned = thread::Builder::new()
+            .spawn(move || handle_client(client_socket, client_address, server));
+        if let Err(e) = spawned {
+            log::warn!("{client_address}: no thread for this client: {e}");
+        }
     }
 }
 

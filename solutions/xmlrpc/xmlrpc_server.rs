@@ -547,11 +547,15 @@ fn server(host: &str, port: u16, config: Config) -> io::Result<()> {
             }
         };
         let config = Arc::clone(&config);
-        thread::spawn(move || {
+        // Builder::spawn reports a failure (too many threads) instead of panicking.
+        let spawned = thread::Builder::new().spawn(move || {
             if let Err(e) = handle_connection(stream, &config) {
                 log::warn!("connection ended: {e}");
             }
         });
+        if let Err(e) = spawned {
+            log::warn!("no thread for a new connection: {e}");
+        }
     }
     // END BLANK
     Ok(())

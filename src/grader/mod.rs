@@ -129,29 +129,51 @@ pub struct Build {
 }
 
 impl Build {
-    /// Builds the lab's binaries; `Err` carries the compiler's first error line.
+    /// Builds the lab's binaries; `Err` carries the compiler's first error line. Cargo's
+    /// `Compiling …` lines are passed on to stderr as they come: a first build compiles every
+    /// dependency, which takes a minute or two, and nobody should face a silent terminal.
     pub fn lab(&self, lab: &Lab) -> Result<BTreeMap<String, PathBuf>, String> {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
         cmd.current_dir(&self.root)
             .args(["build", "--message-format", "short", "--target-dir"])
-            .arg(&self.target_dir);
+            .arg(&self.target_dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
         if self.solutions {
             cmd.args(["--features", "solutions"]);
         }
         for bin in lab.bins {
             cmd.args(["--bin", bin]);
         }
-        let out = cmd
-            .output()
+        if !self.target_dir.join("debug").is_dir() {
+            eprintln!(
+                "building {} for the first time in {}: cargo compiles every dependency once, \
+                 which takes a minute or two",
+                lab.name,
+                self.target_dir.display()
+            );
+        }
+        let mut child = cmd
+            .spawn()
             .map_err(|e| format!("could not run cargo: {e}"))?;
-        if !out.status.success() {
-            let err = String::from_utf8_lossy(&out.stderr);
-            let first = err
-                .lines()
-                .find(|l| l.contains(": error") || l.starts_with("error"))
-                .unwrap_or("cargo build failed");
-            let first = first.trim().replace("src/bin/../../", "");
+        let mut first_error = None;
+        // Piped just above.
+        let stderr = child.stderr.take().expect("stderr is piped");
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+            let trimmed = line.trim_start();
+            if trimmed.starts_with("Compiling ") {
+                eprintln!("{line}");
+            }
+            if first_error.is_none() && (line.contains(": error") || line.starts_with("error")) {
+                first_error = Some(line.trim().replace("src/bin/../../", ""));
+            }
+        }
+        let status = child
+            .wait()
+            .map_err(|e| format!("could not run cargo: {e}"))?;
+        if !status.success() {
+            let first = first_error.unwrap_or_else(|| "cargo build failed".into());
             return Err(format!("{} does not compile: {first}", lab.name));
         }
         Ok(lab

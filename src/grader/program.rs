@@ -73,7 +73,11 @@ impl Ctx {
             .ok_or_else(|| format!("the grader has no binary named {bin}"))?;
         let mut cmd = Command::new(path);
         cmd.args(args);
-        launch(cmd, format!("{bin} {}", args.join(" ")), &self.children)
+        launch(
+            &mut cmd,
+            format!("{bin} {}", args.join(" ")),
+            &self.children,
+        )
     }
 
     /// Starts lab server `bin` with `args` and reads its address from its first line.
@@ -86,14 +90,14 @@ impl Ctx {
 
 /// Starts a server outside a check (the kit's tests, benches) and reads its address from its
 /// first line; it is killed when the returned [`Program`] is dropped.
-pub fn start_server(cmd: Command) -> Result<(Program, SocketAddr), String> {
+pub fn start_server(cmd: &mut Command) -> Result<(Program, SocketAddr), String> {
     let server = Program::start(cmd)?;
     let addr = server.address(WAIT)?;
     Ok((server, addr))
 }
 
 /// Starts `cmd` with piped stdin, stdout and stderr, registered in `children`.
-fn launch(mut cmd: Command, label: String, children: &Children) -> Result<Program, String> {
+fn launch(cmd: &mut Command, label: String, children: &Children) -> Result<Program, String> {
     let label = label.trim().to_string();
     let mut child = cmd
         .env("RUST_BACKTRACE", "0")
@@ -198,7 +202,7 @@ pub struct Program {
 
 impl Program {
     /// Starts `cmd` on its own, outside a check (see [`start_server`]); killed when dropped.
-    pub fn start(cmd: Command) -> Result<Program, String> {
+    pub fn start(cmd: &mut Command) -> Result<Program, String> {
         let label = std::iter::once(cmd.get_program())
             .chain(cmd.get_args())
             .map(|a| a.to_string_lossy().to_string())

@@ -99,3 +99,100 @@ pub fn problems(root: &Path, labs: &[Lab]) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::answers::{Answer, Form, Question, QuestionSet};
+
+    static QUESTIONS: QuestionSet = QuestionSet {
+        milestone: "9 questions",
+        salt: "test",
+        captures: &[],
+        questions: &[Question {
+            key: "port",
+            capture: "demo",
+            title: "the server's port",
+            text: "Which port?",
+            form: Form::Integer,
+            answer: Answer::Capture(|_| Ok(1.0)),
+            hint: "",
+        }],
+        scenario: |_| Ok(()),
+    };
+
+    /// A kit at a fresh temporary folder with one complete lab `demo` (program `demo_server`).
+    fn kit() -> (PathBuf, Vec<Lab>) {
+        let root = std::env::temp_dir().join(format!(
+            "socklab-registry-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&root);
+        let write = |rel: &str, text: &str| {
+            let path = root.join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write("README.md", "| lab |\n| `demo` | demo_server | … |\n");
+        write(
+            "src/bin/demo_server.rs",
+            "socklab::lab_program!(\"a\", \"b\");\n",
+        );
+        write("solutions/demo/README.md", "# demo\n");
+        write("solutions/demo/answers.txt", "# Which port?\nport =\n");
+        let lab = Lab::new("demo", "Demo", &["demo_server"]).questions(&QUESTIONS);
+        (root, vec![lab])
+    }
+
+    use std::path::PathBuf;
+
+    #[test]
+    fn a_complete_lab_has_no_problems() {
+        let (root, labs) = kit();
+        assert_eq!(problems(&root, &labs), Vec::<String>::new());
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn each_missing_file_is_named_in_a_sentence() {
+        for (remove, says) in [
+            ("src/bin/demo_server.rs", "has no src/bin/demo_server.rs"),
+            ("solutions/demo/README.md", "add solutions/demo/README.md"),
+            (
+                "solutions/demo/answers.txt",
+                "add solutions/demo/answers.txt",
+            ),
+        ] {
+            let (root, labs) = kit();
+            std::fs::remove_file(root.join(remove)).unwrap();
+            let found = problems(&root, &labs);
+            assert!(
+                found.len() == 1 && found[0].contains(says),
+                "without {remove}: {found:?}"
+            );
+            std::fs::remove_dir_all(root).unwrap();
+        }
+    }
+
+    #[test]
+    fn answers_keys_and_the_readme_table_must_match_the_registry() {
+        let (root, labs) = kit();
+        std::fs::write(root.join("solutions/demo/answers.txt"), "prot =\n").unwrap();
+        std::fs::write(root.join("README.md"), "no table\n").unwrap();
+        std::fs::write(
+            root.join("src/bin/stray.rs"),
+            "socklab::lab_program!(\"a\", \"b\");\n",
+        )
+        .unwrap();
+        let found = problems(&root, &labs).join("\n");
+        assert!(found.contains("no `port =` entry"), "{found}");
+        assert!(found.contains("`prot =` is no question"), "{found}");
+        assert!(found.contains("lab table has no row"), "{found}");
+        assert!(
+            found.contains("src/bin/stray.rs is a lab program"),
+            "{found}"
+        );
+        std::fs::remove_dir_all(root).unwrap();
+    }
+}
