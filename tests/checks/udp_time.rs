@@ -1,18 +1,16 @@
-//! Checks for lab `udp-time`: the UDP time server and client, each tested against a reference
-//! peer written here, over real loopback sockets.
+//! Checks for lab `udp-time`: the UDP time server and client over real loopback sockets. The
+//! server is asked by test sockets written here; the client asks a stand-in time server written
+//! here, which can answer late, wrongly or not at all. Milestone 7 asks about a capture of both.
 
 use serde_json::{json, Value};
 use socklab::answers::{Answer, CaptureFile, Form, Question, QuestionSet, Recorder};
 use socklab::capture::Packet;
-use socklab::grader::{Check, Ctx, Lab, Program};
+use socklab::grader::{secs, Check, Context, Ctx, Lab, Program, StandIn, QUIET, WAIT};
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 const BIN: &str = "udp_time";
-const WAIT: Duration = Duration::from_secs(3);
 const FIXED_TIME: &str = "The time is 2001-02-03 04:05:06.070809";
 
 pub fn lab() -> Lab {
@@ -54,20 +52,15 @@ pub fn lab() -> Lab {
     .questions(&QUESTIONS)
 }
 
+// ---------------------------------------------------------------------------------------------
+// The protocol, as the test side speaks it.
+
 /// A loopback UDP socket for the test side, never blocking more than `WAIT`.
 fn test_socket() -> Result<UdpSocket, String> {
-    let sock = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("test socket: {e}"))?;
+    let sock = UdpSocket::bind("127.0.0.1:0").context("binding a test socket to 127.0.0.1")?;
     sock.set_read_timeout(Some(WAIT))
-        .map_err(|e| e.to_string())?;
+        .context("setting the test socket's read timeout")?;
     Ok(sock)
-}
-
-fn start_server(ctx: &Ctx, extra: &[&str]) -> Result<(Program, SocketAddr), String> {
-    let mut args = vec!["server", "127.0.0.1", "0"];
-    args.extend_from_slice(extra);
-    let server = ctx.spawn(BIN, &args)?;
-    let addr = server.address(WAIT)?;
-    Ok((server, addr))
 }
 
 fn time_now() -> String {
@@ -96,15 +89,12 @@ fn parse(bytes: &[u8]) -> Result<(i64, String), String> {
 fn ask(sock: &UdpSocket, server: SocketAddr, id: i64) -> Result<(i64, String), String> {
     let request = json!([id, time_now()]).to_string();
     sock.send_to(request.as_bytes(), server)
-        .map_err(|e| format!("send: {e}"))?;
+        .with_context(|| format!("sending {request} to the server at {server}"))?;
     let mut buf = [0u8; 65535];
     loop {
-        let (n, from) = sock.recv_from(&mut buf).map_err(|_| {
-            format!(
-                "sent {request} to {server}; no reply within {}",
-                socklab::grader::secs(WAIT)
-            )
-        })?;
+        let (n, from) = sock
+            .recv_from(&mut buf)
+            .map_err(|_| format!("sent {request} to {server}; no reply within {}", secs(WAIT)))?;
         if from == server {
             return parse(&buf[..n]);
         }
@@ -127,6 +117,9 @@ fn check_time_text(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+// ---------------------------------------------------------------------------------------------
+// The server, asked by test sockets (milestones 1, 3 and 5).
+
 fn server_prints_address(ctx: &Ctx) -> Result<(), String> {
     let server = ctx.spawn(BIN, &["server", "127.0.0.1", "0"])?;
     let line = server.line(WAIT)?;
@@ -144,12 +137,12 @@ fn server_prints_address(ctx: &Ctx) -> Result<(), String> {
     }
     test_socket()?
         .send_to(b"[1, \"x\"]", addr)
-        .map_err(|e| e.to_string())?;
+        .with_context(|| format!("sending a request to the printed address {addr}"))?;
     Ok(())
 }
 
 fn server_answers(ctx: &Ctx) -> Result<(), String> {
-    let (_server, addr) = start_server(ctx, &[])?;
+    let (_server, addr) = ctx.start_server(BIN, &["server", "127.0.0.1", "0"])?;
     let (id, text) = ask(&test_socket()?, addr, 491)?;
     if id != 491 {
         return Err(format!("the request had ID 491 but the reply has ID {id}"));
@@ -158,17 +151,17 @@ fn server_answers(ctx: &Ctx) -> Result<(), String> {
 }
 
 fn server_logs_requests(ctx: &Ctx) -> Result<(), String> {
-    let (server, addr) = start_server(ctx, &[])?;
+    let (server, addr) = ctx.start_server(BIN, &["server", "127.0.0.1", "0"])?;
     let sock = test_socket()?;
     sock.send_to(br#"[77, "The time is 2019-05-04 16:20:56.975068"]"#, addr)
-        .map_err(|e| e.to_string())?;
+        .with_context(|| format!("sending request 77 to the server at {addr}"))?;
     let want = "Request ID: 77. Client request, The time is 2019-05-04 16:20:56.975068";
     server.expect_line(&format!("the line `{want}`"), WAIT, |l| l.trim() == want)?;
     Ok(())
 }
 
 fn server_two_clients(ctx: &Ctx) -> Result<(), String> {
-    let (_server, addr) = start_server(ctx, &[])?;
+    let (_server, addr) = ctx.start_server(BIN, &["server", "127.0.0.1", "0"])?;
     let (a, b) = (test_socket()?, test_socket()?);
     for round in 0..3 {
         let (ida, idb) = (100 + round, 200 + round);
@@ -183,149 +176,8 @@ fn server_two_clients(ctx: &Ctx) -> Result<(), String> {
     Ok(())
 }
 
-/// A reference time server in the test: `answer` decides what to do with the n-th request.
-struct RefServer {
-    addr: SocketAddr,
-    requests: crossbeam_channel::Receiver<Result<(i64, String), String>>,
-    stop: Arc<AtomicBool>,
-}
-
-impl RefServer {
-    fn start(
-        answer: impl Fn(usize, i64, &UdpSocket, SocketAddr) + Send + 'static,
-    ) -> Result<RefServer, String> {
-        let sock = test_socket()?;
-        sock.set_read_timeout(Some(Duration::from_millis(100)))
-            .map_err(|e| e.to_string())?;
-        let addr = sock.local_addr().map_err(|e| e.to_string())?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let (tx, requests) = crossbeam_channel::unbounded();
-        let stopped = Arc::clone(&stop);
-        thread::spawn(move || {
-            let mut buf = [0u8; 65535];
-            let mut n = 0;
-            while !stopped.load(Ordering::Relaxed) {
-                let Ok((len, from)) = sock.recv_from(&mut buf) else {
-                    continue;
-                };
-                let request = parse(&buf[..len]);
-                if let Ok((id, _)) = &request {
-                    answer(n, *id, &sock, from);
-                }
-                n += 1;
-                let _ = tx.send(request);
-            }
-        });
-        Ok(RefServer {
-            addr,
-            requests,
-            stop,
-        })
-    }
-
-    fn port(&self) -> String {
-        self.addr.port().to_string()
-    }
-
-    /// The next request the client sent, checked to be `[integer, "The time is …"]`.
-    fn request(&self) -> Result<(i64, String), String> {
-        let request = self
-            .requests
-            .recv_timeout(WAIT)
-            .map_err(|_| "the client sent no datagram to the server".to_string())??;
-        if !request.1.starts_with("The time is ") {
-            return Err(format!(
-                "the request's text should be `The time is …`, was {:?}",
-                request.1
-            ));
-        }
-        Ok(request)
-    }
-}
-
-impl Drop for RefServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-fn reply(sock: &UdpSocket, to: SocketAddr, id: i64, text: &str) {
-    let _ = sock.send_to(json!([id, text]).to_string().as_bytes(), to);
-}
-
-fn client(ctx: &Ctx, server: &RefServer, extra: &[&str]) -> Result<Program, String> {
-    let port = server.port();
-    let mut args = vec!["client", "127.0.0.1", port.as_str()];
-    args.extend_from_slice(extra);
-    ctx.spawn(BIN, &args)
-}
-
-/// Waits for the client to finish: its stdout lines and whether it exited 0.
-fn finish(client: &Program, within: Duration) -> Result<(Vec<String>, bool), String> {
-    let lines = client.rest(within)?;
-    let ok = client.wait(WAIT)?.success();
-    if let Some(panic) = client.panic_message() {
-        return Err(format!("the client {panic}"));
-    }
-    Ok((lines, ok))
-}
-
-fn client_prints_time(ctx: &Ctx) -> Result<(), String> {
-    let server = RefServer::start(|_, id, sock, from| reply(sock, from, id, FIXED_TIME))?;
-    let client = client(ctx, &server, &[])?;
-    let (lines, ok) = finish(&client, WAIT)?;
-    server.request()?;
-    if !lines.iter().any(|l| l.trim() == FIXED_TIME) || !ok {
-        return Err(format!("the server replied {FIXED_TIME:?}; the client should print it and exit 0, it printed {lines:?}"));
-    }
-    Ok(())
-}
-
-fn client_ignores_strangers(ctx: &Ctx) -> Result<(), String> {
-    let stranger = test_socket()?;
-    let server = RefServer::start(move |_, id, sock, from| {
-        reply(
-            &stranger,
-            from,
-            id,
-            "The time is 1999-12-31 23:59:59.000000",
-        );
-        thread::sleep(Duration::from_millis(100));
-        reply(sock, from, id, FIXED_TIME);
-    })?;
-    let client = client(ctx, &server, &[])?;
-    let (lines, _) = finish(&client, WAIT)?;
-    if lines.iter().any(|l| l.contains("1999-12-31")) {
-        return Err("the client printed the time sent by a socket that is not the server".into());
-    }
-    if !lines.iter().any(|l| l.trim() == FIXED_TIME) {
-        return Err(format!(
-            "the client should print the server's reply {FIXED_TIME:?}; it printed {lines:?}"
-        ));
-    }
-    Ok(())
-}
-
-fn client_detects_wrong_id(ctx: &Ctx) -> Result<(), String> {
-    let server = RefServer::start(|_, id, sock, from| reply(sock, from, id + 1, FIXED_TIME))?;
-    let client = client(ctx, &server, &[])?;
-    let (lines, ok) = finish(&client, WAIT)?;
-    server.request()?;
-    if lines.iter().any(|l| l.contains(FIXED_TIME)) {
-        return Err(
-            "the client printed the time from a reply whose ID is not the request's".into(),
-        );
-    }
-    if ok || !lines.iter().any(|l| l.contains("another request")) {
-        return Err(format!(
-            "the client should print that the reply belongs to another request and exit non-zero; it printed {lines:?}"
-        ));
-    }
-    Ok(())
-}
-
 fn server_faulty(ctx: &Ctx) -> Result<(), String> {
-    let (_server, addr) = start_server(ctx, &["-faulty"])?;
+    let (_server, addr) = ctx.start_server(BIN, &["server", "127.0.0.1", "0", "-faulty"])?;
     let sock = test_socket()?;
     let mut wrong = 0;
     for id in 0..40 {
@@ -341,40 +193,8 @@ fn server_faulty(ctx: &Ctx) -> Result<(), String> {
     Ok(())
 }
 
-fn client_retries(ctx: &Ctx) -> Result<(), String> {
-    let server = RefServer::start(|n, id, sock, from| {
-        if n > 0 {
-            reply(sock, from, id, FIXED_TIME);
-        }
-    })?;
-    let client = client(ctx, &server, &["-timeout", "0.3", "-retries", "2"])?;
-    let (lines, ok) = finish(&client, WAIT)?;
-    if !ok || !lines.iter().any(|l| l.trim() == FIXED_TIME) {
-        return Err(format!(
-            "the server ignored the first request and answered the second; the client printed {lines:?}"
-        ));
-    }
-    Ok(())
-}
-
-fn client_times_out(ctx: &Ctx) -> Result<(), String> {
-    let server = RefServer::start(|_, _, _, _| {})?;
-    let client = client(ctx, &server, &["-timeout", "0.2", "-retries", "1"])?;
-    let (lines, ok) = finish(&client, WAIT)?;
-    let sent = server.requests.try_iter().count();
-    if ok || !lines.iter().any(|l| l.trim() == "Request timed out") {
-        return Err(format!("with a silent server the client should print `Request timed out` and exit non-zero; it printed {lines:?}"));
-    }
-    if sent != 2 {
-        return Err(format!(
-            "with -retries 1 the client should send 2 requests; the server got {sent}"
-        ));
-    }
-    Ok(())
-}
-
 fn server_survives_garbage(ctx: &Ctx) -> Result<(), String> {
-    let (server, addr) = start_server(ctx, &[])?;
+    let (server, addr) = ctx.start_server(BIN, &["server", "127.0.0.1", "0"])?;
     let sock = test_socket()?;
     let garbage: [&[u8]; 8] = [
         b"\xff\xfe not utf-8",
@@ -387,7 +207,8 @@ fn server_survives_garbage(ctx: &Ctx) -> Result<(), String> {
         br#"[1, "x"#,
     ];
     for bad in garbage {
-        sock.send_to(bad, addr).map_err(|e| e.to_string())?;
+        sock.send_to(bad, addr)
+            .with_context(|| format!("sending a bad datagram to the server at {addr}"))?;
     }
     let (id, _) = ask(&sock, addr, 4242)?;
     if id != 4242 {
@@ -406,10 +227,10 @@ fn answered_of(sock: &UdpSocket, server: SocketAddr, count: i64) -> Result<usize
     for id in 0..count {
         let request = json!([id, time_now()]).to_string();
         sock.send_to(request.as_bytes(), server)
-            .map_err(|e| e.to_string())?;
+            .with_context(|| format!("sending request {id} to the server at {server}"))?;
     }
-    sock.set_read_timeout(Some(Duration::from_millis(300)))
-        .map_err(|e| e.to_string())?;
+    sock.set_read_timeout(Some(QUIET))
+        .context("setting the test socket's read timeout")?;
     let (mut buf, mut answered) = ([0u8; 65535], 0);
     while let Ok((n, from)) = sock.recv_from(&mut buf) {
         if from == server && parse(&buf[..n]).is_ok() {
@@ -420,14 +241,15 @@ fn answered_of(sock: &UdpSocket, server: SocketAddr, count: i64) -> Result<usize
 }
 
 fn server_drops(ctx: &Ctx) -> Result<(), String> {
-    let (_all, all_addr) = start_server(ctx, &["-drop", "1"])?;
+    let (_all, all_addr) = ctx.start_server(BIN, &["server", "127.0.0.1", "0", "-drop", "1"])?;
     let answered = answered_of(&test_socket()?, all_addr, 5)?;
     if answered > 0 {
         return Err(format!(
             "with -drop 1 the server must not answer at all; it answered {answered} of 5"
         ));
     }
-    let (_half, half_addr) = start_server(ctx, &["-drop", "0.5"])?;
+    let (_half, half_addr) =
+        ctx.start_server(BIN, &["server", "127.0.0.1", "0", "-drop", "0.5"])?;
     let answered = answered_of(&test_socket()?, half_addr, 40)?;
     if !(5..=35).contains(&answered) {
         return Err(format!(
@@ -437,10 +259,141 @@ fn server_drops(ctx: &Ctx) -> Result<(), String> {
     Ok(())
 }
 
-/// The reference server for the delay checks: its clock is 10 s ahead; it ignores the 3rd and
+// ---------------------------------------------------------------------------------------------
+// The client, against a stand-in time server (milestones 2, 3, 4 and 6).
+
+/// A request as the stand-in parsed it: `[id, text]`, or what is wrong with the datagram.
+type Request = Result<(i64, String), String>;
+
+/// A stand-in time server: `answer` decides what to do with the n-th request (counted from 0,
+/// garbage included); every request is reported, parsed.
+fn time_server(
+    answer: impl Fn(usize, i64, &UdpSocket, SocketAddr) + Send + 'static,
+) -> Result<StandIn<Request>, String> {
+    let mut n = 0;
+    StandIn::udp(("127.0.0.1", 0), move |sock, datagram, from, seen| {
+        let request = parse(datagram);
+        if let Ok((id, _)) = &request {
+            answer(n, *id, sock, from);
+        }
+        n += 1;
+        let _ = seen.send(request);
+    })
+}
+
+/// The next request `client` sent, checked to be `[integer, "The time is …"]`.
+fn request(server: &StandIn<Request>, client: &Program) -> Result<(i64, String), String> {
+    let request = server.next("request from the client", client)??;
+    if !request.1.starts_with("The time is ") {
+        return Err(format!(
+            "the request's text should be `The time is …`, was {:?}",
+            request.1
+        ));
+    }
+    Ok(request)
+}
+
+fn reply(sock: &UdpSocket, to: SocketAddr, id: i64, text: &str) {
+    let _ = sock.send_to(json!([id, text]).to_string().as_bytes(), to);
+}
+
+fn client(ctx: &Ctx, server: &StandIn<Request>, extra: &[&str]) -> Result<Program, String> {
+    let port = server.port();
+    let mut args = vec!["client", "127.0.0.1", port.as_str()];
+    args.extend_from_slice(extra);
+    ctx.spawn(BIN, &args)
+}
+
+fn client_prints_time(ctx: &Ctx) -> Result<(), String> {
+    let server = time_server(|_, id, sock, from| reply(sock, from, id, FIXED_TIME))?;
+    let client = client(ctx, &server, &[])?;
+    let (lines, status) = client.finish(WAIT)?;
+    request(&server, &client)?;
+    if !lines.iter().any(|l| l.trim() == FIXED_TIME) || !status.success() {
+        return Err(format!("the server replied {FIXED_TIME:?}; the client should print it and exit 0, it printed {lines:?}"));
+    }
+    Ok(())
+}
+
+fn client_ignores_strangers(ctx: &Ctx) -> Result<(), String> {
+    let stranger = test_socket()?;
+    let server = time_server(move |_, id, sock, from| {
+        reply(
+            &stranger,
+            from,
+            id,
+            "The time is 1999-12-31 23:59:59.000000",
+        );
+        thread::sleep(Duration::from_millis(100));
+        reply(sock, from, id, FIXED_TIME);
+    })?;
+    let client = client(ctx, &server, &[])?;
+    let (lines, _) = client.finish(WAIT)?;
+    if lines.iter().any(|l| l.contains("1999-12-31")) {
+        return Err("the client printed the time sent by a socket that is not the server".into());
+    }
+    if !lines.iter().any(|l| l.trim() == FIXED_TIME) {
+        return Err(format!(
+            "the client should print the server's reply {FIXED_TIME:?}; it printed {lines:?}"
+        ));
+    }
+    Ok(())
+}
+
+fn client_detects_wrong_id(ctx: &Ctx) -> Result<(), String> {
+    let server = time_server(|_, id, sock, from| reply(sock, from, id + 1, FIXED_TIME))?;
+    let client = client(ctx, &server, &[])?;
+    let (lines, status) = client.finish(WAIT)?;
+    request(&server, &client)?;
+    if lines.iter().any(|l| l.contains(FIXED_TIME)) {
+        return Err(
+            "the client printed the time from a reply whose ID is not the request's".into(),
+        );
+    }
+    if status.success() || !lines.iter().any(|l| l.contains("another request")) {
+        return Err(format!(
+            "the client should print that the reply belongs to another request and exit non-zero; it printed {lines:?}"
+        ));
+    }
+    Ok(())
+}
+
+fn client_retries(ctx: &Ctx) -> Result<(), String> {
+    let server = time_server(|n, id, sock, from| {
+        if n > 0 {
+            reply(sock, from, id, FIXED_TIME);
+        }
+    })?;
+    let client = client(ctx, &server, &["-timeout", "0.3", "-retries", "2"])?;
+    let (lines, status) = client.finish(WAIT)?;
+    if !status.success() || !lines.iter().any(|l| l.trim() == FIXED_TIME) {
+        return Err(format!(
+            "the server ignored the first request and answered the second; the client printed {lines:?}"
+        ));
+    }
+    Ok(())
+}
+
+fn client_times_out(ctx: &Ctx) -> Result<(), String> {
+    let server = time_server(|_, _, _, _| {})?;
+    let client = client(ctx, &server, &["-timeout", "0.2", "-retries", "1"])?;
+    let (lines, status) = client.finish(WAIT)?;
+    let sent = server.drain().len();
+    if status.success() || !lines.iter().any(|l| l.trim() == "Request timed out") {
+        return Err(format!("with a silent server the client should print `Request timed out` and exit non-zero; it printed {lines:?}"));
+    }
+    if sent != 2 {
+        return Err(format!(
+            "with -retries 1 the client should send 2 requests; the server got {sent}"
+        ));
+    }
+    Ok(())
+}
+
+/// The stand-in for the delay checks: its clock is 10 s ahead; it ignores the 3rd and
 /// 7th requests and gives the 5th a wrong ID.
-fn delay_server() -> Result<RefServer, String> {
-    RefServer::start(|n, id, sock, from| {
+fn delay_server() -> Result<StandIn<Request>, String> {
+    time_server(|n, id, sock, from| {
         let ahead = chrono::Local::now() + chrono::Duration::seconds(10);
         let text = format!("The time is {}", ahead.format("%Y-%m-%d %H:%M:%S%.6f"));
         match n {
@@ -459,7 +412,7 @@ fn numbers_after(line: &str, key: &str) -> Option<f64> {
 fn client_measures(ctx: &Ctx) -> Result<(), String> {
     let server = delay_server()?;
     let client = client(ctx, &server, &["-measure_delay", "10", "-timeout", "0.3"])?;
-    let (lines, _) = finish(&client, Duration::from_secs(8))?;
+    let (lines, _) = client.finish(Duration::from_secs(8))?;
     let want = "sent 10, answered 7, lost 2, wrong ID 1";
     if !lines.iter().any(|l| l.trim() == want) {
         return Err(format!("of 10 requests the server answered 7, ignored 2 and gave 1 a wrong ID; expected the line `{want}`, got {lines:?}"));
@@ -499,8 +452,8 @@ fn client_logs_csv(ctx: &Ctx) -> Result<(), String> {
         &server,
         &["-measure_delay", "5", "-timeout", "0.3", "-log", &path_text],
     )?;
-    finish(&client, Duration::from_secs(6))?;
-    let csv = std::fs::read_to_string(&path).map_err(|e| format!("-log {path_text}: {e}"))?;
+    client.finish(Duration::from_secs(6))?;
+    let csv = std::fs::read_to_string(&path).with_context(|| format!("-log {path_text}"))?;
     let rows: Vec<&str> = csv.lines().collect();
     if rows.len() != 6 || !rows[0].contains("request_id") {
         return Err(format!(
@@ -514,7 +467,8 @@ fn client_logs_csv(ctx: &Ctx) -> Result<(), String> {
     Ok(())
 }
 
-// ---- Milestone 7: questions on a capture of the student's own programs (labs/udp-time/answers.txt)
+// ---------------------------------------------------------------------------------------------
+// Milestone 7: questions on a capture of the student's own programs (labs/udp-time/answers.txt).
 
 /// The questions of `labs/udp-time/answers.txt`, in its order. Fixed answers are stored hashed:
 /// `cargo run --bin capture -- --lab udp-time --hash KEY=ANSWER` prints a hash.

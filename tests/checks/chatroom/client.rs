@@ -1,0 +1,163 @@
+//! Milestone 6: the built client, driven through its stdin against a stand-in hub written here
+//! (and, last, against the built server).
+
+use super::{join, printed, CLIENT, SERVER, SERVER_ARGS};
+use socklab::grader::{Context, Ctx, LinePeer, Program, StandIn, WAIT};
+use std::net::{SocketAddr, TcpStream};
+
+/// A stand-in hub: it only accepts; the check plays the hub on each connection.
+type Hub = StandIn<(TcpStream, SocketAddr)>;
+
+fn hub() -> Result<Hub, String> {
+    StandIn::listen(("127.0.0.1", 0))
+}
+
+/// The client's connection to the stand-in hub, within [`WAIT`].
+fn accept(hub: &Hub, client: &Program) -> Result<LinePeer, String> {
+    let (stream, _) = hub.next("connection from the client", client)?;
+    LinePeer::new(stream, "the test server")
+}
+
+/// The hub's side of a join: NICKNAME, the nickname (which must be `want`), the welcome.
+fn welcome(conn: &mut LinePeer, want: &str) -> Result<(), String> {
+    conn.send("NICKNAME")?;
+    match conn.next_within(WAIT)? {
+        Some(name) if name == want => {}
+        other => {
+            return Err(format!(
+                "after NICKNAME the client should send its nickname `{want}`, sent {other:?}"
+            ))
+        }
+    }
+    conn.send(&format!("{want} joined!"))?;
+    conn.send("Connected to server!")
+}
+
+/// A client joined to a stand-in hub as `zoe` through --host and --nickname (the hub stops
+/// accepting when this returns; the connection stays).
+fn joined_client(ctx: &Ctx) -> Result<(Program, LinePeer), String> {
+    let hub = hub()?;
+    let port = hub.port();
+    let client = ctx.spawn(
+        CLIENT,
+        &["--host", "127.0.0.1", "--port", &port, "--nickname", "zoe"],
+    )?;
+    let mut conn = accept(&hub, &client)?;
+    welcome(&mut conn, "zoe")?;
+    printed(&client, "`Connected to server!`", "Connected to server!")?;
+    Ok((client, conn))
+}
+
+pub(super) fn client_prompts(ctx: &Ctx) -> Result<(), String> {
+    let hub = hub()?;
+    let port = hub.port();
+    let mut client = ctx.spawn(CLIENT, &["--port", &port])?;
+    printed(
+        &client,
+        "the prompt `Enter server IP address:`",
+        "Enter server IP address:",
+    )?;
+    client.send_line("127.0.0.1")?;
+    printed(
+        &client,
+        "the prompt `Choose your nickname:`",
+        "Choose your nickname:",
+    )?;
+    client.send_line("zoe")?;
+    let mut conn = accept(&hub, &client)?;
+    welcome(&mut conn, "zoe")?;
+    printed(
+        &client,
+        "`Connected to server!` printed",
+        "Connected to server!",
+    )?;
+    Ok(())
+}
+
+pub(super) fn client_sends(ctx: &Ctx) -> Result<(), String> {
+    let (mut client, mut conn) = joined_client(ctx)?;
+    for (typed, want) in [
+        ("hello there", "zoe: hello there"),
+        ("@amy just for you", "zoe: @amy just for you"),
+    ] {
+        client.send_line(typed)?;
+        match conn.next_within(WAIT)? {
+            Some(line) if line == want => {}
+            other => {
+                return Err(format!(
+                    "typed {typed:?}; the server should receive `{want}`, got {other:?}"
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn client_prints(ctx: &Ctx) -> Result<(), String> {
+    let (client, mut conn) = joined_client(ctx)?;
+    let lines = ["amy joined!", "amy: hi zoe", "bob: @zoe psst", "amy left!"];
+    for line in lines {
+        conn.send(line)?;
+    }
+    for line in lines {
+        printed(&client, &format!("`{line}` printed"), line)?;
+    }
+    Ok(())
+}
+
+pub(super) fn client_retries_nickname(ctx: &Ctx) -> Result<(), String> {
+    let hub = hub()?;
+    let port = hub.port();
+    let mut client = ctx.spawn(
+        CLIENT,
+        &["--host", "127.0.0.1", "--port", &port, "--nickname", "amy"],
+    )?;
+    let mut conn = accept(&hub, &client)?;
+    conn.send("NICKNAME")?;
+    match conn.next_within(WAIT)? {
+        Some(name) if name == "amy" => {}
+        other => return Err(format!("the client should send amy, sent {other:?}")),
+    }
+    conn.send("ERROR the nickname amy is taken; choose another nickname")?;
+    printed(&client, "the refusal printed", "the nickname amy is taken")?;
+    // The server asks again; the client asks its user again.
+    conn.send("NICKNAME")?;
+    printed(
+        &client,
+        "the prompt `Choose your nickname:` again",
+        "Choose your nickname:",
+    )?;
+    client.send_line("amy2")?;
+    match conn.next_within(WAIT)? {
+        Some(name) if name == "amy2" => {}
+        other => {
+            return Err(format!(
+                "after the refusal the user typed amy2; the client sent {other:?}"
+            ))
+        }
+    }
+    conn.send("amy2 joined!")?;
+    conn.send("Connected to server!")?;
+    printed(&client, "`Connected to server!`", "Connected to server!")?;
+    Ok(())
+}
+
+pub(super) fn client_with_server(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = ctx.start_server(SERVER, SERVER_ARGS)?;
+    let mut bob = join(&server, addr, "bob")?;
+    let port = addr.port().to_string();
+    let mut client = ctx.spawn(
+        CLIENT,
+        &["--host", "127.0.0.1", "--port", &port, "--nickname", "zoe"],
+    )?;
+    printed(&client, "`Connected to server!`", "Connected to server!")?;
+    bob.expect_line("zoe joined!")?;
+    client.send_line("hi bob")?;
+    bob.expect_line("zoe: hi bob")?;
+    bob.send("bob: @zoe hi zoe")?;
+    printed(&client, "`bob: @zoe hi zoe`", "bob: @zoe hi zoe")?;
+    client.close_stdin();
+    bob.expect_line("zoe left!")
+        .context("once the client's input ends it should leave")?;
+    Ok(())
+}

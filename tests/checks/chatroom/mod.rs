@@ -1,0 +1,127 @@
+//! Checks for lab `chatroom`: the chat-room hub and its client. The hub is tested with several
+//! clients at once, written here as netcat users would type (`server.rs`); the built client is
+//! driven through its stdin against a hub written here (`client.rs`); `questions.rs` asks about
+//! a capture of both. This file registers the checks and holds what the parts share: joining the
+//! room, waiting for the join notices, and reading the client's output.
+
+use socklab::grader::{Check, Ctx, Lab, LinePeer, Program, WAIT};
+use std::net::SocketAddr;
+
+mod client;
+mod questions;
+mod server;
+
+use client::{
+    client_prints, client_prompts, client_retries_nickname, client_sends, client_with_server,
+};
+use server::{
+    abrupt_leave, bad_lines, broadcast, clients_at_once, exactly_once, handshake, join_notices,
+    leave_notice, nickname_rules, no_impersonation, private_message, server_log, stuck_client,
+    unknown_target,
+};
+
+const SERVER: &str = "chatroom_server";
+const CLIENT: &str = "chatroom_client";
+/// The server's arguments in every check: loopback, a port the OS picks.
+const SERVER_ARGS: &[&str] = &["--host", "127.0.0.1", "--port", "0"];
+
+pub fn lab() -> Lab {
+    Lab::new(
+        "chatroom",
+        "TCP chat room with private messages",
+        &[SERVER, CLIENT],
+    )
+    .checks(vec![
+            Check::new("1 accept and handshake", "sends NICKNAME, then `Connected to server!` for a good nickname", 2,
+                "Accept in a loop, one thread per client (handle_client: writer thread, handshake). The welcome follows the `NAME joined!` broadcast, so Room::broadcast is needed too.", handshake),
+            Check::new("1 accept and handshake", "serves several clients at once", 2,
+                "One thread per client: while one client has not answered NICKNAME yet, the others must be served.", clients_at_once),
+            Check::new("1 accept and handshake", "refuses bad or taken nicknames with `ERROR …`, then asks again", 1,
+                "The given handshake() does this once your per-client thread calls it with a running writer.", nickname_rules),
+            Check::new("2 join notices", "everyone, the newcomer included, gets `NAME joined!`", 2,
+                "After the handshake, room.broadcast `NAME joined!`: broadcast must reach every member.", join_notices),
+            Check::new("2 join notices", "the server prints `Connected with ADDR` and `Client name is NAME`", 1,
+                "Print `Connected with ADDR` in the accept loop; the rest is printed by the given code.", server_log),
+            Check::new("3 broadcast", "a chat line reaches every client, the sender included, as `NAME: text`", 3,
+                "Read lines in the client's thread and pass them to chat(); broadcast offers the line to every member.", broadcast),
+            Check::new("3 broadcast", "no client can speak as another (the server writes `NAME: `)", 1,
+                "The given chat() builds `NAME: text` from the registered nickname; do not send the raw line.", no_impersonation),
+            Check::new("3 broadcast", "lines from several clients arrive exactly once, each sender's in order", 2,
+                "Each client's writer thread sends its queue in order; never drop or repeat a line.", exactly_once),
+            Check::new("3 broadcast", "survives lines over 4 KiB and invalid UTF-8 without relaying them", 2,
+                "read_line reports TooLong and NotUtf8: log them, tell the sender, and keep reading.", bad_lines),
+            Check::new("3 broadcast", "a client that never reads is disconnected; the room goes on", 2,
+                "Queue lines with try_send (offer): a full queue means a stuck client, which leaves the room.", stuck_client)
+                .limit(25),
+            Check::new("4 private messages", "`@NAME text` goes to NAME only", 3,
+                "If private_target(text) names someone, unicast to that member instead of broadcasting.", private_message),
+            Check::new("4 private messages", "`@NAME` of no one here: an `ERROR …` line to the sender only", 2,
+                "When unicast finds no such member, queue an `ERROR …` line on the sender's own queue.", unknown_target),
+            Check::new("5 leave notices", "a client that leaves: `NAME left!` to everyone, and the name is free again", 2,
+                "At a clean end of the stream: room.leave, broadcast `NAME left!`, drop the queue and join the writer.", leave_notice),
+            Check::new("5 leave notices", "a connection cut in the middle of a line: `NAME left!`, the room goes on", 2,
+                "An error from read_line ends that client's loop (log it); cleanup runs as for a clean end.", abrupt_leave),
+            Check::new("6 client", "asks `Enter server IP address:` and `Choose your nickname:`, then joins", 2,
+                "Connect to (host, port); the given handshake answers NICKNAME with the nickname.", client_prompts),
+            Check::new("6 client", "sends each typed line as `NAME: text` (`@NAME text` too)", 2,
+                "For each stdin line that is not empty, send `NICKNAME: text` with send_line.", client_sends),
+            Check::new("6 client", "prints every line the server sends", 2,
+                "A receiver thread reads lines from the server and prints each one.", client_prints),
+            Check::new("6 client", "asks for another nickname when the server refuses one", 1,
+                "The given handshake asks again after an `ERROR …` line; it needs your connection.", client_retries_nickname),
+            Check::new("6 client", "your client and your server: two users chat", 1,
+                "Run both by hand: chatroom_server --port 3040, then chatroom_client --host 127.0.0.1.", client_with_server),
+    ])
+    .questions(&questions::QUESTIONS)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared by the parts.
+
+/// Connects to the server at `addr` as `name` (not joined yet); a failure says whether the
+/// server crashed.
+fn connect(server: &Program, addr: SocketAddr, name: &str) -> Result<LinePeer, String> {
+    LinePeer::connect(addr, name).map_err(|e| server.explain(e))
+}
+
+/// Connects and joins as `name`: NICKNAME, the nickname, then `Connected to server!`.
+fn join(server: &Program, addr: SocketAddr, name: &str) -> Result<LinePeer, String> {
+    let mut peer = connect(server, addr, name)?;
+    let joined = peer
+        .expect_next("NICKNAME")
+        .and_then(|()| peer.send(name))
+        .and_then(|()| peer.expect_line("Connected to server!"));
+    joined.map_err(|e| server.explain(e))?;
+    Ok(peer)
+}
+
+/// A server and `names.len()` clients joined in order.
+fn room(ctx: &Ctx, names: &[&str]) -> Result<(Program, SocketAddr, Vec<LinePeer>), String> {
+    let (server, addr) = ctx.start_server(SERVER, SERVER_ARGS)?;
+    let mut peers = Vec::new();
+    for name in names {
+        peers.push(join(&server, addr, name)?);
+    }
+    Ok((server, addr, peers))
+}
+
+/// After everyone has joined, reads each one's join notices so the next lines are fresh.
+fn settle(peers: &mut [LinePeer]) -> Result<(), String> {
+    let last = peers
+        .last()
+        .map(|p| p.who().to_string())
+        .unwrap_or_default();
+    let len = peers.len();
+    for peer in &mut peers[..len.saturating_sub(1)] {
+        peer.expect_line(&format!("{last} joined!"))?;
+    }
+    Ok(())
+}
+
+/// Waits for a line of the client's output that contains `text`.
+fn printed(client: &Program, what: &str, text: &str) -> Result<(), String> {
+    client
+        .expect_line(what, WAIT, |l| l.contains(text))
+        .map(|_| ())
+        .map_err(|e| client.explain(e))
+}

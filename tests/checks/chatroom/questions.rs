@@ -1,0 +1,204 @@
+//! Milestone 7: questions on a capture of the built server and client (labs/chatroom/answers.txt),
+//! the scenario `socklab capture` records, and what the questions read from the capture.
+
+use super::{printed, CLIENT, SERVER, SERVER_ARGS};
+use socklab::answers::{Answer, CaptureFile, Form, Question, QuestionSet, Recorder};
+use socklab::capture::{self, Flags, Packet};
+use socklab::grader::{Program, WAIT};
+use std::net::SocketAddr;
+
+/// The chat line the scenario sends (and the handout asks to type when capturing by hand).
+const LINE: &str = "hello everyone";
+
+/// The questions of `labs/chatroom/answers.txt`, in its order. The fixed answer is stored
+/// hashed: `cargo run --bin capture -- --lab chatroom --hash KEY=ANSWER` prints a hash.
+pub(super) static QUESTIONS: QuestionSet = QuestionSet {
+    milestone: "7 capture questions",
+    salt: "socklab/chatroom/578d",
+    captures: &[CaptureFile {
+        name: "chatroom",
+        holds:
+            "two clients joining, `hello everyone` and a client leaving (TCP on the server's port)",
+        check: |packets| room_seen(packets).map(|_| ()),
+    }],
+    questions: &[
+        Question {
+            key: "server_port",
+            capture: "chatroom",
+            title: "the server's TCP port, read from the capture",
+            text: "Which TCP port did your server listen on?",
+            form: Form::Integer,
+            answer: Answer::Capture(|p| Ok(f64::from(room_seen(p)?.server.port()))),
+            hint: "The port the server's `NICKNAME` comes from, and the destination port of every \
+                   client's SYN: the OS chose it when the server bound port 0.",
+        },
+        Question {
+            key: "line_bytes",
+            capture: "chatroom",
+            title: "the TCP payload of the segment carrying `hello everyone`",
+            text: "How many bytes of TCP payload did the segment hold that carried the line \
+                   `hello everyone` from a client to the server?",
+            form: Form::Integer,
+            answer: Answer::Capture(|p| Ok(room_seen(p)?.line.len as f64)),
+            hint:
+                "Filter `tcp.len > 0` and find the segment to the server's port whose bytes show \
+                   the line; Wireshark's `Len=` (or `[TCP Segment Len]`) is the payload, without \
+                   headers. Every byte the client wrote counts: its `NAME: ` prefix and the `\\n`.",
+        },
+        Question {
+            key: "first_fin",
+            capture: "chatroom",
+            title: "which side sent the first FIN when a client left",
+            text: "Look at the first connection that ended: which side sent its first FIN, the \
+                   client or the server? (client or server)",
+            form: Form::Choice(&["client", "server"]),
+            answer: Answer::CaptureText(|p| Ok(room_seen(p)?.first_fin.to_string())),
+            hint: "Filter `tcp.flags.fin == 1` and compare the first FIN's source port with the \
+                   server's. The client that leaves closes its sending side first (Ctrl-D: \
+                   shutdown(Write)); the server answers with `NAME left!` to the others and closes \
+                   its side. A client killed in the middle may make the server, or a RST, end it \
+                   instead: answer for your capture.",
+        },
+        Question {
+            key: "message_end",
+            capture: "chatroom",
+            title: "what marks the end of a message in the stream",
+            text:
+                "What tells the server where one chat message ends: the end of a TCP segment, or \
+                   the newline character? (segment or newline)",
+            form: Form::Choice(&["segment", "newline"]),
+            answer: Answer::Fixed {
+                hash: "d9bf210d769e356564cdb2576067348dd29659cb4915398976f631f0f865950b",
+                near: &[(
+                    "d83c8c2cbd49a459d849061d58ba7fc9199757c88d6478817c6121b70f2a0eb2",
+                    "in your capture each line may have a segment of its own, but TCP promises \
+                     nothing about that: it may put two lines in one segment or split one over \
+                     two, and `read` hands out bytes, not segments",
+                )],
+            },
+            hint: "TCP delivers a stream of bytes: segment boundaries are not passed to the \
+                   application, and the sender's TCP may merge or split writes. Read the framing \
+                   function at the top of your server (read_line).",
+        },
+    ],
+    scenario,
+};
+
+/// What the questions read from a capture of the chat room.
+struct RoomSeen {
+    /// The server's socket: where `NICKNAME` comes from.
+    server: SocketAddr,
+    /// The segment that carried `hello everyone` from a client to the server.
+    line: Packet,
+    /// "client" or "server": who sent the first FIN on a connection with the server.
+    first_fin: &'static str,
+}
+
+fn room_seen(packets: &[Packet]) -> Result<RoomSeen, String> {
+    let server = packets
+        .iter()
+        .find(|p| p.is_tcp() && p.payload.starts_with(b"NICKNAME"))
+        .map(|p| p.src)
+        .ok_or(
+            "it holds no `NICKNAME` line from a chat-room server: capture on the server's port \
+             from before the clients connect",
+        )?;
+    capture::handshake(packets, |syn| syn.dst == server).ok_or_else(|| {
+        format!(
+            "it holds no handshake (SYN, then SYN-ACK) of a connection to the server at {server}: \
+             start the capture before the clients"
+        )
+    })?;
+    let line = packets
+        .iter()
+        .find(|p| {
+            p.is_tcp()
+                && p.dst == server
+                && p.payload.windows(LINE.len()).any(|w| w == LINE.as_bytes())
+        })
+        .cloned()
+        .ok_or_else(|| {
+            format!("it holds no segment carrying the line `{LINE}` to the server: type it in a client while capturing")
+        })?;
+    let fin = packets
+        .iter()
+        .filter(|p| p.is_tcp() && (p.src == server || p.dst == server))
+        .find(|p| p.flags.has(Flags::FIN))
+        .ok_or(
+            "no connection with the server ends in it (no FIN): stop the capture after a client \
+             has left",
+        )?;
+    Ok(RoomSeen {
+        server,
+        line,
+        first_fin: if fin.src == server {
+            "server"
+        } else {
+            "client"
+        },
+    })
+}
+
+/// The solution server and two clients on loopback: both join, amy writes `hello everyone`,
+/// ben leaves, then amy; captured on the server's port.
+fn scenario(rec: &mut Recorder) -> Result<(), String> {
+    let server = rec.spawn(SERVER, SERVER_ARGS)?;
+    let port = server.address(WAIT)?.port().to_string();
+    rec.capture("chatroom", &format!("tcp port {port}"))?;
+    let join = |name: &str| -> Result<Program, String> {
+        let client = rec.spawn(
+            CLIENT,
+            &["--host", "127.0.0.1", "--port", &port, "--nickname", name],
+        )?;
+        printed(&client, "`Connected to server!`", "Connected to server!")?;
+        Ok(client)
+    };
+    let mut amy = join("amy")?;
+    let mut ben = join("ben")?;
+    printed(&amy, "`ben joined!`", "ben joined!")?;
+    amy.send_line(LINE)?;
+    printed(&ben, "`amy: hello everyone`", "amy: hello everyone")?;
+    ben.close_stdin();
+    printed(&amy, "`ben left!`", "ben left!")?;
+    amy.close_stdin();
+    for client in [&ben, &amy] {
+        if !client.wait(WAIT)?.success() {
+            return Err(client.explain("a client failed".into()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_room_is_read_by_its_lines_and_flags() {
+        let (s, amy, old) = (3040, 41000, 39000);
+        let (syn, ack, psh, fin) = (Flags::SYN, Flags::ACK, Flags::PSH, Flags::FIN);
+        let mut packets = vec![
+            // A connection already open when the capture began ends first, from the server.
+            Packet::segment(1, s, old, fin | ack, 500, b""),
+            Packet::segment(2, amy, s, syn, 10, b""),
+            Packet::segment(3, s, amy, syn | ack, 70, b""),
+            Packet::segment(4, s, amy, psh | ack, 71, b"NICKNAME\n"),
+            Packet::segment(5, amy, s, psh | ack, 11, b"amy\n"),
+            Packet::segment(6, amy, s, psh | ack, 15, b"amy: hello everyone\n"),
+            Packet::segment(7, amy, s, fin | ack, 35, b""),
+        ];
+        packets[2].ack = 11;
+        let seen = room_seen(&packets).unwrap();
+        assert_eq!(seen.server.port(), s);
+        assert_eq!((seen.line.number, seen.line.len), (6, 20));
+        assert_eq!(seen.first_fin, "server");
+        assert_eq!(room_seen(&packets[1..]).unwrap().first_fin, "client");
+
+        let err = room_seen(&packets[1..6]).err().unwrap();
+        assert!(err.contains("no FIN"), "{err}");
+        let err = room_seen(&packets[2..]).err().unwrap();
+        assert!(err.contains("no handshake"), "{err}");
+        let err = room_seen(&packets[4..]).err().unwrap();
+        assert!(err.contains("NICKNAME"), "{err}");
+    }
+}

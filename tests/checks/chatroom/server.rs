@@ -1,0 +1,370 @@
+//! Milestones 1–5: the hub, tested with several clients written here that speak the seed's
+//! protocol (one line per message) as netcat users would.
+
+use super::{connect, join, room, settle, SERVER, SERVER_ARGS};
+use socklab::grader::{secs, shown, Context, Ctx, QUIET, WAIT};
+use std::io::Write;
+use std::thread;
+use std::time::{Duration, Instant};
+
+// ---------------------------------------------------------------------------------------------
+// 1 accept and handshake.
+
+pub(super) fn handshake(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = ctx.start_server(SERVER, SERVER_ARGS)?;
+    let mut ann = connect(&server, addr, "ann")?;
+    ann.expect_next("NICKNAME")?;
+    ann.send("ann")?;
+    let before = ann.expect_line("Connected to server!")?;
+    if before.iter().any(|l| l.starts_with("ERROR")) {
+        return Err(format!("the nickname ann was refused: {before:?}"));
+    }
+    Ok(())
+}
+
+pub(super) fn clients_at_once(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = ctx.start_server(SERVER, SERVER_ARGS)?;
+    // Three connections open at once; they answer NICKNAME in the reverse order.
+    let mut peers = Vec::new();
+    for name in ["amy", "ben", "cat"] {
+        let mut peer = connect(&server, addr, name)?;
+        peer.expect_next("NICKNAME")
+            .map_err(|e| format!("{e} (while the other clients had not chosen a nickname yet)"))?;
+        peers.push(peer);
+    }
+    for peer in peers.iter_mut().rev() {
+        let name = peer.who().to_string();
+        peer.send(&name)?;
+        peer.expect_line("Connected to server!")?;
+    }
+    Ok(())
+}
+
+pub(super) fn nickname_rules(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = ctx.start_server(SERVER, SERVER_ARGS)?;
+    let _taken = join(&server, addr, "dora")?;
+    let too_long = "abcdefghijklmnopqrstu"; // 21 characters
+    let tries: [(&[&str], &str); 2] = [
+        (&["", "two words", "at@sign"], "good_name-1"),
+        (&["colon:s", too_long, "dora"], "Ünïcode_2"),
+    ];
+    for (bad_names, good) in tries {
+        let mut peer = connect(&server, addr, "newcomer")?;
+        peer.expect_next("NICKNAME")?;
+        for bad in bad_names {
+            peer.send(bad)?;
+            match peer.next_within(WAIT)? {
+                Some(line) if line.starts_with("ERROR") => {}
+                other => {
+                    return Err(format!(
+                    "the nickname {bad:?} should be refused with a line `ERROR …`; got {other:?}"
+                ))
+                }
+            }
+            peer.expect_next("NICKNAME")
+                .with_context(|| format!("after refusing {bad:?} the server should ask again"))?;
+        }
+        peer.send(good)?;
+        peer.expect_line("Connected to server!")
+            .with_context(|| format!("after refused nicknames, {good} should be accepted"))?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2 join notices.
+
+pub(super) fn join_notices(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = ctx.start_server(SERVER, SERVER_ARGS)?;
+    let mut eve = connect(&server, addr, "eve")?;
+    eve.expect_next("NICKNAME")?;
+    eve.send("eve")?;
+    let before = eve.expect_line("Connected to server!")?;
+    if !before.iter().any(|l| l == "eve joined!") {
+        return Err(format!(
+            "the newcomer eve should get `eve joined!` before `Connected to server!`; got {before:?}"
+        ));
+    }
+    let mut fay = join(&server, addr, "fay")?;
+    eve.expect_line("fay joined!")?;
+    let _gus = join(&server, addr, "gus")?;
+    eve.expect_line("gus joined!")?;
+    fay.expect_line("gus joined!")?;
+    Ok(())
+}
+
+pub(super) fn server_log(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = ctx.start_server(SERVER, SERVER_ARGS)?;
+    let _hal = join(&server, addr, "hal")?;
+    server.expect_line("`Connected with 127.0.0.1:PORT`", WAIT, |l| {
+        l.starts_with("Connected with ") && l.contains("127.0.0.1:")
+    })?;
+    server.expect_line("`Client name is hal`", WAIT, |l| {
+        l.trim() == "Client name is hal"
+    })?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3 broadcast.
+
+pub(super) fn broadcast(ctx: &Ctx) -> Result<(), String> {
+    let (server, _addr, mut peers) = room(ctx, &["ida", "jon", "kim"])?;
+    settle(&mut peers)?;
+    peers[1].send("jon: hello, room")?;
+    for peer in &mut peers {
+        peer.expect_line("jon: hello, room")?;
+    }
+    // A netcat user types the text alone; the server adds the nickname.
+    peers[2].send("plain text from netcat")?;
+    for peer in &mut peers {
+        peer.expect_line("kim: plain text from netcat")?;
+    }
+    server.expect_line("`jon: hello, room` in the server's output", WAIT, |l| {
+        l.trim() == "jon: hello, room"
+    })?;
+    Ok(())
+}
+
+pub(super) fn no_impersonation(ctx: &Ctx) -> Result<(), String> {
+    let (_server, _addr, mut peers) = room(ctx, &["lea", "max"])?;
+    settle(&mut peers)?;
+    peers[1].send("lea: I owe max 100 euros")?;
+    let got = peers[0].next_within(WAIT)?;
+    if got.as_deref() != Some("max: lea: I owe max 100 euros") {
+        return Err(format!(
+            "max sent `lea: I owe max 100 euros`; everyone should see it as written by max \
+             (`max: lea: I owe max 100 euros`), lea got {got:?}"
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn exactly_once(ctx: &Ctx) -> Result<(), String> {
+    const LINES: usize = 30;
+    let names = ["ned", "oli", "pam"];
+    let (_server, _addr, mut peers) = room(ctx, &names)?;
+    settle(&mut peers)?;
+    // Each client sends from its own thread and reads in this one afterwards: the server's
+    // queues hold what arrives meanwhile.
+    let senders: Vec<_> = peers
+        .iter()
+        .map(|p| {
+            let name = p.who().to_string();
+            let mut stream = p
+                .stream()
+                .try_clone()
+                .with_context(|| format!("cloning {name}'s connection for a sender thread"))?;
+            Ok(thread::spawn(move || {
+                let mut text = String::new();
+                for i in 0..LINES {
+                    text.push_str(&format!("{name}: line {i}\n"));
+                }
+                stream
+                    .write_all(text.as_bytes())
+                    .with_context(|| format!("{name} sending its {LINES} lines"))
+            }))
+        })
+        .collect::<Result<_, String>>()?;
+    for s in senders {
+        s.join()
+            .map_err(|_| "a sender thread panicked".to_string())??;
+    }
+    for peer in &mut peers {
+        let mut next = [0usize; 3];
+        let deadline = Instant::now() + WAIT;
+        while next.iter().sum::<usize>() < LINES * names.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Some(line) = peer.next_within(left)? else {
+                return Err(format!(
+                    "{} received {:?} of the {LINES} lines of ned, oli and pam within {}",
+                    peer.who(),
+                    next,
+                    secs(WAIT)
+                ));
+            };
+            let Some((from, i)) = line.split_once(": line ").and_then(|(f, i)| {
+                Some((
+                    names.iter().position(|n| *n == f)?,
+                    i.parse::<usize>().ok()?,
+                ))
+            }) else {
+                return Err(format!(
+                    "{} received an unexpected line {line:?}",
+                    peer.who()
+                ));
+            };
+            if i != next[from] {
+                return Err(format!(
+                    "{} expected `{}: line {}` next from {}, got {line:?} (a line lost, repeated or out of order)",
+                    peer.who(), names[from], next[from], names[from]
+                ));
+            }
+            next[from] += 1;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn bad_lines(ctx: &Ctx) -> Result<(), String> {
+    let (server, _addr, mut peers) = room(ctx, &["quin", "ray"])?;
+    settle(&mut peers)?;
+    let mut long = vec![b'x'; 5000];
+    long.push(b'\n');
+    peers[0].send_raw(&long)?;
+    peers[0].send_raw(b"quin: caf\xc3\xa9 \xff\xfe broken\n")?;
+    peers[0].send("quin: still here")?;
+    let before = peers[1].expect_line("quin: still here").context(
+        "after a 5000-byte line and a line that is not UTF-8, the next good line should arrive",
+    )?;
+    if !before.is_empty() {
+        return Err(format!(
+            "the bad lines should be dropped, not relayed; ray got {}",
+            shown(&before)
+        ));
+    }
+    if !server.is_running() {
+        return Err("the server stopped".into());
+    }
+    Ok(())
+}
+
+pub(super) fn stuck_client(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr, mut peers) = room(ctx, &["sam", "tia"])?;
+    // `stuck` joins, then never reads again.
+    let stuck = join(&server, addr, "stuck")?;
+    settle(&mut peers)?;
+    let mut tia = peers.pop().ok_or("no peer")?;
+    let mut sam = peers.pop().ok_or("no peer")?;
+    // sam talks (big lines, one at a time, each after its echo); tia listens in a thread.
+    let listener = thread::spawn(move || -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(18);
+        while Instant::now() < deadline {
+            if let Some(line) = tia.next_within(WAIT)? {
+                if line == "stuck left!" {
+                    return Ok(());
+                }
+            } else {
+                return Err("tia got nothing for 3 s while sam was talking".into());
+            }
+        }
+        Err("tia did not see `stuck left!` within 18 s".into())
+    });
+    let filler = "y".repeat(4000);
+    let deadline = Instant::now() + Duration::from_secs(18);
+    let mut sent = 0;
+    while !listener.is_finished() && Instant::now() < deadline {
+        sam.send(&format!("sam: {sent} {filler}"))?;
+        sam.expect("its own line back", |l| {
+            l.starts_with(&format!("sam: {sent} "))
+        })
+        .map_err(|e| {
+            format!("{e}; a client that never reads must not stall the room ({sent} lines sent)")
+        })?;
+        sent += 1;
+    }
+    drop(stuck);
+    listener
+        .join()
+        .map_err(|_| "the listening thread panicked".to_string())?
+        .map_err(|e| {
+            format!("{e}: `stuck` never read the {sent} lines of 4 KB, so it should have been disconnected")
+        })?;
+    sam.send("sam: after")?;
+    sam.expect_line("sam: after")?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4 private messages.
+
+pub(super) fn private_message(ctx: &Ctx) -> Result<(), String> {
+    let (server, _addr, mut peers) = room(ctx, &["uma", "vic", "wes"])?;
+    settle(&mut peers)?;
+    peers[0].send("uma: @wes meet me at noon")?;
+    peers[0].send("uma: public marker")?;
+    let got = peers[2].next_within(WAIT)?;
+    if got.as_deref() != Some("uma: @wes meet me at noon") {
+        return Err(format!(
+            "uma sent `@wes meet me at noon`; wes should get `uma: @wes meet me at noon`, got {got:?}"
+        ));
+    }
+    for i in [0, 1] {
+        let peer = &mut peers[i];
+        let before = peer.expect_line("uma: public marker")?;
+        if !before.is_empty() {
+            return Err(format!(
+                "a private message to wes reached {}: {}",
+                peer.who(),
+                shown(&before)
+            ));
+        }
+    }
+    peers[2].expect_line("uma: public marker")?;
+    server.expect_line("the private message in the server's output", WAIT, |l| {
+        l.contains("@wes meet me at noon")
+    })?;
+    Ok(())
+}
+
+pub(super) fn unknown_target(ctx: &Ctx) -> Result<(), String> {
+    let (_server, _addr, mut peers) = room(ctx, &["xia", "yan"])?;
+    settle(&mut peers)?;
+    peers[0].send("xia: @zed are you there?")?;
+    match peers[0].next_within(WAIT)? {
+        Some(line) if line.starts_with("ERROR") => {}
+        other => {
+            return Err(format!(
+                "no one called zed is here: xia should get a line `ERROR …`, got {other:?}"
+            ))
+        }
+    }
+    let others = peers[1].quiet(QUIET)?;
+    if !others.is_empty() {
+        return Err(format!(
+            "a message to an unknown @zed should reach no one; yan got {}",
+            shown(&others)
+        ));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5 leave notices.
+
+pub(super) fn leave_notice(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr, mut peers) = room(ctx, &["abe", "bea", "cy"])?;
+    settle(&mut peers)?;
+    let cy = peers.pop().ok_or("no peer")?;
+    drop(cy);
+    for peer in &mut peers {
+        peer.expect_line("cy left!")?;
+    }
+    server.expect_line("`cy left!` in the server's output", WAIT, |l| {
+        l.trim() == "cy left!"
+    })?;
+    let mut again =
+        join(&server, addr, "cy").context("once cy left, the nickname cy should be free again")?;
+    again.send("cy: back")?;
+    peers[0].expect_line("cy: back")?;
+    Ok(())
+}
+
+pub(super) fn abrupt_leave(ctx: &Ctx) -> Result<(), String> {
+    let (server, _addr, mut peers) = room(ctx, &["dan", "eli"])?;
+    settle(&mut peers)?;
+    let mut eli = peers.pop().ok_or("no peer")?;
+    eli.send_raw(b"eli: half a mess")?;
+    thread::sleep(Duration::from_millis(100));
+    drop(eli);
+    let before = peers[0].expect_line("eli left!")?;
+    if before.iter().any(|l| l.contains("half a mess")) {
+        return Err("half a line (cut by a disconnect) should be dropped, not relayed".into());
+    }
+    if !server.is_running() {
+        return Err("the server stopped".into());
+    }
+    peers[0].send("dan: anyone?")?;
+    peers[0].expect_line("dan: anyone?")?;
+    Ok(())
+}
