@@ -1,0 +1,131 @@
+//! Checks for lab `xmlrpc`: the XML-RPC server with HTTP Basic auth and its client. The server
+//! is driven over loopback with raw HTTP written here; the client talks to a stand-in server
+//! written here, which reports what it was sent.
+//!
+//! This file registers the lab and holds what the milestones share (program names, the default
+//! credentials, starting the server). The test side's HTTP is in `http.rs`, its reading of
+//! XML-RPC documents in `xml.rs`, and each group of milestones has a file of its own.
+
+mod allow;
+mod auth;
+mod calls;
+mod client;
+mod http;
+mod questions;
+mod server;
+mod xml;
+
+use socklab::grader::{Check, Ctx, Lab, Program};
+use std::net::SocketAddr;
+
+const SERVER: &str = "xmlrpc_server";
+const CLIENT: &str = "xmlrpc_client";
+/// The credentials the server is started with unless a check says otherwise.
+const USER: &str = "user";
+const PASS: &str = "pass";
+
+pub fn lab() -> Lab {
+    Lab::new(
+        "xmlrpc",
+        "XML-RPC server with HTTP Basic auth, and its client",
+        &[SERVER, CLIENT],
+    )
+    .checks(vec![
+            Check::new("1 HTTP", "prints its real address and accepts TCP connections", 1,
+                "Bind a TcpListener, then print listener.local_addr(): with port 0 the OS picks the port.", server::prints_address),
+            Check::new("1 HTTP", "answers a POST with 200, Content-Type and a matching Content-Length", 2,
+                "Read the request line, the headers up to the empty line, then exactly Content-Length bytes; write status line, headers, empty line, body.", server::answers_post),
+            Check::new("1 HTTP", "reads a body that arrives in several pieces", 1,
+                "One read() may return part of the body: read_exact reads until all Content-Length bytes are there.", server::reads_body_in_pieces),
+            Check::new("1 HTTP", "keeps an HTTP/1.1 connection open; closes on `Connection: close`", 1,
+                "Loop over requests on one connection; stop after a response to `Connection: close` or to HTTP/1.0.", server::keeps_alive),
+            Check::new("1 HTTP", "answers GET with 405 and `Allow: POST`", 1,
+                "Only POST carries a call: anything else gets 405 Method Not Allowed.", server::refuses_get),
+            Check::new("1 HTTP", "answers another path with 404, serves / and /RPC2", 1,
+                "Compare the request's path with / and /RPC2.", server::refuses_other_paths),
+            Check::new("1 HTTP", "answers a body over 1 MiB with 413 without reading it", 1,
+                "Compare Content-Length with MAX_BODY before allocating or reading the body.", server::refuses_large_body),
+            Check::new("1 HTTP", "survives half requests, stalled clients and garbage (400)", 2,
+                "Each connection has its own thread; a bad request line or header is answered 400; a client that vanishes ends only its thread.", server::survives_bad_clients),
+            Check::new("2 auth", "accepts the --username/--password credentials (scheme in any case)", 2,
+                "Decode the base64 token after `Basic ` and compare it with `username:password`; the scheme name is case-insensitive.", auth::accepts),
+            Check::new("2 auth", "refuses a request without Authorization: 401 with WWW-Authenticate", 1,
+                "A 401 must say how to authenticate: WWW-Authenticate: Basic realm=\"…\".", auth::missing),
+            Check::new("2 auth", "refuses a wrong user, a wrong password and a mere prefix: 401", 1,
+                "Compare the whole decoded `user:password`, not a prefix, in constant time.", auth::wrong),
+            Check::new("2 auth", "refuses other schemes (Bearer, Digest): 401", 1,
+                "Only the Basic scheme is accepted.", auth::not_basic),
+            Check::new("2 auth", "refuses malformed credentials (no token, not base64, no colon): 401", 1,
+                "Every decoding error is a refusal, never an unwrap().", auth::malformed),
+            Check::new("3 echo", "echo(\"hello server...\") returns \"HELLO SERVER...\"", 3,
+                "Once HTTP and auth work, the given code decodes the call and answers it.", calls::echo_round_trip),
+            Check::new("3 echo", "echo handles untyped values, XML escapes and Unicode", 1,
+                "The given XML code decodes `<value>text</value>` and &amp; escapes; send the response body as it is.", calls::echo_escapes),
+            Check::new("3 echo", "prints `Client said: …` for each echo", 1,
+                "The given echo prints it; it shows up once calls reach it.", calls::echo_prints),
+            Check::new("4 faults", "an unknown method gives a fault with faultCode and faultString", 1,
+                "A fault is still an HTTP 200 response: the HTTP exchange worked, the call did not.", calls::fault_unknown_method),
+            Check::new("4 faults", "wrong argument count or type gives a fault", 1,
+                "echo takes exactly one string.", calls::fault_bad_params),
+            Check::new("4 faults", "malformed XML gives a fault, not a 500; the server keeps serving", 2,
+                "A body that is not an XML-RPC call is answered with a fault, and the connection goes on.", calls::fault_bad_xml),
+            Check::new("5 multicall", "system.multicall runs several echos in one request", 2,
+                "Each call's result comes back wrapped in a one-element array.", calls::multicall_echos),
+            Check::new("5 multicall", "a failing call in a multicall gives a fault struct in its place", 1,
+                "One bad call must not spoil the others.", calls::multicall_with_fault),
+            Check::new("5 multicall", "system.listMethods lists the three methods", 1,
+                "The given dispatch answers it once calls work.", calls::list_methods),
+            Check::new("6 client", "prints `Sending message to server: …` and `Got reply: …`", 3,
+                "Connect, write the POST with its headers and body, read the status line, headers and Content-Length body.", client::echo),
+            Check::new("6 client", "sends POST, Host, Basic credentials and Content-Length", 1,
+                "Authorization: Basic base64(username:password); Content-Length is the body's length in bytes.", client::request_form),
+            Check::new("6 client", "--message with XML special characters arrives intact", 1,
+                "The given XML code escapes the text; Content-Length counts bytes, not characters.", client::message),
+            Check::new("6 client", "reports a 401 and a fault, and exits non-zero", 1,
+                "Read the status code from the status line; a fault is a 200 whose body holds <fault>.", client::errors),
+            Check::new("7 allow", "--allow CIDR closes connections from outside those networks", 1,
+                "Compare the first prefix bits of the client's address with the network's, using a mask.", allow::refuses_outsiders),
+            Check::new("7 allow", "--allow CIDR serves clients inside them (any prefix length)", 1,
+                "A /9 compares 9 bits: the whole first byte and the top bit of the second.", allow::admits_insiders),
+    ])
+    .questions(&questions::QUESTIONS)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared by the milestones.
+
+/// Starts the server on a free loopback port with `--username user --password pass` and the
+/// `extra` options, and reads its address.
+fn start(
+    ctx: &Ctx,
+    user: &str,
+    pass: &str,
+    extra: &[&str],
+) -> Result<(Program, SocketAddr), String> {
+    let mut args = vec![
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--username",
+        user,
+        "--password",
+        pass,
+    ];
+    args.extend_from_slice(extra);
+    ctx.start_server(SERVER, &args)
+}
+
+/// The server with the default credentials.
+fn server(ctx: &Ctx) -> Result<(Program, SocketAddr), String> {
+    start(ctx, USER, PASS, &[])
+}
+
+/// Fails if the server has exited or one of its threads panicked; `after` says what it had just
+/// been through.
+fn still_running(server: &Program, after: &str) -> Result<(), String> {
+    if server.is_running() && server.panic_message().is_none() {
+        return Ok(());
+    }
+    Err(server.explain(format!("the server should still be running after {after}")))
+}

@@ -1,0 +1,233 @@
+//! Milestone 1: the server's HTTP, driven with raw requests written here — status codes,
+//! Content-Length, bodies in pieces, keep-alive, and clients that stall, vanish or send garbage.
+
+use super::http::{
+    basic, call, call_body, connect, exchange, expect_xml, post, read_reply, string,
+};
+use super::xml::expect_canon;
+use super::{server, still_running, PASS, USER};
+use socklab::grader::{secs, Context, Ctx, WAIT};
+use std::io::{BufReader, Read, Write};
+use std::thread;
+use std::time::Duration;
+
+/// The first line ends with a real address, where a connection is accepted.
+pub(super) fn prints_address(ctx: &Ctx) -> Result<(), String> {
+    let (_server, addr) = server(ctx)?;
+    if addr.port() == 0 {
+        return Err("the printed port is 0: print the address after binding (local_addr)".into());
+    }
+    connect(addr)?;
+    Ok(())
+}
+
+/// A POST of echo("ok") is answered 200 with an XML Content-Type and body.
+pub(super) fn answers_post(ctx: &Ctx) -> Result<(), String> {
+    let (_server, addr) = server(ctx)?;
+    let request = post(
+        "/",
+        Some(&basic(USER, PASS)),
+        &call_body("echo", &[&string("ok")]),
+        "",
+    );
+    let reply = exchange(addr, &request)?;
+    let got = expect_xml(&reply, "POST / with echo(\"ok\")")?;
+    let content_type = reply.headers.get("Content-Type").unwrap_or("");
+    if !content_type.contains("xml") {
+        return Err(format!(
+            "the response's Content-Type should be text/xml, was {content_type:?}"
+        ));
+    }
+    expect_canon(&got, "string:OK", "echo(\"ok\")")
+}
+
+/// A request sent in three pieces 150 ms apart is read whole.
+pub(super) fn reads_body_in_pieces(ctx: &Ctx) -> Result<(), String> {
+    let (_server, addr) = server(ctx)?;
+    let request = post(
+        "/",
+        Some(&basic(USER, PASS)),
+        &call_body("echo", &[&string("pieces")]),
+        "",
+    );
+    let mut stream = connect(addr)?;
+    let cut = [request.len() - 60, request.len() - 20];
+    let pieces = [
+        &request[..cut[0]],
+        &request[cut[0]..cut[1]],
+        &request[cut[1]..],
+    ];
+    for piece in pieces {
+        stream
+            .write_all(piece)
+            .context("sending a piece of the request")?;
+        thread::sleep(Duration::from_millis(150));
+    }
+    let reply = read_reply(&mut BufReader::new(stream))?;
+    let got = expect_xml(
+        &reply,
+        "a request whose body came in three pieces 150 ms apart",
+    )?;
+    expect_canon(&got, "string:PIECES", "echo(\"pieces\")")
+}
+
+/// Three requests on one HTTP/1.1 connection, then `Connection: close`; HTTP/1.0 closes too.
+pub(super) fn keeps_alive(ctx: &Ctx) -> Result<(), String> {
+    let (_server, addr) = server(ctx)?;
+    let stream = connect(addr)?;
+    let mut writer = stream.try_clone().context("cloning the test socket")?;
+    let mut reader = BufReader::new(stream);
+    for word in ["one", "two", "three"] {
+        let request = post(
+            "/",
+            Some(&basic(USER, PASS)),
+            &call_body("echo", &[&string(word)]),
+            "",
+        );
+        writer.write_all(&request).with_context(|| {
+            format!("sending request `{word}` on the same connection (the server closed it?)")
+        })?;
+        let reply = read_reply(&mut reader)
+            .with_context(|| format!("request `{word}` on the same HTTP/1.1 connection"))?;
+        let got = expect_xml(
+            &reply,
+            &format!("echo(\"{word}\") on a kept-alive connection"),
+        )?;
+        expect_canon(&got, &format!("string:{}", word.to_uppercase()), "echo")?;
+    }
+    let last = post(
+        "/",
+        Some(&basic(USER, PASS)),
+        &call_body("echo", &[&string("bye")]),
+        "Connection: close\r\n",
+    );
+    writer
+        .write_all(&last)
+        .context("sending the request with `Connection: close`")?;
+    read_reply(&mut reader)?;
+    let mut rest = [0u8; 16];
+    match reader.read(&mut rest) {
+        Ok(0) => {}
+        Ok(_) => return Err("after the response to `Connection: close` the server sent more bytes".into()),
+        Err(_) => {
+            return Err(format!(
+                "after answering a request with `Connection: close` the server should close the connection; it was still open after {}",
+                secs(WAIT)
+            ))
+        }
+    }
+    // HTTP/1.0 closes by default.
+    let body = call_body("echo", &[&string("old")]);
+    let request = format!(
+        "POST / HTTP/1.0\r\nAuthorization: {}\r\nContent-Length: {}\r\n\r\n{body}",
+        basic(USER, PASS),
+        body.len()
+    );
+    let mut stream = connect(addr)?;
+    stream
+        .write_all(request.as_bytes())
+        .context("sending an HTTP/1.0 request")?;
+    let mut reader = BufReader::new(stream);
+    read_reply(&mut reader)?;
+    if !matches!(reader.read(&mut rest), Ok(0)) {
+        return Err("an HTTP/1.0 request without `Connection: keep-alive` should be answered and the connection closed".into());
+    }
+    Ok(())
+}
+
+/// GET gets 405 with `Allow: POST`.
+pub(super) fn refuses_get(ctx: &Ctx) -> Result<(), String> {
+    let (_server, addr) = server(ctx)?;
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\n\r\n",
+        basic(USER, PASS)
+    );
+    let reply = exchange(addr, request.as_bytes())?;
+    if reply.status != 405 {
+        return Err(format!("GET / should get 405, got {}", reply.status));
+    }
+    let allow = reply.headers.get("Allow").unwrap_or("");
+    if !allow.contains("POST") {
+        return Err(format!(
+            "a 405 should say `Allow: POST`; Allow was {allow:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// /admin gets 404; /RPC2 is served.
+pub(super) fn refuses_other_paths(ctx: &Ctx) -> Result<(), String> {
+    let (_server, addr) = server(ctx)?;
+    let body = call_body("echo", &[&string("x")]);
+    let reply = exchange(addr, &post("/admin", Some(&basic(USER, PASS)), &body, ""))?;
+    if reply.status != 404 {
+        return Err(format!("POST /admin should get 404, got {}", reply.status));
+    }
+    let reply = exchange(addr, &post("/RPC2", Some(&basic(USER, PASS)), &body, ""))?;
+    let got = expect_xml(&reply, "POST /RPC2")?;
+    expect_canon(&got, "string:X", "echo(\"x\") posted to /RPC2")
+}
+
+/// A body announced over 1 MiB gets 413 at once, and the server goes on.
+pub(super) fn refuses_large_body(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = server(ctx)?;
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nContent-Length: 2000000\r\n\r\n<methodCall>",
+        basic(USER, PASS)
+    );
+    let reply = exchange(addr, request.as_bytes())?;
+    if reply.status != 413 {
+        return Err(format!(
+            "a request announcing a 2000000-byte body (over 1 MiB) should get 413 at once, got {}",
+            reply.status
+        ));
+    }
+    still_running(&server, "a 413")?;
+    let got = call(addr, "echo", &[&string("after")])?;
+    expect_canon(&got, "string:AFTER", "echo after a 413")
+}
+
+/// Stalled, vanished and garbage-sending clients do not stop the server serving others.
+pub(super) fn survives_bad_clients(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = server(ctx)?;
+    // Half a header block, and the client stays silent.
+    let mut stalled = connect(addr)?;
+    stalled
+        .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Le")
+        .context("sending half a header block")?;
+    // A body shorter than announced, then the client vanishes.
+    {
+        let mut gone = connect(addr)?;
+        let head = format!(
+            "POST / HTTP/1.1\r\nAuthorization: {}\r\nContent-Length: 100\r\n\r\n<methodCall>",
+            basic(USER, PASS)
+        );
+        gone.write_all(head.as_bytes())
+            .context("sending a request with a short body")?;
+    }
+    // Half a request line, then the client vanishes.
+    connect(addr)?
+        .write_all(b"POS")
+        .context("sending half a request line")?;
+    for garbage in [
+        &b"HELLO\r\n\r\n"[..],
+        b"POST / HTTP/1.1 extra\r\n\r\n",
+        b"POST / HTTP/1.1\r\nthis header has no colon\r\n\r\n",
+        b"POST / HTTP/1.1\r\nContent-Length: lots\r\n\r\n",
+    ] {
+        let reply = exchange(addr, garbage)?;
+        if reply.status != 400 {
+            return Err(format!(
+                "{:?} should get 400 Bad Request, got {}",
+                String::from_utf8_lossy(garbage),
+                reply.status
+            ));
+        }
+    }
+    let got = call(addr, "echo", &[&string("still here")])
+        .context("while one client was stalled mid-request and others had left")?;
+    expect_canon(&got, "string:STILL HERE", "echo")?;
+    drop(stalled);
+    thread::sleep(Duration::from_millis(100));
+    still_running(&server, "stalled, vanished and garbage-sending clients")
+}
