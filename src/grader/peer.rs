@@ -214,10 +214,12 @@ impl LinePeer {
     }
 }
 
-/// Lines as a student reads them in a failure: `nothing`, or the last few, quoted.
+/// Lines as a student reads them in a failure: `nothing`, one line quoted, or the last few.
+/// An `Option<String>` line is shown with `shown(line.as_slice())`, never as Rust's `Some(…)`.
 pub fn shown(lines: &[String]) -> String {
     match lines.len() {
         0 => "nothing".to_string(),
+        1 => format!("{:?}", lines[0]),
         n if n > 6 => format!("{:?} … ({n} lines)", &lines[n - 6..]),
         _ => format!("{lines:?}"),
     }

@@ -533,7 +533,7 @@ static QUESTIONS: QuestionSet = QuestionSet {
                 hash: "addfc4e1956b53240731c41d968451c4ed5568816161c0dd6d81c9ad7407b1ef",
                 near: &[],
             },
-            hint: "Click a header field in Wireshark: the bytes pane highlights its bytes. All four are the same size.",
+            hint: "Click a header field in Wireshark: the bytes pane highlights its bytes.",
         },
         Question {
             key: "max_payload",
@@ -550,7 +550,7 @@ static QUESTIONS: QuestionSet = QuestionSet {
                      "that is the largest Length value, but Length counts the 8-byte header too"),
                 ],
             },
-            hint: "Length is a 16-bit field, and it counts the 8-byte header as well as the payload. (65507, which you may also meet, is what is left over IPv4 once the 20-byte IP header is taken off too; this question asks about UDP's own field.)",
+            hint: "How large a number fits in the Length field, and what does Length count besides the payload? This question is about UDP's own field, not about what IPv4 leaves room for.",
         },
         Question {
             key: "max_port",

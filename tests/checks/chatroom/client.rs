@@ -2,7 +2,7 @@
 //! (and, last, against the built server).
 
 use super::{join, printed, CLIENT, SERVER, SERVER_ARGS};
-use socklab::grader::{Context, Ctx, LinePeer, Program, StandIn, WAIT};
+use socklab::grader::{shown, Context, Ctx, LinePeer, Program, StandIn, WAIT};
 use std::net::{SocketAddr, TcpStream};
 
 /// A stand-in hub: it only accepts; the check plays the hub on each connection.
@@ -25,7 +25,8 @@ fn welcome(conn: &mut LinePeer, want: &str) -> Result<(), String> {
         Some(name) if name == want => {}
         other => {
             return Err(format!(
-                "after NICKNAME the client should send its nickname `{want}`, sent {other:?}"
+                "after NICKNAME the client should send its nickname `{want}`, sent {}",
+                shown(other.as_slice())
             ))
         }
     }
@@ -85,7 +86,8 @@ pub(super) fn client_sends(ctx: &Ctx) -> Result<(), String> {
             Some(line) if line == want => {}
             other => {
                 return Err(format!(
-                    "typed {typed:?}; the server should receive `{want}`, got {other:?}"
+                    "typed {typed:?}; the server should receive `{want}`, got {}",
+                    shown(other.as_slice())
                 ))
             }
         }
@@ -116,7 +118,12 @@ pub(super) fn client_retries_nickname(ctx: &Ctx) -> Result<(), String> {
     conn.send("NICKNAME")?;
     match conn.next_within(WAIT)? {
         Some(name) if name == "amy" => {}
-        other => return Err(format!("the client should send amy, sent {other:?}")),
+        other => {
+            return Err(format!(
+                "the client should send amy, sent {}",
+                shown(other.as_slice())
+            ))
+        }
     }
     conn.send("ERROR the nickname amy is taken; choose another nickname")?;
     printed(&client, "the refusal printed", "the nickname amy is taken")?;
@@ -132,7 +139,8 @@ pub(super) fn client_retries_nickname(ctx: &Ctx) -> Result<(), String> {
         Some(name) if name == "amy2" => {}
         other => {
             return Err(format!(
-                "after the refusal the user typed amy2; the client sent {other:?}"
+                "after the refusal the user typed amy2; the client sent {}",
+                shown(other.as_slice())
             ))
         }
     }

@@ -64,7 +64,7 @@ pub fn lab() -> Lab {
             Check::new("6 client", "asks `Enter server IP address:` and `Choose your nickname:`, then joins", 2,
                 "Connect to (host, port); the given handshake answers NICKNAME with the nickname.", client_prompts),
             Check::new("6 client", "sends each typed line as `NAME: text` (`@NAME text` too)", 2,
-                "For each stdin line that is not empty, send `NICKNAME: text` with send_line.", client_sends),
+                "For each stdin line that is not empty, send it with send_line, prefixed by your own nickname and `: `.", client_sends),
             Check::new("6 client", "prints every line the server sends", 2,
                 "A receiver thread reads lines from the server and prints each one.", client_prints),
             Check::new("6 client", "asks for another nickname when the server refuses one", 1,

@@ -53,11 +53,8 @@ pub(super) static QUESTIONS: QuestionSet = QuestionSet {
                    client or the server? (client or server)",
             form: Form::Choice(&["client", "server"]),
             answer: Answer::CaptureText(|p| Ok(room_seen(p)?.first_fin.to_string())),
-            hint: "Filter `tcp.flags.fin == 1` and compare the first FIN's source port with the \
-                   server's. The client that leaves closes its sending side first (Ctrl-D: \
-                   shutdown(Write)); the server answers with `NAME left!` to the others and closes \
-                   its side. A client killed in the middle may make the server, or a RST, end it \
-                   instead: answer for your capture.",
+            hint: "Filter `tcp.flags.fin == 1` and compare the source port of the first FIN in \
+                   the capture with the server's port (question 1).",
         },
         Question {
             key: "message_end",
@@ -76,9 +73,8 @@ pub(super) static QUESTIONS: QuestionSet = QuestionSet {
                      two, and `read` hands out bytes, not segments",
                 )],
             },
-            hint: "TCP delivers a stream of bytes: segment boundaries are not passed to the \
-                   application, and the sender's TCP may merge or split writes. Read the framing \
-                   function at the top of your server (read_line).",
+            hint: "Look at what read_line in your server waits for before it hands a message \
+                   to the room, and at how the segments in your capture line up with the lines.",
         },
     ],
     scenario,

@@ -57,8 +57,9 @@ pub(super) fn nickname_rules(ctx: &Ctx) -> Result<(), String> {
                 Some(line) if line.starts_with("ERROR") => {}
                 other => {
                     return Err(format!(
-                    "the nickname {bad:?} should be refused with a line `ERROR …`; got {other:?}"
-                ))
+                        "the nickname {bad:?} should be refused with a line `ERROR …`; got {}",
+                        shown(other.as_slice())
+                    ))
                 }
             }
             peer.expect_next("NICKNAME")
@@ -134,7 +135,8 @@ pub(super) fn no_impersonation(ctx: &Ctx) -> Result<(), String> {
     if got.as_deref() != Some("max: lea: I owe max 100 euros") {
         return Err(format!(
             "max sent `lea: I owe max 100 euros`; everyone should see it as written by max \
-             (`max: lea: I owe max 100 euros`), lea got {got:?}"
+             (`max: lea: I owe max 100 euros`), lea got {}",
+            shown(got.as_slice())
         ));
     }
     Ok(())
@@ -286,7 +288,8 @@ pub(super) fn private_message(ctx: &Ctx) -> Result<(), String> {
     let got = peers[2].next_within(WAIT)?;
     if got.as_deref() != Some("uma: @wes meet me at noon") {
         return Err(format!(
-            "uma sent `@wes meet me at noon`; wes should get `uma: @wes meet me at noon`, got {got:?}"
+            "uma sent `@wes meet me at noon`; wes should get `uma: @wes meet me at noon`, got {}",
+            shown(got.as_slice())
         ));
     }
     for i in [0, 1] {
@@ -315,7 +318,8 @@ pub(super) fn unknown_target(ctx: &Ctx) -> Result<(), String> {
         Some(line) if line.starts_with("ERROR") => {}
         other => {
             return Err(format!(
-                "no one called zed is here: xia should get a line `ERROR …`, got {other:?}"
+                "no one called zed is here: xia should get a line `ERROR …`, got {}",
+                shown(other.as_slice())
             ))
         }
     }

@@ -75,9 +75,8 @@ pub(super) static QUESTIONS: QuestionSet = QuestionSet {
                      anyone can reverse, not encryption",
                 )],
             },
-            hint: "Base64 is an encoding, not encryption: no key is needed to reverse it. Basic auth \
-                   sends the password with every request, so without TLS (HTTPS) everyone on the \
-                   path can read it.",
+            hint: "What did you need, in the previous question, to turn the token into the \
+                   password? Would someone else on the network path need anything more?",
         },
         Question {
             key: "status",
