@@ -4,12 +4,21 @@
 //!
 //! Hosts are IP addresses. When a capture has packets from an address to itself (everything on
 //! loopback is 127.0.0.1), the columns are sockets (address and port) instead, or there would
-//! be nothing to draw between.
+//! be nothing to draw between. A column that receives a SYN is marked `(server)`: that is where
+//! connections are made to. With [`Show::payload`] each row also shows its payload as text.
 
 use crate::capture::Packet;
 use std::fmt::Write as _;
 
-/// The columns of the diagram and the column each packet goes from and to.
+/// What a diagram shows besides flags, numbers and lengths.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Show {
+    /// Each packet's payload as text (the first bytes, escaped), as Wireshark's bytes pane.
+    pub payload: bool,
+}
+
+/// The columns of the diagram (with `(server)` after a column that receives a SYN) and the
+/// column each packet goes from and to.
 struct Layout {
     nodes: Vec<String>,
     rows: Vec<(usize, usize)>,
@@ -32,15 +41,66 @@ fn layout(packets: &[Packet]) -> Layout {
             nodes.len() - 1
         }
     };
-    let rows = packets
+    let rows: Vec<(usize, usize)> = packets
         .iter()
         .map(|p| (index(key(&p.src)), index(key(&p.dst))))
         .collect();
+    let syn = crate::capture::Flags::SYN;
+    let ack = crate::capture::Flags::ACK;
+    let mut servers = vec![false; nodes.len()];
+    for (p, &(_, to)) in packets.iter().zip(&rows) {
+        if p.is_tcp() && p.flags.has(syn) && !p.flags.has(ack) {
+            servers[to] = true;
+        }
+    }
+    for (node, server) in nodes.iter_mut().zip(servers) {
+        if server {
+            node.push_str(" (server)");
+        }
+    }
     Layout { nodes, rows }
 }
 
-/// What a row says about its packet: `SYN, ACK  seq=… ack=… len=0`, or `UDP len=46`.
-pub fn label(p: &Packet) -> String {
+/// Most payload bytes a row shows as text.
+const PAYLOAD_SHOWN: usize = 40;
+
+/// A payload as text for a row: printable ASCII as it is, `\n`, `\r` and other bytes escaped,
+/// cut after [`PAYLOAD_SHOWN`] bytes.
+fn payload_text(bytes: &[u8]) -> String {
+    let mut out = String::from("\"");
+    for &b in bytes.iter().take(PAYLOAD_SHOWN) {
+        match b {
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'"' | b'\\' => {
+                out.push('\\');
+                out.push(b as char);
+            }
+            0x20..=0x7e => out.push(b as char),
+            _ => {
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        }
+    }
+    out.push('"');
+    if bytes.len() > PAYLOAD_SHOWN {
+        out.push('…');
+    }
+    out
+}
+
+/// What a row says about its packet: `SYN, ACK  seq=… ack=… len=0`, or `UDP len=46`; with
+/// `show.payload`, then the payload as text.
+pub fn label(p: &Packet, show: Show) -> String {
+    let mut label = numbers(p);
+    if show.payload && !p.payload.is_empty() {
+        label.push_str("  ");
+        label.push_str(&payload_text(&p.payload));
+    }
+    label
+}
+
+fn numbers(p: &Packet) -> String {
     if p.is_tcp() {
         format!(
             "{}  seq={} ack={} len={}",
@@ -63,11 +123,11 @@ fn since(first: u64, p: &Packet) -> String {
     format!("{:.6}", p.time_ns.saturating_sub(first) as f64 / 1e9)
 }
 
-/// Column width of the text diagram.
-const COL: usize = 24;
+/// Column width of the text diagram: room for `127.0.0.1:40123 (server)`.
+const COL: usize = 28;
 
 /// The diagram as text: a header with the hosts, then one line per packet.
-pub fn text(packets: &[Packet]) -> String {
+pub fn text(packets: &[Packet], show: Show) -> String {
     let Layout { nodes, rows } = layout(packets);
     let first = packets.first().map_or(0, |p| p.time_ns);
     let mut out = String::new();
@@ -96,7 +156,7 @@ pub fn text(packets: &[Packet]) -> String {
             }
         }
         let drawn: String = line.into_iter().collect();
-        let _ = writeln!(out, "{:>10}  {drawn}   {}", since(first, p), label(p));
+        let _ = writeln!(out, "{:>10}  {drawn}   {}", since(first, p), label(p, show));
     }
     out
 }
@@ -110,7 +170,7 @@ fn escape(s: &str) -> String {
 
 /// The diagram as an SVG picture: a lifeline per host and one arrow (`class="arrow"`) per packet,
 /// labelled like the text rows.
-pub fn svg(packets: &[Packet]) -> String {
+pub fn svg(packets: &[Packet], show: Show) -> String {
     let Layout { nodes, rows } = layout(packets);
     let first = packets.first().map_or(0, |p| p.time_ns);
     let (left, colw, top, rowh) = (90, 340, 50, 34);
@@ -169,7 +229,7 @@ pub fn svg(packets: &[Packet]) -> String {
             r##"<text class="label" x="{}" y="{}" text-anchor="middle">{}</text>"##,
             (x1 + x2) / 2,
             y - 6,
-            escape(&label(p))
+            escape(&label(p, show))
         );
     }
     out.push_str("</svg>\n");
@@ -203,7 +263,7 @@ mod tests {
                 1_500,
             ),
         ];
-        let t = text(&ps);
+        let t = text(&ps, Show::default());
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 3, "{t}");
         assert!(lines[0].contains("10.0.0.11") && lines[0].contains("10.0.0.3"));
@@ -216,13 +276,35 @@ mod tests {
             "{t}"
         );
         assert!(lines[2].trim_start().starts_with("0.000002"), "{t}");
-        let s = svg(&ps);
+        let s = svg(&ps, Show::default());
         assert_eq!(s.matches(r#"class="arrow""#).count(), 2);
     }
 
     #[test]
     fn loopback_columns_are_sockets() {
         let ps = [packet("127.0.0.1:4000", "127.0.0.1:80", Flags::SYN, 1, 0)];
-        assert!(text(&ps).lines().next().unwrap().contains("127.0.0.1:4000"));
+        assert!(text(&ps, Show::default())
+            .lines()
+            .next()
+            .unwrap()
+            .contains("127.0.0.1:4000"));
+    }
+
+    #[test]
+    fn the_column_the_syn_goes_to_is_the_server_and_payloads_show_as_text() {
+        let mut hello = packet("127.0.0.1:4000", "127.0.0.1:80", Flags::ACK, 2, 10);
+        hello.payload = b"amy: hi\n\x01".to_vec();
+        let ps = [
+            packet("127.0.0.1:4000", "127.0.0.1:80", Flags::SYN, 1, 0),
+            hello,
+        ];
+        let plain = text(&ps, Show::default());
+        let head = plain.lines().next().unwrap();
+        assert!(head.contains("127.0.0.1:80 (server)"), "{plain}");
+        assert!(!head.contains("4000 (server)"), "{plain}");
+        assert!(!plain.contains("amy"), "{plain}");
+        let shown = text(&ps, Show { payload: true });
+        assert!(shown.contains(r#""amy: hi\n\x01""#), "{shown}");
+        assert!(svg(&ps, Show { payload: true }).contains("amy: hi"));
     }
 }

@@ -275,7 +275,7 @@ fn truncated_files_are_clear_errors_as_tshark_says() {
 #[test]
 fn flow_svg_is_valid_xml_with_one_arrow_per_packet() {
     let packets = agrees_with_tshark("lo.pcap", "Ethernet");
-    let svg = flow::svg(&packets);
+    let svg = flow::svg(&packets, flow::Show::default());
     let doc = roxmltree::Document::parse(&svg).expect("the SVG is well-formed XML");
     assert_eq!(doc.root_element().tag_name().name(), "svg");
     let arrows = doc
@@ -283,7 +283,7 @@ fn flow_svg_is_valid_xml_with_one_arrow_per_packet() {
         .filter(|n| n.has_tag_name("line") && n.attribute("class") == Some("arrow"))
         .count();
     assert_eq!(arrows, packets.len());
-    let text = flow::text(&packets);
+    let text = flow::text(&packets, flow::Show::default());
     assert_eq!(text.lines().count(), packets.len() + 1, "{text}");
     let syn = packets.iter().find(|p| p.flags.0 == Flags::SYN).unwrap();
     assert!(

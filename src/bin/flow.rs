@@ -5,10 +5,11 @@ use socklab::{capture, flow};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "Usage: flow CAPTURE [--svg FILE] [--port N] [--tcp | --udp]
+const USAGE: &str = "Usage: flow CAPTURE [--svg FILE] [--port N] [--tcp | --udp] [--payload]
 
 Prints the TCP and UDP packets of a pcap or pcapng file as a sequence diagram, like Wireshark's
-Flow Graph, with absolute (raw) sequence and acknowledgement numbers.";
+Flow Graph, with absolute (raw) sequence and acknowledgement numbers. The column that receives
+SYNs is marked (server).";
 
 fn main() -> ExitCode {
     socklab::logging::init();
@@ -22,6 +23,7 @@ fn main() -> ExitCode {
     opts.optopt("", "port", "only packets to or from this port", "N");
     opts.optflag("", "tcp", "only TCP packets");
     opts.optflag("", "udp", "only UDP packets");
+    opts.optflag("", "payload", "show each packet's payload as text");
     let args = cli::parse(opts, USAGE);
     let [file] = args.free() else {
         args.fail("expected one capture file");
@@ -48,9 +50,12 @@ fn main() -> ExitCode {
         cap.format,
         cap.link
     );
-    print!("{}", flow::text(&packets));
+    let show = flow::Show {
+        payload: args.flag("payload"),
+    };
+    print!("{}", flow::text(&packets, show));
     if let Some(out) = args.opt::<PathBuf>("svg") {
-        if let Err(e) = std::fs::write(&out, flow::svg(&packets)) {
+        if let Err(e) = std::fs::write(&out, flow::svg(&packets, show)) {
             eprintln!("flow: {}: {e}", out.display());
             return ExitCode::FAILURE;
         }
