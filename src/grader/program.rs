@@ -340,10 +340,10 @@ impl Program {
                 Err(RecvTimeoutError::Disconnected) => return Ok(out),
                 Err(RecvTimeoutError::Timeout) => {
                     return Err(format!(
-                        "{} still running after {}; it printed {:?}",
+                        "{} still running after {}; it printed {}",
                         self.label,
                         secs(within),
-                        out
+                        super::shown(&out)
                     ))
                 }
             }

@@ -77,6 +77,8 @@ pub(super) fn client_prompts(ctx: &Ctx) -> Result<(), String> {
 
 pub(super) fn client_sends(ctx: &Ctx) -> Result<(), String> {
     let (mut client, mut conn) = joined_client(ctx)?;
+    // An empty line is nothing to say: the first line the server gets is the next one.
+    client.send_line("")?;
     for (typed, want) in [
         ("hello there", "zoe: hello there"),
         ("@amy just for you", "zoe: @amy just for you"),
@@ -91,6 +93,27 @@ pub(super) fn client_sends(ctx: &Ctx) -> Result<(), String> {
                 ))
             }
         }
+    }
+    Ok(())
+}
+
+/// When the hub closes the connection, the client says so once and ends.
+pub(super) fn client_server_closes(ctx: &Ctx) -> Result<(), String> {
+    let (client, conn) = joined_client(ctx)?;
+    drop(conn);
+    let (lines, _) = client.finish(WAIT).map_err(|e| {
+        format!("the server closed the connection; the client should say so and end: {e}")
+    })?;
+    let said = lines
+        .iter()
+        .filter(|l| l.contains("The server closed the connection"))
+        .count();
+    if said != 1 {
+        return Err(format!(
+            "the server closed the connection; the client should print \
+             `The server closed the connection.` once and end; it printed {}",
+            shown(&lines)
+        ));
     }
     Ok(())
 }

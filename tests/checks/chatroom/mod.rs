@@ -12,12 +12,13 @@ mod questions;
 mod server;
 
 use client::{
-    client_prints, client_prompts, client_retries_nickname, client_sends, client_with_server,
+    client_prints, client_prompts, client_retries_nickname, client_sends, client_server_closes,
+    client_with_server,
 };
 use server::{
     abrupt_leave, bad_lines, broadcast, clients_at_once, exactly_once, handshake, join_notices,
-    leave_notice, nickname_rules, no_impersonation, private_message, server_log, stuck_client,
-    unknown_target,
+    leave_closes, leave_notice, nickname_rules, no_impersonation, private_message, server_log,
+    stuck_client, unknown_target,
 };
 
 const SERVER: &str = "chatroom_server";
@@ -61,6 +62,8 @@ pub fn lab() -> Lab {
                 "At a clean end of the stream: room.leave, broadcast `NAME left!`, drop the queue and join the writer.", leave_notice),
             Check::new("5 leave notices", "a connection cut in the middle of a line: `NAME left!`, the room goes on", 2,
                 "An error from read_line ends that client's loop (log it); cleanup runs as for a clean end.", abrupt_leave),
+            Check::new("5 leave notices", "the server closes its side of a connection the client ended", 1,
+                "When a client's stream ends, its cleanup must let its writer thread end too (what does the writer wait for?), so that the socket is closed.", leave_closes),
             Check::new("6 client", "asks `Enter server IP address:` and `Choose your nickname:`, then joins", 2,
                 "Connect to (host, port); the given handshake answers NICKNAME with the nickname.", client_prompts),
             Check::new("6 client", "sends each typed line as `NAME: text` (`@NAME text` too)", 2,
@@ -69,6 +72,8 @@ pub fn lab() -> Lab {
                 "A receiver thread reads lines from the server and prints each one.", client_prints),
             Check::new("6 client", "asks for another nickname when the server refuses one", 1,
                 "The given handshake asks again after an `ERROR …` line; it needs your connection.", client_retries_nickname),
+            Check::new("6 client", "says `The server closed the connection.` and ends when the server closes", 1,
+                "In the receiver thread, the end of the stream (or an error) ends the loop.", client_server_closes),
             Check::new("6 client", "your client and your server: two users chat", 1,
                 "Run both by hand: chatroom_server --port 3040, then chatroom_client --host 127.0.0.1.", client_with_server),
     ])

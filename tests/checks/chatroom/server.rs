@@ -4,6 +4,7 @@
 use super::{connect, join, room, settle, SERVER, SERVER_ARGS};
 use socklab::grader::{secs, shown, Context, Ctx, QUIET, WAIT};
 use std::io::Write;
+use std::net::Shutdown;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -351,6 +352,26 @@ pub(super) fn leave_notice(ctx: &Ctx) -> Result<(), String> {
         join(&server, addr, "cy").context("once cy left, the nickname cy should be free again")?;
     again.send("cy: back")?;
     peers[0].expect_line("cy: back")?;
+    Ok(())
+}
+
+/// A client that closes its sending side (Ctrl-D) is answered with the server's own close: a
+/// server that keeps the socket (and a thread) for every client that ever left runs out of both.
+pub(super) fn leave_closes(ctx: &Ctx) -> Result<(), String> {
+    let (server, _addr, mut peers) = room(ctx, &["amy", "ben"])?;
+    settle(&mut peers)?;
+    peers[0]
+        .stream()
+        .shutdown(Shutdown::Write)
+        .context("amy closing her sending side")?;
+    peers[1].expect_line("amy left!")?;
+    if !peers[0].closes(WAIT) {
+        return Err(server.explain(format!(
+            "after amy left (she closed her sending side), the server kept her connection open \
+             for {}: it never closed its side",
+            secs(WAIT)
+        )));
+    }
     Ok(())
 }
 

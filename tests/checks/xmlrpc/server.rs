@@ -224,6 +224,19 @@ pub(super) fn survives_bad_clients(ctx: &Ctx) -> Result<(), String> {
             ));
         }
     }
+    // A header block with no end in sight: a server must stop collecting at some count.
+    let mut flood = b"POST / HTTP/1.1\r\n".to_vec();
+    for i in 0..150 {
+        flood.extend_from_slice(format!("X-Pad-{i}: 1\r\n").as_bytes());
+    }
+    flood.extend_from_slice(b"\r\n");
+    let reply = exchange(addr, &flood)?;
+    if reply.status != 400 {
+        return Err(format!(
+            "a request with 150 headers should get 400 Bad Request (too many headers), got {}",
+            reply.status
+        ));
+    }
     let got = call(addr, "echo", &[&string("still here")])
         .context("while one client was stalled mid-request and others had left")?;
     expect_canon(&got, "string:STILL HERE", "echo")?;
