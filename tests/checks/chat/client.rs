@@ -1,0 +1,253 @@
+//! Milestone 2: the chat client, driven through its stdin against a server written here (a
+//! [`StandIn`] that only accepts; the check then plays the server on the connection), and
+//! last with the built server and a second built client.
+
+use super::{free_udp_port, ip, spawn_client, udp_at, CLIENT, LOCAL, PROMPT, SERVER};
+use socklab::grader::{secs, Context, Ctx, LinePeer, Program, StandIn, WAIT};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+/// The client's connection to the test server, within `WAIT`, and the address it came from.
+fn accept(
+    server: &StandIn<(TcpStream, SocketAddr)>,
+    client: &Program,
+) -> Result<(LinePeer, SocketAddr), String> {
+    let (stream, from) = server.next("connection from the client", client)?;
+    Ok((LinePeer::new(stream, "the test server")?, from))
+}
+
+/// A client `alice` at 127.0.`net`.2 joined to a test server whose map also lists bob at .3.
+struct Joined {
+    client: Program,
+    conn: LinePeer,
+    udp_port: u16,
+}
+
+fn joined_client(ctx: &Ctx, net: u8) -> Result<Joined, String> {
+    let server = StandIn::listen((ip(net, 1), 0))?;
+    let udp_port = free_udp_port()?;
+    let client = spawn_client(
+        ctx,
+        server.addr(),
+        ip(net, 2),
+        udp_port,
+        &["--name", "alice"],
+    )?;
+    let (mut conn, from) = accept(&server, &client)?;
+    if from.ip() != ip(net, 2) {
+        return Err(format!(
+            "with --bind {} the client connected from {}: bind the TCP socket before connecting",
+            ip(net, 2),
+            from.ip()
+        ));
+    }
+    let name = conn
+        .line()
+        .context("the client's first line should be its name")?;
+    if name.trim() != "alice" {
+        return Err(format!(
+            "with --name alice the first line should be `alice`, was {name:?}"
+        ));
+    }
+    conn.send("OK welcome, alice")?;
+    conn.send(&format!(
+        "!{{\"alice\":\"{}\",\"bob\":\"{}\"}}",
+        ip(net, 2),
+        ip(net, 3)
+    ))?;
+    // Lines are handled in order: once this one is printed, the map above is known.
+    conn.send("bob: sync")?;
+    client.expect_line("`incoming msg from chatserver (bob: sync)`", WAIT, |l| {
+        l.contains("incoming msg from chatserver (bob: sync")
+    })?;
+    Ok(Joined {
+        client,
+        conn,
+        udp_port,
+    })
+}
+
+pub(super) fn prompt(ctx: &Ctx) -> Result<(), String> {
+    let server = StandIn::listen((ip(111, 1), 0))?;
+    let mut client = spawn_client(ctx, server.addr(), ip(111, 2), free_udp_port()?, &[])?;
+    client.expect_line(&format!("the prompt `{PROMPT}:`"), WAIT, |l| {
+        l.contains(PROMPT)
+    })?;
+    let (mut conn, _) = accept(&server, &client)?;
+    client.send_line("alice")?;
+    let name = conn.line().context("after typing alice at the prompt")?;
+    if name.trim() != "alice" {
+        return Err(format!(
+            "typed alice at the prompt; the client's first line was {name:?}"
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn room_messages(ctx: &Ctx) -> Result<(), String> {
+    let mut j = joined_client(ctx, 112)?;
+    j.conn.send("bob: how are you?")?;
+    let line = j.client.expect_line(
+        "`incoming msg from chatserver (bob: how are you?)`",
+        WAIT,
+        |l| l.contains("incoming msg from chatserver (") || l.starts_with('!'),
+    )?;
+    if !line.contains("incoming msg from chatserver (bob: how are you?)") {
+        return Err(format!(
+            "expected `incoming msg from chatserver (bob: how are you?)`, got {line:?}"
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn sends_to_room(ctx: &Ctx) -> Result<(), String> {
+    let mut j = joined_client(ctx, 113)?;
+    j.client.send_line("hello room")?;
+    let got = j.conn.line().context("after typing `hello room`")?;
+    if got.trim_end() != "hello room" {
+        return Err(format!("typed `hello room`; the server got {got:?}"));
+    }
+    Ok(())
+}
+
+pub(super) fn lists_users(ctx: &Ctx) -> Result<(), String> {
+    let mut j = joined_client(ctx, 114)?;
+    j.client.send_line("#ls")?;
+    let bob = ip(114, 3).to_string();
+    j.client.expect_line(
+        &format!("a line listing alice and bob ({bob})"),
+        WAIT,
+        |l| l.contains("alice") && l.contains("bob") && l.contains(&bob),
+    )?;
+    Ok(())
+}
+
+pub(super) fn sends_p2p(ctx: &Ctx) -> Result<(), String> {
+    let mut j = joined_client(ctx, 115)?;
+    let bob = udp_at(ip(115, 3), j.udp_port)?;
+    j.client.send_line("@bob: psst, bob")?;
+    let mut buf = [0u8; 65535];
+    let (n, from) = bob.recv_from(&mut buf).map_err(|_| {
+        format!(
+            "typed `@bob: psst, bob`; no datagram reached bob at {}:{} within {}",
+            ip(115, 3),
+            j.udp_port,
+            secs(WAIT)
+        )
+    })?;
+    let text = String::from_utf8_lossy(&buf[..n]);
+    if text.trim() != "psst, bob" {
+        return Err(format!("typed `@bob: psst, bob`; bob got the datagram {text:?}, expected the text after the colon"));
+    }
+    if from != SocketAddr::new(ip(115, 2), j.udp_port) {
+        return Err(format!(
+            "the datagram came from {from}; it should come from the client's UDP socket {}:{}",
+            ip(115, 2),
+            j.udp_port
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn receives_p2p(ctx: &Ctx) -> Result<(), String> {
+    let j = joined_client(ctx, 116)?;
+    let to = SocketAddr::new(ip(116, 2), j.udp_port);
+    let bob = udp_at(ip(116, 3), j.udp_port)?;
+    bob.send_to(b"hello alice", to)
+        .with_context(|| format!("bob sending a datagram to alice at {to}"))?;
+    j.client
+        .expect_line("`Incoming msg (P2P) from bob:hello alice`", WAIT, |l| {
+            l.contains("Incoming msg (P2P) from bob") && l.contains("hello alice")
+        })?;
+    let stranger = udp_at(ip(116, 9), 0)?;
+    stranger
+        .send_to(b"who am I", to)
+        .with_context(|| format!("a stranger sending a datagram to alice at {to}"))?;
+    j.client.expect_line(
+        "`Incoming msg (P2P) from Non-registered:who am I`",
+        WAIT,
+        |l| l.contains("Incoming msg (P2P) from Non-registered") && l.contains("who am I"),
+    )?;
+    Ok(())
+}
+
+pub(super) fn unknown_user(ctx: &Ctx) -> Result<(), String> {
+    let mut j = joined_client(ctx, 117)?;
+    j.client.send_line("@zoe: are you there?")?;
+    j.client.expect_line("`zoe is not registered`", WAIT, |l| {
+        l.trim() == "zoe is not registered"
+    })?;
+    Ok(())
+}
+
+pub(super) fn end_to_end(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = ctx.start_server(SERVER, &LOCAL)?;
+    let check = || -> Result<(), String> {
+        let udp = free_udp_port()?.to_string();
+        let (a, b) = (ip(118, 2).to_string(), ip(118, 3).to_string());
+        let port = addr.port().to_string();
+        let args = |bind: &str, name: &str| -> Vec<String> {
+            [
+                "--server",
+                "localhost",
+                "--port",
+                &port,
+                "--bind",
+                bind,
+                "--udp-port",
+                &udp,
+                "--name",
+                name,
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+        };
+        let spawn = |bind: &str, name: &str| {
+            let args = args(bind, name);
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            ctx.spawn(CLIENT, &refs)
+        };
+        let mut alice = spawn(&a, "alice")?;
+        alice.expect_line("`Connection Established!`", WAIT, |l| {
+            l.contains("Connection Established")
+        })?;
+        let mut bob = spawn(&b, "bob")?;
+        bob.expect_line("`Connection Established!`", WAIT, |l| {
+            l.contains("Connection Established")
+        })?;
+        alice.send_line("hi all")?;
+        bob.expect_line(
+            "bob printing `incoming msg from chatserver (alice: hi all)`",
+            WAIT,
+            |l| l.contains("incoming msg from chatserver (alice: hi all"),
+        )?;
+        // alice learns of bob from the server's map; wait until `#ls` shows it.
+        let deadline = Instant::now() + WAIT;
+        loop {
+            alice.send_line("#ls")?;
+            let listed = alice.expect_line(
+                "alice's `#ls` listing bob",
+                Duration::from_millis(300),
+                |l| l.contains("bob") && !l.contains("Incoming msg"),
+            );
+            match listed {
+                Ok(_) => break,
+                Err(e) if Instant::now() > deadline => {
+                    return Err(format!(
+                        "bob joined, but alice's active users never listed him: {e}"
+                    ))
+                }
+                Err(_) => {}
+            }
+        }
+        bob.send_line("@alice: psst")?;
+        alice.expect_line(
+            "alice printing `Incoming msg (P2P) from bob: psst`",
+            WAIT,
+            |l| l.contains("Incoming msg (P2P) from bob") && l.contains("psst"),
+        )?;
+        Ok(())
+    };
+    check().map_err(|e| server.explain(e))
+}

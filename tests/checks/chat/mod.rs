@@ -1,0 +1,211 @@
+//! Checks for lab `chat`: the TCP chat server with its active-user list, the client that also
+//! talks peer-to-peer over UDP, and sign-up/login (delivery Q2).
+//!
+//! The server is tested with clients written here; the built client is driven through its
+//! stdin against a server written here, with peers on their own loopback addresses
+//! (127.0.N.x: Linux routes all of 127.0.0.0/8 to loopback). Each check has its own N, and the
+//! UDP port is one the system just found free, so checks running at once never meet.
+//!
+//! This file holds the lab's entry in the registry and what the checks share: addresses, the
+//! chat protocol spoken over a [`LinePeer`] (the `!{…}` user list, the `OK`/`ERR` answer,
+//! joining) and starting the client. The checks themselves are one file per milestone:
+//! `server.rs` (1), `client.rs` (2), `questions.rs` (4, on captures), `accounts.rs` (Q2).
+
+mod accounts;
+mod client;
+mod questions;
+mod server;
+
+use socklab::grader::{Check, Context, Ctx, Lab, LinePeer, Program, WAIT};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+
+const SERVER: &str = "chatserver";
+const CLIENT: &str = "chatclient";
+const PROMPT: &str = "First enter your name to register it in the server";
+/// The server's arguments in every check: loopback, a port the system picks.
+const LOCAL: [&str; 4] = ["--host", "127.0.0.1", "--port", "0"];
+
+pub fn lab() -> Lab {
+    Lab::new(
+        "chat",
+        "Chat server with active users, peer-to-peer client, sign-up and login",
+        &[SERVER, CLIENT],
+    )
+    .checks(vec![
+            Check::new("1 server", "prints its real address at the end of its first line", 1,
+                "Bind the listening socket first, then print listener.local_addr(): with --port 0 the OS picks the port.", server::prints_address),
+            Check::new("1 server", "registers names and sends everyone `!` + the JSON map name → IP", 3,
+                "Read the first line as the name, then queue `!{…}` for every client (broadcast_active_users).", server::registers),
+            Check::new("1 server", "relays a chat line to every other client as `NAME: text`", 3,
+                "Read lines in the client's thread and broadcast `NAME: text` to every client but the sender.", server::relays),
+            Check::new("1 server", "announces departures, clean or abrupt, with the updated map", 2,
+                "At end of stream or a read error, remove the client (Server::leave) and broadcast the map again.", server::departures),
+            Check::new("1 server", "refuses empty, long, spaced, @/: and taken names with `ERR reason`", 2,
+                "check_name() and join() refuse; register() answers `ERR reason`.", server::refuses_names),
+            Check::new("1 server", "a client that never reads does not stall the others", 2,
+                "Queue lines with try_send to each client's writer thread; never write to a socket in the broadcast loop.", server::slow_client).limit(20),
+            Check::new("1 server", "survives an overlong line and invalid UTF-8", 1,
+                "read_message skips lines over MAX_LINE and reports non-UTF-8 ones; log them and keep reading.", server::survives_garbage),
+            Check::new("2 client", "asks for a name with the seed's prompt and sends it first", 2,
+                "Resolve the server, connect, then send the name typed at the prompt as the first line.", client::prompt),
+            Check::new("2 client", "prints room messages as `incoming msg from chatserver (…)`", 2,
+                "In receive_tcp, read lines; `!` lines update the active users, the rest are printed.", client::room_messages),
+            Check::new("2 client", "sends a typed line to the room over TCP", 2,
+                "A line that is not `#ls` and does not start with @ goes to the server with send_line.", client::sends_to_room),
+            Check::new("2 client", "`#ls` prints the active users from the last `!` map", 1,
+                "Keep the map from the latest `!` line; #ls prints it.", client::lists_users),
+            Check::new("2 client", "`@NAME: text` goes over UDP to NAME's IP, from the shared port", 3,
+                "Bind the UDP socket to (your IP, --udp-port); send_to (NAME's IP, --udp-port).", client::sends_p2p),
+            Check::new("2 client", "prints P2P datagrams with the sender's name, or Non-registered", 2,
+                "recv_from gives the sender's address; look its IP up in the map.", client::receives_p2p),
+            Check::new("2 client", "`@NAME` for someone not in the map prints `NAME is not registered`", 1,
+                "Look the name up in the active users before sending.", client::unknown_user),
+            Check::new("2 client", "two built clients chat through the built server, and P2P", 2,
+                "Run it by hand: one server and two clients with --bind 127.0.0.2 and 127.0.0.3.", client::end_to_end).limit(15),
+    ])
+    .questions(&questions::QUESTIONS)
+    .checks(vec![
+            Check::new("Q2 accounts", "SIGNUP creates an account and joins; LOGIN joins again later", 2,
+                "With --users, the first line is SIGNUP NAME PASSWORD or LOGIN NAME PASSWORD; answer OK or ERR.", accounts::signup_then_login).limit(15),
+            Check::new("Q2 accounts", "the client signs up with --signup and logs in with --password", 1,
+                "The client sends SIGNUP or LOGIN with the name and password instead of the bare name.", accounts::client_signs_up_and_logs_in).limit(15),
+            Check::new("Q2 accounts", "refuses a wrong password and an unknown user", 2,
+                "log_in compares the PBKDF2 hash in constant time; ERR says why.", accounts::refuses_bad_logins).limit(15),
+            Check::new("Q2 accounts", "refuses a taken name, a second login and malformed requests", 2,
+                "sign_up refuses an existing account; join refuses a name already in the room.", accounts::refuses_taken_and_malformed).limit(15),
+            Check::new("Q2 accounts", "closes the connection after 3 failed attempts", 1,
+                "Count refused first lines; after MAX_ATTEMPTS say goodbye and close.", accounts::closes_after_failures),
+            Check::new("Q2 accounts", "of racing sign-ups for one name exactly one wins", 2,
+                "Hold the accounts lock from the check that the name is free until the file is saved.", accounts::signup_race).limit(20),
+            Check::new("Q2 accounts", "accounts survive a killed server", 2,
+                "Save the file (temporary file, sync, rename) before answering OK.", accounts::survive_a_killed_server).limit(20),
+            Check::new("Q2 accounts", "the users file holds a salted PBKDF2 hash, never the password", 2,
+                "Store salt, iterations and PBKDF2-HMAC-SHA256(password, salt): never the password.", accounts::no_password_in_file).limit(15),
+            Check::new("Q2 accounts", "a corrupt users file stops the server, untouched", 1,
+                "Accounts::load returns an error for a file it cannot read; main prints it and exits non-zero.", accounts::corrupt_file_stops),
+    ])
+}
+
+// ---------------------------------------------------------------------------------------------
+// Addresses.
+
+/// 127.0.`net`.`host`: every check has its own `net`.
+fn ip(net: u8, host: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, net, host))
+}
+
+/// A UDP port that is free right now (the system picked it), for the clients' P2P port.
+fn free_udp_port() -> Result<u16, String> {
+    let sock = UdpSocket::bind("0.0.0.0:0").context("binding a test UDP socket")?;
+    sock.local_addr()
+        .map(|a| a.port())
+        .context("reading the test UDP socket's port")
+}
+
+/// A test UDP socket at (ip, port), never blocking more than `WAIT`.
+fn udp_at(ip: IpAddr, port: u16) -> Result<UdpSocket, String> {
+    let sock = UdpSocket::bind((ip, port))
+        .with_context(|| format!("binding a test UDP socket to {ip}:{port}"))?;
+    sock.set_read_timeout(Some(WAIT))
+        .context("setting the test UDP socket's read timeout")?;
+    Ok(sock)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The chat protocol, spoken by a peer written here.
+
+/// The next `!` map, as name → IP.
+fn map(peer: &mut LinePeer) -> Result<BTreeMap<String, String>, String> {
+    let line = peer
+        .expect("a `!{…}` user list", |l| l.starts_with('!'))?
+        .line;
+    serde_json::from_str(&line[1..]).map_err(|_| {
+        format!("`{line:.100}` is not `!` followed by a JSON object of names and IP strings")
+    })
+}
+
+/// Maps until one lists exactly `names`.
+fn map_with(peer: &mut LinePeer, names: &[&str]) -> Result<BTreeMap<String, String>, String> {
+    let mut last = BTreeMap::new();
+    loop {
+        let map = match map(peer) {
+            Ok(m) => m,
+            Err(e) => {
+                return Err(format!(
+                    "{} expected a user list with exactly {names:?}; the last was {last:?}; {e}",
+                    peer.who()
+                ))
+            }
+        };
+        if map.len() == names.len() && names.iter().all(|n| map.contains_key(*n)) {
+            return Ok(map);
+        }
+        last = map;
+    }
+}
+
+/// The next line that is not a `!` map.
+fn chat(peer: &mut LinePeer) -> Result<String, String> {
+    Ok(peer.expect("a chat line", |l| !l.starts_with('!'))?.line)
+}
+
+/// The answer to a first line: must start with `OK` or `ERR`.
+fn answer(peer: &mut LinePeer, sent: &str) -> Result<String, String> {
+    let answer = peer.line().with_context(|| format!("after `{sent}`"))?;
+    if answer.starts_with("OK") || answer.starts_with("ERR ") {
+        Ok(answer)
+    } else {
+        Err(format!(
+            "after `{sent}` the server should answer `OK …` or `ERR reason`; it sent {answer:?}"
+        ))
+    }
+}
+
+/// Connects from `from`, sends `name`, and expects `OK` and a map listing `name`.
+fn join(server: SocketAddr, from: IpAddr, name: &str) -> Result<LinePeer, String> {
+    let mut peer = LinePeer::connect_from(server, from, name)?;
+    peer.send(name)?;
+    let answer = answer(&mut peer, name)?;
+    if !answer.starts_with("OK") {
+        return Err(format!("{name} sent `{name}` and was refused: {answer:?}"));
+    }
+    let map = map(&mut peer)?;
+    if !map.contains_key(name) {
+        return Err(format!(
+            "after {name} joined, the user list it got does not list it: {map:?}"
+        ));
+    }
+    Ok(peer)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The built client.
+
+/// Starts the client against `server`, bound to `bind`, with P2P port `udp` and `extra` options.
+fn spawn_client(
+    ctx: &Ctx,
+    server: SocketAddr,
+    bind: IpAddr,
+    udp: u16,
+    extra: &[&str],
+) -> Result<Program, String> {
+    let (host, port, bind, udp) = (
+        server.ip().to_string(),
+        server.port().to_string(),
+        bind.to_string(),
+        udp.to_string(),
+    );
+    let mut args = vec![
+        "--server",
+        host.as_str(),
+        "--port",
+        port.as_str(),
+        "--bind",
+        bind.as_str(),
+        "--udp-port",
+        udp.as_str(),
+    ];
+    args.extend_from_slice(extra);
+    ctx.spawn(CLIENT, &args)
+}

@@ -1,0 +1,215 @@
+//! Milestone 1: the chat server, tested with clients written here, each on its own loopback
+//! address so that the server's `!{…}` user list can be checked name by name.
+
+use super::{answer, chat, ip, join, map, map_with, LOCAL, SERVER};
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+use socklab::grader::{secs, Context, Ctx, LinePeer, WAIT};
+use std::collections::BTreeMap;
+use std::net::{Shutdown, SocketAddr};
+use std::time::{Duration, Instant};
+
+pub(super) fn prints_address(ctx: &Ctx) -> Result<(), String> {
+    let (_server, addr) = ctx.start_server(SERVER, &LOCAL)?;
+    if addr.port() == 0 {
+        return Err("the printed port is 0: print the address after binding (local_addr)".into());
+    }
+    LinePeer::connect_from(addr, ip(101, 2), "a test client")?;
+    Ok(())
+}
+
+pub(super) fn registers(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = ctx.start_server(SERVER, &LOCAL)?;
+    let check = || -> Result<(), String> {
+        let mut alice = LinePeer::connect_from(addr, ip(102, 2), "alice")?;
+        alice.send("alice")?;
+        let ok = answer(&mut alice, "alice")?;
+        if !ok.starts_with("OK") {
+            return Err(format!(
+                "the name alice should be accepted with `OK …`; got {ok:?}"
+            ));
+        }
+        let map_of_alice = map(&mut alice)?;
+        let want: BTreeMap<String, String> = [("alice".to_string(), ip(102, 2).to_string())].into();
+        if map_of_alice != want {
+            return Err(format!(
+                "alice joined from {}; expected the map {want:?}, got {map_of_alice:?}",
+                ip(102, 2)
+            ));
+        }
+        let mut bob = LinePeer::connect_from(addr, ip(102, 3), "bob")?;
+        bob.send("bob")?;
+        answer(&mut bob, "bob")?;
+        let seen_by_bob = map(&mut bob)?;
+        if seen_by_bob.len() != 2 || seen_by_bob.get("alice") != Some(&ip(102, 2).to_string()) {
+            return Err(format!(
+            "bob joined after alice; his first map should list alice and bob, was {seen_by_bob:?}"
+        ));
+        }
+        let both = map_with(&mut alice, &["alice", "bob"])?;
+        if both.get("bob") != Some(&ip(102, 3).to_string()) {
+            return Err(format!(
+                "bob connected from {}; alice got the map {both:?}",
+                ip(102, 3)
+            ));
+        }
+        Ok(())
+    };
+    check().map_err(|e| server.explain(e))
+}
+
+pub(super) fn relays(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = ctx.start_server(SERVER, &LOCAL)?;
+    let check = || -> Result<(), String> {
+        let mut alice = join(addr, ip(103, 2), "alice")?;
+        let mut bob = join(addr, ip(103, 3), "bob")?;
+        let mut carol = join(addr, ip(103, 4), "carol")?;
+        alice.send("hello everyone: 1 + 1 = 2")?;
+        for peer in [&mut bob, &mut carol] {
+            let got = chat(peer)?;
+            if got.trim_end() != "alice: hello everyone: 1 + 1 = 2" {
+                return Err(format!("alice sent `hello everyone: 1 + 1 = 2`; {} got {got:?}, expected `alice: hello everyone: 1 + 1 = 2`", peer.who()));
+            }
+        }
+        bob.send("hi alice")?;
+        let got = chat(&mut alice)?;
+        if got.trim_end() != "bob: hi alice" {
+            return Err(format!("after alice's own line and bob's `hi alice`, alice got {got:?}: the sender must not get its own line back"));
+        }
+        Ok(())
+    };
+    check().map_err(|e| server.explain(e))
+}
+
+pub(super) fn departures(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = ctx.start_server(SERVER, &LOCAL)?;
+    let check = || -> Result<(), String> {
+        let mut alice = join(addr, ip(104, 2), "alice")?;
+        let bob = join(addr, ip(104, 3), "bob")?;
+        let carol = join(addr, ip(104, 4), "carol")?;
+        map_with(&mut alice, &["alice", "bob", "carol"])?;
+        let _ = bob.stream().shutdown(Shutdown::Both);
+        map_with(&mut alice, &["alice", "carol"]).context("bob closed his connection")?;
+        // An abrupt end: SO_LINGER 0 makes close() send a reset, as a crashed client's host would.
+        let _ = SockRef::from(carol.stream()).set_linger(Some(Duration::ZERO));
+        drop(carol);
+        map_with(&mut alice, &["alice"]).context("carol's connection was reset")?;
+        join(addr, ip(104, 3), "bob").context("bob left, so his name is free again")?;
+        Ok(())
+    };
+    check().map_err(|e| server.explain(e))
+}
+
+pub(super) fn refuses_names(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = ctx.start_server(SERVER, &LOCAL)?;
+    let check = || -> Result<(), String> {
+        let mut alice = join(addr, ip(105, 2), "alice")?;
+        let long = "x".repeat(40);
+        for bad in [
+            "",
+            "two words",
+            "at@sign",
+            "co:lon",
+            "!bang",
+            long.as_str(),
+            "alice",
+        ] {
+            let mut peer = LinePeer::connect_from(addr, ip(105, 3), "a test client")?;
+            peer.send(bad)?;
+            let answer = answer(&mut peer, bad)?;
+            if !answer.starts_with("ERR ") {
+                return Err(format!(
+                    "the name {bad:?} should be refused with `ERR reason`; got {answer:?}"
+                ));
+            }
+        }
+        join(addr, ip(105, 4), "dave")?;
+        let map = map_with(&mut alice, &["alice", "dave"])?;
+        if map.get("alice") != Some(&ip(105, 2).to_string()) {
+            return Err(format!("someone else took alice's entry: {map:?}"));
+        }
+        Ok(())
+    };
+    check().map_err(|e| server.explain(e))
+}
+
+pub(super) fn slow_client(ctx: &Ctx) -> Result<(), String> {
+    const LINES: usize = 2500;
+    let (server, addr) = ctx.start_server(SERVER, &LOCAL)?;
+    let check = || -> Result<(), String> {
+        // A client that never reads, with a tiny receive buffer.
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))
+            .context("creating the slow client's socket")?;
+        let _ = socket.set_recv_buffer_size(4096);
+        socket
+            .bind(&SocketAddr::new(ip(106, 9), 0).into())
+            .with_context(|| format!("binding the slow client's socket to {}", ip(106, 9)))?;
+        socket
+            .connect_timeout(&addr.into(), WAIT)
+            .with_context(|| format!("the slow client connecting to the server at {addr}"))?;
+        let mut slow = LinePeer::new(socket.into(), "slow")?;
+        slow.send("slow")?;
+        let mut alice = join(addr, ip(106, 2), "alice")?;
+        let mut bob = join(addr, ip(106, 3), "bob")?;
+        // Batches of 50 lines: bob reads each batch before the next is sent, so bob keeps up
+        // while the client that never reads falls further and further behind.
+        let line = "y".repeat(3900);
+        let started = Instant::now();
+        for batch in 0..LINES / 50 {
+            for i in 0..50 {
+                alice.send(&format!("{batch}.{i} {line}")).map_err(|e| {
+                format!("alice could not send: {e}; is the server stuck writing to a client that does not read?")
+            })?;
+            }
+            for _ in 0..50 {
+                let got = chat(&mut bob).map_err(|e| {
+                format!(
+                    "a client that never reads seems to stall the others: bob got {} of {LINES} lines of 4 KB from alice in {}; {e}",
+                    batch * 50,
+                    secs(started.elapsed())
+                )
+            })?;
+                if !got.starts_with("alice: ") {
+                    return Err(format!(
+                        "bob expected alice's lines, got {:?}",
+                        &got[..got.len().min(60)]
+                    ));
+                }
+            }
+        }
+        drop(slow);
+        Ok(())
+    };
+    check().map_err(|e| server.explain(e))
+}
+
+pub(super) fn survives_garbage(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = ctx.start_server(SERVER, &LOCAL)?;
+    let check = || -> Result<(), String> {
+        let mut alice = join(addr, ip(107, 2), "alice")?;
+        let mut bob = join(addr, ip(107, 3), "bob")?;
+        let mut long = vec![b'z'; 100_000];
+        long.push(b'\n');
+        alice.send_raw(&long)?;
+        alice.send_raw(b"\xff\xfe not UTF-8\n")?;
+        alice.send("after")?;
+        let got = chat(&mut bob)?;
+        if got.trim_end() != "alice: after" {
+            return Err(format!(
+            "alice sent a 100 KB line, a line that is not UTF-8, then `after`; bob's next line was {:?}, expected `alice: after`",
+            &got[..got.len().min(80)]
+        ));
+        }
+        bob.send("still there?")?;
+        let got = chat(&mut alice)?;
+        if got.trim_end() != "bob: still there?" {
+            return Err(format!(
+                "alice should still be connected and get bob's line; got {got:?}"
+            ));
+        }
+        if !server.is_running() {
+            return Err("the server stopped".into());
+        }
+        Ok(())
+    };
+    check().map_err(|e| server.explain(e))
+}
