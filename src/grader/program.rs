@@ -379,6 +379,10 @@ impl Program {
     /// `why` with the program's panic (in any of its threads), or that it is gone, added: a
     /// check's failure often has its cause in the program.
     pub fn explain(&self, why: String) -> String {
+        if self.is_running() {
+            // A thread's panic that just closed a connection may still be on its way to stderr.
+            thread::sleep(Duration::from_millis(200));
+        }
         match self.panic_message() {
             Some(panic) => format!("{why}; {} {panic}", self.label),
             None if !self.is_running() => format!("{why}; {}", self.death()),

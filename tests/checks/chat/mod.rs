@@ -16,9 +16,10 @@ mod client;
 mod questions;
 mod server;
 
-use socklab::grader::{Check, Context, Ctx, Lab, LinePeer, Program, WAIT};
+use socklab::grader::{secs, Check, Context, Ctx, Lab, LinePeer, Program, WAIT};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::time::Duration;
 
 const SERVER: &str = "chatserver";
 const CLIENT: &str = "chatclient";
@@ -150,9 +151,16 @@ fn chat(peer: &mut LinePeer) -> Result<String, String> {
     Ok(peer.expect("a chat line", |l| !l.starts_with('!'))?.line)
 }
 
+/// How long the answer to a first line may take: with --users, the server hashes a password
+/// 100,000 times (PBKDF2) first, which takes a second or more on a busy machine.
+const ANSWER_WAIT: Duration = Duration::from_secs(10);
+
 /// The answer to a first line: must start with `OK` or `ERR`.
 fn answer(peer: &mut LinePeer, sent: &str) -> Result<String, String> {
-    let answer = peer.line().with_context(|| format!("after `{sent}`"))?;
+    let answer = peer
+        .next_within(ANSWER_WAIT)
+        .and_then(|line| line.ok_or_else(|| format!("no answer within {}", secs(ANSWER_WAIT))))
+        .with_context(|| format!("after `{sent}`"))?;
     if answer.starts_with("OK") || answer.starts_with("ERR ") {
         Ok(answer)
     } else {
