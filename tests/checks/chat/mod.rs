@@ -45,7 +45,7 @@ pub fn lab() -> Lab {
             Check::new("1 server", "refuses empty, long, spaced, @/: and taken names with `ERR reason`", 2,
                 "check_name() and join() refuse; register() answers `ERR reason`.", server::refuses_names),
             Check::new("1 server", "a client that never reads does not stall the others", 2,
-                "Queue lines with try_send to each client's writer thread; never write to a socket in the broadcast loop.", server::slow_client).limit(20),
+                "Queue lines with try_send to each client's writer thread; never write to a socket in the broadcast loop; a client whose queue is full is cut off.", server::slow_client).limit(20),
             Check::new("1 server", "survives an overlong line and invalid UTF-8", 1,
                 "read_message skips lines over MAX_LINE and reports non-UTF-8 ones; log them and keep reading.", server::survives_garbage),
             Check::new("2 client", "asks for a name with the seed's prompt and sends it first", 2,

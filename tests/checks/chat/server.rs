@@ -154,6 +154,7 @@ pub(super) fn slow_client(ctx: &Ctx) -> Result<(), String> {
         // while the client that never reads falls further and further behind.
         let line = "y".repeat(3900);
         let started = Instant::now();
+        let mut cut_off = false;
         for batch in 0..LINES / 50 {
             for i in 0..50 {
                 alice.send(&format!("{batch}.{i} {line}")).map_err(|e| {
@@ -161,13 +162,27 @@ pub(super) fn slow_client(ctx: &Ctx) -> Result<(), String> {
             })?;
             }
             for _ in 0..50 {
-                let got = chat(&mut bob).map_err(|e| {
-                format!(
-                    "a client that never reads seems to stall the others: bob got {} of {LINES} lines of 4 KB from alice in {}; {e}",
-                    batch * 50,
-                    secs(started.elapsed())
-                )
-            })?;
+                let got = loop {
+                    let line = bob
+                        .expect("a line", |_| true)
+                        .map_err(|e| {
+                            format!(
+                                "a client that never reads seems to stall the others: bob got {} of {LINES} lines of 4 KB from alice in {}; {e}",
+                                batch * 50,
+                                secs(started.elapsed())
+                            )
+                        })?
+                        .line;
+                    // A user list without the slow client: the server cut it off.
+                    match line.strip_prefix('!') {
+                        Some(json) => {
+                            let map: BTreeMap<String, String> =
+                                serde_json::from_str(json).unwrap_or_default();
+                            cut_off |= map.contains_key("alice") && !map.contains_key("slow");
+                        }
+                        None => break line,
+                    }
+                };
                 if !got.starts_with("alice: ") {
                     return Err(format!(
                         "bob expected alice's lines, got {:?}",
@@ -175,6 +190,15 @@ pub(super) fn slow_client(ctx: &Ctx) -> Result<(), String> {
                     ));
                 }
             }
+        }
+        if !cut_off {
+            map_with(&mut bob, &["alice", "bob"]).map_err(|e| {
+                format!(
+                    "slow never read a byte, yet after {LINES} lines of 4 KB to it the server had \
+                     not cut it off: a client that cannot keep up must be disconnected, and the \
+                     others sent the user list without it ({e})"
+                )
+            })?;
         }
         drop(slow);
         Ok(())
