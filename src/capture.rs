@@ -10,6 +10,8 @@
 //!
 //! [`handshake`] finds a TCP three-way handshake by its flags (SYN, then the SYN-ACK that answers
 //! it), wherever it is in the capture: the original harness took the first two packets instead.
+//! [`reassemble`] puts one direction of a TCP stream back in order, as Wireshark's "Follow TCP
+//! Stream" does.
 
 use etherparse::{EtherType, NetSlice, SlicedPacket, TransportSlice};
 use pcap_parser::pcapng::Block;
@@ -181,6 +183,201 @@ pub fn read(path: &Path) -> Result<Capture, String> {
     parse(&data).map_err(|e| format!("{name}: {e}"))
 }
 
+/// Parses a whole capture held in memory: reads its blocks in order (`Layout` keeps the
+/// format, link types and clocks they describe) and decodes each frame on its own (`decode`).
+pub fn parse(data: &[u8]) -> Result<Capture, String> {
+    if data.is_empty() {
+        return Err("the file is empty (was the capture stopped before it started?)".into());
+    }
+    // The buffer holds the whole file, so the reader never needs to refill or grow.
+    let capacity = data.len().max(1 << 16) + 1;
+    let mut reader = pcap_parser::create_reader(capacity, data).map_err(|e| match e {
+        PcapError::HeaderNotRecognized => {
+            "not a pcap or pcapng file (its first bytes are not a capture header)".to_string()
+        }
+        PcapError::Incomplete(_) | PcapError::UnexpectedEof => {
+            "the file ends inside its header: it is truncated".to_string()
+        }
+        other => format!("not a readable capture ({other:?})"),
+    })?;
+    let mut layout = Layout::default();
+    let mut frames = 0usize;
+    let mut packets = Vec::new();
+    loop {
+        let exhausted = reader.reader_exhausted();
+        let used = match reader.next() {
+            Ok((used, block)) => {
+                if let Some(frame) = layout.frame(block, frames)? {
+                    frames += 1;
+                    if let Some(p) = decode(frame.link?, frame.data, frames, frame.time_ns) {
+                        packets.push(p);
+                    }
+                }
+                used
+            }
+            Err(PcapError::Eof) => break,
+            Err(PcapError::Incomplete(_)) if !exhausted => 0,
+            Err(PcapError::Incomplete(_)) | Err(PcapError::UnexpectedEof) => {
+                return Err(format!(
+                    "the file is truncated: it ends in the middle of frame {} (after {frames} complete frames). \
+                     Stop tcpdump with Ctrl-C rather than killing it, and copy the file only after it stopped",
+                    frames + 1
+                ))
+            }
+            Err(e) => {
+                return Err(format!(
+                    "the file is corrupt after {frames} frames ({})",
+                    describe(&e)
+                ))
+            }
+        };
+        if used == 0 {
+            // The reader wants more input: this sees the end of the file, so that the next
+            // round tells a clean end from a truncated frame.
+            reader
+                .refill()
+                .map_err(|e| format!("cannot read the file ({})", describe(&e)))?;
+        } else {
+            reader.consume(used);
+        }
+    }
+    Ok(Capture {
+        format: layout.format,
+        link: layout.link_name()?,
+        frames,
+        packets,
+    })
+}
+
+/// What a reading error means, in words.
+fn describe(e: &PcapError<&[u8]>) -> String {
+    match e {
+        PcapError::BufferTooSmall => "a frame claims to be larger than the file".into(),
+        PcapError::NomError(_, kind) => format!("unexpected bytes: {kind:?}"),
+        PcapError::OwnedNomError(_, kind) => format!("unexpected bytes: {kind:?}"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// One frame of the file, as its packet block holds it.
+struct Frame<'a> {
+    /// The link type of the frame's interface (an error if the kit cannot decode it).
+    link: Result<Link, String>,
+    /// Capture time in nanoseconds since the Unix epoch.
+    time_ns: u64,
+    /// The captured bytes, from the link layer's header on.
+    data: &'a [u8],
+}
+
+/// One pcapng interface: its link type and how its timestamps count.
+struct Interface {
+    link: Result<Link, String>,
+    units_per_sec: u64,
+    offset_secs: i64,
+}
+
+/// What the blocks read so far say about the frames that follow: the file's format, its link
+/// type and how its timestamps count.
+struct Layout {
+    /// `pcap` or `pcapng`.
+    format: &'static str,
+    /// A pcap file's link type and the nanoseconds in a unit of its timestamps' fraction.
+    legacy: Option<(Result<Link, String>, u64)>,
+    /// The interfaces of a pcapng file's current section, by id.
+    interfaces: Vec<Interface>,
+}
+
+impl Default for Layout {
+    fn default() -> Self {
+        Layout {
+            format: "pcap",
+            legacy: None,
+            interfaces: Vec::new(),
+        }
+    }
+}
+
+impl Layout {
+    /// Takes in one block: a header or an interface description updates the layout, a packet
+    /// block is returned as a frame with its time. `frames` counts the frames before it.
+    fn frame<'a>(
+        &mut self,
+        block: PcapBlockOwned<'a>,
+        frames: usize,
+    ) -> Result<Option<Frame<'a>>, String> {
+        Ok(match block {
+            PcapBlockOwned::LegacyHeader(h) => {
+                let scale = if h.is_nanosecond_precision() { 1 } else { 1000 };
+                self.legacy = Some((Link::from_code(h.network.0), scale));
+                None
+            }
+            PcapBlockOwned::Legacy(b) => {
+                let (link, scale) = self.legacy.clone().ok_or("a packet before the header")?;
+                let ns = u64::from(b.ts_sec) * 1_000_000_000 + u64::from(b.ts_usec) * scale;
+                Some(Frame {
+                    link,
+                    time_ns: ns,
+                    data: b.data,
+                })
+            }
+            PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+                self.format = "pcapng";
+                self.interfaces.clear();
+                None
+            }
+            PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                self.interfaces.push(Interface {
+                    link: Link::from_code(idb.linktype.0),
+                    units_per_sec: idb.ts_resolution().unwrap_or(1_000_000),
+                    offset_secs: idb.ts_offset(),
+                });
+                None
+            }
+            PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                let Some(iface) = self.interfaces.get(epb.if_id as usize) else {
+                    return Err(format!(
+                        "frame {} names interface {} that the file never describes: the file is corrupt",
+                        frames + 1,
+                        epb.if_id
+                    ));
+                };
+                let ts = (u128::from(epb.ts_high) << 32) | u128::from(epb.ts_low);
+                let ns = ts * 1_000_000_000 / u128::from(iface.units_per_sec.max(1))
+                    + (iface.offset_secs.max(0) as u128) * 1_000_000_000;
+                let caplen = (epb.caplen as usize).min(epb.data.len());
+                Some(Frame {
+                    link: iface.link.clone(),
+                    time_ns: ns as u64,
+                    data: &epb.data[..caplen],
+                })
+            }
+            PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+                let iface = self
+                    .interfaces
+                    .first()
+                    .ok_or("a packet before any interface")?;
+                Some(Frame {
+                    link: iface.link.clone(),
+                    time_ns: 0,
+                    data: spb.data,
+                })
+            }
+            PcapBlockOwned::NG(_) => None,
+        })
+    }
+
+    /// The name of the file's link type: a pcap file's, or a pcapng file's first interface's.
+    fn link_name(self) -> Result<String, String> {
+        Ok(self
+            .legacy
+            .map(|(l, _)| l)
+            .or_else(|| self.interfaces.first().map(|i| i.link.clone()))
+            .transpose()?
+            .map_or("no interface", Link::name)
+            .to_string())
+    }
+}
+
 /// A link type the kit can decode.
 #[derive(Clone, Copy)]
 enum Link {
@@ -222,163 +419,34 @@ impl Link {
     }
 }
 
-/// One pcapng interface: its link type and how its timestamps count.
-struct Interface {
-    link: Result<Link, String>,
-    units_per_sec: u64,
-    offset_secs: i64,
-}
-
-/// Parses a whole capture held in memory.
-pub fn parse(data: &[u8]) -> Result<Capture, String> {
-    if data.is_empty() {
-        return Err("the file is empty (was the capture stopped before it started?)".into());
-    }
-    // The buffer holds the whole file, so the reader never needs to refill or grow.
-    let capacity = data.len().max(1 << 16) + 1;
-    let mut reader = pcap_parser::create_reader(capacity, data).map_err(|e| match e {
-        PcapError::HeaderNotRecognized => {
-            "not a pcap or pcapng file (its first bytes are not a capture header)".to_string()
-        }
-        PcapError::Incomplete(_) | PcapError::UnexpectedEof => {
-            "the file ends inside its header: it is truncated".to_string()
-        }
-        other => format!("not a readable capture ({other:?})"),
-    })?;
-    let mut format = "pcap";
-    let mut legacy: Option<(Result<Link, String>, u64)> = None;
-    let mut interfaces: Vec<Interface> = Vec::new();
-    let mut frames = 0usize;
-    let mut packets = Vec::new();
-    loop {
-        let exhausted = reader.reader_exhausted();
-        let (used, frame) = match reader.next() {
-            Ok((used, block)) => {
-                let frame: Option<(Result<Link, String>, u64, Vec<u8>)> = match block {
-                    PcapBlockOwned::LegacyHeader(h) => {
-                        let scale = if h.is_nanosecond_precision() { 1 } else { 1000 };
-                        legacy = Some((Link::from_code(h.network.0), scale));
-                        None
-                    }
-                    PcapBlockOwned::Legacy(b) => {
-                        let (link, scale) = legacy.clone().ok_or("a packet before the header")?;
-                        let ns = u64::from(b.ts_sec) * 1_000_000_000 + u64::from(b.ts_usec) * scale;
-                        Some((link, ns, b.data.to_vec()))
-                    }
-                    PcapBlockOwned::NG(Block::SectionHeader(_)) => {
-                        format = "pcapng";
-                        interfaces.clear();
-                        None
-                    }
-                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
-                        interfaces.push(Interface {
-                            link: Link::from_code(idb.linktype.0),
-                            units_per_sec: idb.ts_resolution().unwrap_or(1_000_000),
-                            offset_secs: idb.ts_offset(),
-                        });
-                        None
-                    }
-                    PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                        let Some(iface) = interfaces.get(epb.if_id as usize) else {
-                            return Err(format!(
-                                "frame {} names interface {} that the file never describes: the file is corrupt",
-                                frames + 1,
-                                epb.if_id
-                            ));
-                        };
-                        let ts = (u128::from(epb.ts_high) << 32) | u128::from(epb.ts_low);
-                        let ns = ts * 1_000_000_000 / u128::from(iface.units_per_sec.max(1))
-                            + (iface.offset_secs.max(0) as u128) * 1_000_000_000;
-                        let caplen = (epb.caplen as usize).min(epb.data.len());
-                        Some((
-                            iface.link.clone(),
-                            ns as u64,
-                            epb.data[..caplen].to_vec(),
-                        ))
-                    }
-                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
-                        let iface = interfaces.first().ok_or("a packet before any interface")?;
-                        Some((iface.link.clone(), 0, spb.data.to_vec()))
-                    }
-                    PcapBlockOwned::NG(_) => None,
-                };
-                (used, frame)
-            }
-            Err(PcapError::Eof) => break,
-            Err(PcapError::Incomplete(_)) if !exhausted => (0, None),
-            Err(PcapError::Incomplete(_)) | Err(PcapError::UnexpectedEof) => {
-                return Err(format!(
-                    "the file is truncated: it ends in the middle of frame {} (after {frames} complete frames). \
-                     Stop tcpdump with Ctrl-C rather than killing it, and copy the file only after it stopped",
-                    frames + 1
-                ))
-            }
-            Err(e) => {
-                return Err(format!(
-                    "the file is corrupt after {frames} frames ({})",
-                    describe(&e)
-                ))
-            }
-        };
-        if used == 0 && frame.is_none() {
-            // The reader wants more input: this sees the end of the file, so that the next
-            // round tells a clean end from a truncated frame.
-            reader
-                .refill()
-                .map_err(|e| format!("cannot read the file ({})", describe(&e)))?;
-            continue;
-        }
-        reader.consume(used);
-        if let Some((link, time_ns, bytes)) = frame {
-            frames += 1;
-            let link = link?;
-            if let Some(p) = decode(link, &bytes, frames, time_ns) {
-                packets.push(p);
-            }
-        }
-    }
-    let link = legacy
-        .map(|(l, _)| l)
-        .or_else(|| interfaces.first().map(|i| i.link.clone()))
-        .transpose()?
-        .map_or("no interface", Link::name)
-        .to_string();
-    Ok(Capture {
-        format,
-        link,
-        frames,
-        packets,
-    })
-}
-
-fn describe(e: &PcapError<&[u8]>) -> String {
-    match e {
-        PcapError::BufferTooSmall => "a frame claims to be larger than the file".into(),
-        PcapError::NomError(_, kind) => format!("unexpected bytes: {kind:?}"),
-        PcapError::OwnedNomError(_, kind) => format!("unexpected bytes: {kind:?}"),
-        other => format!("{other:?}"),
-    }
-}
-
 /// Decodes one frame; `None` for anything that is not TCP or UDP over IP (ARP, ICMP, damage).
 fn decode(link: Link, data: &[u8], number: usize, time_ns: u64) -> Option<Packet> {
-    let sliced = match link {
-        Link::Ethernet => SlicedPacket::from_ethernet(data).ok()?,
+    packet(&without_link_header(link, data)?, number, time_ns)
+}
+
+/// The frame from its IP header on, sliced into headers: the link layer's header taken off.
+fn without_link_header(link: Link, data: &[u8]) -> Option<SlicedPacket<'_>> {
+    match link {
+        Link::Ethernet => SlicedPacket::from_ethernet(data).ok(),
         // etherparse's from_linux_sll refuses some device types (the loopback's among them), so
         // the cooked headers are taken off here: v1 is 16 bytes with the EtherType last, v2 is
         // 20 bytes with the EtherType first.
         Link::Sll => {
             let proto = u16::from_be_bytes([*data.get(14)?, *data.get(15)?]);
-            SlicedPacket::from_ether_type(EtherType(proto), data.get(16..)?).ok()?
+            SlicedPacket::from_ether_type(EtherType(proto), data.get(16..)?).ok()
         }
         Link::Sll2 => {
             let proto = u16::from_be_bytes([*data.first()?, *data.get(1)?]);
-            SlicedPacket::from_ether_type(EtherType(proto), data.get(20..)?).ok()?
+            SlicedPacket::from_ether_type(EtherType(proto), data.get(20..)?).ok()
         }
         // 4 bytes of address family (host byte order for NULL, network order for LOOP), then IP.
-        Link::Null | Link::Loop => SlicedPacket::from_ip(data.get(4..)?).ok()?,
-        Link::Raw => SlicedPacket::from_ip(data).ok()?,
-    };
+        Link::Null | Link::Loop => SlicedPacket::from_ip(data.get(4..)?).ok(),
+        Link::Raw => SlicedPacket::from_ip(data).ok(),
+    }
+}
+
+/// The TCP or UDP packet in a sliced frame: IP addresses, then ports, flags, numbers, payload.
+fn packet(sliced: &SlicedPacket, number: usize, time_ns: u64) -> Option<Packet> {
     let (src_ip, dst_ip): (IpAddr, IpAddr) = match sliced.net.as_ref()? {
         NetSlice::Ipv4(ip) => (
             ip.header().source_addr().into(),

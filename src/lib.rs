@@ -6,9 +6,11 @@
 //! - [`logging`]: one-line `env_logger` setup (`RUST_LOG` works).
 //! - [`blanks`]: turns marked regions of a solution file into the student's stubs.
 //! - [`grader`]: runs black-box checks against built programs, scores and reports them.
-//! - [`capture`]: reads pcap/pcapng captures into a packet list (the Wireshark questions, `flow`).
+//! - [`capture`]: reads pcap/pcapng captures into a packet list, and finds handshakes and byte
+//!   streams in it (the Wireshark questions, checks, `flow`).
 //! - [`sniff`]: tcpdump to record captures, tshark to read them as a reference.
-//! - [`answers`]: questions on captures, the answers file, and their checks.
+//! - [`answers`]: questions on captures and the answers file: their checks, the scenario that
+//!   records the captures, the solutions' answers, and `socklab capture`.
 //! - [`flow`]: a capture as a sequence diagram, in text and SVG (the `flow` tool).
 //! - [`password`]: salted PBKDF2-HMAC-SHA256 password hashes (lab `chat`'s accounts).
 

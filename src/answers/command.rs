@@ -1,0 +1,129 @@
+//! `socklab capture` (`make capture LAB=… [SOLUTIONS=1]`): records a lab's captures, writes the
+//! solutions' answers file, and prints the hash an instructor stores for a fixed answer.
+
+use super::{canonical, hash, parse_value, record, solution_answers, FILE};
+use crate::cli::{self, Options};
+use crate::grader::{Build, Lab};
+use std::path::PathBuf;
+use std::process::exit;
+
+/// The `capture` command (`make capture LAB=… [SOLUTIONS=1]`): builds the lab, records its
+/// scenario, and for the solutions writes their answers file. `--hash KEY=ANSWER` prints the
+/// hash an instructor stores for a fixed answer.
+pub fn capture_main(labs: fn() -> Vec<Lab>, args: Vec<String>) {
+    let mut opts = Options::new();
+    opts.optopt(
+        "",
+        "lab",
+        "the lab to capture (default: every lab with questions)",
+        "NAME",
+    );
+    opts.optflag(
+        "",
+        "solutions",
+        "run the solutions and write their answers file",
+    );
+    opts.optopt(
+        "",
+        "hash",
+        "print the stored hash of a fixed answer of --lab",
+        "KEY=ANSWER",
+    );
+    let args = cli::parse_args(
+        opts,
+        "Usage: socklab capture [--lab NAME] [--solutions] [--hash KEY=ANSWER]\n\n\
+         Runs a lab's programs on loopback under tcpdump and saves the captures its questions are\n\
+         about, beside its answers file (labs/<lab>/, or target/solutions/answers/<lab>/).",
+        args,
+    );
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut all = labs();
+    all.retain(|l| l.questions.is_some());
+    let wanted: Vec<&Lab> = match args.opt::<String>("lab") {
+        None => all.iter().collect(),
+        Some(name) => match all.iter().find(|l| l.name == name) {
+            Some(lab) => vec![lab],
+            None => args.fail(&format!(
+                "lab '{name}' has no questions on captures (labs with questions: {})",
+                all.iter().map(|l| l.name).collect::<Vec<_>>().join(", ")
+            )),
+        },
+    };
+    if let Some(pair) = args.opt::<String>("hash") {
+        let (key, answer) = pair
+            .split_once('=')
+            .unwrap_or_else(|| args.fail("--hash takes KEY=ANSWER"));
+        let (lab, set) = match wanted.as_slice() {
+            [one] if args.opt::<String>("lab").is_some() => {
+                (one.name, one.questions.expect("kept above"))
+            }
+            _ => args.fail("--hash needs --lab"),
+        };
+        let q = set
+            .questions
+            .iter()
+            .find(|q| q.key == key.trim())
+            .unwrap_or_else(|| args.fail(&format!("{lab} has no question {key}")));
+        match parse_value(q.form, answer) {
+            Ok(v) => println!("{}", hash(set.salt, q.key, &canonical(q.form, &v))),
+            Err(e) => args.fail(&e),
+        }
+        return;
+    }
+    let solutions = args.flag("solutions");
+    let build = Build {
+        root: root.clone(),
+        solutions,
+        target_dir: root.join(if solutions {
+            "target/solutions"
+        } else {
+            "target"
+        }),
+    };
+    let mut failed = false;
+    for lab in wanted {
+        // Kept above: only labs with questions are left.
+        let set = lab.questions.expect("a lab with questions");
+        let dir = build.lab_files(lab.name);
+        let done = build
+            .lab(lab)
+            .and_then(|bins| record(set, lab.name, bins, &dir))
+            .and_then(|report| {
+                if solutions {
+                    let source = root.join("solutions").join(lab.name).join(FILE);
+                    let text = std::fs::read_to_string(&source)
+                        .map_err(|e| format!("{}: {e}", source.display()))?;
+                    let filled = solution_answers(set, &text, &dir)?;
+                    let out = dir.join(FILE);
+                    std::fs::write(&out, filled).map_err(|e| format!("{}: {e}", out.display()))?;
+                }
+                Ok(report)
+            });
+        match done {
+            Ok(report) => {
+                for line in report {
+                    println!("{line}");
+                }
+                if solutions {
+                    println!(
+                        "{}: the solutions' answers (capture answers read by tshark)",
+                        dir.join(FILE).display()
+                    );
+                } else {
+                    println!(
+                        "Open it in Wireshark (or `cargo run --bin flow -- FILE`), answer the questions in \
+                         labs/{}/{FILE}, then `make grade LAB={}`.",
+                        lab.name, lab.name
+                    );
+                }
+            }
+            Err(e) => {
+                eprintln!("capture {}: {e}", lab.name);
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        exit(1);
+    }
+}
