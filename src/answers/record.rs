@@ -22,6 +22,16 @@ impl Recorder {
         self.ctx.spawn(bin, args)
     }
 
+    /// Starts a lab server and reads its address from its first line, as
+    /// [`crate::grader::Ctx::start_server`].
+    pub fn start_server(
+        &self,
+        bin: &str,
+        args: &[&str],
+    ) -> Result<(Program, std::net::SocketAddr), String> {
+        self.ctx.start_server(bin, args)
+    }
+
     /// Starts capturing into capture `name` on the loopback with a tcpdump `filter`
     /// ("udp port 40123"); returns once tcpdump is listening.
     pub fn capture(&mut self, name: &str, filter: &str) -> Result<(), String> {

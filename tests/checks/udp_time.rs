@@ -602,8 +602,8 @@ fn exchange(packets: &[Packet]) -> Result<(&Packet, &Packet), String> {
 
 /// Server and client exchanging one request on loopback, captured on the server's port.
 fn scenario(rec: &mut Recorder) -> Result<(), String> {
-    let server = rec.spawn(BIN, &["server", "127.0.0.1", "0"])?;
-    let port = server.address(WAIT)?.port().to_string();
+    let (_server, addr) = rec.start_server(BIN, &["server", "127.0.0.1", "0"])?;
+    let port = addr.port().to_string();
     rec.capture("udp-time", &format!("udp port {port}"))?;
     let client = rec.spawn(BIN, &["client", "127.0.0.1", &port])?;
     client.run_to_end(WAIT).map(|_| ())

@@ -277,8 +277,8 @@ fn p2p_datagram(packets: &[Packet]) -> Result<&Packet, String> {
 /// the seed's three tcpdumps: the server's, client 1's and client 2's; and a fourth with all of
 /// it, for delivery Q1's sequence diagram.
 fn scenario(rec: &mut Recorder) -> Result<(), String> {
-    let server = rec.spawn(SERVER, &["--host", CAPTURE_SERVER, "--port", "0"])?;
-    let port = server.address(WAIT)?.port().to_string();
+    let (_server, addr) = rec.start_server(SERVER, &["--host", CAPTURE_SERVER, "--port", "0"])?;
+    let port = addr.port().to_string();
     let udp = free_udp_port()?.to_string();
     rec.capture(
         "chatserver",

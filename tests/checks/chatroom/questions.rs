@@ -138,8 +138,8 @@ fn room_seen(packets: &[Packet]) -> Result<RoomSeen, String> {
 /// The solution server and two clients on loopback: both join, amy writes `hello everyone`,
 /// ben leaves, then amy; captured on the server's port.
 fn scenario(rec: &mut Recorder) -> Result<(), String> {
-    let server = rec.spawn(SERVER, SERVER_ARGS)?;
-    let port = server.address(WAIT)?.port().to_string();
+    let (_server, addr) = rec.start_server(SERVER, SERVER_ARGS)?;
+    let port = addr.port().to_string();
     rec.capture("chatroom", &format!("tcp port {port}"))?;
     let join = |name: &str| -> Result<Program, String> {
         let client = rec.spawn(
