@@ -22,6 +22,7 @@ pub struct LinePeer {
 }
 
 /// A line [`LinePeer::expect`] waited for, and the lines that came before it.
+#[derive(Debug)]
 pub struct Found {
     pub line: String,
     pub before: Vec<String>,
@@ -222,5 +223,51 @@ pub fn shown(lines: &[String]) -> String {
         1 => format!("{:?}", lines[0]),
         n if n > 6 => format!("{:?} … ({n} lines)", &lines[n - 6..]),
         _ => format!("{lines:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A connected pair: the peer under test and the raw other end.
+    fn pair() -> (LinePeer, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let peer = LinePeer::connect(listener.local_addr().unwrap(), "tester").unwrap();
+        let (other, _) = listener.accept().unwrap();
+        (peer, other)
+    }
+
+    #[test]
+    fn half_a_line_waits_for_its_rest_across_a_timeout() {
+        let (mut peer, mut other) = pair();
+        other.write_all(b"hel").unwrap();
+        assert_eq!(peer.next_within(Duration::from_millis(50)).unwrap(), None);
+        other.write_all(b"lo\nnext\n").unwrap();
+        assert_eq!(peer.line().unwrap(), "hello");
+        assert_eq!(peer.line().unwrap(), "next");
+    }
+
+    #[test]
+    fn expect_says_what_came_instead_and_quiet_collects() {
+        let (mut peer, mut other) = pair();
+        other.write_all(b"a\nb\nwanted\nlate\n").unwrap();
+        let found = peer.expect("`wanted`", |l| l == "wanted").unwrap();
+        assert_eq!((found.line.as_str(), found.before.len()), ("wanted", 2));
+        assert_eq!(peer.quiet(Duration::from_millis(100)).unwrap(), ["late"]);
+        assert!(peer.assert_quiet("nothing more is due").is_ok());
+        drop(other);
+        let err = peer.expect("`more`", |l| l == "more").unwrap_err();
+        assert!(err.contains("closed"), "{err}");
+        assert!(peer.closes(Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn lines_show_as_text_never_as_some() {
+        assert_eq!(shown(&[]), "nothing");
+        assert_eq!(shown(Some("hi".to_string()).as_slice()), "\"hi\"");
+        let many: Vec<String> = (0..9).map(|i| i.to_string()).collect();
+        assert!(shown(&many).ends_with("(9 lines)"));
     }
 }

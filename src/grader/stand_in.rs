@@ -136,3 +136,39 @@ impl<T> Drop for StandIn<T> {
         self.stop.store(true, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grader::LinePeer;
+
+    #[test]
+    fn a_stand_in_reports_what_it_saw_and_stops_when_dropped() {
+        let udp = StandIn::udp("127.0.0.1:0", |sock, bytes, from, seen| {
+            let _ = seen.send(bytes.to_vec());
+            let _ = sock.send_to(bytes, from);
+        })
+        .unwrap();
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(WAIT)).unwrap();
+        sock.send_to(b"ping", udp.addr()).unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(sock.recv(&mut buf).unwrap(), 4);
+        assert_eq!(udp.drain(), vec![b"ping".to_vec()]);
+
+        let tcp = StandIn::listen("127.0.0.1:0").unwrap();
+        let addr = tcp.addr();
+        let _client = LinePeer::connect(addr, "client").unwrap();
+        assert!(tcp.seen.recv_timeout(WAIT).unwrap().0.peer_addr().is_ok());
+        drop(tcp);
+        // The thread notices the flag within a tick, and the listening socket goes with it.
+        let deadline = std::time::Instant::now() + WAIT;
+        while TcpStream::connect(addr).is_ok() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still listening at {addr}"
+            );
+            thread::sleep(TICK);
+        }
+    }
+}
