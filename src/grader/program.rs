@@ -120,8 +120,13 @@ fn launch(cmd: &mut Command, label: String, children: &Children) -> Result<Progr
         let mut reader = BufReader::new(stdout);
         loop {
             if discarding.load(Ordering::Relaxed) {
-                let mut sink = [0u8; 64 * 1024];
-                while matches!(reader.read(&mut sink), Ok(n) if n > 0) {}
+                // Read in large gulps, a few milliseconds apart: waking for every line of a
+                // server that prints per request would take CPU time from the server itself.
+                // The pipe (64 KiB) holds what comes in between.
+                let mut sink = vec![0u8; 64 * 1024];
+                while matches!(reader.read(&mut sink), Ok(n) if n > 0) {
+                    thread::sleep(Duration::from_millis(5));
+                }
                 break;
             }
             let mut buf = Vec::new();
