@@ -471,7 +471,7 @@ fn client_logs_csv(ctx: &Ctx) -> Result<(), String> {
 // Milestone 7: questions on a capture of the student's own programs (labs/udp-time/answers.txt).
 
 /// The questions of `labs/udp-time/answers.txt`, in its order. Fixed answers are stored hashed:
-/// `cargo run --bin capture -- --lab udp-time --hash KEY=ANSWER` prints a hash.
+/// `cargo run --bin socklab -- capture --lab udp-time --hash KEY=ANSWER` prints a hash.
 static QUESTIONS: QuestionSet = QuestionSet {
     milestone: "7 capture questions",
     salt: "socklab/udp-time/5e1f",

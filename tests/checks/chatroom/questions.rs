@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 const LINE: &str = "hello everyone";
 
 /// The questions of `labs/chatroom/answers.txt`, in its order. The fixed answer is stored
-/// hashed: `cargo run --bin capture -- --lab chatroom --hash KEY=ANSWER` prints a hash.
+/// hashed: `cargo run --bin socklab -- capture --lab chatroom --hash KEY=ANSWER` prints a hash.
 pub(super) static QUESTIONS: QuestionSet = QuestionSet {
     milestone: "7 capture questions",
     salt: "socklab/chatroom/578d",

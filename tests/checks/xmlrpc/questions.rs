@@ -9,7 +9,7 @@ use socklab::capture::{self, Flags, Packet};
 use socklab::grader::WAIT;
 
 /// The questions of `labs/xmlrpc/answers.txt`, in its order. The one fixed answer is stored
-/// hashed: `cargo run --bin capture -- --lab xmlrpc --hash KEY=ANSWER` prints a hash.
+/// hashed: `cargo run --bin socklab -- capture --lab xmlrpc --hash KEY=ANSWER` prints a hash.
 pub(super) static QUESTIONS: QuestionSet = QuestionSet {
     milestone: "8 capture questions",
     salt: "socklab/xmlrpc/e6b5",
