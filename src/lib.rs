@@ -10,6 +10,8 @@
 //! - [`sniff`]: tcpdump to record captures, tshark to read them as a reference.
 //! - [`answers`]: questions on captures, the answers file, and their checks.
 //! - [`flow`]: a capture as a sequence diagram, in text and SVG (the `flow` tool).
+//! - [`mutants`]: how well the checks catch wrong programs: mutants of the solutions' blanks
+//!   (`make mutants`) and the corpus of student bugs (`make bugs`).
 //! - [`password`]: salted PBKDF2-HMAC-SHA256 password hashes (lab `chat`'s accounts).
 
 pub mod answers;
@@ -19,6 +21,7 @@ pub mod cli;
 pub mod flow;
 pub mod grader;
 pub mod logging;
+pub mod mutants;
 pub mod password;
 pub mod sniff;
 
