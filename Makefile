@@ -3,6 +3,7 @@
 #   make watch LAB=udp-time
 #   make capture [LAB=udp-time] [SOLUTIONS=1]   (captures for a lab's questions, docs/developing.md)
 #   make test | make labs [FORCE=1] | make check-labs | make bench | make fmt
+#   make mutants [LAB=udp-time] | make bugs [LAB=udp-time]   (how well the checks catch bugs)
 
 CARGO ?= cargo
 # No --quiet: a first build takes a minute or two, and cargo's progress shows it is working.
@@ -12,7 +13,7 @@ CAPTURE = $(KIT) capture
 GRADE_ARGS = $(if $(LAB),--lab $(LAB)) $(if $(SOLUTIONS),--solutions) \
              $(if $(SUBMISSION),--submission $(SUBMISSION)) $(if $(JSON),--json $(JSON))
 
-.PHONY: grade watch test labs check-labs unit lint fmt bench capture
+.PHONY: grade watch test labs check-labs unit lint fmt bench capture mutants bugs
 
 # With SOLUTIONS=1 the solutions' captures and answers are made first (a failure shows in the table).
 grade:
@@ -33,11 +34,13 @@ check-labs:
 	$(KIT) check-labs
 
 # The kit's own tests: labs match solutions, lint and format, every check fails on the untouched
-# skeletons, unit and integration tests, and last every check passes on the solutions (whose
+# skeletons, unit and integration tests, every student bug of tests/bugs/ loses points on the
+# check it names, and last every check passes on the solutions (whose
 # capture questions are answered from a capture made in this run).
 test: check-labs lint
 	$(GRADE) --expect zero --json target/grade/skeletons.json
 	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory bugs
 	$(CAPTURE) --solutions
 	$(GRADE) --solutions --expect full --json target/grade/solutions.json
 
@@ -53,6 +56,15 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 	rustfmt --edition 2021 solutions/*/*.rs
+
+# Mutants of the solutions' blanks, graded against the checks: the score per lab and the
+# survivors (minutes; docs/developing.md). Exits 1 when a lab scores below 0.90.
+mutants:
+	$(KIT) mutants $(if $(LAB),--lab $(LAB))
+
+# The corpus of student bugs (tests/bugs/<lab>/*.bug): each must lose points on its check.
+bugs:
+	$(KIT) bugs $(if $(LAB),--lab $(LAB))
 
 bench:
 	$(CARGO) bench --features solutions --target-dir target/solutions --bench udp_time

@@ -12,6 +12,8 @@
 //! - [`answers`]: questions on captures and the answers file: their checks, the scenario that
 //!   records the captures, the solutions' answers, and `socklab capture`.
 //! - [`flow`]: a capture as a sequence diagram, in text and SVG (the `flow` tool).
+//! - [`mutants`]: how well the checks catch wrong programs: mutants of the solutions' blanks
+//!   (`make mutants`) and the corpus of student bugs (`make bugs`).
 //! - [`password`]: salted PBKDF2-HMAC-SHA256 password hashes (lab `chat`'s accounts).
 
 pub mod answers;
@@ -21,6 +23,7 @@ pub mod cli;
 pub mod flow;
 pub mod grader;
 pub mod logging;
+pub mod mutants;
 pub mod password;
 pub mod sniff;
 

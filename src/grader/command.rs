@@ -14,7 +14,9 @@ Commands:
   grade        build the labs and grade them with the autograder's checks (make grade)
   capture      record a lab's programs under tcpdump for its capture questions (make capture)
   labs         write labs/ from solutions/ (make labs)
-  check-labs   check that labs/ matches solutions/ and the lab registry matches the files";
+  check-labs   check that labs/ matches solutions/ and the lab registry matches the files
+  mutants      grade mutants of the solutions' blanks: the share the checks catch (make mutants)
+  bugs         grade the corpus of student bugs in tests/bugs/ (make bugs)";
 
 /// The `socklab` program: runs the subcommand named by the first argument over `labs`.
 pub fn main(labs: fn() -> Vec<Lab>) {
@@ -40,6 +42,8 @@ pub fn main(labs: fn() -> Vec<Lab>) {
             }
             println!("the lab registry matches the files");
         }
+        Some("mutants") => crate::mutants::mutants_main(labs, rest),
+        Some("bugs") => crate::mutants::bugs_main(labs, rest),
         Some("-h" | "--help") => println!("{USAGE}"),
         Some(other) => {
             eprintln!("error: no command '{other}'\n\n{USAGE}");
