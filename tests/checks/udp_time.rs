@@ -272,12 +272,15 @@ fn time_server(
 ) -> Result<StandIn<Request>, String> {
     let mut n = 0;
     StandIn::udp(("127.0.0.1", 0), move |sock, datagram, from, seen| {
+        // Reported before it is answered: a check that counts requests after the client ended
+        // must see every request the client sent.
         let request = parse(datagram);
-        if let Ok((id, _)) = &request {
-            answer(n, *id, sock, from);
+        let id = request.as_ref().ok().map(|(id, _)| *id);
+        let _ = seen.send(request);
+        if let Some(id) = id {
+            answer(n, id, sock, from);
         }
         n += 1;
-        let _ = seen.send(request);
     })
 }
 
@@ -335,6 +338,14 @@ fn client_ignores_strangers(ctx: &Ctx) -> Result<(), String> {
     if !lines.iter().any(|l| l.trim() == FIXED_TIME) {
         return Err(format!(
             "the client should print the server's reply {FIXED_TIME:?}; it printed {lines:?}"
+        ));
+    }
+    // The server answered 100 ms after the stranger: one request was enough.
+    let requests = server.drain().len();
+    if requests > 1 {
+        return Err(format!(
+            "the server answered within 100 ms, yet the client sent {requests} requests: \
+             the stranger's datagram ended its wait for the reply"
         ));
     }
     Ok(())

@@ -36,6 +36,8 @@ pub fn lab() -> Lab {
     .checks(vec![
             Check::new("1 server", "prints its real address at the end of its first line", 1,
                 "Bind the listening socket first, then print listener.local_addr(): with --port 0 the OS picks the port.", server::prints_address),
+            Check::new("1 server", "without --host, listens on every interface of its host", 1,
+                "Look at what --host defaults to, and at the address you bind: clients on other hosts must reach you too.", server::listens_everywhere),
             Check::new("1 server", "registers names and sends everyone `!` + the JSON map name → IP", 3,
                 "Read the first line as the name, then queue `!{…}` for every client (broadcast_active_users).", server::registers),
             Check::new("1 server", "relays a chat line to every other client as `NAME: text`", 3,

@@ -17,6 +17,22 @@ pub(super) fn prints_address(ctx: &Ctx) -> Result<(), String> {
     Ok(())
 }
 
+/// Without --host the server is reachable at every address of its host, not only 127.0.0.1:
+/// clients on other hosts connect to the address of the host's network card.
+pub(super) fn listens_everywhere(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = ctx.start_server(SERVER, &["--port", "0"])?;
+    // Any loopback address but 127.0.0.1 stands for "another of this host's addresses".
+    let other = SocketAddr::new(ip(107, 23), addr.port());
+    LinePeer::connect_from(other, ip(107, 2), "a client")
+        .map_err(|e| {
+            server.explain(format!(
+                "started without --host, the server should accept connections at every address \
+                 of its host; {e}"
+            ))
+        })
+        .map(|_| ())
+}
+
 pub(super) fn registers(ctx: &Ctx) -> Result<(), String> {
     let (server, addr) = ctx.start_server(SERVER, &LOCAL)?;
     let check = || -> Result<(), String> {
