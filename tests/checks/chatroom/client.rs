@@ -2,8 +2,10 @@
 //! (and, last, against the built server).
 
 use super::{join, printed, CLIENT, SERVER, SERVER_ARGS};
+use socket2::SockRef;
 use socklab::grader::{shown, Context, Ctx, LinePeer, Program, StandIn, WAIT};
 use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
 
 /// A stand-in hub: it only accepts; the check plays the hub on each connection.
 type Hub = StandIn<(TcpStream, SocketAddr)>;
@@ -99,21 +101,30 @@ pub(super) fn client_sends(ctx: &Ctx) -> Result<(), String> {
 
 /// When the hub closes the connection, the client says so once and ends.
 pub(super) fn client_server_closes(ctx: &Ctx) -> Result<(), String> {
-    let (client, conn) = joined_client(ctx)?;
-    drop(conn);
-    let (lines, _) = client.finish(WAIT).map_err(|e| {
-        format!("the server closed the connection; the client should say so and end: {e}")
-    })?;
-    let said = lines
-        .iter()
-        .filter(|l| l.contains("The server closed the connection"))
-        .count();
-    if said != 1 {
-        return Err(format!(
-            "the server closed the connection; the client should print \
-             `The server closed the connection.` once and end; it printed {}",
-            shown(&lines)
-        ));
+    // Once with a clean close (FIN), once with a reset (RST), as when the server crashes.
+    for reset in [false, true] {
+        let how = if reset { "reset" } else { "closed" };
+        let (client, conn) = joined_client(ctx)?;
+        if reset {
+            SockRef::from(conn.stream())
+                .set_linger(Some(Duration::ZERO))
+                .context("making the test server's close a reset")?;
+        }
+        drop(conn);
+        let (lines, _) = client.finish(WAIT).map_err(|e| {
+            format!("the server {how} the connection; the client should say so and end: {e}")
+        })?;
+        let said = lines
+            .iter()
+            .filter(|l| l.contains("The server closed the connection"))
+            .count();
+        if said != 1 {
+            return Err(format!(
+                "the server {how} the connection; the client should print \
+                 `The server closed the connection…` once and end; it printed {}",
+                shown(&lines)
+            ));
+        }
     }
     Ok(())
 }
@@ -121,7 +132,11 @@ pub(super) fn client_server_closes(ctx: &Ctx) -> Result<(), String> {
 pub(super) fn client_prints(ctx: &Ctx) -> Result<(), String> {
     let (client, mut conn) = joined_client(ctx)?;
     let lines = ["amy joined!", "amy: hi zoe", "bob: @zoe psst", "amy left!"];
-    for line in lines {
+    for (i, line) in lines.iter().enumerate() {
+        if i == 2 {
+            // A line that is not UTF-8 is skipped; the connection goes on.
+            conn.send_raw(b"amy: \xff\xfe garbled\n")?;
+        }
         conn.send(line)?;
     }
     for line in lines {

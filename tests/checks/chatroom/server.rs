@@ -229,6 +229,16 @@ pub(super) fn bad_lines(ctx: &Ctx) -> Result<(), String> {
     if !server.is_running() {
         return Err("the server stopped".into());
     }
+    // The sender learns that each bad line was dropped; its own good line comes back after.
+    let quin = peers[0].expect_line("quin: still here")?;
+    let errors = quin.iter().filter(|l| l.starts_with("ERROR")).count();
+    if errors != 2 {
+        return Err(format!(
+            "quin sent a line over 4 KiB and a line that is not UTF-8: each should be answered \
+             with an `ERROR …` line to quin; quin got {}",
+            shown(&quin)
+        ));
+    }
     Ok(())
 }
 

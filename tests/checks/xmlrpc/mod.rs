@@ -46,7 +46,7 @@ pub fn lab() -> Lab {
             Check::new("1 HTTP", "answers a body over 1 MiB with 413 without reading it", 1,
                 "Compare Content-Length with MAX_BODY before allocating or reading the body.", server::refuses_large_body),
             Check::new("1 HTTP", "survives half requests, stalled clients and garbage (400)", 2,
-                "Each connection has its own thread; a bad request line, a bad header or too many headers is answered 400; a client that vanishes ends only its thread.", server::survives_bad_clients),
+                "Each connection has its own thread; every malformed request gets the status its blank names; a request that never completes is never answered as one; a client that vanishes ends only its thread.", server::survives_bad_clients),
             Check::new("2 auth", "accepts the --username/--password credentials (scheme in any case)", 2,
                 "Decode the base64 token after `Basic ` and compare it with `username:password`; the scheme name is case-insensitive.", auth::accepts),
             Check::new("2 auth", "refuses a request without Authorization: 401 with WWW-Authenticate", 1,

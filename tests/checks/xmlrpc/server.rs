@@ -224,6 +224,48 @@ pub(super) fn survives_bad_clients(ctx: &Ctx) -> Result<(), String> {
             ));
         }
     }
+    // An HTTP version the server does not speak, and a POST that does not say how long it is.
+    for (request, status, why) in [
+        (
+            &b"POST / HTTP/2.0\r\nContent-Length: 0\r\n\r\n"[..],
+            505,
+            "HTTP/2.0 (a version this server does not speak)",
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: x\r\n\r\n",
+            411,
+            "a POST without Content-Length",
+        ),
+    ] {
+        let reply = exchange(addr, request)?;
+        if reply.status != status {
+            return Err(format!("{why} should get {status}, got {}", reply.status));
+        }
+    }
+    // A body cut short: the client closes its sending side after 12 of 100 bytes. What came
+    // is not a request, so it must not be answered as one.
+    {
+        let mut short = connect(addr)?;
+        let head = format!(
+            "POST / HTTP/1.1\r\nAuthorization: {}\r\nContent-Length: 100\r\n\r\n<methodCall>",
+            basic(USER, PASS)
+        );
+        short
+            .write_all(head.as_bytes())
+            .context("sending a request whose body stops short")?;
+        short
+            .shutdown(std::net::Shutdown::Write)
+            .context("closing the sending side after a short body")?;
+        if let Ok(reply) = read_reply(&mut BufReader::new(short)) {
+            if reply.status == 200 {
+                return Err(
+                    "a body of 12 bytes where Content-Length said 100, then the client's close: \
+                     the server answered 200 as if the request were complete"
+                        .into(),
+                );
+            }
+        }
+    }
     // A header block with no end in sight: a server must stop collecting at some count.
     let mut flood = b"POST / HTTP/1.1\r\n".to_vec();
     for i in 0..150 {
