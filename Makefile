@@ -66,6 +66,9 @@ mutants:
 bugs:
 	$(KIT) bugs $(if $(LAB),--lab $(LAB))
 
+# Speed and memory against real peers, then how well the checks catch bugs (make mutants, a few
+# minutes); each part exits non-zero when its target is missed.
 bench:
 	$(CARGO) bench --features solutions --target-dir target/solutions --bench udp_time
 	$(CARGO) bench --features solutions --target-dir target/solutions --bench chatroom
+	$(KIT) mutants

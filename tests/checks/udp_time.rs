@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 use socklab::answers::{Answer, CaptureFile, Form, Question, QuestionSet, Recorder};
 use socklab::capture::Packet;
-use socklab::grader::{secs, Check, Context, Ctx, Lab, Program, StandIn, QUIET, WAIT};
+use socklab::grader::{secs, shown, Check, Context, Ctx, Lab, Program, StandIn, QUIET, WAIT};
 use std::net::{SocketAddr, UdpSocket};
 use std::thread;
 use std::time::Duration;
@@ -40,6 +40,8 @@ pub fn lab() -> Lab {
                 "Set a read timeout; when it expires, send the request again (-retries times).", client_retries),
             Check::new("4 timeout and retry", "client gives up with `Request timed out`", 2,
                 "After the last retry, print `Request timed out` and exit non-zero.", client_times_out),
+            Check::new("4 timeout and retry", "client reports a failed send at once, not as a timeout", 1,
+                "What happens to the error send_to returns?", client_send_error),
             Check::new("5 robustness", "server survives datagrams that are not [integer, string]", 2,
                 "Decode errors (not UTF-8, not JSON, wrong shape) are logged and skipped, never unwrap()ed.", server_survives_garbage),
             Check::new("5 robustness", "server -drop P drops about that share of requests", 1,
@@ -396,6 +398,26 @@ fn client_times_out(ctx: &Ctx) -> Result<(), String> {
     if sent != 2 {
         return Err(format!(
             "with -retries 1 the client should send 2 requests; the server got {sent}"
+        ));
+    }
+    Ok(())
+}
+
+/// A request that cannot even be sent (port 0 is no one's) is an error at once, never a wait
+/// for a reply that cannot come.
+fn client_send_error(ctx: &Ctx) -> Result<(), String> {
+    let client = ctx.spawn(
+        BIN,
+        &["client", "127.0.0.1", "0", "-timeout", "2", "-retries", "2"],
+    )?;
+    let (lines, status) = client.finish(Duration::from_secs(1)).map_err(|e| {
+        format!("sending to port 0 fails at once; the client should report that and end: {e}")
+    })?;
+    if status.success() || lines.iter().any(|l| l.contains("timed out")) {
+        return Err(format!(
+            "sending to port 0 fails at once: the client should exit non-zero with the error, \
+             not wait for a reply; it printed {}",
+            shown(&lines)
         ));
     }
     Ok(())

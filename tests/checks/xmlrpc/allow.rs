@@ -1,5 +1,5 @@
 //! Milestone 7: --allow CIDR, which closes connections from clients outside the given networks.
-//! Every test client is at 127.0.0.1, so the networks vary around it.
+//! The test clients are at 127.0.0.1 (and at ::1 for IPv6), so the networks vary around them.
 
 use super::http::{basic, call, call_body, connect, post, string};
 use super::xml::expect_canon;
@@ -71,6 +71,40 @@ pub(super) fn admits_insiders(ctx: &Ctx) -> Result<(), String> {
         );
         let got = call(addr, "echo", &[&string("inside")]).context(&what)?;
         expect_canon(&got, "string:INSIDE", &what)?;
+    }
+    Ok(())
+}
+
+/// IPv6 networks are matched by their own 128 bits: a server on ::1 admits ::1 within ::1/128
+/// and ::/0, and refuses it from ::/128 and from an IPv4 network.
+pub(super) fn ipv6_networks(ctx: &Ctx) -> Result<(), String> {
+    for (net, admitted) in [
+        ("::1/128", true),
+        ("::/0", true),
+        ("::/128", false),
+        ("10.0.0.0/8", false),
+    ] {
+        let args = [
+            "--host",
+            "::1",
+            "--port",
+            "0",
+            "--username",
+            USER,
+            "--password",
+            PASS,
+            "--allow",
+            net,
+        ];
+        let (server, addr) = ctx.start_server(super::SERVER, &args)?;
+        let what = format!("with --host ::1 --allow {net}, a client at ::1");
+        match call(addr, "echo", &[&string("six")]) {
+            Ok(got) if admitted => expect_canon(&got, "string:SIX", &what)?,
+            Ok(got) => return Err(format!("{what} should get no answer, but got {got}")),
+            Err(e) if admitted => return Err(server.explain(format!("{what}: {e}"))),
+            Err(_) => {}
+        }
+        still_running(&server, &what)?;
     }
     Ok(())
 }

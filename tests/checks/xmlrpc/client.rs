@@ -95,6 +95,17 @@ fn fault_answer(_: &Request) -> Vec<u8> {
     )
 }
 
+/// The echo reply announcing 40 bytes more than it sends, then the close: a reply cut short.
+fn cut_answer(request: &Request) -> Vec<u8> {
+    let whole = String::from_utf8_lossy(&echo_answer(request)).to_string();
+    let (head, body) = whole.split_once("\r\n\r\n").unwrap_or((&whole, ""));
+    let head = head.replace(
+        &format!("Content-Length: {}", body.len()),
+        &format!("Content-Length: {}", body.len() + 40),
+    );
+    format!("{head}\r\n\r\n{body}").into_bytes()
+}
+
 /// 401 Unauthorized, whatever the call.
 fn refuse_answer(_: &Request) -> Vec<u8> {
     b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"test\"\r\nContent-Type: text/plain\r\nContent-Length: 13\r\nConnection: close\r\n\r\nUnauthorized\n".to_vec()
@@ -203,6 +214,14 @@ pub(super) fn errors(ctx: &Ctx) -> Result<(), String> {
     {
         return Err(format!(
             "when the server answers a fault the client should print its faultString and exit non-zero; it printed {lines:?}"
+        ));
+    }
+    let cutting = stand_in(cut_answer)?;
+    let (_client, lines, ok) = run_client(ctx, &cutting, &[])?;
+    if ok || lines.iter().any(|l| l.starts_with("Got reply")) {
+        return Err(format!(
+            "when the reply is 40 bytes shorter than its Content-Length (the server closed too \
+             early), the client should report an error and exit non-zero; it printed {lines:?}"
         ));
     }
     Ok(())

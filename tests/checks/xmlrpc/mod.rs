@@ -82,11 +82,13 @@ pub fn lab() -> Lab {
             Check::new("6 client", "--message with XML special characters arrives intact", 1,
                 "The given XML code escapes the text; Content-Length counts bytes, not characters.", client::message),
             Check::new("6 client", "reports a 401 and a fault, and exits non-zero", 1,
-                "Read the status code from the status line; a fault is a 200 whose body holds <fault>.", client::errors),
+                "Read the status code from the status line; a fault is a 200 whose body holds <fault>; a body shorter than its Content-Length is an error too.", client::errors),
             Check::new("7 allow", "--allow CIDR closes connections from outside those networks", 1,
                 "Compare the first prefix bits of the client's address with the network's, using a mask.", allow::refuses_outsiders),
             Check::new("7 allow", "--allow CIDR serves clients inside them (any prefix length)", 1,
                 "A /9 compares 9 bits: the whole first byte and the top bit of the second.", allow::admits_insiders),
+            Check::new("7 allow", "IPv6 networks: 128-bit masks, and no match across families", 1,
+                "An IPv6 address has 128 bits: check your mask for /0 and /128, and what a v4 network does with a v6 client.", allow::ipv6_networks),
     ])
     .questions(&questions::QUESTIONS)
 }
