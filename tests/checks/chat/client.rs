@@ -3,7 +3,7 @@
 //! last with the built server and a second built client.
 
 use super::{free_udp_port, ip, spawn_client, udp_at, CLIENT, LOCAL, PROMPT, SERVER};
-use socklab::grader::{secs, Context, Ctx, LinePeer, Program, StandIn, WAIT};
+use socklab::grader::{secs, Context, Ctx, LinePeer, Program, StandIn, QUIET, WAIT};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -250,4 +250,50 @@ pub(super) fn end_to_end(ctx: &Ctx) -> Result<(), String> {
         Ok(())
     };
     check().map_err(|e| server.explain(e))
+}
+
+/// A --bind address that is not this host's, or a P2P port another program holds: the client
+/// says so and exits, rather than going on without the socket it was asked for.
+pub(super) fn refuses_unusable_addresses(ctx: &Ctx) -> Result<(), String> {
+    // 192.0.2.1 is a documentation address (TEST-NET-1): no host here has it, so binding fails
+    // and nothing is ever sent to it.
+    let server = StandIn::listen((ip(131, 1), 0))?;
+    let udp_port = free_udp_port()?;
+    let stranger: std::net::IpAddr = [192, 0, 2, 1].into();
+    let client = spawn_client(ctx, server.addr(), stranger, udp_port, &["--name", "alice"])?;
+    let (_, status) = client.finish(WAIT)?;
+    // A connection would be waiting to be accepted: give the stand-in a moment to take it.
+    let connected = server.next_within(QUIET, "connection", &client).is_ok();
+    if status.success() || connected {
+        return Err(
+            "with --bind 192.0.2.1 (not an address of this host) the client should fail to bind, \
+             say so and exit non-zero, without connecting from another address"
+                .into(),
+        );
+    }
+    // The P2P port taken by another socket at the client's own address.
+    let server = StandIn::listen((ip(131, 1), 0))?;
+    let holder = udp_at(ip(131, 2), udp_port)?;
+    let client = spawn_client(
+        ctx,
+        server.addr(),
+        ip(131, 2),
+        udp_port,
+        &["--name", "alice"],
+    )?;
+    let (_, status) = client.finish(WAIT).map_err(|e| {
+        format!(
+            "UDP port {}:{udp_port} was taken by another program: the client should say so and \
+             exit; {e}",
+            ip(131, 2)
+        )
+    })?;
+    drop(holder);
+    if status.success() {
+        return Err(format!(
+            "UDP port {}:{udp_port} was taken by another program: the client should exit non-zero",
+            ip(131, 2)
+        ));
+    }
+    Ok(())
 }

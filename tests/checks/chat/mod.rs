@@ -66,6 +66,8 @@ pub fn lab() -> Lab {
                 "Look the name up in the active users before sending.", client::unknown_user),
             Check::new("2 client", "two built clients chat through the built server, and P2P", 2,
                 "Run it by hand: one server and two clients with --bind 127.0.0.2 and 127.0.0.3.", client::end_to_end).limit(15),
+            Check::new("2 client", "a --bind address or UDP port it cannot use is an error, not ignored", 1,
+                "Every socket call can fail: what do your bind calls do with their errors?", client::refuses_unusable_addresses),
     ])
     .questions(&questions::QUESTIONS)
     .checks(vec![
