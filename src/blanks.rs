@@ -16,6 +16,7 @@
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 const BEGIN: &str = "// BEGIN BLANK:";
@@ -228,6 +229,48 @@ pub fn generate(solutions: &Path, labs: &Path, force: bool) -> Result<Vec<String
     } else {
         Err(kept)
     }
+}
+
+/// Byte ranges students write: the lines between `// BEGIN BLANK:` and `// END BLANK`, and the
+/// text between `/* BLANK: … */` and `/* END */`. Sorted; an unbalanced marker is an error.
+pub fn blank_regions(source: &str) -> Result<Vec<Range<usize>>, String> {
+    let mut regions = Vec::new();
+    let mut open: Option<(usize, usize)> = None;
+    let mut offset = 0;
+    for (n, line) in source.split_inclusive('\n').enumerate() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with(BEGIN) {
+            if open.is_some() {
+                return Err(format!("line {}: BEGIN BLANK inside a blank", n + 1));
+            }
+            open = Some((n + 1, offset + line.len()));
+        } else if trimmed.starts_with(END) {
+            let (_, start) = open
+                .take()
+                .ok_or_else(|| format!("line {}: END BLANK without BEGIN BLANK", n + 1))?;
+            regions.push(start..offset);
+        }
+        offset += line.len();
+    }
+    if let Some((line, _)) = open {
+        return Err(format!("line {line}: BEGIN BLANK is never closed"));
+    }
+    let mut from = 0;
+    while let Some(found) = source[from..].find(INLINE) {
+        let at = from + found;
+        let close = source[at..]
+            .find("*/")
+            .map(|i| at + i + 2)
+            .ok_or("a /* BLANK: comment is not closed")?;
+        let end = source[close..]
+            .find(INLINE_END)
+            .map(|i| close + i)
+            .ok_or("a /* BLANK: has no /* END */")?;
+        regions.push(close..end);
+        from = end + INLINE_END.len();
+    }
+    regions.sort_by_key(|r| r.start);
+    Ok(regions)
 }
 
 #[cfg(test)]

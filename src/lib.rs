@@ -4,7 +4,8 @@
 //!
 //! - [`cli`]: command-line options on getopts, with the seeds' single-dash long options.
 //! - [`logging`]: one-line `env_logger` setup (`RUST_LOG` works).
-//! - [`blanks`]: turns marked regions of a solution file into the student's stubs.
+//! - [`blanks`]: the blank markers: finds the marked regions of a solution file (also for
+//!   `make mutants`) and turns them into the student's stubs.
 //! - [`grader`]: runs black-box checks against built programs, scores and reports them.
 //! - [`capture`]: reads pcap/pcapng captures into a packet list, and finds handshakes and byte
 //!   streams in it (the Wireshark questions, checks, `flow`).

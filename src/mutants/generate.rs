@@ -6,12 +6,8 @@
 //! `break` ↔ `continue`; an integer literal plus or minus one. Strings, characters and comments
 //! are never mutated: a small lexer marks which bytes are code.
 
+use crate::blanks::blank_regions;
 use std::ops::Range;
-
-const BEGIN: &str = "// BEGIN BLANK:";
-const END: &str = "// END BLANK";
-const INLINE: &str = "/* BLANK:";
-const INLINE_END: &str = "/* END */";
 
 /// One mutant of a solution file.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,48 +38,6 @@ impl Mutant {
             self.file, self.line, self.kind, self.before, after
         )
     }
-}
-
-/// Byte ranges students write: the lines between `// BEGIN BLANK:` and `// END BLANK`, and the
-/// text between `/* BLANK: … */` and `/* END */`. Sorted; an unbalanced marker is an error.
-pub fn blank_regions(source: &str) -> Result<Vec<Range<usize>>, String> {
-    let mut regions = Vec::new();
-    let mut open: Option<(usize, usize)> = None;
-    let mut offset = 0;
-    for (n, line) in source.split_inclusive('\n').enumerate() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with(BEGIN) {
-            if open.is_some() {
-                return Err(format!("line {}: BEGIN BLANK inside a blank", n + 1));
-            }
-            open = Some((n + 1, offset + line.len()));
-        } else if trimmed.starts_with(END) {
-            let (_, start) = open
-                .take()
-                .ok_or_else(|| format!("line {}: END BLANK without BEGIN BLANK", n + 1))?;
-            regions.push(start..offset);
-        }
-        offset += line.len();
-    }
-    if let Some((line, _)) = open {
-        return Err(format!("line {line}: BEGIN BLANK is never closed"));
-    }
-    let mut from = 0;
-    while let Some(found) = source[from..].find(INLINE) {
-        let at = from + found;
-        let close = source[at..]
-            .find("*/")
-            .map(|i| at + i + 2)
-            .ok_or("a /* BLANK: comment is not closed")?;
-        let end = source[close..]
-            .find(INLINE_END)
-            .map(|i| close + i)
-            .ok_or("a /* BLANK: has no /* END */")?;
-        regions.push(close..end);
-        from = end + INLINE_END.len();
-    }
-    regions.sort_by_key(|r| r.start);
-    Ok(regions)
 }
 
 fn is_ident(b: u8) -> bool {

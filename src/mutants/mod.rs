@@ -15,7 +15,7 @@ mod bugs;
 mod generate;
 
 pub use bugs::{bugs_main, Bug};
-pub use generate::{blank_regions, code_mask, mutants, Mutant};
+pub use generate::{code_mask, mutants, Mutant};
 
 use crate::cli::{self, Options};
 use crate::grader::{grade, secs, Build, Check, Lab};

@@ -410,7 +410,8 @@ fn client_send_error(ctx: &Ctx) -> Result<(), String> {
         BIN,
         &["client", "127.0.0.1", "0", "-timeout", "2", "-retries", "2"],
     )?;
-    let (lines, status) = client.finish(Duration::from_secs(1)).map_err(|e| {
+    // The retries alone would take 6 s (3 × -timeout 2); a slow start must not fail the check.
+    let (lines, status) = client.finish(WAIT).map_err(|e| {
         format!("sending to port 0 fails at once; the client should report that and end: {e}")
     })?;
     if status.success() || lines.iter().any(|l| l.contains("timed out")) {
