@@ -16,6 +16,7 @@
 //! - [`mutants`]: how well the checks catch wrong programs: mutants of the solutions' blanks
 //!   (`make mutants`) and the corpus of student bugs (`make bugs`).
 //! - [`password`]: salted PBKDF2-HMAC-SHA256 password hashes (lab `chat`'s accounts).
+//! - [`tls`]: rustls configurations and self-signed certificates (labs `netcat` and `http`).
 
 pub mod answers;
 pub mod blanks;
@@ -27,6 +28,7 @@ pub mod logging;
 pub mod mutants;
 pub mod password;
 pub mod sniff;
+pub mod tls;
 
 /// A random number in `[0, 1)`, for a server that drops or garbles replies on purpose.
 /// It comes from std's randomly keyed hasher: good enough for simulating loss, not for secrets.
