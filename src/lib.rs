@@ -17,6 +17,7 @@
 //!   (`make mutants`) and the corpus of student bugs (`make bugs`).
 //! - [`password`]: salted PBKDF2-HMAC-SHA256 password hashes (lab `chat`'s accounts).
 //! - [`tls`]: rustls configurations and self-signed certificates (labs `netcat` and `http`).
+//! - [`wire`]: the `--wire lines|seed` switch of the chat-room and chat programs.
 
 pub mod answers;
 pub mod blanks;
@@ -29,6 +30,7 @@ pub mod mutants;
 pub mod password;
 pub mod sniff;
 pub mod tls;
+pub mod wire;
 
 /// A random number in `[0, 1)`, for a server that drops or garbles replies on purpose.
 /// It comes from std's randomly keyed hasher: good enough for simulating loss, not for secrets.

@@ -80,6 +80,10 @@ fn mistakes_particular_to_a_program_exit_2_with_one_line_and_usage() {
         ("chatserver", &["--port", "notaport"]),
         ("chatclient", &["--udp-port", "70000"]),
         ("chatclient", &["--bind", "not-an-ip"]),
+        ("chatroom_server", &["--wire", "newlines"]),
+        ("chatroom_client", &["--wire", "Seed"]),
+        ("chatserver", &["--wire", ""]),
+        ("chatclient", &["--wire", "raw"]),
     ] {
         assert!(programs().contains(&bin), "{bin} is no lab's program");
         assert_mistake(bin, args);

@@ -6,12 +6,17 @@
 //! in first (`SIGNUP NAME PASSWORD` / `LOGIN NAME PASSWORD`); the server answers every first
 //! line with `OK …` or `ERR reason`.
 //!
-//!     chatserver [--host H] [--port P] [--users FILE]
+//! With `--wire seed` the server speaks the seed's own bytes: no newlines, one message per
+//! send, one recv(1024) as one message, no `OK` for a bare name, `NAME: text ` with the seed's
+//! trailing space, and the `!` map as Python's `json.dumps` writes it.
+//!
+//!     chatserver [--host H] [--port P] [--users FILE] [--wire lines|seed]
 
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use serde::{Deserialize, Serialize};
 use socklab::cli::{self, Args, Options};
 use socklab::password;
+use socklab::wire::{Wire, SEED_RECV};
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -44,7 +49,7 @@ const MAX_ATTEMPTS: u32 = 3;
 const ITERATIONS: u32 = 100_000;
 
 // ---------------------------------------------------------------------------------------------
-// Framing: one message per line.
+// Framing: one message per line (or, with --wire seed, one message per recv).
 
 /// One line read from a client.
 enum Line {
@@ -95,9 +100,57 @@ fn read_message(reader: &mut impl BufRead) -> io::Result<Option<Line>> {
     }))
 }
 
-/// Writes `line` and a newline to `stream` (used before a client has its writer thread).
-fn send_line(mut stream: &TcpStream, line: &str) -> io::Result<()> {
-    stream.write_all(format!("{line}\n").as_bytes())
+/// Seed mode: whatever one read returns, at most SEED_RECV bytes, is one message.
+fn read_recv(reader: &mut impl BufRead) -> io::Result<Option<Line>> {
+    let chunk = reader.fill_buf()?;
+    if chunk.is_empty() {
+        return Ok(None);
+    }
+    let n = chunk.len().min(SEED_RECV);
+    let message = String::from_utf8(chunk[..n].to_vec());
+    reader.consume(n);
+    Ok(Some(message.map_or(Line::NotUtf8, Line::Text)))
+}
+
+/// Reads one message in the framing `wire` says.
+fn read_framed(reader: &mut impl BufRead, wire: Wire) -> io::Result<Option<Line>> {
+    match wire {
+        Wire::Lines => read_message(reader),
+        Wire::Seed => read_recv(reader),
+    }
+}
+
+/// Writes one message in a single write: with its newline, or in seed mode bare.
+fn write_message(mut stream: &TcpStream, line: &str, wire: Wire) -> io::Result<()> {
+    match wire {
+        Wire::Lines => stream.write_all(format!("{line}\n").as_bytes()),
+        Wire::Seed => stream.write_all(line.as_bytes()),
+    }
+}
+
+/// The map as Python's `json.dumps` writes it (what the seed's clients receive): `, ` and
+/// `: ` between items, and every character beyond ASCII as `\uXXXX`.
+fn python_json(users: &BTreeMap<&str, String>) -> String {
+    let quoted = |text: &str| {
+        // serde_json escapes quotes and control characters; Python also escapes non-ASCII.
+        let json = serde_json::to_string(text).expect("a string always serialises");
+        let mut ascii = String::new();
+        for c in json.chars() {
+            if c.is_ascii() {
+                ascii.push(c);
+            } else {
+                for unit in c.encode_utf16(&mut [0; 2]) {
+                    ascii.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+        }
+        ascii
+    };
+    let items: Vec<String> = users
+        .iter()
+        .map(|(name, ip)| format!("{}: {}", quoted(name), quoted(ip)))
+        .collect();
+    format!("{{{}}}", items.join(", "))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -119,6 +172,8 @@ struct Hub {
     /// name → client; a BTreeMap so the `!` map lists names in order.
     clients: BTreeMap<String, Client>,
     next_id: u64,
+    /// How messages are framed (the `!` map is written the seed's way in seed mode).
+    wire: Wire,
 }
 
 impl Hub {
@@ -157,8 +212,12 @@ impl Hub {
                 .iter()
                 .map(|(name, c)| (name.as_str(), c.ip.to_string()))
                 .collect();
-            // A map of strings always serialises.
-            let active_users = format!("!{}", serde_json::to_string(&users).expect("strings"));
+            let json = match self.wire {
+                // A map of strings always serialises.
+                Wire::Lines => serde_json::to_string(&users).expect("strings"),
+                Wire::Seed => python_json(&users),
+            };
+            let active_users = format!("!{json}");
             let mut slow = Vec::new();
             for (name, client) in &self.clients {
                 todo!("fill in: queue active_users for every client (Hub::send); push the name on `slow` when that fails");
@@ -210,10 +269,14 @@ impl Server {
             _ => return Err("the server could not set up the connection".into()),
         };
         let (queue, lines) = bounded(QUEUE);
-        // The queue is new and empty: this cannot fail.
-        let _ = queue.try_send(format!("OK welcome, {name}"));
+        // The seed's server answers a bare name with nothing; an account always gets its OK.
+        if hub.wire == Wire::Lines || self.accounts.is_some() {
+            // The queue is new and empty: this cannot fail.
+            let _ = queue.try_send(format!("OK welcome, {name}"));
+        }
+        let wire = hub.wire;
         thread::Builder::new()
-            .spawn(move || writer(writer_stream, lines))
+            .spawn(move || writer(writer_stream, lines, wire))
             .map_err(|e| {
                 log::warn!("{name}: no writer thread: {e}");
                 "the server is too busy to take another client".to_string()
@@ -245,10 +308,10 @@ impl Server {
 
 /// A client's writer thread: sends what its queue holds, in order, until the queue is closed
 /// (the client left) or the socket fails. Only this thread writes to the socket after `OK`.
-fn writer(mut stream: TcpStream, lines: Receiver<String>) {
+fn writer(stream: TcpStream, lines: Receiver<String>, wire: Wire) {
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
     for line in lines {
-        todo!("fill in: write line and a newline to stream; on an error, log it and stop (break)");
+        todo!("fill in: write line to stream (write_message, with wire); on an error, log it and stop (break)");
     }
     let _ = stream.shutdown(Shutdown::Both);
 }
@@ -457,9 +520,16 @@ fn register(
     server: &Server,
     ip: IpAddr,
 ) -> Option<(String, u64)> {
-    for _ in 0..MAX_ATTEMPTS {
+    let wire = server.hub().wire;
+    // A seed client never waits for an answer to its name: a refused one gets its reason and
+    // the connection closes, or its chat lines would be taken for more names.
+    let attempts = match (wire, &server.accounts) {
+        (Wire::Seed, None) => 1,
+        _ => MAX_ATTEMPTS,
+    };
+    for _ in 0..attempts {
         let first: io::Result<Option<Line>> =
-            todo!("fill in: receive the client's first line (read_message)");
+            todo!("fill in: receive the client's first message (read_framed, with wire)");
         let outcome = match first {
             Ok(Some(Line::Text(line))) => match &server.accounts {
                 None => check_name(&line).map(|()| line),
@@ -481,11 +551,13 @@ fn register(
             Ok(joined) => return Some(joined),
             Err(reason) => {
                 log::info!("refused a client at {ip}: {reason}");
-                send_line(stream, &format!("ERR {reason}")).ok()?;
+                write_message(stream, &format!("ERR {reason}"), wire).ok()?;
             }
         }
     }
-    let _ = send_line(stream, "ERR too many failed attempts; goodbye");
+    if attempts > 1 {
+        let _ = write_message(stream, "ERR too many failed attempts; goodbye", wire);
+    }
     None
 }
 
@@ -507,14 +579,19 @@ fn handle_client(stream: TcpStream, address: SocketAddr, server: Arc<Server>) {
         return;
     };
     let _ = stream.set_read_timeout(None);
+    let wire = server.hub().wire;
     loop {
         let received: io::Result<Option<Line>> =
-            todo!("fill in: receive a message from the client (read_message)");
+            todo!("fill in: receive a message from the client (read_framed, with wire)");
         match received {
             Ok(Some(Line::Text(msg))) if msg.trim().is_empty() => {}
             Ok(Some(Line::Text(msg))) => {
                 // Attach the sender's name: the server says who wrote it, not the client.
-                let msg = format!("{name}: {msg}");
+                let msg = match wire {
+                    Wire::Lines => format!("{name}: {msg}"),
+                    // The seed's server adds a space after the text.
+                    Wire::Seed => format!("{name}: {msg} "),
+                };
                 todo!("fill in: send msg to every client except this one (Hub::broadcast_msg with this client's id)");
             }
             Ok(Some(Line::TooLong)) => log::warn!("{name} sent a line over {MAX_LINE} bytes"),
@@ -530,12 +607,15 @@ fn handle_client(stream: TcpStream, address: SocketAddr, server: Arc<Server>) {
     server.leave(&name, id);
 }
 
-fn server(host: &str, port: u16, accounts: Option<Accounts>) -> io::Result<()> {
+fn server(host: &str, port: u16, accounts: Option<Accounts>, wire: Wire) -> io::Result<()> {
     let listener: TcpListener =
         todo!("fill in: create a TCP socket bound to (host, port), listening");
     println!("Waiting for connection at {}", listener.local_addr()?);
     let server = Arc::new(Server {
-        hub: Mutex::default(),
+        hub: Mutex::new(Hub {
+            wire,
+            ..Hub::default()
+        }),
         accounts,
     });
     loop {
@@ -562,10 +642,11 @@ fn server(host: &str, port: u16, accounts: Option<Accounts>) -> io::Result<()> {
     }
 }
 
-const USAGE: &str = "Usage: chatserver [--host H] [--port P] [--users FILE]
+const USAGE: &str = "Usage: chatserver [--host H] [--port P] [--users FILE] [--wire lines|seed]
 
 A chat room over TCP: relays each line to every other client and keeps everyone's list of
-active users. With --users FILE, clients sign up or log in first (accounts kept in FILE).";
+active users. With --users FILE, clients sign up or log in first (accounts kept in FILE).
+--wire seed speaks the seed's bytes (no newlines), for the course's Python client.";
 
 pub fn main() -> ExitCode {
     socklab::logging::init();
@@ -588,12 +669,19 @@ pub fn main() -> ExitCode {
         "require sign-up/login; keep the accounts in FILE",
         "FILE",
     );
+    opts.optopt(
+        "",
+        "wire",
+        "lines (default: one message per line) or seed (the seed's bytes)",
+        "W",
+    );
     let args: Args = cli::parse(opts, USAGE);
     if !args.free().is_empty() {
         args.fail("chatserver takes no positional arguments");
     }
     let host: String = args.get("host", "0.0.0.0".to_string());
     let port: u16 = args.get("port", PORT);
+    let wire: Wire = args.get("wire", Wire::Lines);
     let accounts = match args.opt::<PathBuf>("users") {
         None => None,
         Some(path) => {
@@ -606,7 +694,7 @@ pub fn main() -> ExitCode {
             }
         }
     };
-    match server(&host, port, accounts) {
+    match server(&host, port, accounts, wire) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("chatserver: {e}");
@@ -654,6 +742,16 @@ mod tests {
         );
         let exactly = [vec![b'a'; MAX_LINE], b"\n".to_vec()].concat();
         assert_eq!(lines(&exactly), ["a".repeat(MAX_LINE)]);
+    }
+
+    #[test]
+    fn the_seed_map_is_written_as_python_writes_it() {
+        let users = BTreeMap::from([("amy", "10.0.0.1".to_string()), ("Ærlig", "::1".into())]);
+        assert_eq!(
+            python_json(&users),
+            r#"{"amy": "10.0.0.1", "\u00c6rlig": "::1"}"#
+        );
+        assert_eq!(python_json(&BTreeMap::new()), "{}");
     }
 
     #[test]

@@ -5,11 +5,15 @@
 //! anything else goes to the room. Every client listens for UDP on the same port (5000 by
 //! default), so knowing a peer's IP is enough to reach it.
 //!
+//! `--wire seed` speaks the course's own bytes (no newlines, one recv(1024) as one message,
+//! no answer awaited for a bare name), to talk to the course's Python server.
+//!
 //!     chatclient [--server HOST] [--port P] [--bind IP] [--udp-port U]
-//!                [--name NAME] [--password PW [--signup]]
+//!                [--name NAME] [--password PW [--signup]] [--wire lines|seed]
 
 use socket2::{Domain, Protocol, Socket, Type};
 use socklab::cli::{self, Args, Options};
+use socklab::wire::{Wire, SEED_RECV};
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
@@ -51,7 +55,7 @@ impl ActiveUsers {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Framing: one message per line, as the server does it.
+// Framing: one message per line, as the server does it (or, with --wire seed, one per recv).
 
 /// Reads one `\n`-terminated line from the server, without the newline. `Ok(None)`: the
 /// server closed the connection. Overlong or non-UTF-8 lines become an error for that line.
@@ -75,9 +79,37 @@ fn read_message(reader: &mut impl BufRead) -> io::Result<Option<Result<String, S
     ))
 }
 
-/// Writes `line` and a newline to the server.
-fn send_line(mut stream: &TcpStream, line: &str) -> io::Result<()> {
-    stream.write_all(format!("{line}\n").as_bytes())
+/// Seed mode: whatever one read returns, at most SEED_RECV bytes, is one message.
+fn read_recv(reader: &mut impl BufRead) -> io::Result<Option<Result<String, String>>> {
+    let chunk = reader.fill_buf()?;
+    if chunk.is_empty() {
+        return Ok(None);
+    }
+    let n = chunk.len().min(SEED_RECV);
+    let message = String::from_utf8(chunk[..n].to_vec());
+    reader.consume(n);
+    Ok(Some(
+        message.map_err(|_| "a message that is not UTF-8".to_string()),
+    ))
+}
+
+/// Reads one message in the framing `wire` says.
+fn read_framed(
+    reader: &mut impl BufRead,
+    wire: Wire,
+) -> io::Result<Option<Result<String, String>>> {
+    match wire {
+        Wire::Lines => read_message(reader),
+        Wire::Seed => read_recv(reader),
+    }
+}
+
+/// Writes one message to the server in a single write: with a newline, or in seed mode bare.
+fn send_message(mut stream: &TcpStream, line: &str, wire: Wire) -> io::Result<()> {
+    match wire {
+        Wire::Lines => stream.write_all(format!("{line}\n").as_bytes()),
+        Wire::Seed => stream.write_all(line.as_bytes()),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -120,10 +152,10 @@ fn udp_socket(ip: IpAddr, port: u16) -> io::Result<UdpSocket> {
 // The three activities: the server's lines, peers' datagrams, and the user's input.
 
 /// Prints what the server sends; a `!` line updates the active users instead.
-fn receive_tcp(mut reader: BufReader<TcpStream>, users: ActiveUsers) {
+fn receive_tcp(mut reader: BufReader<TcpStream>, users: ActiveUsers, wire: Wire) {
     loop {
         let received: io::Result<Option<Result<String, String>>> =
-            /* BLANK: receive one line from the server (read_message) */ read_message(&mut reader) /* END */;
+            /* BLANK: receive one message from the server (read_framed, with wire) */ read_framed(&mut reader, wire) /* END */;
         match received {
             Ok(Some(Ok(msg))) => match msg.strip_prefix('!') {
                 Some(json) => users.update(json),
@@ -170,6 +202,7 @@ fn send(
     udp: &UdpSocket,
     udp_port: u16,
     users: &ActiveUsers,
+    wire: Wire,
 ) -> io::Result<()> {
     prompt(">");
     for line in input {
@@ -203,8 +236,8 @@ fn send(
         } else if usr_input.len() > MAX_LINE {
             println!("a message has at most {MAX_LINE} bytes");
         } else if !usr_input.is_empty() {
-            // BEGIN BLANK: send usr_input to the server (the chat room) with send_line
-            send_line(tcp, usr_input)?;
+            // BEGIN BLANK: send usr_input to the server (the chat room) with send_message (and wire)
+            send_message(tcp, usr_input, wire)?;
             // END BLANK
         }
         prompt(">");
@@ -226,14 +259,24 @@ struct Login {
     signup: bool,
 }
 
-fn client(
-    host: &str,
+/// Where the server is and how to talk to it.
+struct Link {
+    host: String,
     port: u16,
     bind: Option<IpAddr>,
     udp_port: u16,
-    name: Option<String>,
-    login: Login,
-) -> io::Result<ExitCode> {
+    wire: Wire,
+}
+
+fn client(link: Link, name: Option<String>, login: Login) -> io::Result<ExitCode> {
+    let Link {
+        host,
+        port,
+        bind,
+        udp_port,
+        wire,
+    } = link;
+    let host = host.as_str();
     let addresses: Vec<SocketAddr> =
         /* BLANK: resolve (host, port) to socket addresses with the system resolver (to_socket_addrs) */ (host, port).to_socket_addrs()?.collect() /* END */;
     // With --bind, the server's address must be of the same family (IPv4 or IPv6).
@@ -253,6 +296,8 @@ fn client(
     let mut reader = BufReader::new(tcp.try_clone()?);
     let asked = name.is_none();
     let mut name = name;
+    // Seed mode: the user map may arrive stuck to the server's OK.
+    let mut early_users = None;
     loop {
         let name = match name.take() {
             Some(n) => n,
@@ -273,11 +318,18 @@ fn client(
             Some(pw) if login.signup => format!("SIGNUP {name} {pw}"),
             Some(pw) => format!("LOGIN {name} {pw}"),
         };
-        // BEGIN BLANK: send request (the name, or the sign-up/login line) to the server with send_line
-        send_line(&tcp, &request)?;
+        // BEGIN BLANK: send request (the name, or the sign-up/login line) to the server with send_message (and wire)
+        send_message(&tcp, &request, wire)?;
         // END BLANK
-        match read_message(&mut reader)? {
-            Some(Ok(answer)) if answer.starts_with("OK") => break,
+        // The seed's server answers a bare name with nothing: go on, as the seed's client does.
+        if wire == Wire::Seed && login.password.is_none() {
+            break;
+        }
+        match read_framed(&mut reader, wire)? {
+            Some(Ok(answer)) if answer.starts_with("OK") => {
+                early_users = answer.find("!{").map(|i| answer[i + 1..].to_string());
+                break;
+            }
             Some(Ok(answer)) if answer.starts_with("ERR") && asked => {
                 println!("refused by the server: {}", answer[3..].trim());
             }
@@ -306,21 +358,25 @@ fn client(
     println!("or just write your msg to send to all users");
     println!("*************************************************");
     let users = ActiveUsers::default();
+    if let Some(json) = early_users {
+        users.update(&json);
+    }
     let (tcp_users, udp_users) = (users.clone(), users.clone());
     let udp_reader = udp.try_clone()?;
-    thread::spawn(move || receive_tcp(reader, tcp_users));
+    thread::spawn(move || receive_tcp(reader, tcp_users, wire));
     thread::spawn(move || receive_udp(udp_reader, udp_users));
-    send(&mut input, &tcp, &udp, udp_port, &users)?;
+    send(&mut input, &tcp, &udp, udp_port, &users, wire)?;
     // End of input (Ctrl-D): leave the room.
     let _ = tcp.shutdown(Shutdown::Both);
     Ok(ExitCode::SUCCESS)
 }
 
 const USAGE: &str = "Usage: chatclient [--server HOST] [--port P] [--bind IP] [--udp-port U]
-                  [--name NAME] [--password PW [--signup]]
+                  [--name NAME] [--password PW [--signup]] [--wire lines|seed]
 
 Joins the chat room at HOST. Type a line to send it to everyone, `@NAME: text` to send it to
-NAME only (over UDP), `#ls` to list the active users; Ctrl-D leaves.";
+NAME only (over UDP), `#ls` to list the active users; Ctrl-D leaves.
+--wire seed speaks the course's bytes (no newlines), for the course's Python server.";
 
 pub fn main() -> ExitCode {
     socklab::logging::init();
@@ -352,6 +408,12 @@ pub fn main() -> ExitCode {
         "PW",
     );
     opts.optflag("", "signup", "create the account instead of logging in");
+    opts.optopt(
+        "",
+        "wire",
+        "lines (default: one message per line) or seed (the seed's bytes)",
+        "W",
+    );
     let args: Args = cli::parse(opts, USAGE);
     if !args.free().is_empty() {
         args.fail("chatclient takes no positional arguments");
@@ -363,6 +425,7 @@ pub fn main() -> ExitCode {
     let name: Option<String> = args.opt("name");
     let mut password: Option<String> = args.opt("password");
     let signup = args.flag("signup");
+    let wire: Wire = args.get("wire", Wire::Lines);
     if signup && password.is_none() {
         args.fail("--signup needs --password");
     }
@@ -375,7 +438,14 @@ pub fn main() -> ExitCode {
         password = Some(line.trim_end_matches(['\r', '\n']).to_string());
     }
     let login = Login { password, signup };
-    match client(&host, port, bind, udp_port, name, login) {
+    let link = Link {
+        host,
+        port,
+        bind,
+        udp_port,
+        wire,
+    };
+    match client(link, name, login) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("chatclient: {e}");

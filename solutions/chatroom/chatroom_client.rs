@@ -1,12 +1,14 @@
 //! Chat-room client: joins a `chatroom_server`, sends each line typed on stdin, and prints
 //! every line the server sends.
 //!
-//!     chatroom_client [--host H] [--port P] [--nickname N]
+//!     chatroom_client [--host H] [--port P] [--nickname N] [--wire lines|seed]
 //!
 //! Without `--host` or `--nickname` it asks for them, as the seed's client does. A line typed as
-//! `@NAME text` is a private message to NAME.
+//! `@NAME text` is a private message to NAME. `--wire seed` speaks the seed's bytes (no
+//! newlines, one recv(1024) as one message), to talk to the seed's Python server.
 
 use socklab::cli::{self, Args, Options};
+use socklab::wire::{Wire, SEED_RECV};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::process::ExitCode;
@@ -69,9 +71,44 @@ fn skip_line(reader: &mut impl BufRead) -> io::Result<()> {
     }
 }
 
-/// Sends one line with its `\n`, in a single write.
-fn send_line(mut stream: &TcpStream, line: &str) -> io::Result<()> {
-    stream.write_all(format!("{line}\n").as_bytes())
+/// Seed mode: whatever one read returns, at most SEED_RECV bytes, is one message.
+fn read_recv(reader: &mut impl BufRead) -> io::Result<Option<String>> {
+    let chunk = reader.fill_buf()?;
+    if chunk.is_empty() {
+        return Ok(None);
+    }
+    let n = chunk.len().min(SEED_RECV);
+    let message = String::from_utf8(chunk[..n].to_vec());
+    reader.consume(n);
+    message
+        .map(Some)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "a message that is not UTF-8"))
+}
+
+/// Reads one message in the framing `wire` says.
+fn read_message(reader: &mut impl BufRead, wire: Wire) -> io::Result<Option<String>> {
+    match wire {
+        Wire::Lines => read_line(reader),
+        Wire::Seed => read_recv(reader),
+    }
+}
+
+/// Sends one message in a single write: with its `\n`, or in seed mode bare.
+fn send_message(mut stream: &TcpStream, line: &str, wire: Wire) -> io::Result<()> {
+    match wire {
+        Wire::Lines => stream.write_all(format!("{line}\n").as_bytes()),
+        Wire::Seed => stream.write_all(line.as_bytes()),
+    }
+}
+
+/// Whether `message` is `word`. In seed mode a message may arrive stuck to the one before it
+/// (`amy joined!Connected to server!`): nothing on the wire says where one ends, so the
+/// best a seed-mode reader can do is look at how the bytes end.
+fn is(message: &str, word: &str, wire: Wire) -> bool {
+    match wire {
+        Wire::Lines => message == word,
+        Wire::Seed => message.ends_with(word),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -95,38 +132,45 @@ fn handshake(
     stream: &TcpStream,
     input: &mut impl BufRead,
     mut nickname: String,
+    wire: Wire,
 ) -> io::Result<Option<String>> {
     let mut refused = false;
     loop {
-        let Some(line) = read_line(server)? else {
+        let Some(line) = read_message(server, wire)? else {
             println!("The server closed the connection.");
             return Ok(None);
         };
-        if line == "NICKNAME" {
+        if is(&line, "NICKNAME", wire) {
+            // Seed mode: an `ERROR …` refusal may have arrived stuck to this NICKNAME.
+            let before = &line[..line.len() - "NICKNAME".len()];
+            if !before.is_empty() {
+                println!("{before}");
+                refused |= before.starts_with("ERROR");
+            }
             if refused {
                 match ask(input, "Choose your nickname:")? {
                     Some(name) => nickname = name,
                     None => return Ok(None),
                 }
             }
-            send_line(stream, &nickname)?;
+            send_message(stream, &nickname, wire)?;
             continue;
         }
         println!("{line}");
         if line.starts_with("ERROR") {
             refused = true;
         }
-        if line == "Connected to server!" {
+        if is(&line, "Connected to server!", wire) {
             return Ok(Some(nickname));
         }
     }
 }
 
 /// Prints every line from the server until it closes the connection, then ends the program.
-fn receive(mut server: impl BufRead) {
-    // BEGIN BLANK: loop: read_line from `server`; print each line; skip (log) a bad line (ErrorKind::InvalidData); at the end or on another error print `The server closed the connection.` and break
+fn receive(mut server: impl BufRead, wire: Wire) {
+    // BEGIN BLANK: loop: read_message from `server` (with wire); print each line; skip (log) a bad line (ErrorKind::InvalidData); at the end or on another error print `The server closed the connection.` and break
     loop {
-        match read_line(&mut server) {
+        match read_message(&mut server, wire) {
             Ok(Some(line)) => println!("{line}"),
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {
                 log::warn!("skipped {e} from the server")
@@ -146,7 +190,12 @@ fn receive(mut server: impl BufRead) {
     std::process::exit(0);
 }
 
-fn client(host: Option<String>, port: u16, nickname: Option<String>) -> io::Result<ExitCode> {
+fn client(
+    host: Option<String>,
+    port: u16,
+    nickname: Option<String>,
+    wire: Wire,
+) -> io::Result<ExitCode> {
     let mut input = io::stdin().lock();
     let host = match host {
         Some(h) => h,
@@ -165,20 +214,20 @@ fn client(host: Option<String>, port: u16, nickname: Option<String>) -> io::Resu
     let stream: TcpStream =
         /* BLANK: connect a TCP stream to (host, port) */ TcpStream::connect((host.as_str(), port))? /* END */;
     let mut server = BufReader::new(stream.try_clone()?);
-    let Some(nickname) = handshake(&mut server, &stream, &mut input, nickname)? else {
+    let Some(nickname) = handshake(&mut server, &stream, &mut input, nickname, wire)? else {
         return Ok(ExitCode::FAILURE);
     };
     // The reader goes to its own thread, with whatever it has already buffered.
-    let receiver = thread::spawn(move || receive(server));
+    let receiver = thread::spawn(move || receive(server, wire));
 
-    // BEGIN BLANK: for each line of `input` (stdin): skip empty lines, send the others with send_line as `NAME: text` (your nickname, a colon, a space, the text; an `@NAME text` line too: the server routes it); stop at the end of stdin
+    // BEGIN BLANK: for each line of `input` (stdin): skip empty lines, send the others with send_message (and wire) as `NAME: text` (your nickname, a colon, a space, the text; an `@NAME text` line too: the server routes it); stop at the end of stdin
     for line in input.lines() {
         let line = line?;
         let text = line.trim();
         if text.is_empty() {
             continue;
         }
-        send_line(&stream, &format!("{nickname}: {text}"))?;
+        send_message(&stream, &format!("{nickname}: {text}"), wire)?;
     }
     // END BLANK
 
@@ -192,10 +241,11 @@ fn client(host: Option<String>, port: u16, nickname: Option<String>) -> io::Resu
     Ok(ExitCode::SUCCESS)
 }
 
-const USAGE: &str = "Usage: chatroom_client [--host H] [--port P] [--nickname N]
+const USAGE: &str =
+    "Usage: chatroom_client [--host H] [--port P] [--nickname N] [--wire lines|seed]
 
 Joins a chat room: type a line to send it to everyone, `@NAME text` to send it to NAME only.
-Without --host or --nickname, asks for them.";
+Without --host or --nickname, asks for them. --wire seed speaks the seed's bytes.";
 
 pub fn main() -> ExitCode {
     socklab::logging::init();
@@ -203,12 +253,19 @@ pub fn main() -> ExitCode {
     opts.optopt("", "host", "the server's address (asked when absent)", "H");
     opts.optopt("", "port", "the server's port (default 3040)", "P");
     opts.optopt("", "nickname", "your nickname (asked when absent)", "N");
+    opts.optopt(
+        "",
+        "wire",
+        "lines (default: one message per line) or seed (the seed's bytes)",
+        "W",
+    );
     let args: Args = cli::parse(opts, USAGE);
     if !args.free().is_empty() {
         args.fail("chatroom_client takes no positional arguments");
     }
     let port: u16 = args.get("port", PORT);
-    match client(args.opt("host"), port, args.opt("nickname")) {
+    let wire: Wire = args.get("wire", Wire::Lines);
+    match client(args.opt("host"), port, args.opt("nickname"), wire) {
         Ok(code) => code,
         Err(e) => {
             println!("An error occurred: {e}");

@@ -6,13 +6,17 @@
 //! `Connected to server!`. A chat line `NAME: text` goes to everyone as `NAME: text`, or to one
 //! member only when the text names `@OTHER`; `NAME left!` goes out when a client leaves.
 //!
-//!     chatroom_server [--host H] [--port P] [--name NAME]
+//!     chatroom_server [--host H] [--port P] [--name NAME] [--wire lines|seed]
 //!
 //! One thread per client reads its lines; a second thread per client writes to it, fed by a
 //! bounded queue, so one slow client never stalls the room.
+//!
+//! With `--wire seed` the server speaks the seed's own bytes instead: no newlines, one message
+//! per send, one recv(1024) taken as one message (see the handout for why that breaks).
 
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use socklab::cli::{self, Args, Options};
+use socklab::wire::{Wire, SEED_RECV};
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, BufRead, BufReader, BufWriter, ErrorKind, Read, Write};
@@ -39,7 +43,7 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const NICK_TIMEOUT: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------------------------------------
-// Framing: one message per line.
+// Framing: one message per line (or, with --wire seed, one message per recv).
 
 /// Why a line could not be read.
 enum LineError {
@@ -110,10 +114,36 @@ fn skip_line(reader: &mut impl BufRead) -> io::Result<()> {
     }
 }
 
-/// Writes one line and its `\n` (into a buffer: the caller flushes).
-fn write_line(out: &mut impl Write, line: &str) -> io::Result<()> {
+/// Seed mode: whatever one read returns, at most SEED_RECV bytes, is one message, as the
+/// seed's `recv(1024)`. Nothing tells where a message ends, so none is looked for.
+fn read_recv(reader: &mut impl BufRead) -> Result<Option<String>, LineError> {
+    let chunk = reader.fill_buf().map_err(LineError::Io)?;
+    if chunk.is_empty() {
+        return Ok(None);
+    }
+    let n = chunk.len().min(SEED_RECV);
+    let message = chunk[..n].to_vec();
+    reader.consume(n);
+    String::from_utf8(message)
+        .map(Some)
+        .map_err(|_| LineError::NotUtf8)
+}
+
+/// Reads one message in the framing `wire` says.
+fn read_message(reader: &mut impl BufRead, wire: Wire) -> Result<Option<String>, LineError> {
+    match wire {
+        Wire::Lines => read_line(reader),
+        Wire::Seed => read_recv(reader),
+    }
+}
+
+/// Writes one message (into a buffer: the caller flushes): with its `\n`, or in seed mode bare.
+fn write_message(out: &mut impl Write, line: &str, wire: Wire) -> io::Result<()> {
     out.write_all(line.as_bytes())?;
-    out.write_all(b"\n")
+    match wire {
+        Wire::Lines => out.write_all(b"\n"),
+        Wire::Seed => Ok(()),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -167,6 +197,8 @@ struct Member {
 struct Room {
     members: Mutex<HashMap<String, Member>>,
     next_id: AtomicU64,
+    /// How every connection frames its messages.
+    wire: Wire,
 }
 
 impl Room {
@@ -244,18 +276,21 @@ fn offer(name: &str, member: &Member, line: &str) -> bool {
 /// The writer thread of one client: sends each line of `queue` in order until the queue is
 /// closed (the client left) or a write fails, then shuts the socket down, which also wakes
 /// the client's reader thread.
-fn write_lines(stream: TcpStream, queue: Receiver<String>, who: SocketAddr) {
+fn write_lines(stream: TcpStream, queue: Receiver<String>, who: SocketAddr, wire: Wire) {
     let mut out = BufWriter::new(&stream);
     while let Ok(line) = queue.recv() {
-        // Lines that are already waiting go out in the same write: fewer system calls when busy.
-        let sent = write_line(&mut out, &line)
-            .and_then(|()| {
+        let mut sent = write_message(&mut out, &line, wire);
+        // Lines that are already waiting go out in the same write: fewer system calls when
+        // busy. Seed mode sends each message on its own, as the seed does.
+        if wire == Wire::Lines {
+            sent = sent.and_then(|()| {
                 queue
                     .try_iter()
                     .take(QUEUE)
-                    .try_for_each(|more| write_line(&mut out, &more))
-            })
-            .and_then(|()| out.flush());
+                    .try_for_each(|more| write_message(&mut out, &more, wire))
+            });
+        }
+        let sent = sent.and_then(|()| out.flush());
         if let Err(e) = sent {
             log::info!("{who}: stopped writing ({e})");
             break;
@@ -276,7 +311,7 @@ fn handshake(
 ) -> Option<(String, u64)> {
     for _ in 0..NICK_TRIES {
         queue.send("NICKNAME".into()).ok()?;
-        let refused = match read_line(reader) {
+        let refused = match read_message(reader, room.wire) {
             Ok(Some(line)) => {
                 let name = line.trim();
                 match check_nickname(name).and_then(|()| room.join(name, queue, stream)) {
@@ -351,7 +386,7 @@ fn handle_client(stream: TcpStream, who: SocketAddr, room: Arc<Room>) {
         log::warn!("{who}: {e}");
     }
     let (tx, writer): (Sender<String>, JoinHandle<()>) =
-        /* BLANK: start the writer thread: try_clone the stream (log and return on error), make a bounded(QUEUE) channel, spawn write_lines(clone, rx, who); give (tx, handle) */
+        /* BLANK: start the writer thread: try_clone the stream (log and return on error), make a bounded(QUEUE) channel, spawn write_lines(clone, rx, who, room.wire); give (tx, handle) */
         {
             let out = match stream.try_clone() {
                 Ok(out) => out,
@@ -361,7 +396,8 @@ fn handle_client(stream: TcpStream, who: SocketAddr, room: Arc<Room>) {
                 }
             };
             let (tx, rx) = bounded(QUEUE);
-            match thread::Builder::new().spawn(move || write_lines(out, rx, who)) {
+            let wire = room.wire;
+            match thread::Builder::new().spawn(move || write_lines(out, rx, who, wire)) {
                 Ok(handle) => (tx, handle),
                 Err(e) => {
                     log::warn!("{who}: cannot start a writer: {e}");
@@ -384,9 +420,9 @@ fn handle_client(stream: TcpStream, who: SocketAddr, room: Arc<Room>) {
     room.broadcast(&format!("{name} joined!"));
     let _ = tx.try_send("Connected to server!".into());
 
-    // BEGIN BLANK: read loop: read_line until a clean end (Ok(None)) or an I/O error (log it); pass each line to chat(); log a line that is too long or not UTF-8, tell the sender with an `ERROR …` line, and go on
+    // BEGIN BLANK: read loop: read_message (with room.wire) until a clean end (Ok(None)) or an I/O error (log it); pass each line to chat(); log a line that is too long or not UTF-8, tell the sender with an `ERROR …` line, and go on
     loop {
-        match read_line(&mut reader) {
+        match read_message(&mut reader, room.wire) {
             Ok(Some(line)) => chat(&room, &name, &tx, &line),
             Ok(None) => break,
             Err(LineError::Io(e)) => {
@@ -410,10 +446,13 @@ fn handle_client(stream: TcpStream, who: SocketAddr, room: Arc<Room>) {
     // END BLANK
 }
 
-fn server(host: &str, port: u16, name: &str) -> io::Result<()> {
+fn server(host: &str, port: u16, name: &str, wire: Wire) -> io::Result<()> {
     let listener = TcpListener::bind((host, port))?;
     println!("Chat room {name} listening at {}", listener.local_addr()?);
-    let room = Arc::new(Room::default());
+    let room = Arc::new(Room {
+        wire,
+        ..Room::default()
+    });
     // BEGIN BLANK: accept loop: accept each connection (log accept errors and go on), print `Connected with ADDR`, and run handle_client(stream, addr, room clone) in a new thread
     loop {
         let (stream, addr) = match listener.accept() {
@@ -435,9 +474,10 @@ fn server(host: &str, port: u16, name: &str) -> io::Result<()> {
     // END BLANK
 }
 
-const USAGE: &str = "Usage: chatroom_server [--host H] [--port P] [--name NAME]
+const USAGE: &str = "Usage: chatroom_server [--host H] [--port P] [--name NAME] [--wire lines|seed]
 
-A chat-room hub: relays each line to every client, or to one with @NAME.";
+A chat-room hub: relays each line to every client, or to one with @NAME.
+--wire seed speaks the seed's bytes (no newlines), for the seed's Python client.";
 
 pub fn main() -> ExitCode {
     socklab::logging::init();
@@ -450,6 +490,12 @@ pub fn main() -> ExitCode {
         "the server's name, shown when it starts",
         "NAME",
     );
+    opts.optopt(
+        "",
+        "wire",
+        "lines (default: one message per line) or seed (the seed's bytes)",
+        "W",
+    );
     let args: Args = cli::parse(opts, USAGE);
     if !args.free().is_empty() {
         args.fail("chatroom_server takes no positional arguments");
@@ -457,7 +503,8 @@ pub fn main() -> ExitCode {
     let host: String = args.get("host", "0.0.0.0".to_string());
     let port: u16 = args.get("port", PORT);
     let name: String = args.get("name", "server".to_string());
-    match server(&host, port, &name) {
+    let wire: Wire = args.get("wire", Wire::Lines);
+    match server(&host, port, &name, wire) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("chatroom_server: {e}");

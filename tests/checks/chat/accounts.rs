@@ -2,7 +2,7 @@
 //! or `LOGIN NAME PASSWORD`, answered `OK …` or `ERR reason`; the file keeps a salted PBKDF2
 //! hash per user and survives a killed server. Also the client's `--signup` and `--password`.
 
-use super::{answer, chat, free_udp_port, ip, map, map_with, CLIENT, LOCAL, SERVER};
+use super::{answer, chat, free_udp_port, ip, map, map_with, ANSWER_WAIT, CLIENT, LOCAL, SERVER};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use socklab::grader::{Context, Ctx, LinePeer, Program, WAIT};
@@ -118,16 +118,18 @@ pub(super) fn client_signs_up_and_logs_in(ctx: &Ctx) -> Result<(), String> {
         let mut args = base.to_vec();
         args.push("--signup");
         let mut client = ctx.spawn(CLIENT, &args)?;
-        client.expect_line("`Connection Established!` after --signup", WAIT, |l| {
-            l.contains("Connection Established")
-        })?;
+        client.expect_line(
+            "`Connection Established!` after --signup",
+            ANSWER_WAIT,
+            |l| l.contains("Connection Established"),
+        )?;
         client.close_stdin();
         client.wait(WAIT)?;
         thread::sleep(Duration::from_millis(200));
         let client = ctx.spawn(CLIENT, &base)?;
         client.expect_line(
             "`Connection Established!` after logging in with --password",
-            WAIT,
+            ANSWER_WAIT,
             |l| l.contains("Connection Established"),
         )?;
         let wrong: Vec<&str> = base[..base.len() - 1]
@@ -268,8 +270,10 @@ pub(super) fn signup_race(ctx: &Ctx) -> Result<(), String> {
                 let barrier = Arc::clone(&barrier);
                 thread::spawn(move || {
                     barrier.wait();
-                    peer.send(&format!("SIGNUP racer secret{i}"))?;
-                    let answer = peer.line()?;
+                    let signup = format!("SIGNUP racer secret{i}");
+                    peer.send(&signup)?;
+                    // Five hashes at once on a busy machine: the answer may take a while.
+                    let answer = answer(&mut peer, &shown(&signup))?;
                     Ok::<_, String>((answer, peer))
                 })
             })
