@@ -4,6 +4,8 @@
 #   make capture [LAB=udp-time] [SOLUTIONS=1]   (captures for a lab's questions, docs/developing.md)
 #   make test | make labs [FORCE=1] | make check-labs | make bench | make fmt
 #   make mutants [LAB=udp-time] | make bugs [LAB=udp-time]   (how well the checks catch bugs)
+#   sudo make netlab [CLOSED=1] | sudo make netlab-down   (the course's hosts, docs/netlab.md)
+#   sudo make capture LAB=chat NET=1   (the lab's scenario across those hosts)
 
 CARGO ?= cargo
 # No --quiet: a first build takes a minute or two, and cargo's progress shows it is working.
@@ -13,7 +15,7 @@ CAPTURE = $(KIT) capture
 GRADE_ARGS = $(if $(LAB),--lab $(LAB)) $(if $(SOLUTIONS),--solutions) \
              $(if $(SUBMISSION),--submission $(SUBMISSION)) $(if $(JSON),--json $(JSON))
 
-.PHONY: grade watch test labs check-labs unit lint fmt bench capture mutants bugs
+.PHONY: grade watch test labs check-labs unit lint fmt bench capture mutants bugs netlab netlab-down
 
 # With SOLUTIONS=1 the solutions' captures and answers are made first (a failure shows in the table).
 grade:
@@ -21,7 +23,15 @@ grade:
 	$(GRADE) $(GRADE_ARGS)
 
 capture:
-	$(CAPTURE) $(if $(LAB),--lab $(LAB)) $(if $(SOLUTIONS),--solutions)
+	$(CAPTURE) $(if $(LAB),--lab $(LAB)) $(if $(SOLUTIONS),--solutions) $(if $(NET),--net)
+
+# The course's lab network in namespaces on this machine (root): dnsserver, webserver, client1,
+# client2 on 10.20.30.0/24; `cargo run --bin netlab -- exec client1 …` runs a program on a host.
+netlab:
+	$(CARGO) run --bin netlab -- up $(if $(CLOSED),--closed)
+
+netlab-down:
+	$(CARGO) run --bin netlab -- down
 
 watch:
 	$(GRADE) --watch $(GRADE_ARGS)

@@ -15,6 +15,7 @@
 //! - [`flow`]: a capture as a sequence diagram, in text and SVG (the `flow` tool).
 //! - [`mutants`]: how well the checks catch wrong programs: mutants of the solutions' blanks
 //!   (`make mutants`) and the corpus of student bugs (`make bugs`).
+//! - [`netlab`]: the course's multi-host network in network namespaces (the `netlab` command).
 //! - [`password`]: salted PBKDF2-HMAC-SHA256 password hashes (lab `chat`'s accounts).
 //! - [`tls`]: rustls configurations and self-signed certificates (labs `netcat` and `http`).
 //! - [`wire`]: the `--wire lines|seed` switch of the chat-room and chat programs.
@@ -27,6 +28,7 @@ pub mod flow;
 pub mod grader;
 pub mod logging;
 pub mod mutants;
+pub mod netlab;
 pub mod password;
 pub mod sniff;
 pub mod tls;

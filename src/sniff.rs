@@ -32,7 +32,27 @@ impl Tcpdump {
         extra: &[&str],
         filter: &str,
     ) -> Result<Tcpdump, String> {
-        let mut child = Command::new("tcpdump")
+        Tcpdump::start_in(None, iface, file, extra, filter)
+    }
+
+    /// The same in a network namespace (a netlab host's), when one is given.
+    pub fn start_in(
+        namespace: Option<&str>,
+        iface: &str,
+        file: &Path,
+        extra: &[&str],
+        filter: &str,
+    ) -> Result<Tcpdump, String> {
+        let mut cmd = match namespace {
+            None => Command::new("tcpdump"),
+            Some(ns) => {
+                // `ip netns exec` becomes tcpdump (same process): Ctrl-C still reaches it.
+                let mut cmd = Command::new("ip");
+                cmd.args(["netns", "exec", ns, "tcpdump"]);
+                cmd
+            }
+        };
+        let mut child = cmd
             // An 8 MiB buffer: with a smaller one, `-i any` drops packets of short bursts.
             .args(["-i", iface, "-U", "--immediate-mode", "-B", "8192", "-n", "-w"])
             .arg(file)

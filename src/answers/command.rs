@@ -23,6 +23,11 @@ pub fn capture_main(labs: fn() -> Vec<Lab>, args: Vec<String>) {
         "solutions",
         "run the solutions and write their answers file",
     );
+    opts.optflag(
+        "",
+        "net",
+        "run the scenario across netlab's hosts (netlab up first)",
+    );
     opts.optopt(
         "",
         "hash",
@@ -31,9 +36,10 @@ pub fn capture_main(labs: fn() -> Vec<Lab>, args: Vec<String>) {
     );
     let args = cli::parse_args(
         opts,
-        "Usage: socklab capture [--lab NAME] [--solutions] [--hash KEY=ANSWER]\n\n\
-         Runs a lab's programs on loopback under tcpdump and saves the captures its questions are\n\
-         about, beside its answers file (labs/<lab>/, or target/solutions/answers/<lab>/).",
+        "Usage: socklab capture [--lab NAME] [--solutions] [--net] [--hash KEY=ANSWER]\n\n\
+         Runs a lab's programs under tcpdump, on loopback or with --net across netlab's hosts,\n\
+         and saves the captures its questions are about, beside its answers file\n\
+         (labs/<lab>/, or target/solutions/answers/<lab>/).",
         args,
     );
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -87,7 +93,7 @@ pub fn capture_main(labs: fn() -> Vec<Lab>, args: Vec<String>) {
         let dir = build.lab_files(lab.name);
         let done = build
             .lab(lab)
-            .and_then(|bins| record(set, lab.name, bins, &dir))
+            .and_then(|bins| record(set, lab.name, bins, &dir, args.flag("net")))
             .and_then(|report| {
                 if solutions {
                     let source = root.join("solutions").join(lab.name).join(FILE);

@@ -67,15 +67,32 @@ impl Ctx {
 
     /// Starts lab binary `bin` with `args`; stdin, stdout and stderr are pipes.
     pub fn spawn(&self, bin: &str, args: &[&str]) -> Result<Program, String> {
+        self.spawn_on(None, bin, args)
+    }
+
+    /// The same on a netlab host (`netlab exec HOST …`), or here when `host` is `None`.
+    pub fn spawn_on(
+        &self,
+        host: Option<&str>,
+        bin: &str,
+        args: &[&str],
+    ) -> Result<Program, String> {
         let path = self
             .bins
             .get(bin)
             .ok_or_else(|| format!("the grader has no binary named {bin}"))?;
-        let mut cmd = Command::new(path);
+        let mut cmd = match host {
+            None => Command::new(path),
+            Some(host) => {
+                let command = vec![path.display().to_string()];
+                crate::netlab::exec_command(host, &command)?
+            }
+        };
         cmd.args(args);
+        let on = host.map(|h| format!(" (on {h})")).unwrap_or_default();
         launch(
             &mut cmd,
-            format!("{bin} {}", args.join(" ")),
+            format!("{bin} {}{on}", args.join(" ")),
             &self.children,
         )
     }

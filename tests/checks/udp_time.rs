@@ -636,9 +636,11 @@ fn exchange(packets: &[Packet]) -> Result<(&Packet, &Packet), String> {
 
 /// Server and client exchanging one request on loopback, captured on the server's port.
 fn scenario(rec: &mut Recorder) -> Result<(), String> {
-    let (_server, addr) = rec.start_server(BIN, &["server", "127.0.0.1", "0"])?;
+    let host = rec.ip("webserver")?;
+    let (_server, addr) = rec.start_server_on("webserver", BIN, &["server", &host, "0"])?;
     let port = addr.port().to_string();
-    rec.capture("udp-time", &format!("udp port {port}"))?;
-    let client = rec.spawn(BIN, &["client", "127.0.0.1", &port])?;
+    rec.capture_on("client1", "udp-time", &format!("udp port {port}"))?;
+    let server = rec.name_of("webserver")?;
+    let client = rec.spawn_on("client1", BIN, &["client", &server, &port])?;
     client.run_to_end(WAIT).map(|_| ())
 }

@@ -14,9 +14,6 @@ use std::time::{Duration, Instant};
 
 /// Where `make capture LAB=chat` runs the programs: the server, client 1 and client 2, as the
 /// course's containers 10.20.30.3, .11 and .12.
-const CAPTURE_SERVER: &str = "127.0.0.3";
-const CAPTURE_CLIENT1: &str = "127.0.0.11";
-const CAPTURE_CLIENT2: &str = "127.0.0.12";
 /// Client 1's addresses in `make capture` and in the course's lab network.
 const CLIENT1: [IpAddr; 2] = [
     IpAddr::V4(Ipv4Addr::new(127, 0, 0, 11)),
@@ -277,52 +274,47 @@ fn p2p_datagram(packets: &[Packet]) -> Result<&Packet, String> {
 /// the seed's three tcpdumps: the server's, client 1's and client 2's; and a fourth with all of
 /// it, for delivery Q1's sequence diagram.
 fn scenario(rec: &mut Recorder) -> Result<(), String> {
-    let (_server, addr) = rec.start_server(SERVER, &["--host", CAPTURE_SERVER, "--port", "0"])?;
+    let (server_ip, ip1, ip2) = (rec.ip("webserver")?, rec.ip("client1")?, rec.ip("client2")?);
+    let args = ["--host", &server_ip, "--port", "0"];
+    let (_server, addr) = rec.start_server_on("webserver", SERVER, &args)?;
     let port = addr.port().to_string();
     let udp = free_udp_port()?.to_string();
-    rec.capture(
+    rec.capture_on(
+        "webserver",
         "chatserver",
-        &format!("tcp and host {CAPTURE_SERVER} and port {port}"),
+        &format!("tcp and host {server_ip} and port {port}"),
     )?;
-    // Everything, in one file: the server's connections and the clients' P2P datagrams.
-    rec.capture(
+    // Everything, in one file (across hosts, on the switch): the server's connections and the
+    // clients' P2P datagrams.
+    rec.capture_on(
+        "switch",
         "chat",
         &format!(
-            "( tcp and host {CAPTURE_SERVER} and port {port} ) or ( udp and port {udp} and \
-             ( host {CAPTURE_CLIENT1} or host {CAPTURE_CLIENT2} ) )"
+            "( tcp and host {server_ip} and port {port} ) or ( udp and port {udp} and \
+             ( host {ip1} or host {ip2} ) )"
         ),
     )?;
-    for (name, ip) in [("client1", CAPTURE_CLIENT1), ("client2", CAPTURE_CLIENT2)] {
-        rec.capture(
+    for (name, ip) in [("client1", &ip1), ("client2", &ip2)] {
+        rec.capture_on(
+            name,
             name,
             &format!("host {ip} and ( ( tcp and port {port} ) or ( udp and port {udp} ) )"),
         )?;
     }
-    let spawn = |ip: &str, name: &str| {
-        rec.spawn(
-            CLIENT,
-            &[
-                "--server",
-                CAPTURE_SERVER,
-                "--port",
-                &port,
-                "--bind",
-                ip,
-                "--udp-port",
-                &udp,
-                "--name",
-                name,
-            ],
-        )
+    let server = rec.name_of("webserver")?;
+    let spawn = |host: &str, ip: &str| {
+        let args = ["--server", &server, "--port", &port, "--bind", ip];
+        let more = ["--udp-port", &udp, "--name", host];
+        rec.spawn_on(host, CLIENT, &[&args[..], &more[..]].concat())
     };
     let established = |client: &Program| {
         client.expect_line("`Connection Established!`", WAIT, |l| {
             l.contains("Connection Established")
         })
     };
-    let mut client1 = spawn(CAPTURE_CLIENT1, "client1")?;
+    let mut client1 = spawn("client1", &ip1)?;
     established(&client1)?;
-    let mut client2 = spawn(CAPTURE_CLIENT2, "client2")?;
+    let mut client2 = spawn("client2", &ip2)?;
     established(&client2)?;
     client1.send_line("hello everyone")?;
     client2.expect_line(

@@ -1,7 +1,7 @@
 //! Milestone 7: questions on a capture of the built server and client (labs/chatroom/answers.txt),
 //! the scenario `socklab capture` records, and what the questions read from the capture.
 
-use super::{printed, CLIENT, SERVER, SERVER_ARGS};
+use super::{printed, CLIENT, SERVER};
 use socklab::answers::{Answer, CaptureFile, Form, Question, QuestionSet, Recorder};
 use socklab::capture::{self, Flags, Packet};
 use socklab::grader::{Program, WAIT};
@@ -138,19 +138,23 @@ fn room_seen(packets: &[Packet]) -> Result<RoomSeen, String> {
 /// The solution server and two clients on loopback: both join, amy writes `hello everyone`,
 /// ben leaves, then amy; captured on the server's port.
 fn scenario(rec: &mut Recorder) -> Result<(), String> {
-    let (_server, addr) = rec.start_server(SERVER, SERVER_ARGS)?;
+    let host = rec.ip("webserver")?;
+    let (_server, addr) =
+        rec.start_server_on("webserver", SERVER, &["--host", &host, "--port", "0"])?;
     let port = addr.port().to_string();
-    rec.capture("chatroom", &format!("tcp port {port}"))?;
-    let join = |name: &str| -> Result<Program, String> {
-        let client = rec.spawn(
+    rec.capture_on("webserver", "chatroom", &format!("tcp port {port}"))?;
+    let server = rec.name_of("webserver")?;
+    let join = |on: &str, name: &str| -> Result<Program, String> {
+        let client = rec.spawn_on(
+            on,
             CLIENT,
-            &["--host", "127.0.0.1", "--port", &port, "--nickname", name],
+            &["--host", &server, "--port", &port, "--nickname", name],
         )?;
         printed(&client, "`Connected to server!`", "Connected to server!")?;
         Ok(client)
     };
-    let mut amy = join("amy")?;
-    let mut ben = join("ben")?;
+    let mut amy = join("client1", "amy")?;
+    let mut ben = join("client2", "ben")?;
     printed(&amy, "`ben joined!`", "ben joined!")?;
     amy.send_line(LINE)?;
     printed(&ben, "`amy: hello everyone`", "amy: hello everyone")?;

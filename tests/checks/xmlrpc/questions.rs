@@ -196,10 +196,13 @@ fn head_lines(bytes: &[u8]) -> Option<Vec<String>> {
 /// The solution server and client making one echo call on loopback, captured on the server's
 /// port from before the client connects until after it has exited.
 fn scenario(rec: &mut Recorder) -> Result<(), String> {
-    let (_server, addr) = rec.start_server(SERVER, &["--host", "127.0.0.1", "--port", "0"])?;
+    let host = rec.ip("webserver")?;
+    let (_server, addr) =
+        rec.start_server_on("webserver", SERVER, &["--host", &host, "--port", "0"])?;
     let port = addr.port().to_string();
-    rec.capture("xmlrpc", &format!("tcp port {port}"))?;
-    let client = rec.spawn(CLIENT, &["--host", "127.0.0.1", "--port", &port])?;
+    rec.capture_on("client1", "xmlrpc", &format!("tcp port {port}"))?;
+    let server = rec.name_of("webserver")?;
+    let client = rec.spawn_on("client1", CLIENT, &["--host", &server, "--port", &port])?;
     client.run_to_end(WAIT).map(|_| ())
 }
 
