@@ -349,6 +349,21 @@ fn firewall(closed: bool) -> String {
     )
 }
 
+/// netlab's nftables table in `host`, as `nft list` prints it; `None` when it has none.
+fn rules(host: &str) -> Option<String> {
+    let table = [
+        "netns",
+        "exec",
+        &namespace(host),
+        "nft",
+        "list",
+        "table",
+        "inet",
+        "netlab",
+    ];
+    run("ip", &table).ok()
+}
+
 /// `netlab allow HOST tcp|udp PORT[-PORT] FROM CIDR`: lets that traffic in.
 pub fn allow(host: &str, proto: &str, ports: &str, from: &str) -> Result<String, String> {
     if !HOSTS.iter().any(|(h, _)| *h == host) {
@@ -376,24 +391,11 @@ pub fn allow(host: &str, proto: &str, ports: &str, from: &str) -> Result<String,
     if !namespaces().contains(&namespace(host)) {
         return Err("netlab is not up (netlab up first)".into());
     }
-    // The table exists already on a closed host; elsewhere it is made open, so the rule is
-    // kept for when the host is closed... and says so.
-    let listed = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &namespace(host),
-            "nft",
-            "list",
-            "table",
-            "inet",
-            "netlab",
-        ])
-        .output()
-        .map_err(|e| format!("cannot run nft: {e}"))?;
-    let open = !listed.status.success()
-        || String::from_utf8_lossy(&listed.stdout).contains("policy accept");
-    if !listed.status.success() {
+    // A closed host has its table already; an open one gets an open table, so the rule is in
+    // place (and shown by status) though it changes nothing until the host is closed.
+    let table = rules(host);
+    let open = table.as_ref().is_none_or(|t| t.contains("policy accept"));
+    if table.is_none() {
         nft(host, &firewall(false))?;
     }
     nft(
@@ -481,20 +483,7 @@ pub fn status() -> Result<String, String> {
     for (host, _) in HOSTS {
         let ip = address(subnet, host).expect("a host of HOSTS");
         let here = have.contains(&namespace(host));
-        let rules = run(
-            "ip",
-            &[
-                "netns",
-                "exec",
-                &namespace(host),
-                "nft",
-                "list",
-                "table",
-                "inet",
-                "netlab",
-            ],
-        )
-        .ok();
+        let rules = rules(host);
         let inbound = match rules {
             None => "open".to_string(),
             Some(r) => {
