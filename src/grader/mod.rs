@@ -122,6 +122,25 @@ impl Lab {
 }
 
 /// Where and how to build: the kit's root, which version (labs or solutions), which target dir.
+/// A `cargo` command for building labs from inside the kit's own programs. `cargo run` gives
+/// the program it runs variables about itself (`CARGO_MANIFEST_DIR`, `CARGO_PKG_…`); a cargo
+/// started with them sees them as changed since the last build and rebuilds dependencies whose
+/// build scripts watch them (ring: a minute each time). They are taken out.
+pub fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let about_us = ["CARGO_MANIFEST_", "CARGO_PKG_", "CARGO_CRATE_", "CARGO_BIN_"]
+            .iter()
+            .any(|p| name.starts_with(p))
+            || name == "CARGO_PRIMARY_PACKAGE";
+        if about_us {
+            cmd.env_remove(name.as_ref());
+        }
+    }
+    cmd
+}
+
 pub struct Build {
     pub root: PathBuf,
     pub solutions: bool,
@@ -133,8 +152,7 @@ impl Build {
     /// `Compiling …` lines are passed on to stderr as they come: a first build compiles every
     /// dependency, which takes a minute or two, and nobody should face a silent terminal.
     pub fn lab(&self, lab: &Lab) -> Result<BTreeMap<String, PathBuf>, String> {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
+        let mut cmd = cargo();
         cmd.current_dir(&self.root)
             .args(["build", "--message-format", "short", "--target-dir"])
             .arg(&self.target_dir)

@@ -23,7 +23,7 @@ use std::cmp::Reverse;
 use std::fs;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{exit, Command, Stdio};
+use std::process::{exit, Stdio};
 use std::time::{Duration, Instant};
 
 /// The share of mutants (accepted survivors set aside) a lab's checks must kill.
@@ -115,8 +115,7 @@ impl Kit {
     /// Builds the lab's programs quietly (the grader then finds them up to date); `Err` has the
     /// compiler's first error line.
     pub fn compile(&self, lab: &Lab) -> Result<(), String> {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
+        let mut cmd = crate::grader::cargo();
         cmd.current_dir(&self.build.root)
             .args(["build", "--message-format", "short", "--target-dir"])
             .arg(&self.build.target_dir)
