@@ -206,7 +206,7 @@ fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpError>
     }
     let length: usize =
         todo!("fill in: the body's length from Content-Length (0 when absent); 400 when it is not a whole number, 413 when it is over MAX_BODY (return Err(http_error(status, why)))");
-    todo!("fill in: read the body's `length` bytes and drop them, all of them (one read() may return fewer), so that the next request starts where it should");
+    todo!("fill in: read the body's `length` bytes and drop them, all of them (one read() may return fewer), so that the next request starts where it should; a body cut short by the close is no request (Err(http_error(0, why)))");
     Ok(Some(request))
 }
 
@@ -326,7 +326,7 @@ fn route(request: &Request) -> Response {
         Err(why) => return Response::text(400, &format!("the path: {why}")),
     };
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    todo!("fill in: unknown path → 404 (any method); a known one with a method other than GET or HEAD → 405 with an Allow header (ALLOW); then [\"\" ] → 200 \"Hello World\" (TEXT), [\"index\"] or [\"index\", \"\"] → greeting(DEFAULT_NAME), [\"index\", name] → greeting of the HTML-escaped name, [\"data\"] → data(format from the query, \"json\" when absent; a bad query → 400), [\"home\"] → 301 with Location: /index");
+    todo!("fill in: unknown path → 404 (any method); a known one with a method other than GET or HEAD → 405 with an Allow header (ALLOW); then [\"\"] → 200 \"Hello World\" (TEXT), [\"index\"] or [\"index\", \"\"] → greeting(DEFAULT_NAME), [\"index\", name] → greeting of the HTML-escaped name, [\"data\"] → data(format from the query, \"json\" when absent; a bad query → 400), [\"home\"] → 301 with Location: /index");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -294,16 +294,16 @@ fn copy_exactly(reader: &mut impl BufRead, n: u64, out: &mut impl Write) -> Resu
 }
 
 /// Reads a chunked body to `out`: chunks `SIZE-IN-HEX[;extension]\r\n DATA \r\n`, ended by a
-/// chunk of size 0 and the trailer headers up to an empty line.
+/// chunk of size 0. Trailer headers may follow that last chunk, up to an empty line; http_get
+/// closes the connection after the body, so it leaves them unread.
 fn read_chunked(reader: &mut impl BufRead, out: &mut impl Write) -> Result<(), String> {
-    // BEGIN BLANK: loop: read the size line, drop a ;extension, parse the size as hexadecimal (Err(sentence) if it is not); size 0 → read lines up to an empty one and stop; else copy_exactly the size, then read the empty line after the data
+    // BEGIN BLANK: loop: read the size line, drop a ;extension, parse the size as hexadecimal (Err(sentence) if it is not); size 0 → the body is complete; else copy_exactly the size, then the empty line that ends the chunk (Err(sentence) if the line holds more)
     loop {
         let line = read_line(reader, "a chunk size")?;
         let size = line.split(';').next().unwrap_or("").trim();
         let size = u64::from_str_radix(size, 16)
             .map_err(|_| format!("chunk size {line:.40?} is not hexadecimal"))?;
         if size == 0 {
-            while !read_line(reader, "the trailers")?.is_empty() {}
             return Ok(());
         }
         copy_exactly(reader, size, out)?;

@@ -242,9 +242,11 @@ fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpError>
             }
             length
         } /* END */;
-    // BEGIN BLANK: read the body's `length` bytes and drop them, all of them (one read() may return fewer), so that the next request starts where it should
-    let mut body = vec![0u8; length];
-    reader.read_exact(&mut body)?;
+    // BEGIN BLANK: read the body's `length` bytes and drop them, all of them (one read() may return fewer), so that the next request starts where it should; a body cut short by the close is no request (Err(http_error(0, why)))
+    let skipped = io::copy(&mut reader.take(length as u64), &mut io::sink())?;
+    if skipped < length as u64 {
+        return Err(http_error(0, "the connection closed inside the body"));
+    }
     // END BLANK
     Ok(Some(request))
 }
@@ -274,28 +276,20 @@ fn keep_alive(request: &Request) -> bool {
 /// `Err`: a `%` not followed by two hex digits, or bytes that are not UTF-8.
 fn percent_decode(text: &str, plus_is_space: bool) -> Result<String, String> {
     // BEGIN BLANK: decode %XX (two hex digits, in any case) into one byte, `+` into a space when plus_is_space; every other byte as it is; then the bytes must be UTF-8
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
+    let mut out = Vec::with_capacity(text.len());
+    let mut bytes = text.bytes();
+    while let Some(byte) = bytes.next() {
+        match byte {
             b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| format!("{:.20?} is not a %XX escape", &text[i..]))?;
-                out.push(hex);
-                i += 3;
+                let hex: String = bytes.by_ref().take(2).map(char::from).collect();
+                let value = u8::from_str_radix(&hex, 16)
+                    .ok()
+                    .filter(|_| hex.len() == 2 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .ok_or_else(|| format!("%{hex} is not a %XX escape"))?;
+                out.push(value);
             }
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
+            b'+' if plus_is_space => out.push(b' '),
+            other => out.push(other),
         }
     }
     String::from_utf8(out).map_err(|_| "the decoded text is not UTF-8".to_string())
@@ -410,7 +404,7 @@ fn route(request: &Request) -> Response {
         Err(why) => return Response::text(400, &format!("the path: {why}")),
     };
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    // BEGIN BLANK: unknown path → 404 (any method); a known one with a method other than GET or HEAD → 405 with an Allow header (ALLOW); then ["" ] → 200 "Hello World" (TEXT), ["index"] or ["index", ""] → greeting(DEFAULT_NAME), ["index", name] → greeting of the HTML-escaped name, ["data"] → data(format from the query, "json" when absent; a bad query → 400), ["home"] → 301 with Location: /index
+    // BEGIN BLANK: unknown path → 404 (any method); a known one with a method other than GET or HEAD → 405 with an Allow header (ALLOW); then [""] → 200 "Hello World" (TEXT), ["index"] or ["index", ""] → greeting(DEFAULT_NAME), ["index", name] → greeting of the HTML-escaped name, ["data"] → data(format from the query, "json" when absent; a bad query → 400), ["home"] → 301 with Location: /index
     let known = matches!(
         segments[..],
         [""] | ["index"] | ["index", _] | ["data"] | ["home"]

@@ -80,7 +80,15 @@ fn deliver(stream: &mut (impl Read + Write), tcp: &TcpStream, answer: &Answer) {
 
 /// A stand-in on a free loopback port answering each request with `answer(request)`.
 fn stand_in(answer: impl Fn(&Request) -> Answer + Send + 'static) -> Result<Server, String> {
-    StandIn::tcp(("127.0.0.1", 0), move |stream, _from, seen| {
+    stand_in_at("127.0.0.1:0", answer)
+}
+
+/// The same on `bind`.
+fn stand_in_at(
+    bind: &str,
+    answer: impl Fn(&Request) -> Answer + Send + 'static,
+) -> Result<Server, String> {
+    StandIn::tcp(bind, move |stream, _from, seen| {
         if set_timeouts(&stream).is_err() {
             return;
         }
@@ -258,6 +266,23 @@ pub(super) fn request_form(ctx: &Ctx) -> Result<(), String> {
         }
         expect_body(&run, "ok", &format!("http_get {given}"))?;
     }
+    // An IPv6 address goes in brackets in a URL and in Host. (Only where the machine has IPv6
+    // loopback: some containers have none.)
+    if let Ok(v6) = stand_in_at("[::1]:0", |_| sized("200 OK", "", "over IPv6\n")) {
+        let given = format!("http://[::1]:{}/six", v6.port());
+        let run = run(ctx, &[&given], &format!("http_get {given}"))?;
+        let seen = request(&v6, &run)?;
+        let host = format!("[::1]:{}", v6.port());
+        if seen.line != "GET /six HTTP/1.1" || seen.headers.get("Host") != Some(host.as_str()) {
+            return Err(format!(
+                "http_get {given} should send `GET /six HTTP/1.1` and `Host: {host}`; it sent \
+                 {:?} and Host {:?}",
+                seen.line,
+                seen.headers.get("Host")
+            ));
+        }
+        expect_body(&run, "over IPv6", &format!("http_get {given}"))?;
+    }
     Ok(())
 }
 
@@ -363,6 +388,7 @@ pub(super) fn statuses(ctx: &Ctx) -> Result<(), String> {
             "/created" => sized("201 Created", "", "made it\n"),
             "/moved" => sized("302 Found", "Location: /elsewhere\r\n", "see elsewhere\n"),
             "/missing" => sized("404 Not Found", "", "no such page\n"),
+            "/bad" => sized("400 Bad Request", "", "say that again\n"),
             "/broken" => sized("500 Internal Server Error", "", "oops\n"),
             "/empty" => whole(
                 "HTTP/1.1 204 No Content\r\nX-Note: no body\r\n\r\n",
@@ -378,6 +404,7 @@ pub(super) fn statuses(ctx: &Ctx) -> Result<(), String> {
         ("/created", "made it", true),
         ("/moved", "see elsewhere", true),
         ("/missing", "no such page", false),
+        ("/bad", "say that again", false),
         ("/broken", "oops", false),
         ("/empty", "", true),
         ("/cached", "", true),
@@ -418,7 +445,12 @@ pub(super) fn failures(ctx: &Ctx) -> Result<(), String> {
     run1.failed_with_a_sentence(&format!("http_get {given} (nobody listens there)"))?;
 
     let server = stand_in(|request| {
-        if request.line.contains("/cut") {
+        if request.line.contains("/long-chunk") {
+            whole(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nnine byte\r\n0\r\n\r\n",
+                End::Hold,
+            )
+        } else if request.line.contains("/cut") {
             whole(
                 "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly forty bytes of the hundred promised\n",
                 End::Close,
@@ -436,7 +468,33 @@ pub(super) fn failures(ctx: &Ctx) -> Result<(), String> {
     let given = url(&server, "/garbage");
     let run3 = run(ctx, &[&given], "an answer that is not HTTP")?;
     request(&server, &run3)?;
-    run3.failed_with_a_sentence("an answer `SSH-2.0-OpenSSH_9.2` (not an HTTP status line)")
+    run3.failed_with_a_sentence("an answer `SSH-2.0-OpenSSH_9.2` (not an HTTP status line)")?;
+    let given = url(&server, "/long-chunk");
+    let run4 = run(ctx, &[&given], "a chunk longer than its size")?;
+    request(&server, &run4)?;
+    run4.failed_with_a_sentence("a chunk of size 5 that carries 9 bytes")
+}
+
+pub(super) fn bad_urls(ctx: &Ctx) -> Result<(), String> {
+    for url in [
+        "ftp://127.0.0.1/file",
+        "http:///no-host",
+        "http://127.0.0.1:http/",
+        "http://127.0.0.1:70000/",
+        "127.0.0.1/index",
+    ] {
+        let client = ctx.spawn(HTTP_GET, &[url])?;
+        let (lines, status) = client.finish(WAIT)?;
+        if status.code() != Some(2) || !client.stderr().contains("error") {
+            return Err(format!(
+                "http_get {url}: a URL it cannot fetch is a command-line mistake: an `error: …` \
+                 line and exit status 2; it exited {:?} and printed {lines:?}{}",
+                status.code(),
+                stderr_note(&client.stderr())
+            ));
+        }
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -39,6 +39,14 @@ fn expect_open(conn: &mut Conn, server: &Program, what: &str) -> Result<(), Stri
     Ok(())
 }
 
+/// Whether a response says `Connection: close`.
+fn says_close(reply: &Reply) -> bool {
+    reply
+        .headers
+        .get("Connection")
+        .is_some_and(|v| v.to_ascii_lowercase().contains("close"))
+}
+
 /// Sends `raw` on a new connection and reads the response.
 fn exchange(server: &Program, addr: SocketAddr, raw: &[u8], what: &str) -> Result<Reply, String> {
     let mut conn = Conn::tcp(addr)?;
@@ -254,7 +262,12 @@ pub(super) fn data(ctx: &Ctx) -> Result<(), String> {
 
 pub(super) fn bad_format(ctx: &Ctx) -> Result<(), String> {
     let (server, addr) = start(ctx, &[])?;
-    for target in ["/data?format=xml", "/data?format=", "/data?format=%zz"] {
+    for target in [
+        "/data?format=xml",
+        "/data?format=",
+        "/data?format=%zz",
+        "/data?format=csv+",
+    ] {
         let reply = get(&server, addr, target)?;
         expect_status(&reply, 400, &format!("GET {target}"))?;
         if reply.text().trim().len() < 10 {
@@ -360,6 +373,11 @@ pub(super) fn keep_alive(ctx: &Ctx) -> Result<(), String> {
         let what = format!("GET {target} on a kept-alive connection");
         let reply = conn.reply(&what, false).map_err(|e| server.explain(e))?;
         expect_status(&reply, 200, &what)?;
+        if says_close(&reply) {
+            return Err(format!(
+                "{what}: the response says `Connection: close` but the connection stays open"
+            ));
+        }
         expect_open(&mut conn, &server, &what)?;
     }
     conn.send(b"GET /index HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
@@ -367,6 +385,13 @@ pub(super) fn keep_alive(ctx: &Ctx) -> Result<(), String> {
         .reply("a third request, with `Connection: close`", false)
         .map_err(|e| server.explain(e))?;
     expect_status(&reply, 200, "GET /index with Connection: close")?;
+    if !says_close(&reply) {
+        return Err(format!(
+            "the response to a request with `Connection: close` should say `Connection: close` \
+             too (the server closes after it); it said {:?}",
+            reply.headers.get("Connection")
+        ));
+    }
     expect_close(&mut conn, &server, "a request with `Connection: close`")?;
 
     let mut old = Conn::tcp(addr)?;
@@ -418,7 +443,18 @@ pub(super) fn small_body(ctx: &Ctx) -> Result<(), String> {
             reply.text()
         ));
     }
-    Ok(())
+    // A body cut short by the client's close is no request: nothing is answered.
+    let mut cut = Conn::tcp(addr)?;
+    cut.send(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\n\r\nabcd")?;
+    cut.finish_sending()?;
+    match cut.reply("a request whose body is cut short", false) {
+        Err(_) => Ok(()),
+        Ok(reply) => Err(format!(
+            "a request announcing a 10-byte body whose client closed after 4 bytes is not \
+             complete and must not be answered; it was answered {}",
+            reply.status
+        )),
+    }
 }
 
 pub(super) fn idle(ctx: &Ctx) -> Result<(), String> {

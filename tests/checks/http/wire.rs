@@ -98,6 +98,13 @@ impl Conn {
             .context("sending to the server")
     }
 
+    /// Closes the sending side of the TCP connection (the server reads the end of the stream).
+    pub(super) fn finish_sending(&mut self) -> Result<(), String> {
+        self.tcp
+            .shutdown(std::net::Shutdown::Write)
+            .context("closing the test's sending side")
+    }
+
     /// Reads one response; `head_only` for the answer to a HEAD request (no body follows).
     /// `request` names what it answers, for the errors.
     pub(super) fn reply(&mut self, request: &str, head_only: bool) -> Result<Reply, String> {
