@@ -32,6 +32,8 @@ const PHASE: Duration = Duration::from_secs(3);
 const FLASK_PHASE: Duration = Duration::from_secs(3);
 const MAX_PER_CONN: usize = 50_000;
 const TIMEOUT: Duration = Duration::from_secs(5);
+/// Starts one of the servers under test: the program and its address.
+type Starter = Box<dyn Fn() -> Result<(Program, SocketAddr), String>>;
 /// When this variable is set, the bench binary is the tiny_http server (see [`tiny_http_main`]).
 const TINY_ROLE: &str = "SOCKLAB_HTTP_BENCH_TINY";
 
@@ -51,7 +53,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let servers: [(&str, Box<dyn Fn() -> Result<(Program, SocketAddr), String>>, Duration); 3] = [
+    let servers: [(&str, Starter, Duration); 3] = [
         (
             "webapp",
             Box::new(|| {
@@ -276,7 +278,10 @@ fn request(
     } else {
         b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     };
-    reader.get_mut().write_all(head).map_err(|e| e.to_string())?;
+    reader
+        .get_mut()
+        .write_all(head)
+        .map_err(|e| e.to_string())?;
     let mut line = String::new();
     reader.read_line(&mut line).map_err(|e| e.to_string())?;
     if !line.starts_with("HTTP/1.") || line.get(9..12) != Some("200") {

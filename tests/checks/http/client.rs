@@ -450,6 +450,11 @@ pub(super) fn failures(ctx: &Ctx) -> Result<(), String> {
                 "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nnine byte\r\n0\r\n\r\n",
                 End::Hold,
             )
+        } else if request.line.contains("/rtsp") {
+            whole(
+                "RTSP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+                End::Close,
+            )
         } else if request.line.contains("/cut") {
             whole(
                 "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly forty bytes of the hundred promised\n",
@@ -469,6 +474,10 @@ pub(super) fn failures(ctx: &Ctx) -> Result<(), String> {
     let run3 = run(ctx, &[&given], "an answer that is not HTTP")?;
     request(&server, &run3)?;
     run3.failed_with_a_sentence("an answer `SSH-2.0-OpenSSH_9.2` (not an HTTP status line)")?;
+    let given = url(&server, "/rtsp");
+    let run5 = run(ctx, &[&given], "an answer in another protocol")?;
+    request(&server, &run5)?;
+    run5.failed_with_a_sentence("an answer `RTSP/1.0 200 OK` (not HTTP/1.x)")?;
     let given = url(&server, "/long-chunk");
     let run4 = run(ctx, &[&given], "a chunk longer than its size")?;
     request(&server, &run4)?;
