@@ -37,7 +37,9 @@ fn webapp(tls: bool) -> Webapp {
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no port in {first:?}"));
     let pem = tls.then(|| {
-        let line = program.line(WAIT).expect("the webapp prints its certificate's path");
+        let line = program
+            .line(WAIT)
+            .expect("the webapp prints its certificate's path");
         line.split_whitespace().last().unwrap_or("").to_string()
     });
     Webapp {
@@ -112,7 +114,10 @@ fn curl_gets_the_status_codes_head_and_reuses_the_connection() {
         (vec![base.clone() + "/nowhere"], "404"),
         (vec!["-X".into(), "POST".into(), base.clone() + "/"], "405"),
         (vec![base.clone() + "/data?format=yaml"], "400"),
-        (vec!["--http1.0".into(), base.clone() + "/data?format=csv"], "200"),
+        (
+            vec!["--http1.0".into(), base.clone() + "/data?format=csv"],
+            "200",
+        ),
     ] {
         let mut full: Vec<&str> = vec!["-o", "/dev/null", "-w", "%{http_code}"];
         full.extend(args.iter().map(String::as_str));
@@ -120,13 +125,24 @@ fn curl_gets_the_status_codes_head_and_reuses_the_connection() {
         assert_eq!(stdout(&out), want, "curl {args:?}: {}", stderr(&out));
     }
     let moved = curl(&["-L", &(base.clone() + "/home")]);
-    assert!(stdout(&moved).contains("Hello, World!"), "{}", stdout(&moved));
+    assert!(
+        stdout(&moved).contains("Hello, World!"),
+        "{}",
+        stdout(&moved)
+    );
 
     let head = curl(&["-I", &(base.clone() + "/index")]);
     let text = stdout(&head);
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
-    assert!(text.to_ascii_lowercase().contains("content-type: text/html"), "{text}");
-    assert!(text.ends_with("\r\n\r\n"), "a HEAD answer has no body: {text:?}");
+    assert!(
+        text.to_ascii_lowercase()
+            .contains("content-type: text/html"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("\r\n\r\n"),
+        "a HEAD answer has no body: {text:?}"
+    );
 
     let both = curl(&["-v", &(base.clone() + "/"), &(base.clone() + "/index")]);
     let log = stderr(&both);
@@ -135,7 +151,11 @@ fn curl_gets_the_status_codes_head_and_reuses_the_connection() {
         "curl should reuse the kept-alive connection: {log}"
     );
     assert_eq!(log.matches("Connected to").count(), 1, "{log}");
-    assert!(stdout(&both).starts_with("Hello World<!DOCTYPE html>"), "{}", stdout(&both));
+    assert!(
+        stdout(&both).starts_with("Hello World<!DOCTYPE html>"),
+        "{}",
+        stdout(&both)
+    );
 }
 
 #[test]
@@ -147,7 +167,11 @@ fn curl_with_cacert_gets_the_tls_webapp() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("Hello, Zoë!"), "{}", stdout(&out));
     // The same certificate for the address itself.
-    let by_ip = curl(&["--cacert", &pem, &format!("https://127.0.0.1:{}/", app.port)]);
+    let by_ip = curl(&[
+        "--cacert",
+        &pem,
+        &format!("https://127.0.0.1:{}/", app.port),
+    ]);
     assert_eq!(stdout(&by_ip), "Hello World", "{}", stderr(&by_ip));
     // Without it, curl refuses the self-signed certificate (exit 60).
     let refused = curl(&[&url]);
@@ -164,7 +188,11 @@ fn python_http_client_and_urllib_talk_to_the_webapp() {
     );
     let text = stdout(&out);
     assert!(out.status.success(), "{text}{}", stderr(&out));
-    for want in ["same connection: True", "still one connection: True", "redirect: (200, True)"] {
+    for want in [
+        "same connection: True",
+        "still one connection: True",
+        "redirect: (200, True)",
+    ] {
         assert!(text.lines().any(|l| l == want), "no {want:?} in {text}");
     }
 }
@@ -207,7 +235,10 @@ fn chromium_renders_the_pages_and_runs_no_script_from_a_name() {
         dom.contains("Hello, &lt;script&gt;document.title='pwned'&lt;/script&gt;!"),
         "the name should be shown as text: {dom}"
     );
-    assert!(!dom.contains("<script>"), "the name became a script element: {dom}");
+    assert!(
+        !dom.contains("<script>"),
+        "the name became a script element: {dom}"
+    );
     assert!(
         dom.contains("<title>webapp</title>"),
         "the title changed: did the script run? {dom}"
@@ -242,7 +273,10 @@ fn http_get_fetches_from_python_http_server() {
     let with_head = http_get(&["-i", &format!("{base}/file.txt")]);
     let text = stdout(&with_head);
     assert!(text.starts_with("HTTP/1.0 200 OK\r\n"), "{text:.200}");
-    assert!(text.contains(&format!("Content-Length: {}\r\n", content.len())), "{text:.300}");
+    assert!(
+        text.contains(&format!("Content-Length: {}\r\n", content.len())),
+        "{text:.300}"
+    );
 
     // A folder without its slash: http.server redirects (301) to `sub/`.
     let folder = http_get(&["-L", &format!("{base}/sub")]);
@@ -268,7 +302,9 @@ fn python_http_server(dir: &Path) -> (Program, u16) {
     ]))
     .unwrap_or_else(|e| panic!("{e}: {PYTHON}"));
     // "Serving HTTP on 127.0.0.1 port 40123 (http://127.0.0.1:40123/) ..."
-    let line = program.line(WAIT).expect("http.server says where it serves");
+    let line = program
+        .line(WAIT)
+        .expect("http.server says where it serves");
     let port = line
         .split_whitespace()
         .skip_while(|w| *w != "port")
@@ -280,10 +316,9 @@ fn python_http_server(dir: &Path) -> (Program, u16) {
 
 #[test]
 fn http_get_reads_a_chunked_body_from_the_python_responder() {
-    let (_server, addr) = start_server(Command::new("python3").args([
-        "-u", PEER, "chunked", "127.0.0.1", "0",
-    ]))
-    .unwrap_or_else(|e| panic!("{e}: {PYTHON}"));
+    let (_server, addr) =
+        start_server(Command::new("python3").args(["-u", PEER, "chunked", "127.0.0.1", "0"]))
+            .unwrap_or_else(|e| panic!("{e}: {PYTHON}"));
     let started = Instant::now();
     let out = http_get(&[&format!("http://{addr}/numbers")]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -300,7 +335,11 @@ fn http_get_fetches_from_the_tls_webapp() {
     let base = format!("https://localhost:{}", app.port);
     let out = http_get(&["--cacert", &pem, "-L", &format!("{base}/home")]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("<h1>Hello, World!</h1>"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("<h1>Hello, World!</h1>"),
+        "{}",
+        stdout(&out)
+    );
     let refused = http_get(&[&format!("{base}/")]);
     assert_eq!(refused.status.code(), Some(1));
     assert_eq!(stderr(&refused).lines().count(), 1, "{}", stderr(&refused));

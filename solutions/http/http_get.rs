@@ -249,9 +249,8 @@ fn read_head(reader: &mut impl BufRead) -> Result<Head, String> {
     let status: u16 =
         /* BLANK: the status code: the second word of `HTTP/1.1 200 OK`, three digits; Err(sentence) unless the line starts with HTTP/1. and has one */
         {
-            let mut words = status_line.splitn(3, ' ');
-            let version = words.next().unwrap_or("");
-            let code = words.next().unwrap_or("");
+            let (version, rest) = status_line.split_once(' ').unwrap_or((&status_line, ""));
+            let code = rest.split(' ').next().unwrap_or("");
             if !version.starts_with("HTTP/1.") || code.len() != 3 {
                 return Err(format!("{status_line:.80?} is not an HTTP/1.x status line"));
             }
@@ -306,8 +305,8 @@ fn read_chunked(reader: &mut impl BufRead, out: &mut impl Write) -> Result<(), S
         if size == 0 {
             return Ok(());
         }
-        copy_exactly(reader, size, out)?;
-        let end = read_line(reader, "the end of a chunk")?;
+        let end = copy_exactly(reader, size, out)
+            .and_then(|()| read_line(reader, "the end of a chunk"))?;
         if !end.is_empty() {
             return Err(format!("chunk data longer than its size {size:#x}"));
         }
