@@ -122,7 +122,7 @@ impl Conn {
         let outcome = match self.reader.read(&mut byte) {
             Ok(0) => Ok(true),
             Ok(_) => Err(format!(
-                "the server sent more bytes ({:?}…) after its response was complete",
+                "the server sent bytes ({:?}…) where it should have sent nothing more",
                 String::from_utf8_lossy(self.reader.buffer())
             )),
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => Ok(false),
