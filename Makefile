@@ -81,4 +81,5 @@ bugs:
 bench:
 	$(CARGO) bench --features solutions --target-dir target/solutions --bench udp_time
 	$(CARGO) bench --features solutions --target-dir target/solutions --bench chatroom
+	$(CARGO) bench --features solutions --target-dir target/solutions --bench http  # Flask: pip into target/bench-venv
 	$(KIT) mutants

@@ -84,6 +84,12 @@ fn mistakes_particular_to_a_program_exit_2_with_one_line_and_usage() {
         ("chatroom_client", &["--wire", "Seed"]),
         ("chatserver", &["--wire", ""]),
         ("chatclient", &["--wire", "raw"]),
+        ("webapp", &["--idle", "0"]),
+        ("webapp", &["extra"]),
+        ("http_get", &[]),
+        ("http_get", &["ftp://example.com/"]),
+        ("http_get", &["http://127.0.0.1:99999/"]),
+        ("http_get", &["http://a/", "http://b/"]),
     ] {
         assert!(programs().contains(&bin), "{bin} is no lab's program");
         assert_mistake(bin, args);
@@ -100,6 +106,8 @@ fn help_names_the_programs_own_options() {
         ("chatroom_client", "--nickname"),
         ("chatserver", "--users"),
         ("chatclient", "--udp-port"),
+        ("webapp", "--tls"),
+        ("http_get", "--cacert"),
     ] {
         let out = Command::new(program(bin)).arg("-h").output().expect("runs");
         let usage = String::from_utf8_lossy(&out.stdout);

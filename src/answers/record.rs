@@ -51,6 +51,18 @@ impl Recorder {
         }
     }
 
+    /// For a scenario that talks to the programs itself, from the grader: it runs on loopback
+    /// only, since nothing outside netlab's hosts may send to them.
+    pub fn loopback_only(&self, lab: &str) -> Result<(), String> {
+        match self.net {
+            None => Ok(()),
+            Some(_) => Err(format!(
+                "the {lab} scenario talks to the programs from the grader, so it runs on loopback \
+                 only: capture it without NET=1"
+            )),
+        }
+    }
+
     /// Starts a lab program on `host` (killed when recording ends).
     pub fn spawn_on(&self, host: &str, bin: &str, args: &[&str]) -> Result<Program, String> {
         self.ip(host)?;

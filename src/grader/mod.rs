@@ -130,9 +130,14 @@ pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy();
-        let about_us = ["CARGO_MANIFEST_", "CARGO_PKG_", "CARGO_CRATE_", "CARGO_BIN_"]
-            .iter()
-            .any(|p| name.starts_with(p))
+        let about_us = [
+            "CARGO_MANIFEST_",
+            "CARGO_PKG_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+        ]
+        .iter()
+        .any(|p| name.starts_with(p))
             || name == "CARGO_PRIMARY_PACKAGE";
         if about_us {
             cmd.env_remove(name.as_ref());

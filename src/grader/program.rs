@@ -345,7 +345,10 @@ impl Program {
         let line = self.line(within)?;
         line.split_whitespace()
             .last()
-            .and_then(|w| w.trim_matches(|c| c == '(' || c == ')').parse().ok())
+            .map(|w| w.trim_matches(|c| c == '(' || c == ')'))
+            // A URL too: `Running on http://127.0.0.1:5000/`.
+            .map(|w| w.rsplit("://").next().unwrap_or(w).trim_end_matches('/'))
+            .and_then(|w| w.parse().ok())
             .ok_or_else(|| {
                 format!("the first line should end with the bound address IP:PORT; it was {line:?}")
             })

@@ -1,0 +1,301 @@
+//! A raw HTTP client: what the seed typed into telnet (and into `openssl s_client` for HTTPS),
+//! written as a program.
+//!
+//! It opens a TCP connection to the URL's host and port, writes `GET /path HTTP/1.1` with a
+//! `Host` header (one server address may serve many sites), reads the status line and the
+//! headers, and then the body, whose end it learns from the headers: `Content-Length` bytes,
+//! chunks of the sizes that `Transfer-Encoding: chunked` announces, or else the close of the
+//! connection. With `-L` it follows redirects (at most five); `https://` wraps the same bytes in
+//! TLS, checking the server's certificate against `--cacert FILE` or the built-in web roots.
+//!
+//!     http_get [-i] [-L] [--cacert FILE] URL
+//!
+//! Prints the body (with `-i` first the status line and headers); exits 0 for a 2xx or 3xx
+//! status, 1 for any other status and for a failure, which one line on stderr explains.
+
+use socklab::cli::{self, Args, Options};
+use socklab::tls::{self, rustls, Trust};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// How long to wait for the server to accept, then for each read.
+const TIMEOUT: Duration = Duration::from_secs(10);
+/// Redirects followed with `-L` before giving up (curl stops at 50, browsers at about 20).
+const MAX_REDIRECTS: usize = 5;
+/// The longest status line or header line accepted.
+const MAX_LINE: u64 = 64 * 1024;
+const USER_AGENT: &str = "socklab-http_get/1.0";
+
+// ---------------------------------------------------------------------------------------------
+// URLs.
+
+/// What a URL says about where to connect and what to ask for.
+#[derive(Clone, Debug)]
+struct Url {
+    https: bool,
+    /// A host name or an IP address (an IPv6 address without its brackets).
+    host: String,
+    port: u16,
+    /// The request target: path and query, `/data?format=csv`; at least `/`.
+    target: String,
+}
+
+impl Url {
+    /// The `Host` header's value: the host, and the port unless it is the scheme's default.
+    fn authority(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        if self.port == default_port(self.https) {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+
+    fn show(&self) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.authority(), self.target)
+    }
+}
+
+fn default_port(https: bool) -> u16 {
+    if https {
+        443
+    } else {
+        80
+    }
+}
+
+/// Splits `scheme://host[:port][/path][?query][#fragment]`.
+fn parse_url(text: &str) -> Result<Url, String> {
+    todo!("fill in: scheme http (default port 80) or https (443), any case; the host (an IPv6 address in [brackets], kept without them) and an optional :port; the target from the first '/' or '?' on, \"/\" when empty, \"/?…\" for a bare query; drop a #fragment; Err(sentence) for anything else");
+}
+
+/// Percent-encodes the bytes a request target may not hold as they are (spaces, quotes,
+/// non-ASCII letters): a space inside the request line would split it into more than 3 words.
+fn encode_target(target: &str) -> String {
+    let mut out = String::with_capacity(target.len());
+    for &b in target.as_bytes() {
+        if b.is_ascii_graphic() && !b"\"<>\\^`{|}".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Where a redirect's `Location` leads, from `base`: an absolute URL, `//host/path` (same
+/// scheme), `/path` (same server) or a path relative to the base's folder.
+fn resolve(base: &Url, location: &str) -> Result<Url, String> {
+    let location = location.trim();
+    if location.contains("://") {
+        return parse_url(location);
+    }
+    if let Some(rest) = location.strip_prefix("//") {
+        let scheme = if base.https { "https" } else { "http" };
+        return parse_url(&format!("{scheme}://{rest}"));
+    }
+    let target = if location.starts_with('/') {
+        location.to_string()
+    } else {
+        let path = base.target.split('?').next().unwrap_or("/");
+        let folder = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+        format!("{folder}{location}")
+    };
+    Ok(Url {
+        target: encode_target(target.split('#').next().unwrap_or("/")),
+        ..base.clone()
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The connection.
+
+/// A byte stream both ways: a `TcpStream`, or TLS around one.
+trait Stream: Read + Write {}
+impl<T: Read + Write> Stream for T {}
+
+/// Connects to the URL's server; for `https`, wraps the connection in TLS (given: the lesson is
+/// that the HTTP bytes inside are the same), trusting `cacert` or else the built-in web roots.
+fn open(url: &Url, cacert: Option<&Path>) -> Result<Box<dyn Stream>, String> {
+    let tcp: TcpStream =
+        todo!("fill in: connect a TCP stream to (url.host, url.port); Err(sentence) naming the server if that fails");
+    tcp.set_read_timeout(Some(TIMEOUT))
+        .and_then(|()| tcp.set_write_timeout(Some(TIMEOUT)))
+        .map_err(|e| format!("cannot set timeouts: {e}"))?;
+    if !url.https {
+        return Ok(Box::new(tcp));
+    }
+    let trust = match cacert {
+        Some(file) => Trust::File(file),
+        None => Trust::WebRoots,
+    };
+    let config = tls::client_config(trust)?;
+    let conn = rustls::ClientConnection::new(config, tls::server_name(&url.host)?)
+        .map_err(|e| format!("TLS setup: {e}"))?;
+    // The handshake (and the certificate check) happens on the first write.
+    Ok(Box::new(rustls::StreamOwned::new(conn, tcp)))
+}
+
+/// Writes the request for `url`, all of it at once.
+fn send_request(stream: &mut dyn Stream, url: &Url) -> io::Result<()> {
+    todo!("fill in: write `GET TARGET HTTP/1.1`, then Host (url.authority()), User-Agent (USER_AGENT), Accept: */* and Connection: close, each line ending in \\r\\n, then an empty line, in one write_all");
+    stream.flush()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The response.
+
+/// A response's status line and headers.
+struct Head {
+    status: u16,
+    /// The status line, then each header line, as received (for `-i`).
+    lines: Vec<String>,
+    headers: Vec<(String, String)>,
+}
+
+impl Head {
+    /// The value of header `name` (in any case).
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads one line ending in `\n`, without its `\r\n`.
+fn read_line(reader: &mut impl BufRead, what: &str) -> Result<String, String> {
+    let mut line = Vec::new();
+    reader
+        .take(MAX_LINE)
+        .read_until(b'\n', &mut line)
+        .map_err(|e| format!("reading {what}: {e}"))?;
+    if line.last() != Some(&b'\n') {
+        return Err(format!(
+            "the server closed the connection in the middle of {what}"
+        ));
+    }
+    let text = String::from_utf8_lossy(&line);
+    Ok(text.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// Reads the status line and the headers up to the empty line.
+fn read_head(reader: &mut impl BufRead) -> Result<Head, String> {
+    let status_line = read_line(reader, "the status line")?;
+    let status: u16 =
+        todo!("fill in: the status code: the second word of `HTTP/1.1 200 OK`, three digits; Err(sentence) unless the line starts with HTTP/1. and has one");
+    let mut head = Head {
+        status,
+        lines: vec![status_line],
+        headers: Vec::new(),
+    };
+    loop {
+        let line = read_line(reader, "the headers")?;
+        if line.is_empty() {
+            return Ok(head);
+        }
+        todo!("fill in: split `Name: value` at the first colon into head.headers (value trimmed), and keep the line in head.lines; Err(sentence) when there is no colon");
+    }
+}
+
+/// Copies exactly `n` body bytes to `out`; fewer before the close is an error.
+fn copy_exactly(reader: &mut impl BufRead, n: u64, out: &mut impl Write) -> Result<(), String> {
+    todo!("fill in: copy n bytes from reader to out (io::copy of reader.take(n) copies until n bytes or the close); Err(sentence) when fewer came");
+}
+
+/// Reads a chunked body to `out`: chunks `SIZE-IN-HEX[;extension]\r\n DATA \r\n`, ended by a
+/// chunk of size 0. Trailer headers may follow that last chunk, up to an empty line; http_get
+/// closes the connection after the body, so it leaves them unread.
+fn read_chunked(reader: &mut impl BufRead, out: &mut impl Write) -> Result<(), String> {
+    todo!("fill in: loop: read the size line, drop a ;extension, parse the size as hexadecimal (Err(sentence) if it is not); size 0 → the body is complete; else copy_exactly the size, then the empty line that ends the chunk (Err(sentence) if the line holds more)");
+}
+
+/// Reads the body that follows `head` to `out`, framed as the headers say.
+fn read_body(reader: &mut impl BufRead, head: &Head, out: &mut impl Write) -> Result<(), String> {
+    todo!("fill in: 1xx, 204 and 304 have no body; Transfer-Encoding: chunked → read_chunked; else Content-Length N → copy_exactly N (Err if not a number); else the body runs until the server closes the connection");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fetching.
+
+/// What the command line asks for.
+struct Get<'a> {
+    /// `-i`: print each status line and headers too.
+    include: bool,
+    /// `-L`: follow redirects.
+    follow: bool,
+    cacert: Option<&'a Path>,
+}
+
+/// Fetches `url`, following redirects if asked, and prints what `get` says to `out`; returns
+/// the last response's status code.
+fn fetch(mut url: Url, get: &Get, out: &mut impl Write) -> Result<u16, String> {
+    let mut hops = 0;
+    loop {
+        let mut stream = open(&url, get.cacert)?;
+        send_request(&mut *stream, &url).map_err(|e| format!("sending to {}: {e}", url.show()))?;
+        let mut reader = BufReader::new(stream);
+        let head = read_head(&mut reader).map_err(|e| format!("{}: {e}", url.show()))?;
+        if get.include {
+            for line in &head.lines {
+                write!(out, "{line}\r\n").map_err(|e| format!("writing out: {e}"))?;
+            }
+            write!(out, "\r\n").map_err(|e| format!("writing out: {e}"))?;
+        }
+        todo!("fill in: with get.follow, a 301, 302, 303, 307 or 308 with a Location: count the hop (more than MAX_REDIRECTS → Err(sentence) saying it may be a loop), set url to resolve(&url, location)?, and continue with the next request");
+        read_body(&mut reader, &head, out).map_err(|e| format!("{}: {e}", url.show()))?;
+        out.flush().map_err(|e| format!("writing out: {e}"))?;
+        return Ok(head.status);
+    }
+}
+
+/// Whether a final status means success for the exit code.
+fn success(status: u16) -> bool {
+    todo!("fill in: true for 2xx (it worked) and 3xx (a redirect not followed is an answer too)");
+}
+
+const USAGE: &str = "Usage: http_get [-i] [-L] [--cacert FILE] URL
+
+Fetches URL (http:// or https://) with one HTTP/1.1 GET and prints the body. Exits 0 for a
+2xx or 3xx status, 1 otherwise; a failure is explained in one line on stderr.";
+
+pub fn main() -> ExitCode {
+    socklab::logging::init();
+    let mut opts = Options::new();
+    opts.optflag("i", "include", "print the status line and headers too");
+    opts.optflag("L", "location", "follow redirects (at most 5)");
+    opts.optopt(
+        "",
+        "cacert",
+        "trust the certificates in this PEM file (default: the built-in web roots)",
+        "FILE",
+    );
+    let args: Args = cli::parse(opts, USAGE);
+    let [text] = args.free() else {
+        args.fail("give one URL");
+    };
+    let url = parse_url(text).unwrap_or_else(|e| args.fail(&e));
+    let cacert: Option<String> = args.opt("cacert");
+    let get = Get {
+        include: args.flag("include"),
+        follow: args.flag("location"),
+        cacert: cacert.as_deref().map(Path::new),
+    };
+    let stdout = io::stdout();
+    match fetch(url, &get, &mut stdout.lock()) {
+        Ok(status) if success(status) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("http_get: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
