@@ -4,6 +4,7 @@
 #   make capture [LAB=udp-time] [SOLUTIONS=1]   (captures for a lab's questions, docs/developing.md)
 #   make test | make labs [FORCE=1] | make check-labs | make bench | make fmt
 #   make mutants [LAB=udp-time] | make bugs [LAB=udp-time]   (how well the checks catch bugs)
+#   make student-kit OUT=DIR   (the repository students receive: no solutions; docs/instructors.md)
 #   sudo make netlab [CLOSED=1] | sudo make netlab-down   (the course's hosts, docs/netlab.md)
 #   sudo make capture LAB=chat NET=1   (the lab's scenario across those hosts)
 
@@ -15,7 +16,7 @@ CAPTURE = $(KIT) capture
 GRADE_ARGS = $(if $(LAB),--lab $(LAB)) $(if $(SOLUTIONS),--solutions) \
              $(if $(SUBMISSION),--submission $(SUBMISSION)) $(if $(JSON),--json $(JSON))
 
-.PHONY: grade watch test labs check-labs unit lint fmt bench capture mutants bugs netlab netlab-down
+.PHONY: grade watch test labs check-labs unit lint fmt bench capture mutants bugs netlab netlab-down student-kit
 
 # With SOLUTIONS=1 the solutions' captures and answers are made first (a failure shows in the table).
 grade:
@@ -32,6 +33,9 @@ netlab:
 
 netlab-down:
 	$(CARGO) run --bin netlab -- down
+
+student-kit:
+	$(KIT) student-kit --out $(OUT)
 
 watch:
 	$(GRADE) --watch $(GRADE_ARGS)

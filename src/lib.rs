@@ -17,6 +17,7 @@
 //!   (`make mutants`) and the corpus of student bugs (`make bugs`).
 //! - [`netlab`]: the course's multi-host network in network namespaces (the `netlab` command).
 //! - [`password`]: salted PBKDF2-HMAC-SHA256 password hashes (lab `chat`'s accounts).
+//! - [`student_kit`]: the students' copy of the kit (`make student-kit OUT=DIR`).
 //! - [`tls`]: rustls configurations and self-signed certificates (labs `netcat` and `http`).
 //! - [`wire`]: the `--wire lines|seed` switch of the chat-room and chat programs.
 
@@ -31,6 +32,7 @@ pub mod mutants;
 pub mod netlab;
 pub mod password;
 pub mod sniff;
+pub mod student_kit;
 pub mod tls;
 pub mod wire;
 

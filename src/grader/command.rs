@@ -16,7 +16,8 @@ Commands:
   labs         write labs/ from solutions/ (make labs)
   check-labs   check that labs/ matches solutions/ and the lab registry matches the files
   mutants      grade mutants of the solutions' blanks: the share the checks catch (make mutants)
-  bugs         grade the corpus of student bugs in tests/bugs/ (make bugs)";
+  bugs         grade the corpus of student bugs in tests/bugs/ (make bugs)
+  student-kit  write the students' copy of the kit into a new folder (make student-kit OUT=DIR)";
 
 /// The `socklab` program: runs the subcommand named by the first argument over `labs`.
 pub fn main(labs: fn() -> Vec<Lab>) {
@@ -44,6 +45,7 @@ pub fn main(labs: fn() -> Vec<Lab>) {
         }
         Some("mutants") => crate::mutants::mutants_main(labs, rest),
         Some("bugs") => crate::mutants::bugs_main(labs, rest),
+        Some("student-kit") => student_kit_main(rest),
         Some("-h" | "--help") => println!("{USAGE}"),
         Some(other) => {
             eprintln!("error: no command '{other}'\n\n{USAGE}");
@@ -59,6 +61,30 @@ pub fn main(labs: fn() -> Vec<Lab>) {
 /// The kit's folder.
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `student-kit --out DIR`: the students' copy (src/student_kit.rs).
+fn student_kit_main(args: Vec<String>) {
+    let mut opts = Options::new();
+    opts.optopt("", "out", "the new folder to write it into", "DIR");
+    let brief = "Usage: socklab student-kit --out DIR\n\n\
+                 Writes the repository students receive: the kit without solutions/, the bug corpus,\n\
+                 the kit's own tests, benches and CI; with the students' Makefile and a GitHub\n\
+                 Classroom workflow.";
+    let args = cli::parse_args(opts, brief, args);
+    let Some(out) = args.opt::<PathBuf>("out") else {
+        args.fail("--out DIR is needed");
+    };
+    match crate::student_kit::write(&root(), &out) {
+        Ok(n) => println!(
+            "{}: the students' copy, {n} files (cd there, git init, push it as the assignment's template)",
+            out.display()
+        ),
+        Err(e) => {
+            eprintln!("student-kit: {e}");
+            exit(1);
+        }
+    }
 }
 
 /// `labs` writes labs/ from solutions/; `check-labs` only reports where they differ.
@@ -144,8 +170,9 @@ fn grade_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
     opts.optopt(
         "",
         "expect",
-        "exit 1 unless every check passes (full) or none does (zero)",
-        "full|zero",
+        "exit 1 unless every check passes (full), none does (zero), or none does and each \
+         waits for the student's code or capture (skeleton)",
+        "full|zero|skeleton",
     );
     opts.optflag("", "list", "list the labs and their checks, then exit");
     let args = cli::parse_args(opts, BRIEF, args);
@@ -182,8 +209,11 @@ fn grade_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
         return;
     }
     let expect: Option<String> = args.opt("expect");
-    if let Some(e) = expect.as_deref().filter(|e| *e != "full" && *e != "zero") {
-        args.fail(&format!("--expect takes full or zero, not '{e}'"));
+    if let Some(e) = expect
+        .as_deref()
+        .filter(|e| !["full", "zero", "skeleton"].contains(e))
+    {
+        args.fail(&format!("--expect takes full, zero or skeleton, not '{e}'"));
     }
     let jobs = args.get("jobs", 4usize);
     let json_path = args
@@ -265,9 +295,31 @@ fn grade_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
                     eprintln!("grade: expected every check to pass; {failed} failed");
                     exit(1);
                 }
-                Some("zero") if passed > 0 => {
+                Some("zero" | "skeleton") if passed > 0 => {
                     eprintln!("grade: expected every check to fail on the skeletons; {passed} passed (a check that passes vacuously)");
                     exit(1);
+                }
+                Some("skeleton") => {
+                    // An untouched copy fails for want of the student's code or capture only.
+                    let other: Vec<&str> = report
+                        .outcomes
+                        .iter()
+                        .filter(|(_, o)| {
+                            o.failure.as_deref().is_some_and(|why| {
+                                !why.contains("fill in") && !why.contains("no capture yet")
+                            })
+                        })
+                        .map(|(_, o)| o.name)
+                        .collect();
+                    if !other.is_empty() {
+                        eprintln!(
+                            "grade: {} check(s) failed for another reason than a blank to fill in: {}",
+                            other.len(),
+                            other.join("; ")
+                        );
+                        exit(1);
+                    }
+                    return;
                 }
                 _ => return,
             }

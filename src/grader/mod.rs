@@ -122,12 +122,19 @@ impl Lab {
 }
 
 /// Where and how to build: the kit's root, which version (labs or solutions), which target dir.
-/// A `cargo` command for building labs from inside the kit's own programs. `cargo run` gives
-/// the program it runs variables about itself (`CARGO_MANIFEST_DIR`, `CARGO_PKG_…`); a cargo
-/// started with them sees them as changed since the last build and rebuilds dependencies whose
-/// build scripts watch them (ring: a minute each time). They are taken out.
+/// A `cargo` command for building labs from inside the kit's own programs (see
+/// [`without_cargo_run_vars`]).
 pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    without_cargo_run_vars(&mut cmd);
+    cmd
+}
+
+/// Takes out of `cmd`'s environment what `cargo run` and `cargo test` tell the program they
+/// run about itself (`CARGO_MANIFEST_DIR`, `CARGO_PKG_…`). A cargo started below with them sees
+/// them as changed since the last build and rebuilds the dependencies whose build scripts watch
+/// them (ring: a minute each time).
+pub fn without_cargo_run_vars(cmd: &mut Command) -> &mut Command {
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy();
         let about_us = [

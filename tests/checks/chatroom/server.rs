@@ -14,9 +14,11 @@ use std::time::{Duration, Instant};
 pub(super) fn handshake(ctx: &Ctx) -> Result<(), String> {
     let (server, addr) = ctx.start_server(SERVER, SERVER_ARGS)?;
     let mut ann = connect(&server, addr, "ann")?;
-    ann.expect_next("NICKNAME")?;
-    ann.send("ann")?;
-    let before = ann.expect_line("Connected to server!")?;
+    let before = ann
+        .expect_next("NICKNAME")
+        .and_then(|()| ann.send("ann"))
+        .and_then(|()| ann.expect_line("Connected to server!"))
+        .map_err(|e| server.explain(e))?;
     if before.iter().any(|l| l.starts_with("ERROR")) {
         return Err(format!("the nickname ann was refused: {before:?}"));
     }
@@ -29,8 +31,11 @@ pub(super) fn clients_at_once(ctx: &Ctx) -> Result<(), String> {
     let mut peers = Vec::new();
     for name in ["amy", "ben", "cat"] {
         let mut peer = connect(&server, addr, name)?;
-        peer.expect_next("NICKNAME")
-            .map_err(|e| format!("{e} (while the other clients had not chosen a nickname yet)"))?;
+        peer.expect_next("NICKNAME").map_err(|e| {
+            server.explain(format!(
+                "{e} (while the other clients had not chosen a nickname yet)"
+            ))
+        })?;
         peers.push(peer);
     }
     for peer in peers.iter_mut().rev() {

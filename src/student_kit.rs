@@ -1,0 +1,274 @@
+//! `socklab student-kit` (`make student-kit OUT=DIR`): the repository students receive.
+//!
+//! It is the kit as git knows it, without what holds a blank's answer or serves only the kit's
+//! maintainers: `solutions/`, the bug corpus and accepted mutants (`tests/bugs/`, whose lines
+//! are the solutions'), the kit's own integration tests and their peers, the benchmarks, CI and
+//! the developers' guide (its examples quote solutions).
+//! `Cargo.toml` loses the benches and dev-dependencies, the Makefile is the students' (grade,
+//! watch, capture, netlab, and a `make test` that proves the copy builds and every check fails
+//! for want of the student's code), and a GitHub Classroom workflow grades each push.
+//! [`secret_lines`] lists the solution lines that must not appear in the copy; the kit's test
+//! (tests/student_kit.rs) looks for each of them in every file of a fresh copy.
+
+use crate::blanks;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Paths left out of the students' copy (a folder ends with `/`).
+const LEFT_OUT: [&str; 8] = [
+    "solutions/",
+    "docs/developing.md",
+    "tests/bugs/",
+    "tests/peers/",
+    "benches/",
+    ".ci/",
+    "labs/.generated",
+    ".github/",
+];
+
+/// Whether `path` (relative, with `/`) goes into the students' copy.
+pub fn kept(path: &str) -> bool {
+    // tests/*.rs are the kit's own tests; tests/checks/ is the autograder and stays.
+    let kit_test = path.starts_with("tests/") && path.matches('/').count() == 1;
+    !kit_test && !LEFT_OUT.iter().any(|out| path.starts_with(out))
+}
+
+/// The students' Makefile: the kit's student targets, and a self-test of the copy.
+const MAKEFILE: &str = r#"# Your copy of socklab. Every target is a thin wrapper around cargo (README.md).
+#   make grade [LAB=udp-time] [JSON=file]    build your labs and grade them
+#   make watch LAB=udp-time                  grade again on every save
+#   make capture LAB=udp-time [NET=1]        record your programs for the capture questions
+#   sudo make netlab | sudo make netlab-down the course's hosts on this machine (docs/netlab.md)
+#   make test [LAB=udp-time]                 the copy builds, and every check fails before you start
+
+CARGO ?= cargo
+KIT = $(CARGO) run --bin socklab --
+GRADE_ARGS = $(if $(LAB),--lab $(LAB)) $(if $(JSON),--json $(JSON))
+
+.PHONY: grade watch capture netlab netlab-down test
+
+grade:
+	$(KIT) grade $(GRADE_ARGS)
+
+watch:
+	$(KIT) grade --watch $(GRADE_ARGS)
+
+capture:
+	$(KIT) capture $(if $(LAB),--lab $(LAB)) $(if $(NET),--net)
+
+netlab:
+	$(CARGO) run --bin netlab -- up $(if $(CLOSED),--closed)
+
+netlab-down:
+	$(CARGO) run --bin netlab -- down
+
+# Meant for the untouched copy: each check must fail, waiting for your code ("fill in") or
+# your capture, never for another reason.
+test:
+	$(KIT) grade --expect skeleton --json target/grade/skeletons.json $(if $(LAB),--lab $(LAB))
+"#;
+
+/// GitHub Classroom: grade every push; the points are the autograder's own (results.json).
+const WORKFLOW: &str = r#"# Grades every push with the kit's autograder. GitHub Classroom reads the points from the
+# step named "Autograding Reporter" (the classroom-resources/autograding-grading-reporter form).
+name: Autograding Tests
+on: [push, workflow_dispatch]
+permissions:
+  checks: write
+  actions: read
+  contents: read
+jobs:
+  grade:
+    # The reporter puts the points on the check run of this name.
+    name: Autograding Tests
+    if: github.actor != 'github-classroom[bot]'
+    runs-on: ubuntu-latest
+    timeout-minutes: 30
+    steps:
+      - uses: actions/checkout@v4
+      - name: Tools for the capture questions
+        run: sudo apt-get update && sudo apt-get install -y --no-install-recommends tcpdump tshark
+      - name: Autograder
+        id: autograder
+        run: |
+          make grade JSON=target/grade/results.json || true
+          python3 - <<'PY' >> "$GITHUB_OUTPUT"
+          import base64, json
+          r = json.load(open("target/grade/results.json"))
+          tests = [{"name": t["name"], "status": "pass" if t["status"] == "passed" else "fail",
+                    "message": t.get("output", ""), "score": t["score"], "max_score": t["max_score"]}
+                   for t in r["tests"]]
+          result = {"version": 1, "status": "pass" if all(t["status"] == "pass" for t in tests) else "fail",
+                    "max_score": sum(t["max_score"] for t in tests), "tests": tests}
+          print("result=" + base64.b64encode(json.dumps(result).encode()).decode())
+          PY
+      - name: Autograding Reporter
+        uses: classroom-resources/autograding-grading-reporter@v1
+        env:
+          AUTOGRADER_RESULTS: "${{ steps.autograder.outputs.result }}"
+        with:
+          runners: autograder
+"#;
+
+/// Writes the students' copy of the kit at `root` into `out` (which must not exist, or be
+/// empty). Returns how many files it wrote.
+pub fn write(root: &Path, out: &Path) -> Result<usize, String> {
+    if out.exists() && fs::read_dir(out).map_or(true, |mut d| d.next().is_some()) {
+        return Err(format!(
+            "{} exists and is not empty: choose a new folder",
+            out.display()
+        ));
+    }
+    let listed = Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(root)
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if !listed.status.success() {
+        return Err("the students' copy is made from a git checkout of the kit".into());
+    }
+    let mut written = 0;
+    for path in listed.stdout.split(|&b| b == 0).filter(|p| !p.is_empty()) {
+        let path = String::from_utf8_lossy(path).into_owned();
+        if !kept(&path) || !root.join(&path).is_file() {
+            continue;
+        }
+        let to = out.join(&path);
+        if let Some(parent) = to.parent() {
+            fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        let text = match path.as_str() {
+            "Cargo.toml" => Some(cargo_toml(&read(&root.join(&path))?)),
+            "Makefile" => Some(MAKEFILE.to_string()),
+            _ => None,
+        };
+        match text {
+            Some(text) => fs::write(&to, text),
+            None => fs::copy(root.join(&path), &to).map(|_| ()),
+        }
+        .map_err(|e| format!("{}: {e}", to.display()))?;
+        written += 1;
+    }
+    let workflow = out.join(".github/workflows/classroom.yml");
+    fs::create_dir_all(workflow.parent().expect("a file in a folder"))
+        .and_then(|()| fs::write(&workflow, WORKFLOW))
+        .map_err(|e| format!("{}: {e}", workflow.display()))?;
+    Ok(written + 1)
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The kit's Cargo.toml without `[[bench]]` tables and dev-dependencies (only the kit's own
+/// tests and benches use them).
+fn cargo_toml(text: &str) -> String {
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in text.lines() {
+        if line.starts_with('[') {
+            skipping = line == "[[bench]]" || line == "[dev-dependencies]";
+        }
+        if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    // Comments written just above a dropped table stay behind it: harmless, but tidy them.
+    out.replace("\n\n\n", "\n\n")
+}
+
+/// The lines students must write themselves: every line of a blank region of `solutions/`,
+/// trimmed, that is long enough to be particular (16 characters or more) and is not a comment,
+/// unless the kit gives it to students anyway: it occurs in `labs/` (the given code of every
+/// lab: a line one lab asks for may be given in another), in the library `src/`, or in the
+/// autograder `tests/checks/`, which students receive to grade themselves and which speaks the
+/// same protocols (`Connection: close\r\n` is everyone's).
+pub fn secret_lines(root: &Path) -> Result<Vec<String>, String> {
+    let mut given = String::new();
+    for dir in ["labs", "src", "tests/checks"] {
+        let mut files = Vec::new();
+        source_files(&root.join(dir), &mut files)?;
+        for file in files {
+            given.push_str(&read(&file)?);
+        }
+    }
+    let mut secret = Vec::new();
+    let mut solutions = Vec::new();
+    source_files(&root.join("solutions"), &mut solutions)?;
+    for file in solutions {
+        let text = read(&file)?;
+        let regions =
+            blanks::blank_regions(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+        for region in regions {
+            for line in text[region].lines().map(str::trim) {
+                let particular = line.len() >= 16 && !line.starts_with("//");
+                if particular && !given.contains(line) {
+                    secret.push(line.to_string());
+                }
+            }
+        }
+    }
+    secret.sort();
+    secret.dedup();
+    Ok(secret)
+}
+
+/// Every `.rs` file under `dir`.
+fn source_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+    for entry in fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .flatten()
+    {
+        let path = entry.path();
+        if path.is_dir() {
+            source_files(&path, out)?;
+        } else if path.extension().is_some_and(|x| x == "rs") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_stays_and_what_goes() {
+        for path in [
+            "labs/udp-time/udp_time.rs",
+            "tests/checks/mod.rs",
+            "src/lib.rs",
+            "README.md",
+            "docs/netlab.md",
+        ] {
+            assert!(kept(path), "{path}");
+        }
+        for path in [
+            "solutions/udp-time/udp_time.rs",
+            "tests/bugs/chat/accepted.txt",
+            "tests/cli.rs",
+            "benches/http.rs",
+            ".ci/run",
+            "tests/peers/x.py",
+        ] {
+            assert!(!kept(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn benches_and_dev_dependencies_leave_cargo_toml() {
+        let toml = "[package]\nname = \"x\"\n\n[dependencies]\na = \"1\"\n\n[dev-dependencies]\nb = \"1\"\n\n[[bench]]\nname = \"y\"\nharness = false\n\n[profile.dev]\nopt-level = 0\n";
+        let out = cargo_toml(toml);
+        assert!(
+            out.contains("a = \"1\"") && out.contains("[profile.dev]"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("b = ") && !out.contains("bench") && !out.contains("name = \"y\""),
+            "{out}"
+        );
+    }
+}
