@@ -6,10 +6,11 @@ use socklab::grader::Lab;
 
 mod chat;
 mod chatroom;
+mod revproxy;
 mod udp_time;
 mod xmlrpc;
 
 /// Every lab, in the order the grader reports them.
 pub fn labs() -> Vec<Lab> {
-    vec![udp_time::lab(), xmlrpc::lab(), chatroom::lab(), chat::lab()]
+    vec![udp_time::lab(), xmlrpc::lab(), chatroom::lab(), chat::lab(), revproxy::lab()]
 }
