@@ -12,5 +12,11 @@ mod xmlrpc;
 
 /// Every lab, in the order the grader reports them.
 pub fn labs() -> Vec<Lab> {
-    vec![udp_time::lab(), xmlrpc::lab(), chatroom::lab(), chat::lab(), revproxy::lab()]
+    vec![
+        udp_time::lab(),
+        xmlrpc::lab(),
+        chatroom::lab(),
+        chat::lab(),
+        revproxy::lab(),
+    ]
 }

@@ -20,12 +20,24 @@ pub(super) fn packet_text(srcid: i64, policy: &str, payload: &str) -> String {
 fn client_with_proxy(ctx: &Ctx) -> Result<(Program, JsonPeer), String> {
     let proxy: StandIn<(TcpStream, SocketAddr)> = StandIn::listen(("127.0.0.1", 0))?;
     let dir = ctx.scratch_dir();
-    std::fs::write(dir.join("4242.PP_2.json"), packet_text(4242, "PP_2", PAYLOAD))
-        .context("writing a packet file")?;
+    std::fs::write(
+        dir.join("4242.PP_2.json"),
+        packet_text(4242, "PP_2", PAYLOAD),
+    )
+    .context("writing a packet file")?;
     let pkt = dir.join("4242.PP_2");
     let client = ctx.spawn(
         CLIENT,
-        &["-id", "1327", "-revproc", &proxy.port(), "-pkt", &pkt.to_string_lossy(), "-revhost", "127.0.0.1"],
+        &[
+            "-id",
+            "1327",
+            "-revproc",
+            &proxy.port(),
+            "-pkt",
+            &pkt.to_string_lossy(),
+            "-revhost",
+            "127.0.0.1",
+        ],
     )?;
     let (stream, _) = proxy.next("connection from the client", &client)?;
     let mut conn = JsonPeer::new(stream, "the test proxy")?;
@@ -68,7 +80,9 @@ pub(super) fn hash_matched(ctx: &Ctx) -> Result<(), String> {
         ));
     }
     if !lines.iter().any(|l| l.contains(PAYLOAD_SHA1)) {
-        return Err(format!("the client should print the reply's payload {PAYLOAD_SHA1}; it printed {lines:?}"));
+        return Err(format!(
+            "the client should print the reply's payload {PAYLOAD_SHA1}; it printed {lines:?}"
+        ));
     }
     Ok(())
 }
@@ -83,12 +97,17 @@ pub(super) fn wrong_hash(ctx: &Ctx) -> Result<(), String> {
             "the reply carried {wrong}, not the payload's SHA-1: the client should say so and exit 1; it printed {lines:?} and exited with {code:?}"
         ));
     }
-    if !lines.iter().any(|l| l.contains(&wrong) || l.contains(PAYLOAD_SHA1)) {
+    if !lines
+        .iter()
+        .any(|l| l.contains(&wrong) || l.contains(PAYLOAD_SHA1))
+    {
         return Err(format!("on a wrong hash the client should say what differs (show the hashes); it printed {lines:?}"));
     }
     // The right hash for another client is not an answer for this one either.
     let (client, mut conn) = client_with_proxy(ctx)?;
-    conn.send(&json!({"type": 2, "srcid": 2, "destid": 9999, "payloadsize": 40, "payload": PAYLOAD_SHA1}))?;
+    conn.send(
+        &json!({"type": 2, "srcid": 2, "destid": 9999, "payloadsize": 40, "payload": PAYLOAD_SHA1}),
+    )?;
     let (lines, code) = ended(&client)?;
     if matched(&lines) || code != Some(1) {
         return Err(format!(
@@ -112,7 +131,10 @@ pub(super) fn reply_in_pieces(ctx: &Ctx) -> Result<(), String> {
 }
 
 pub(super) fn proxy_error(ctx: &Ctx) -> Result<(), String> {
-    for (key, sentence) in [("error", "no server serves privacy policy PP_2"), ("Error", "No server currently serving this privacy policy")] {
+    for (key, sentence) in [
+        ("error", "no server serves privacy policy PP_2"),
+        ("Error", "No server currently serving this privacy policy"),
+    ] {
         let (client, mut conn) = client_with_proxy(ctx)?;
         conn.send(&json!({"type": 3, key: sentence}))?;
         let (lines, code) = ended(&client)?;

@@ -81,7 +81,8 @@ pub(super) fn routes_by_policy(ctx: &Ctx) -> Result<(), String> {
     register(addr, 1, "PP_1", one.addr().port())?;
     register(addr, 2, "PP_2", two.addr().port())?;
     // The course's packet: the reply carries the SHA-1 of its payload.
-    let answer = ask(addr, &data(1327, "PP_2", PAYLOAD), "client 1327").map_err(|e| proxy.explain(e))?;
+    let answer =
+        ask(addr, &data(1327, "PP_2", PAYLOAD), "client 1327").map_err(|e| proxy.explain(e))?;
     let forwarded = two
         .next("message from the proxy (PP_2's server)", &proxy)
         .context("client 1327 sent a message for PP_2")?;
@@ -123,7 +124,8 @@ fn servers_of(proxy: &Program, addr: SocketAddr, policies: &[&str]) -> Result<Ve
     let mut ids = Vec::new();
     for (i, policy) in policies.iter().enumerate() {
         let payload = random_payload();
-        let answer = ask(addr, &data(500 + i as i64, policy, &payload), "a client").map_err(|e| proxy.explain(e))?;
+        let answer = ask(addr, &data(500 + i as i64, policy, &payload), "a client")
+            .map_err(|e| proxy.explain(e))?;
         if answer["payload"].as_str() != Some(sha1_hex(&payload).as_str()) {
             return Err(format!(
                 "message {} (for {policy}) should be answered with its SHA-1; the proxy answered {answer}",
@@ -144,10 +146,22 @@ pub(super) fn round_robin(ctx: &Ctx) -> Result<(), String> {
     register(addr, 9, "PP_2", other.addr().port())?;
     register(addr, 2, "PP_1", second.addr().port())?;
     // PP_2's messages in between must not move PP_1's turn.
-    let order = ["PP_1", "PP_2", "PP_1", "PP_1", "PP_2", "PP_2", "PP_1", "PP_1"];
+    let order = [
+        "PP_1", "PP_2", "PP_1", "PP_1", "PP_2", "PP_2", "PP_1", "PP_1",
+    ];
     let ids = servers_of(&proxy, addr, &order)?;
-    let pp1: Vec<i64> = order.iter().zip(&ids).filter(|(p, _)| **p == "PP_1").map(|(_, id)| *id).collect();
-    let pp2: Vec<i64> = order.iter().zip(&ids).filter(|(p, _)| **p == "PP_2").map(|(_, id)| *id).collect();
+    let pp1: Vec<i64> = order
+        .iter()
+        .zip(&ids)
+        .filter(|(p, _)| **p == "PP_1")
+        .map(|(_, id)| *id)
+        .collect();
+    let pp2: Vec<i64> = order
+        .iter()
+        .zip(&ids)
+        .filter(|(p, _)| **p == "PP_2")
+        .map(|(_, id)| *id)
+        .collect();
     if pp1 != [1, 2, 1, 2, 1] || pp2 != [9, 9, 9] {
         return Err(format!(
             "PP_1 has servers 1 then 2, PP_2 has server 9; messages for {order:?} should reach PP_1's servers 1, 2, 1, 2, 1 and PP_2's 9, 9, 9; they reached {ids:?}"
@@ -162,7 +176,9 @@ pub(super) fn registered_address(ctx: &Ctx) -> Result<(), String> {
     // to the setup's source address, not to 127.0.0.1 or to the address it listens on.
     let server = stand_in_server_at("127.0.0.7", 4)?;
     let mut setup = JsonPeer::connect_from(addr, "127.0.0.7", "a test server on 127.0.0.7")?;
-    setup.send(&json!({"type": 1, "id": 4, "privPolyId": "PP_4", "listenport": server.addr().port()}))?;
+    setup.send(
+        &json!({"type": 1, "id": 4, "privPolyId": "PP_4", "listenport": server.addr().port()}),
+    )?;
     setup.receive().map_err(|e| proxy.explain(e))?;
     drop(setup);
     for srcid in [40, 41, 42] {
@@ -170,7 +186,10 @@ pub(super) fn registered_address(ctx: &Ctx) -> Result<(), String> {
     }
     let got = server.drain();
     if got.len() != 3 {
-        return Err(format!("three messages should reach the server over three connections; {} did", got.len()));
+        return Err(format!(
+            "three messages should reach the server over three connections; {} did",
+            got.len()
+        ));
     }
     Ok(())
 }
@@ -192,7 +211,8 @@ pub(super) fn unknown_policy(ctx: &Ctx) -> Result<(), String> {
     let (proxy, addr) = start_proxy(ctx)?;
     let server = stand_in_server(1, Behaviour::Good)?;
     register(addr, 1, "PP_1", server.addr().port())?;
-    let answer = ask(addr, &data(77, "PP_9", PAYLOAD), "client 77").map_err(|e| proxy.explain(e))?;
+    let answer =
+        ask(addr, &data(77, "PP_9", PAYLOAD), "client 77").map_err(|e| proxy.explain(e))?;
     if error_sentence(&answer).is_none() {
         return Err(format!(
             "no server serves PP_9; the client should get an error object with a sentence (an `error` field); it got {answer}"
@@ -224,7 +244,8 @@ pub(super) fn all_down(ctx: &Ctx) -> Result<(), String> {
     register(addr, 1, "PP_3", dead_port()?)?;
     register(addr, 2, "PP_3", dead_port()?)?;
     for srcid in [70, 71] {
-        let answer = ask(addr, &data(srcid, "PP_3", PAYLOAD), "a client").map_err(|e| proxy.explain(e))?;
+        let answer =
+            ask(addr, &data(srcid, "PP_3", PAYLOAD), "a client").map_err(|e| proxy.explain(e))?;
         if error_sentence(&answer).is_none() {
             return Err(format!(
                 "both servers of PP_3 refuse connections; client {srcid} should get an error object with a sentence; it got {answer}"
@@ -252,9 +273,13 @@ pub(super) fn slow_server_stalls_no_one(ctx: &Ctx) -> Result<(), String> {
             took.as_millis()
         ));
     }
-    let first = waiting.join().map_err(|_| "the slow client's thread panicked".to_string())??;
+    let first = waiting
+        .join()
+        .map_err(|_| "the slow client's thread panicked".to_string())??;
     if first["payload"].as_str() != Some(PAYLOAD_SHA1) {
-        return Err(format!("the slow server's reply should reach client 80 in the end; it got {first}"));
+        return Err(format!(
+            "the slow server's reply should reach client 80 in the end; it got {first}"
+        ));
     }
     Ok(())
 }
@@ -325,7 +350,9 @@ pub(super) fn too_large(ctx: &Ctx) -> Result<(), String> {
         Err(_) => {}
     }
     if !peer.closes(WAIT) {
-        return Err("after refusing an overlong message, the proxy should close the connection".into());
+        return Err(
+            "after refusing an overlong message, the proxy should close the connection".into(),
+        );
     }
     if !proxy.is_running() {
         return Err(proxy.explain("the proxy stopped".into()));
@@ -337,7 +364,8 @@ pub(super) fn garbage_from_server(ctx: &Ctx) -> Result<(), String> {
     let (proxy, addr) = start_proxy(ctx)?;
     let garbage = stand_in_server(3, Behaviour::Garbage)?;
     register(addr, 3, "PP_5", garbage.addr().port())?;
-    let answer = ask(addr, &data(95, "PP_5", PAYLOAD), "client 95").map_err(|e| proxy.explain(e))?;
+    let answer =
+        ask(addr, &data(95, "PP_5", PAYLOAD), "client 95").map_err(|e| proxy.explain(e))?;
     if error_sentence(&answer).is_none() {
         return Err(format!(
             "the server of PP_5 answered with bytes that are not JSON; the client should get an error object with a sentence; it got {answer}"
@@ -365,7 +393,11 @@ pub(super) fn fifty_clients(ctx: &Ctx) -> Result<(), String> {
                 let srcid = 1000 + i;
                 let payload = random_payload();
                 start.wait();
-                let answer = ask(addr, &data(srcid, "PP_1", &payload), &format!("client {srcid}"))?;
+                let answer = ask(
+                    addr,
+                    &data(srcid, "PP_1", &payload),
+                    &format!("client {srcid}"),
+                )?;
                 let ok = answer["payload"].as_str() == Some(sha1_hex(&payload).as_str())
                     && number(&answer, "destid", true) == Some(srcid);
                 if ok {
@@ -378,7 +410,11 @@ pub(super) fn fifty_clients(ctx: &Ctx) -> Result<(), String> {
         .collect();
     let failures: Vec<String> = clients
         .into_iter()
-        .filter_map(|c| c.join().unwrap_or_else(|_| Err("a client thread panicked".into())).err())
+        .filter_map(|c| {
+            c.join()
+                .unwrap_or_else(|_| Err("a client thread panicked".into()))
+                .err()
+        })
         .collect();
     if let Some(first) = failures.first() {
         return Err(proxy.explain(format!(
@@ -406,7 +442,20 @@ pub(super) fn all_three(ctx: &Ctx) -> Result<(), String> {
     for id in ["21", "22"] {
         let (server, _) = ctx.start_server(
             SERVER,
-            &["-id", id, "-pp", "PP_2", "-listen", "0", "-revproc", &port, "-revhost", "127.0.0.1", "-host", "127.0.0.1"],
+            &[
+                "-id",
+                id,
+                "-pp",
+                "PP_2",
+                "-listen",
+                "0",
+                "-revproc",
+                &port,
+                "-revhost",
+                "127.0.0.1",
+                "-host",
+                "127.0.0.1",
+            ],
         )?;
         server
             .expect_line("the acknowledgement printed", WAIT, |l| l.contains(ACK))
@@ -415,15 +464,30 @@ pub(super) fn all_three(ctx: &Ctx) -> Result<(), String> {
     }
     let dir = ctx.scratch_dir();
     let packet = dir.join("1327.PP_2.json");
-    std::fs::write(&packet, super::client::packet_text(1327, "PP_2", PAYLOAD)).context("writing a packet file")?;
+    std::fs::write(&packet, super::client::packet_text(1327, "PP_2", PAYLOAD))
+        .context("writing a packet file")?;
     let name = dir.join("1327.PP_2");
     let name = name.to_string_lossy();
     let mut ids = Vec::new();
     for id in ["1327", "1328", "1329"] {
-        let client = ctx.spawn(CLIENT, &["-id", id, "-revproc", &port, "-pkt", &name, "-revhost", "127.0.0.1"])?;
+        let client = ctx.spawn(
+            CLIENT,
+            &[
+                "-id",
+                id,
+                "-revproc",
+                &port,
+                "-pkt",
+                &name,
+                "-revhost",
+                "127.0.0.1",
+            ],
+        )?;
         let lines = client.run_to_end(WAIT).map_err(|e| proxy.explain(e))?;
         if !lines.iter().any(|l| l.trim() == "Hash matched.") {
-            return Err(format!("client {id} should print `Hash matched.`; it printed {lines:?}"));
+            return Err(format!(
+                "client {id} should print `Hash matched.`; it printed {lines:?}"
+            ));
         }
         let from = lines
             .iter()

@@ -37,11 +37,13 @@ pub(super) static QUESTIONS: QuestionSet = QuestionSet {
             key: "proxy_port",
             capture: "revproxy",
             title: "the proxy's source port towards the server, read from the capture",
-            text: "From which TCP port did the proxy connect to the server to forward the client's \
+            text:
+                "From which TCP port did the proxy connect to the server to forward the client's \
                    message?",
             form: Form::Integer,
             answer: Answer::Capture(|p| Ok(f64::from(request_seen(p)?.proxy_port))),
-            hint: "Find the second segment carrying the data message (type 0): the first goes from \
+            hint:
+                "Find the second segment carrying the data message (type 0): the first goes from \
                    the client to the proxy, the second from the proxy to the server. Its source \
                    port was picked by the proxy's OS when it connected.",
         },
@@ -130,7 +132,9 @@ fn request_seen(packets: &[Packet]) -> Result<RequestSeen, String> {
     )?;
     let payload = request["payload"].as_str().unwrap_or_default().to_string();
     let forwarded = data
-        .find(|(p, m)| m["payload"].as_str() == Some(payload.as_str()) && connection(p) != connection(first))
+        .find(|(p, m)| {
+            m["payload"].as_str() == Some(payload.as_str()) && connection(p) != connection(first)
+        })
         .map(|(p, _)| p)
         .ok_or(
             "it holds the client's data message but not the proxy's copy of it to a server: \
@@ -139,10 +143,15 @@ fn request_seen(packets: &[Packet]) -> Result<RequestSeen, String> {
     let hash = sha1_hex(&payload);
     let carriers: BTreeSet<_> = tcp
         .iter()
-        .filter(|p| contains(&p.payload, payload.as_bytes()) || contains(&p.payload, hash.as_bytes()))
+        .filter(|p| {
+            contains(&p.payload, payload.as_bytes()) || contains(&p.payload, hash.as_bytes())
+        })
         .map(|p| connection(p))
         .collect();
-    if !tcp.iter().any(|p| p.dst == first.src && contains(&p.payload, hash.as_bytes())) {
+    if !tcp
+        .iter()
+        .any(|p| p.dst == first.src && contains(&p.payload, hash.as_bytes()))
+    {
         return Err(format!(
             "it holds no reply carrying {hash} (the SHA-1 of the payload) to the client: stop the \
              capture after the client has printed its result"
@@ -172,13 +181,30 @@ fn scenario(rec: &mut Recorder) -> Result<(), String> {
     let (_proxy, addr) = rec.start_server(PROXY, PROXY_ARGS)?;
     let port = addr.port().to_string();
     let listen = {
-        let free = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("finding a free port: {e}"))?;
-        free.local_addr().map_err(|e| e.to_string())?.port().to_string()
+        let free =
+            TcpListener::bind("127.0.0.1:0").map_err(|e| format!("finding a free port: {e}"))?;
+        free.local_addr()
+            .map_err(|e| e.to_string())?
+            .port()
+            .to_string()
     };
     rec.capture("revproxy", &format!("tcp port {port} or tcp port {listen}"))?;
     let (server, _) = rec.start_server(
         SERVER,
-        &["-id", "2", "-pp", "PP_2", "-listen", &listen, "-revproc", &port, "-revhost", "127.0.0.1", "-host", "127.0.0.1"],
+        &[
+            "-id",
+            "2",
+            "-pp",
+            "PP_2",
+            "-listen",
+            &listen,
+            "-revproc",
+            &port,
+            "-revhost",
+            "127.0.0.1",
+            "-host",
+            "127.0.0.1",
+        ],
     )?;
     server
         .expect_line("the acknowledgement", WAIT, |l| l.contains(ACK))
@@ -190,13 +216,24 @@ fn scenario(rec: &mut Recorder) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", packet.display()))?;
     let client = rec.spawn(
         CLIENT,
-        &["-id", "1327", "-revproc", &port, "-pkt", &packet.to_string_lossy(), "-revhost", "127.0.0.1"],
+        &[
+            "-id",
+            "1327",
+            "-revproc",
+            &port,
+            "-pkt",
+            &packet.to_string_lossy(),
+            "-revhost",
+            "127.0.0.1",
+        ],
     )?;
     let result = client.run_to_end(WAIT);
     let _ = std::fs::remove_dir_all(&dir);
     let lines = result?;
     if !lines.iter().any(|l| l.trim() == "Hash matched.") {
-        return Err(format!("the client should print `Hash matched.`; it printed {lines:?}"));
+        return Err(format!(
+            "the client should print `Hash matched.`; it printed {lines:?}"
+        ));
     }
     Ok(())
 }
@@ -209,8 +246,12 @@ mod tests {
     fn the_request_is_found_by_its_messages() {
         let (syn, ack, psh) = (Flags::SYN, Flags::ACK, Flags::PSH);
         let (client, proxy, out, server) = (41000, 5000, 42000, 6000);
-        let request = br#"{"type": 0, "srcid": 1, "privPoliId": "PP_1", "payloadsize": 3, "payload": "abc"}"#;
-        let reply = format!(r#"{{"type": 2, "srcid": 2, "destid": 1, "payloadsize": 40, "payload": "{}"}}"#, sha1_hex("abc"));
+        let request =
+            br#"{"type": 0, "srcid": 1, "privPoliId": "PP_1", "payloadsize": 3, "payload": "abc"}"#;
+        let reply = format!(
+            r#"{{"type": 2, "srcid": 2, "destid": 1, "payloadsize": 40, "payload": "{}"}}"#,
+            sha1_hex("abc")
+        );
         let packets = vec![
             Packet::segment(1, client, proxy, syn, 1, b""),
             Packet::segment(2, client, proxy, psh | ack, 2, request),

@@ -17,7 +17,7 @@ enum Ack {
     Send,
     /// Closes without a word.
     Close,
-    /// Says nothing and keeps the connection open for a while.
+    /// Says nothing and keeps the connection open (12 s: longer than the check waits).
     Silent,
 }
 
@@ -28,7 +28,20 @@ fn started(ctx: &Ctx, ack: Ack) -> Result<(Program, SocketAddr, Value, Proxy), S
     let port = proxy.port();
     let (server, addr) = ctx.start_server(
         SERVER,
-        &["-id", "100", "-pp", "PP_1", "-listen", "0", "-revproc", &port, "-revhost", "127.0.0.1", "-host", "127.0.0.1"],
+        &[
+            "-id",
+            "100",
+            "-pp",
+            "PP_1",
+            "-listen",
+            "0",
+            "-revproc",
+            &port,
+            "-revhost",
+            "127.0.0.1",
+            "-host",
+            "127.0.0.1",
+        ],
     )?;
     let (stream, _) = proxy.next("setup connection from the server", &server)?;
     let mut conn = JsonPeer::new(stream, "the test proxy")?;
@@ -41,7 +54,7 @@ fn started(ctx: &Ctx, ack: Ack) -> Result<(Program, SocketAddr, Value, Proxy), S
         Ack::Silent => {
             // Held open by the stand-in's own thread, then closed.
             std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_secs(6));
+                std::thread::sleep(Duration::from_secs(12));
                 drop(conn);
             });
         }
@@ -50,7 +63,12 @@ fn started(ctx: &Ctx, ack: Ack) -> Result<(Program, SocketAddr, Value, Proxy), S
 }
 
 /// Sends a data message straight to the server and returns its answer.
-fn ask_server(server: &Program, addr: SocketAddr, message: &Value, within: Duration) -> Result<(JsonPeer, Value), String> {
+fn ask_server(
+    server: &Program,
+    addr: SocketAddr,
+    message: &Value,
+    within: Duration,
+) -> Result<(JsonPeer, Value), String> {
     let mut peer = JsonPeer::connect(addr, "the test proxy").map_err(|e| server.explain(e))?;
     peer.send(message)?;
     let answer = peer.receive_within(within).map_err(|e| server.explain(e))?;
@@ -95,11 +113,19 @@ pub(super) fn registers(ctx: &Ctx) -> Result<(), String> {
 }
 
 pub(super) fn without_ack(ctx: &Ctx) -> Result<(), String> {
-    for (ack, how) in [(Ack::Close, "closes after the setup"), (Ack::Silent, "says nothing after the setup")] {
+    for (ack, how) in [
+        (Ack::Close, "closes after the setup"),
+        (Ack::Silent, "says nothing after the setup"),
+    ] {
         let (server, addr, _, _proxy) = started(ctx, ack)?;
         // A server may wait a few seconds for an acknowledgement before serving.
-        let (_, answer) = ask_server(&server, addr, &data(51, "PP_1", PAYLOAD), Duration::from_secs(8))
-            .map_err(|e| format!("when the proxy {how}, the server should still serve: {e}"))?;
+        let (_, answer) = ask_server(
+            &server,
+            addr,
+            &data(51, "PP_1", PAYLOAD),
+            Duration::from_secs(8),
+        )
+        .map_err(|e| format!("when the proxy {how}, the server should still serve: {e}"))?;
         check_reply(&answer, 51, PAYLOAD).map_err(|e| format!("when the proxy {how}: {e}"))?;
     }
     Ok(())
@@ -121,7 +147,11 @@ pub(super) fn answers_sha1(ctx: &Ctx) -> Result<(), String> {
     let payload = "qctspreinhpsqjwpbhvyvmmglsyvitbl";
     let message = json!({"type": "0", "srcid": "1334", "privPoliId": "PP_1", "payloadsize": "32", "payload": payload});
     let mut peer = JsonPeer::connect(addr, "the test proxy").map_err(|e| server.explain(e))?;
-    peer.send_split(message.to_string().as_bytes(), 20, Duration::from_millis(300))?;
+    peer.send_split(
+        message.to_string().as_bytes(),
+        20,
+        Duration::from_millis(300),
+    )?;
     let answer = peer.receive().map_err(|e| server.explain(e))?;
     check_reply(&answer, 1334, payload)
         .map_err(|e| format!("a message sent in two writes, with ids as strings: {e}"))
@@ -142,8 +172,13 @@ pub(super) fn several_at_once(ctx: &Ctx) -> Result<(), String> {
     let mut idle = JsonPeer::connect(addr, "a silent test proxy").map_err(|e| server.explain(e))?;
     std::thread::sleep(QUIET);
     // …must not hold up another.
-    let (_, answer) = ask_server(&server, addr, &data(53, "PP_1", PAYLOAD), Duration::from_secs(2))
-        .map_err(|e| format!("while another connection had sent nothing yet: {e}"))?;
+    let (_, answer) = ask_server(
+        &server,
+        addr,
+        &data(53, "PP_1", PAYLOAD),
+        Duration::from_secs(2),
+    )
+    .map_err(|e| format!("while another connection had sent nothing yet: {e}"))?;
     check_reply(&answer, 53, PAYLOAD)?;
     idle.send(&data(54, "PP_1", PAYLOAD))?;
     let answer = idle.receive().map_err(|e| server.explain(e))?;
@@ -160,9 +195,11 @@ pub(super) fn survives_bad_input(ctx: &Ctx) -> Result<(), String> {
     for (what, bytes) in bad {
         let mut peer = JsonPeer::connect(addr, "the test proxy").map_err(|e| server.explain(e))?;
         peer.send_raw(bytes)?;
-        let answer = peer
-            .receive()
-            .map_err(|e| server.explain(format!("after {what}, the server should answer with an error: {e}")))?;
+        let answer = peer.receive().map_err(|e| {
+            server.explain(format!(
+                "after {what}, the server should answer with an error: {e}"
+            ))
+        })?;
         if error_sentence(&answer).is_none() {
             return Err(format!("after {what}, the server should answer an error object with a sentence; it answered {answer}"));
         }
@@ -179,11 +216,15 @@ pub(super) fn survives_bad_input(ctx: &Ctx) -> Result<(), String> {
 pub(super) fn log_lines(ctx: &Ctx) -> Result<(), String> {
     let (server, addr, _, _proxy) = started(ctx, Ack::Send)?;
     ask_server(&server, addr, &data(56, "PP_1", PAYLOAD), WAIT)?;
-    server.expect_line(&format!("`Received a message from client 56 payload: {PAYLOAD}`"), WAIT, |l| {
-        l.contains("Received a message from client 56") && l.contains(PAYLOAD)
-    })?;
-    server.expect_line(&format!("`Sending a response to the client 56 payload: {PAYLOAD_SHA1}`"), WAIT, |l| {
-        l.contains("Sending a response to") && l.contains("56") && l.contains(PAYLOAD_SHA1)
-    })?;
+    server.expect_line(
+        &format!("`Received a message from client 56 payload: {PAYLOAD}`"),
+        WAIT,
+        |l| l.contains("Received a message from client 56") && l.contains(PAYLOAD),
+    )?;
+    server.expect_line(
+        &format!("`Sending a response to the client 56 payload: {PAYLOAD_SHA1}`"),
+        WAIT,
+        |l| l.contains("Sending a response to") && l.contains("56") && l.contains(PAYLOAD_SHA1),
+    )?;
     Ok(())
 }
