@@ -60,9 +60,7 @@ impl fmt::Display for ReadError {
             ReadError::Truncated => write!(f, "the connection closed in the middle of a message"),
             ReadError::TooLarge => write!(f, "a message longer than {MAX_MESSAGE} bytes"),
             ReadError::NotJson(why) => write!(f, "not JSON ({why})"),
-            ReadError::Io(e)
-                if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
-            {
+            ReadError::Io(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 write!(f, "no complete message in time")
             }
             ReadError::Io(e) => write!(f, "{e}"),
@@ -166,7 +164,10 @@ pub fn type_field(message: &Value) -> Result<i64, String> {
 pub fn error_text(message: &Value) -> Option<String> {
     let fields = message.as_object()?;
     let text = fields.get("error").or_else(|| fields.get("Error"))?;
-    Some(text.as_str().map_or_else(|| text.to_string(), str::to_string))
+    Some(
+        text.as_str()
+            .map_or_else(|| text.to_string(), str::to_string),
+    )
 }
 
 /// An error message carrying `sentence`.
@@ -195,7 +196,9 @@ fn port_field(message: &Value, key: &str) -> Result<u16, String> {
 fn expect_type(message: &Value, want: i64, name: &str) -> Result<(), String> {
     match type_field(message)? {
         t if t == want => Ok(()),
-        t => Err(format!("expected a {name} message (type {want}), got type {t}")),
+        t => Err(format!(
+            "expected a {name} message (type {want}), got type {t}"
+        )),
     }
 }
 

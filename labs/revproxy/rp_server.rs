@@ -111,8 +111,7 @@ fn server(me: Identity, host: &str, listen: u16, proxy: SocketAddr) -> Result<()
     todo!("fill in: accept loop: accept each connection (log accept errors, pause 50 ms, go on) and handle it in a new thread (thread::Builder, log a failure to spawn)");
 }
 
-const USAGE: &str =
-    "Usage: rp_server -id ID -pp POLICY -listen P -revproc P [-revhost H] [-host H]
+const USAGE: &str = "Usage: rp_server -id ID -pp POLICY -listen P -revproc P [-revhost H] [-host H]
 
 A server behind the reverse proxy: answers each message with the SHA-1 of its payload.";
 

@@ -303,7 +303,10 @@ fn serve(host: &str, port: u16) -> io::Result<()> {
     let listener: TcpListener =
         /* BLANK: listen on (host, port) */ TcpListener::bind((host, port))? /* END */;
     let addr = listener.local_addr()?;
-    println!("Running the reverse proxy on port {} at {addr}", addr.port());
+    println!(
+        "Running the reverse proxy on port {} at {addr}",
+        addr.port()
+    );
     let table = Arc::new(Table::default());
     // BEGIN BLANK: accept loop: accept each connection (log accept errors, pause 50 ms, go on) and handle it in a new thread (thread::Builder, log a failure to spawn)
     loop {

@@ -127,14 +127,14 @@ Sends a packet file's message through the reverse proxy and checks the SHA-1 tha
 pub fn main() -> ExitCode {
     socklab::logging::init();
     let mut opts = Options::new();
-    opts.optopt("", "id", "this client's id (replaces the packet's srcid)", "ID");
-    opts.optopt("", "revproc", "the reverse proxy's port", "P");
     opts.optopt(
         "",
-        "pkt",
-        "the packet file (FILE or FILE.json)",
-        "FILE",
+        "id",
+        "this client's id (replaces the packet's srcid)",
+        "ID",
     );
+    opts.optopt("", "revproc", "the reverse proxy's port", "P");
+    opts.optopt("", "pkt", "the packet file (FILE or FILE.json)", "FILE");
     opts.optopt(
         "",
         "revhost",
@@ -145,8 +145,7 @@ pub fn main() -> ExitCode {
     if !args.free().is_empty() {
         args.fail("rp_client takes no positional arguments");
     }
-    let (Some(revproc), Some(pkt)) = (args.opt::<u16>("revproc"), args.opt::<String>("pkt"))
-    else {
+    let (Some(revproc), Some(pkt)) = (args.opt::<u16>("revproc"), args.opt::<String>("pkt")) else {
         args.fail("-revproc and -pkt are required");
     };
     let id: Option<i64> = args.opt("id");
@@ -163,7 +162,12 @@ pub fn main() -> ExitCode {
         Ok(addrs) => addrs.collect(),
         Err(e) => args.fail(&format!("-revhost {revhost}: {e}")),
     };
-    let Some(proxy) = addrs.iter().find(|a| a.is_ipv4()).or(addrs.first()).copied() else {
+    let Some(proxy) = addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+    else {
         args.fail(&format!("-revhost {revhost} has no address"));
     };
     client(proxy, &data)

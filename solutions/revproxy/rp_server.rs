@@ -142,7 +142,8 @@ fn handle(mut stream: TcpStream, from: SocketAddr, me: &Identity) {
     let reply = reply_to(me, &data);
     println!(
         "Sending a response to the client {} payload: {}",
-        data.srcid, reply["payload"].as_str().unwrap_or_default()
+        data.srcid,
+        reply["payload"].as_str().unwrap_or_default()
     );
     if let Err(e) = write_message(&mut stream, &reply) {
         log::warn!("{from}: could not reply: {e}");
@@ -189,8 +190,7 @@ fn server(me: Identity, host: &str, listen: u16, proxy: SocketAddr) -> Result<()
     // END BLANK
 }
 
-const USAGE: &str =
-    "Usage: rp_server -id ID -pp POLICY -listen P -revproc P [-revhost H] [-host H]
+const USAGE: &str = "Usage: rp_server -id ID -pp POLICY -listen P -revproc P [-revhost H] [-host H]
 
 A server behind the reverse proxy: answers each message with the SHA-1 of its payload.";
 
