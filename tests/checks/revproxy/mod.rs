@@ -43,6 +43,8 @@ pub fn lab() -> Lab {
             Check::new("1 registration", "the server serves whether or not the proxy acknowledges", 1,
                 "rp_server's register: a proxy that closes, or says nothing for a while, has still registered you.", server::without_ack)
                 .limit(20),
+            Check::new("1 registration", "the server stops, with the proxy's sentence, when its setup is refused", 1,
+                "rp_server's register: an answer with an error sentence means the proxy did not take you.", server::refused_setup),
             Check::new("2 routing", "the proxy forwards a message to a server of its policy and relays the reply", 3,
                 "revproc: answer() for a data message calls route(); pick() and forward() are yours.", proxy::routes_by_policy),
             Check::new("2 routing", "round-robin per policy, in registration order (1, 2, 1, 2, 1)", 2,
@@ -70,7 +72,10 @@ pub fn lab() -> Lab {
             Check::new("4 client", "the client prints the proxy's error sentence and exits 1", 1,
                 "An answer with an `error` (or `Error`) field is not a reply: print it and fail.", client::proxy_error),
             Check::new("5 failures", "a dead server is skipped and the message goes to the next one", 2,
-                "forward() failing to connect is Failure::Down: mark_down, then pick() again; pick() skips servers that are down.", proxy::dead_server_skipped),
+                "forward() failing to connect is Failure::Down: mark_down, then pick() again; pick() skips servers that are down. A server that registers again is back.", proxy::dead_server_skipped),
+            Check::new("5 failures", "a server that does not answer in time is marked down and skipped for a while", 2,
+                "forward(): a timeout waiting for the reply is Failure::Down too; then mark_down, and pick() must skip it for a while.", proxy::silent_server_skipped)
+                .limit(20),
             Check::new("5 failures", "with every server of a policy down, the client gets an error sentence", 1,
                 "When pick() finds every server down, answer with error_message instead of waiting or closing.", proxy::all_down),
             Check::new("5 failures", "a slow server stalls no one else", 2,
@@ -80,7 +85,7 @@ pub fn lab() -> Lab {
             Check::new("5 failures", "the proxy refuses a message over 64 KiB and closes", 1,
                 "read_message must stop at MAX_MESSAGE bytes: an endless message must not grow a buffer without end.", proxy::too_large),
             Check::new("5 failures", "garbage from a server reaches the client as an error", 1,
-                "forward()'s reply may be anything: a read error is Failure::Bad, a message that is not a reply is refused by checked_reply.", proxy::garbage_from_server),
+                "A server that answers garbage is up, only its answer is wrong: which Failure is that in forward(), and what does route() do with it?", proxy::garbage_from_server),
             Check::new("6 together", "50 clients at once all get the right reply, spread 25/25", 2,
                 "Thread per connection, round-robin turns taken under the lock, the lock let go before forwarding.", proxy::fifty_clients)
                 .limit(20),

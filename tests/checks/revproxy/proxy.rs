@@ -236,6 +236,52 @@ pub(super) fn dead_server_skipped(ctx: &Ctx) -> Result<(), String> {
             .context("server 1 of PP_1 refuses connections; every message should reach server 2")
             .map_err(|e| proxy.explain(e))?;
     }
+    // Server 1 restarts on another port and registers again: it is back at once, at its new
+    // address, and takes its turns again.
+    let back = stand_in_server(1, Behaviour::Good)?;
+    register(addr, 1, "PP_1", back.addr().port())?;
+    let ids = servers_of(&proxy, addr, &["PP_1", "PP_1"])?;
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    if sorted != [1, 2] {
+        return Err(format!(
+            "server 1 of PP_1 registered again from a new port; the next two messages should reach servers 1 and 2, one each; they reached {ids:?}"
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn silent_server_skipped(ctx: &Ctx) -> Result<(), String> {
+    let (proxy, addr) = start_proxy(ctx)?;
+    // Accepts, reads, never answers (for longer than the check lasts).
+    let silent = stand_in_server(1, Behaviour::Slow(Duration::from_secs(30)))?;
+    let alive = stand_in_server(2, Behaviour::Good)?;
+    register(addr, 1, "PP_7", silent.addr().port())?;
+    register(addr, 2, "PP_7", alive.addr().port())?;
+    let mut first = JsonPeer::connect(addr, "client 65").map_err(|e| proxy.explain(e))?;
+    let payload = random_payload();
+    first.send(&data(65, "PP_7", &payload))?;
+    let answer = first
+        .receive_within(Duration::from_secs(10))
+        .context("server 1 of PP_7 never answers; after a time limit of a few seconds the message should go to server 2")
+        .map_err(|e| proxy.explain(e))?;
+    if number(&answer, "srcid", true) != Some(2)
+        || answer["payload"].as_str() != Some(sha1_hex(&payload).as_str())
+    {
+        return Err(format!(
+            "server 1 of PP_7 never answers; client 65's message should then go to server 2 and get its reply; it got {answer}"
+        ));
+    }
+    for srcid in [66, 67] {
+        let started = Instant::now();
+        expect_reply(addr, srcid, "PP_7", 2).map_err(|e| proxy.explain(e))?;
+        if started.elapsed() > Duration::from_millis(1500) {
+            return Err(format!(
+                "server 1 of PP_7 did not answer in time once; the next messages should skip it for a while, but client {srcid} waited {} ms",
+                started.elapsed().as_millis()
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -363,17 +409,24 @@ pub(super) fn too_large(ctx: &Ctx) -> Result<(), String> {
 pub(super) fn garbage_from_server(ctx: &Ctx) -> Result<(), String> {
     let (proxy, addr) = start_proxy(ctx)?;
     let garbage = stand_in_server(3, Behaviour::Garbage)?;
-    register(addr, 3, "PP_5", garbage.addr().port())?;
-    let answer =
-        ask(addr, &data(95, "PP_5", PAYLOAD), "client 95").map_err(|e| proxy.explain(e))?;
-    if error_sentence(&answer).is_none() {
-        return Err(format!(
-            "the server of PP_5 answered with bytes that are not JSON; the client should get an error object with a sentence; it got {answer}"
-        ));
-    }
     let good = stand_in_server(4, Behaviour::Good)?;
-    register(addr, 4, "PP_6", good.addr().port())?;
-    expect_reply(addr, 96, "PP_6", 4).map_err(|e| proxy.explain(e))
+    register(addr, 3, "PP_5", garbage.addr().port())?;
+    register(addr, 4, "PP_5", good.addr().port())?;
+    // Server 3 is alive but answers garbage: its client is told so, and server 3 keeps its turn.
+    for (srcid, garbled) in [(95, true), (96, false), (97, true)] {
+        if !garbled {
+            expect_reply(addr, srcid, "PP_5", 4).map_err(|e| proxy.explain(e))?;
+            continue;
+        }
+        let answer =
+            ask(addr, &data(srcid, "PP_5", PAYLOAD), "a client").map_err(|e| proxy.explain(e))?;
+        if error_sentence(&answer).is_none() {
+            return Err(format!(
+                "PP_5's server 3 answers with bytes that are not JSON, and it was its turn: client {srcid} should get an error object with a sentence (the server is up, only its answer is bad); it got {answer}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -228,3 +228,45 @@ pub(super) fn log_lines(ctx: &Ctx) -> Result<(), String> {
     )?;
     Ok(())
 }
+
+pub(super) fn refused_setup(ctx: &Ctx) -> Result<(), String> {
+    let proxy: Proxy = StandIn::listen(("127.0.0.1", 0))?;
+    let port = proxy.port();
+    let (server, _) = ctx.start_server(
+        SERVER,
+        &[
+            "-id",
+            "100",
+            "-pp",
+            "PP_1",
+            "-listen",
+            "0",
+            "-revproc",
+            &port,
+            "-revhost",
+            "127.0.0.1",
+            "-host",
+            "127.0.0.1",
+        ],
+    )?;
+    let (stream, _) = proxy.next("setup connection from the server", &server)?;
+    let mut conn = JsonPeer::new(stream, "the test proxy")?;
+    conn.receive().map_err(|e| server.explain(e))?;
+    let sentence = "server id 100 is already registered from another address";
+    conn.send(&json!({"type": 3, "error": sentence}))?;
+    let status = server
+        .wait(WAIT)
+        .map_err(|_| format!("the proxy refused the setup with {{\"error\": \"{sentence}\"}}; the server should stop (exit 1), not serve"))?;
+    let said = server.stderr().contains(sentence)
+        || server
+            .rest(Duration::from_millis(200))
+            .unwrap_or_default()
+            .iter()
+            .any(|l| l.contains(sentence));
+    if status.success() || !said {
+        return Err(format!(
+            "the proxy refused the setup with {{\"error\": \"{sentence}\"}}; the server should say so (the sentence) and exit 1; it exited with {status}"
+        ));
+    }
+    Ok(())
+}
