@@ -86,4 +86,5 @@ bench:
 	$(CARGO) bench --features solutions --target-dir target/solutions --bench udp_time
 	$(CARGO) bench --features solutions --target-dir target/solutions --bench chatroom
 	$(CARGO) bench --features solutions --target-dir target/solutions --bench http  # Flask: pip into target/bench-venv
+	$(CARGO) bench --features solutions --target-dir target/solutions --bench revproxy
 	$(KIT) mutants

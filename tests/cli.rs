@@ -90,6 +90,20 @@ fn mistakes_particular_to_a_program_exit_2_with_one_line_and_usage() {
         ("http_get", &["ftp://example.com/"]),
         ("http_get", &["http://127.0.0.1:99999/"]),
         ("http_get", &["http://a/", "http://b/"]),
+        ("revproc", &[]),
+        ("revproc", &["-port", "notaport"]),
+        ("rp_server", &["-id", "1", "-pp", "PP_1", "-listen", "0"]),
+        (
+            "rp_server",
+            &[
+                "-id", "one", "-pp", "PP_1", "-listen", "0", "-revproc", "5000",
+            ],
+        ),
+        ("rp_client", &["-revproc", "5000"]),
+        (
+            "rp_client",
+            &["-revproc", "5000", "-pkt", "/nonexistent/1327.PP_2"],
+        ),
     ] {
         assert!(programs().contains(&bin), "{bin} is no lab's program");
         assert_mistake(bin, args);

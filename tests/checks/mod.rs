@@ -7,6 +7,7 @@ use socklab::grader::Lab;
 mod chat;
 mod chatroom;
 mod http;
+mod revproxy;
 mod udp_time;
 mod xmlrpc;
 
@@ -17,6 +18,7 @@ pub fn labs() -> Vec<Lab> {
         xmlrpc::lab(),
         chatroom::lab(),
         chat::lab(),
+        revproxy::lab(),
         http::lab(),
     ]
 }

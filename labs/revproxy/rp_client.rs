@@ -1,0 +1,149 @@
+//! A client of the reverse proxy: it sends one packet file's data message to the proxy, prints
+//! the server's reply, and checks that the reply carries the SHA-1 of the payload it sent.
+//!
+//! The course's packet files (`1327.PP_2.json`) hold a pretty-printed data message
+//! `{type: 0, srcid, privPoliId, payloadsize, payload}`; `-pkt 1327.PP_2` finds the file with or
+//! without its `.json`, and `-id` replaces its `srcid`. The client never trusts the reply: it
+//! hashes the payload itself and exits 0 only when the two agree.
+//!
+//!     rp_client -id ID -revproc P -pkt FILE [-revhost H]
+
+#[path = "message.rs"]
+mod message;
+
+use message::{error_text, read_message, sha1_hex, write_message, Data, Reply};
+use serde_json::Value;
+use socklab::cli::{self, Args, Options};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// How long connecting to the proxy may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long to wait for the reply: the proxy may try several servers first (each may take
+/// seconds to be found down).
+const REPLY_TIMEOUT: Duration = Duration::from_secs(40);
+
+/// The packet file `name`, or `name.json`.
+fn find_packet(name: &str) -> Result<PathBuf, String> {
+    let plain = PathBuf::from(name);
+    let with_json = PathBuf::from(format!("{name}.json"));
+    [plain, with_json]
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| format!("no packet file {name} (nor {name}.json)"))
+}
+
+/// Reads a packet file: a data message as the course writes them.
+fn load_packet(path: &Path) -> Result<Data, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let value: Value = serde_json::from_str(&text)
+        .map_err(|e| format!("{}: not a JSON packet ({e})", path.display()))?;
+    Data::from_json(&value).map_err(|why| format!("{}: {why}", path.display()))
+}
+
+/// Sends `data` to the proxy at `proxy` over a new connection and returns its answer.
+fn exchange(proxy: SocketAddr, data: &Data) -> Result<Value, String> {
+    todo!("fill in: connect (CONNECT_TIMEOUT), set read and write timeouts of REPLY_TIMEOUT, write_message the data's JSON, read_message the answer; each failure is an Err saying which step failed");
+}
+
+/// Whether `reply` answers `data`: the SHA-1 of the payload we sent, for us. `Err` says what
+/// differs.
+fn verify(reply: &Reply, data: &Data) -> Result<(), String> {
+    todo!("fill in: the reply's payload must equal (ignoring case) sha1_hex of the payload we sent, else an Err showing both; its destid must be our srcid, else an Err naming both");
+}
+
+fn client(proxy: SocketAddr, data: &Data) -> ExitCode {
+    println!(
+        "Sending message {} to privacy policy {} through reverse proxy running on port {}",
+        data.payload,
+        data.policy,
+        proxy.port()
+    );
+    let answer = match exchange(proxy, data) {
+        Ok(answer) => answer,
+        Err(why) => {
+            println!("{why}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(sentence) = error_text(&answer) {
+        println!("The reverse proxy answered with an error: {sentence}");
+        return ExitCode::FAILURE;
+    }
+    let reply = match Reply::from_json(&answer) {
+        Ok(reply) => reply,
+        Err(why) => {
+            println!("The answer is not a reply ({why}): {answer}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "Receiving a response from the server {} payload: {}",
+        reply.srcid, reply.payload
+    );
+    match verify(&reply, data) {
+        Ok(()) => {
+            println!("Hash matched.");
+            ExitCode::SUCCESS
+        }
+        Err(why) => {
+            println!("{why}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "Usage: rp_client -id ID -revproc P -pkt FILE [-revhost H]
+
+Sends a packet file's message through the reverse proxy and checks the SHA-1 that comes back.";
+
+pub fn main() -> ExitCode {
+    socklab::logging::init();
+    let mut opts = Options::new();
+    opts.optopt(
+        "",
+        "id",
+        "this client's id (replaces the packet's srcid)",
+        "ID",
+    );
+    opts.optopt("", "revproc", "the reverse proxy's port", "P");
+    opts.optopt("", "pkt", "the packet file (FILE or FILE.json)", "FILE");
+    opts.optopt(
+        "",
+        "revhost",
+        "the reverse proxy's host (default localhost)",
+        "H",
+    );
+    let args: Args = cli::parse(opts, USAGE);
+    if !args.free().is_empty() {
+        args.fail("rp_client takes no positional arguments");
+    }
+    let (Some(revproc), Some(pkt)) = (args.opt::<u16>("revproc"), args.opt::<String>("pkt")) else {
+        args.fail("-revproc and -pkt are required");
+    };
+    let id: Option<i64> = args.opt("id");
+    let revhost: String = args.get("revhost", "localhost".to_string());
+    let mut data = match find_packet(&pkt).and_then(|path| load_packet(&path)) {
+        Ok(data) => data,
+        Err(why) => args.fail(&why),
+    };
+    if let Some(id) = id {
+        data.srcid = id;
+    }
+    // IPv4 first, as the course's AF_INET programs: a proxy on 0.0.0.0 does not hear ::1.
+    let addrs: Vec<SocketAddr> = match (revhost.as_str(), revproc).to_socket_addrs() {
+        Ok(addrs) => addrs.collect(),
+        Err(e) => args.fail(&format!("-revhost {revhost}: {e}")),
+    };
+    let Some(proxy) = addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+    else {
+        args.fail(&format!("-revhost {revhost} has no address"));
+    };
+    client(proxy, &data)
+}

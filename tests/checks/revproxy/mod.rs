@@ -1,0 +1,393 @@
+//! Checks for lab `revproxy`: the reverse proxy, its servers and its clients, each tested on its
+//! own so that one unfinished program does not cost the others their points. The student's
+//! proxy meets stand-in servers and clients written here (`proxy.rs`); the student's server
+//! meets a stand-in proxy (`server.rs`); the student's client meets a stand-in proxy that can
+//! answer right, wrong, in pieces or with an error (`client.rs`); `questions.rs` asks about a
+//! capture of all three. This file registers the checks and holds what the parts share: a
+//! JSON-message peer (one JSON value per message, no newline) and a stand-in server.
+
+use serde_json::{json, Value};
+use sha1::{Digest, Sha1};
+use socket2::{Domain, Protocol, Socket, Type};
+use socklab::grader::{secs, Check, Context, Lab, StandIn, WAIT};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+mod client;
+mod proxy;
+mod questions;
+mod server;
+
+const PROXY: &str = "revproc";
+const SERVER: &str = "rp_server";
+const CLIENT: &str = "rp_client";
+/// The proxy's arguments in every check: loopback, a port the OS picks.
+const PROXY_ARGS: &[&str] = &["-port", "0", "-host", "127.0.0.1"];
+/// The course's packet `1327.PP_2` and the SHA-1 of its payload (as in the seed's logs).
+const PAYLOAD: &str = "uddirbgwkejcwxxezgadhwwvonhrhgoi";
+const PAYLOAD_SHA1: &str = "5d5b56e93d61c78d2c28d0f6b5cf45d196b825b6";
+/// What the proxy answers to a setup.
+const ACK: &str = "Successfully setup with reverse proxy";
+
+pub fn lab() -> Lab {
+    Lab::new("revproxy", "Reverse proxy with policy routing and SHA-1 replies", &[PROXY, SERVER, CLIENT])
+        .checks(vec![
+            Check::new("1 registration", "the proxy acknowledges a setup, with either policy key and with ids as strings", 2,
+                "revproc: listen and accept in a loop, read one message (read_message), and answer a setup with the acknowledgement.", proxy::acknowledges),
+            Check::new("1 registration", "the proxy reads a message that arrives in pieces or with a newline", 2,
+                "read_message: one read() may hold part of a message. Keep reading until complete_value has a whole value.", proxy::framing),
+            Check::new("1 registration", "the server registers: type 1, its id, both policy keys, its real listening port", 2,
+                "rp_server: listen first, then connect to the proxy and send the setup (register); look at what Setup::to_json sends.", server::registers),
+            Check::new("1 registration", "the server serves whether or not the proxy acknowledges", 1,
+                "rp_server's register: a proxy that closes, or says nothing for a while, has still registered you.", server::without_ack)
+                .limit(20),
+            Check::new("1 registration", "the server stops, with the proxy's sentence, when its setup is refused", 1,
+                "rp_server's register: an answer with an error sentence means the proxy did not take you.", server::refused_setup),
+            Check::new("2 routing", "the proxy forwards a message to a server of its policy and relays the reply", 3,
+                "revproc: answer() for a data message calls route(); pick() and forward() are yours.", proxy::routes_by_policy),
+            Check::new("2 routing", "round-robin per policy, in registration order (1, 2, 1, 2, 1)", 2,
+                "Table::pick: whose turn it is belongs to each policy, and moves past the server chosen.", proxy::round_robin),
+            Check::new("2 routing", "a new connection per message to the address the server registered from", 1,
+                "Register the setup's source address (from.ip()) with its listenport, and connect anew for each message.", proxy::registered_address),
+            Check::new("2 routing", "an unknown policy gets an error sentence, and the proxy goes on", 1,
+                "When pick() finds no server, the client gets error_message with a sentence.", proxy::unknown_policy),
+            Check::new("3 server", "the server answers type 2 with the payload's SHA-1, ids swapped", 3,
+                "rp_server: accept in a loop, read the data message and write reply_to(…): srcid is the server, destid the client.", server::answers_sha1),
+            Check::new("3 server", "the server closes the connection after its reply", 1,
+                "One message per connection: after writing the reply, let the stream go.", server::closes_after_reply),
+            Check::new("3 server", "the server serves several connections at once", 1,
+                "One thread per connection: a connection that sends nothing must not hold up the next.", server::several_at_once),
+            Check::new("3 server", "the server survives bad input and answers it with an error", 1,
+                "rp_server's handle: a read or decode error is logged and answered with error_message, never unwrap()ed.", server::survives_bad_input),
+            Check::new("3 server", "the server prints the assignment's log lines", 1,
+                "Print `Received a message from client ID payload: …` and `Sending a response to the client ID payload: …`.", server::log_lines),
+            Check::new("4 client", "the client sends the packet file's message with its -id and prints `Hash matched.`", 3,
+                "rp_client: exchange() connects, writes the data message and reads the answer; -pkt NAME may mean NAME.json.", client::hash_matched),
+            Check::new("4 client", "the client fails (exit 1) on a wrong hash and says what differs", 2,
+                "rp_client's verify: compute the SHA-1 yourself and compare it with the reply's payload.", client::wrong_hash),
+            Check::new("4 client", "the client reads a reply that arrives in pieces, ids as strings", 1,
+                "The reply may come in several reads: exchange() must use read_message, not one read().", client::reply_in_pieces),
+            Check::new("4 client", "the client prints the proxy's error sentence and exits 1", 1,
+                "An answer with an `error` (or `Error`) field is not a reply: print it and fail.", client::proxy_error),
+            Check::new("5 failures", "a dead server is skipped and the message goes to the next one", 2,
+                "forward() failing to connect is Failure::Down: mark_down, then pick() again; pick() skips servers that are down. A server that registers again is back.", proxy::dead_server_skipped),
+            Check::new("5 failures", "a server that does not answer in time is marked down and skipped for a while", 2,
+                "forward(): a timeout waiting for the reply is Failure::Down too; then mark_down, and pick() must skip it for a while.", proxy::silent_server_skipped)
+                .limit(20),
+            Check::new("5 failures", "with every server of a policy down, the client gets an error sentence", 1,
+                "When pick() finds every server down, answer with error_message instead of waiting or closing.", proxy::all_down),
+            Check::new("5 failures", "a slow server stalls no one else", 2,
+                "A thread per connection, and the table's lock let go before forward(): who waits on the lock while one server is slow?", proxy::slow_server_stalls_no_one),
+            Check::new("5 failures", "the proxy answers bad messages with an error and goes on", 2,
+                "handle_connection: log what is wrong and write error_message; never unwrap() what came from the network.", proxy::survives_bad_input),
+            Check::new("5 failures", "the proxy refuses a message over 64 KiB and closes", 1,
+                "read_message must stop at MAX_MESSAGE bytes: an endless message must not grow a buffer without end.", proxy::too_large),
+            Check::new("5 failures", "garbage from a server reaches the client as an error", 1,
+                "A server that answers garbage is up, only its answer is wrong: which Failure is that in forward(), and what does route() do with it?", proxy::garbage_from_server),
+            Check::new("6 together", "50 clients at once all get the right reply, spread 25/25", 2,
+                "Thread per connection, round-robin turns taken under the lock, the lock let go before forwarding.", proxy::fifty_clients)
+                .limit(20),
+            Check::new("6 together", "your proxy, two of your servers and your clients", 2,
+                "Run them by hand: revproc -port 5000, two rp_server with -pp PP_2, then rp_client -pkt 1327.PP_2.", proxy::all_three)
+                .limit(20),
+        ])
+        .questions(&questions::QUESTIONS)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages, as the test side speaks them.
+
+/// The SHA-1 of `payload` in lowercase hex.
+fn sha1_hex(payload: &str) -> String {
+    Sha1::digest(payload.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A data message (type 0) as the course's clients send it.
+fn data(srcid: i64, policy: &str, payload: &str) -> Value {
+    json!({"type": 0, "srcid": srcid, "privPoliId": policy, "payloadsize": payload.len(), "payload": payload})
+}
+
+/// The right reply from server `id` to `message`.
+fn reply_to(id: i64, message: &Value) -> Value {
+    let payload = message["payload"].as_str().unwrap_or_default();
+    json!({"type": 2, "srcid": id, "destid": message["srcid"], "payloadsize": 40, "payload": sha1_hex(payload)})
+}
+
+/// Whole number `key` of `message`: a JSON number or, when `strings`, a string holding one.
+fn number(message: &Value, key: &str, strings: bool) -> Option<i64> {
+    match &message[key] {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) if strings => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// The error sentence of an answer (`error` or `Error`), if it is an error.
+fn error_sentence(answer: &Value) -> Option<&str> {
+    answer
+        .get("error")
+        .or_else(|| answer.get("Error"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+}
+
+/// A random payload of 32 lowercase letters, as the course's packet files hold.
+fn random_payload() -> String {
+    (0..32)
+        .map(|_| (b'a' + (socklab::chance() * 26.0) as u8 % 26) as char)
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// One JSON message per write, no newline: the test side of every connection.
+
+/// A TCP connection carrying JSON messages; `who` names it in every message.
+struct JsonPeer {
+    who: String,
+    stream: TcpStream,
+    /// Bytes received after the last message (a student may send a newline after it).
+    pending: Vec<u8>,
+}
+
+impl JsonPeer {
+    fn connect(to: SocketAddr, who: &str) -> Result<JsonPeer, String> {
+        let stream = TcpStream::connect_timeout(&to, WAIT)
+            .with_context(|| format!("{who} connecting to {to}"))?;
+        JsonPeer::new(stream, who)
+    }
+
+    /// Connects from local address `ip` (all of 127/8 is loopback on Linux), as a host with that
+    /// address would.
+    fn connect_from(to: SocketAddr, ip: &str, who: &str) -> Result<JsonPeer, String> {
+        let from: std::net::IpAddr = ip.parse().context("a test address")?;
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))
+            .context("creating a test socket")?;
+        socket
+            .bind(&SocketAddr::new(from, 0).into())
+            .with_context(|| format!("binding a test socket to {from}"))?;
+        socket
+            .connect_timeout(&to.into(), WAIT)
+            .with_context(|| format!("{who} connecting to {to} from {from}"))?;
+        JsonPeer::new(socket.into(), who)
+    }
+
+    fn new(stream: TcpStream, who: &str) -> Result<JsonPeer, String> {
+        stream
+            .set_nonblocking(false)
+            .and_then(|()| stream.set_write_timeout(Some(WAIT)))
+            .and_then(|()| stream.set_nodelay(true))
+            .context("setting up a test socket")?;
+        Ok(JsonPeer {
+            who: who.to_string(),
+            stream,
+            pending: Vec::new(),
+        })
+    }
+
+    /// Sends `message` in one write, as the course's programs do.
+    fn send(&mut self, message: &Value) -> Result<(), String> {
+        self.send_raw(message.to_string().as_bytes())
+    }
+
+    fn send_raw(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.stream
+            .write_all(bytes)
+            .with_context(|| format!("{} sending", self.who))
+    }
+
+    /// Sends `bytes` in two writes `pause` apart, split at `at`.
+    fn send_split(&mut self, bytes: &[u8], at: usize, pause: Duration) -> Result<(), String> {
+        let at = at.min(bytes.len());
+        self.send_raw(&bytes[..at])?;
+        thread::sleep(pause);
+        self.send_raw(&bytes[at..])
+    }
+
+    /// The next JSON value, within [`WAIT`].
+    fn receive(&mut self) -> Result<Value, String> {
+        self.receive_within(WAIT)
+    }
+
+    /// The next JSON value, within `within`: bytes are read until they hold a complete one.
+    fn receive_within(&mut self, within: Duration) -> Result<Value, String> {
+        let deadline = Instant::now() + within;
+        let mut buf = std::mem::take(&mut self.pending);
+        let mut chunk = [0u8; 4096];
+        loop {
+            let mut values = serde_json::Deserializer::from_slice(&buf).into_iter::<Value>();
+            match values.next() {
+                Some(Ok(value)) => {
+                    let used = values.byte_offset();
+                    self.pending = buf[used..].to_vec();
+                    return Ok(value);
+                }
+                Some(Err(e)) if !e.is_eof() => {
+                    return Err(format!(
+                        "{} received something that is not JSON: {:?}",
+                        self.who,
+                        String::from_utf8_lossy(&buf[..buf.len().min(120)])
+                    ))
+                }
+                _ => {}
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(self.nothing(within, &buf));
+            }
+            self.stream
+                .set_read_timeout(Some(left))
+                .context("setting a test socket's timeout")?;
+            match self.stream.read(&mut chunk) {
+                Ok(0) if buf.iter().all(u8::is_ascii_whitespace) => {
+                    return Err(format!(
+                        "{} expected a message, but the connection was closed without one",
+                        self.who
+                    ))
+                }
+                Ok(0) => {
+                    return Err(format!(
+                        "{} received half a message before the connection closed: {:?}",
+                        self.who,
+                        String::from_utf8_lossy(&buf[..buf.len().min(120)])
+                    ))
+                }
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return Err(self.nothing(within, &buf))
+                }
+                Err(e) => return Err(format!("the connection of {} failed: {e}", self.who)),
+            }
+        }
+    }
+
+    fn nothing(&self, within: Duration, buf: &[u8]) -> String {
+        if buf.is_empty() {
+            format!("{} received no message within {}", self.who, secs(within))
+        } else {
+            format!(
+                "{} received only part of a message within {}: {:?}",
+                self.who,
+                secs(within),
+                String::from_utf8_lossy(&buf[..buf.len().min(120)])
+            )
+        }
+    }
+
+    /// Whether the other side closes the connection within `within` (anything it sends first,
+    /// white space aside, counts against it: `None` then).
+    fn closes(&mut self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        let mut chunk = [0u8; 1024];
+        if !self.pending.iter().all(u8::is_ascii_whitespace) {
+            return false;
+        }
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.stream.set_read_timeout(Some(left)).is_err() {
+                return false;
+            }
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return true,
+                Ok(n) if chunk[..n].iter().all(u8::is_ascii_whitespace) => continue,
+                Ok(_) => return false,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return false
+                }
+                // A reset closes it too.
+                Err(_) => return true,
+            }
+        }
+    }
+}
+
+/// One request through the proxy at `proxy`: sends `message`, returns the answer.
+fn ask(proxy: SocketAddr, message: &Value, who: &str) -> Result<Value, String> {
+    let mut peer = JsonPeer::connect(proxy, who)?;
+    peer.send(message)?;
+    peer.receive()
+}
+
+// ---------------------------------------------------------------------------------------------
+// A stand-in server behind the student's proxy.
+
+/// How a stand-in server answers.
+#[derive(Clone, Copy)]
+enum Behaviour {
+    /// The right reply at once.
+    Good,
+    /// The right reply after this long.
+    Slow(Duration),
+    /// Bytes that are not JSON.
+    Garbage,
+}
+
+/// A stand-in server with id `id`: it answers each connection's message, then closes; it
+/// reports each message it received.
+fn stand_in_server(id: i64, how: Behaviour) -> Result<StandIn<Value>, String> {
+    StandIn::tcp(("127.0.0.1", 0), move |stream, _from, seen| {
+        let Ok(mut peer) = JsonPeer::new(stream, "the test server") else {
+            return;
+        };
+        let Ok(message) = peer.receive() else {
+            return;
+        };
+        let _ = seen.send(message.clone());
+        match how {
+            Behaviour::Good => {}
+            Behaviour::Slow(pause) => thread::sleep(pause),
+            Behaviour::Garbage => {
+                let _ = peer.send_raw(b"%%% not json %%%");
+                return;
+            }
+        }
+        let _ = peer.send(&reply_to(id, &message));
+    })
+}
+
+/// Registers a server with the proxy at `proxy` through `setup` and expects the acknowledgement.
+fn register_with(proxy: SocketAddr, setup: &Value) -> Result<(), String> {
+    let answer = ask(proxy, setup, "a test server registering")
+        .with_context(|| format!("sending the setup {setup}"))?;
+    if answer.get("Status").and_then(Value::as_str) != Some(ACK) {
+        return Err(format!(
+            "after the setup {setup}, the proxy should answer {{\"Status\": \"{ACK}\"}}; it answered {answer}"
+        ));
+    }
+    Ok(())
+}
+
+/// Registers server `id` of `policy` listening at `port` (the assignment's setup).
+fn register(proxy: SocketAddr, id: i64, policy: &str, port: u16) -> Result<(), String> {
+    register_with(
+        proxy,
+        &json!({"type": 1, "id": id, "privPolyId": policy, "listenport": port}),
+    )
+}
+
+/// Sends a data message through the proxy and checks that the answer is `server`'s right reply.
+fn expect_reply(proxy: SocketAddr, srcid: i64, policy: &str, server: i64) -> Result<(), String> {
+    let payload = random_payload();
+    let answer = ask(
+        proxy,
+        &data(srcid, policy, &payload),
+        &format!("client {srcid}"),
+    )?;
+    let want = sha1_hex(&payload);
+    let ok = number(&answer, "type", true) == Some(2)
+        && number(&answer, "srcid", true) == Some(server)
+        && number(&answer, "destid", true) == Some(srcid)
+        && answer["payload"].as_str() == Some(want.as_str());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "client {srcid} sent a message for {policy}; it should get server {server}'s reply \
+             {{type 2, srcid {server}, destid {srcid}, payload {want}}}; it got {answer}"
+        ))
+    }
+}

@@ -1,0 +1,560 @@
+//! The student's proxy (`revproc`) between stand-in servers and clients written here; last, all
+//! three of the student's programs together.
+
+use super::{
+    ask, data, error_sentence, expect_reply, number, random_payload, register, register_with,
+    sha1_hex, stand_in_server, Behaviour, JsonPeer, ACK, CLIENT, PAYLOAD, PAYLOAD_SHA1, PROXY,
+    PROXY_ARGS, SERVER,
+};
+use serde_json::{json, Value};
+use socklab::grader::{Context, Ctx, Program, WAIT};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+fn start_proxy(ctx: &Ctx) -> Result<(Program, SocketAddr), String> {
+    ctx.start_server(PROXY, PROXY_ARGS)
+}
+
+/// A loopback port nothing listens on: bound, then let go.
+fn dead_port() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr().context("finding a free port")?.port())
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1 registration.
+
+pub(super) fn acknowledges(ctx: &Ctx) -> Result<(), String> {
+    let (proxy, addr) = start_proxy(ctx)?;
+    let setups = [
+        json!({"type": 1, "id": 100, "privPolyId": "PP_1", "listenport": 5001}),
+        json!({"type": 1, "id": 101, "privPoliId": "PP_1", "listenport": 5002}),
+        json!({"type": "1", "id": "102", "privPoliId": "PP_2", "listenport": "5003"}),
+    ];
+    for setup in &setups {
+        register_with(addr, setup).map_err(|e| proxy.explain(e))?;
+    }
+    Ok(())
+}
+
+pub(super) fn framing(ctx: &Ctx) -> Result<(), String> {
+    let (proxy, addr) = start_proxy(ctx)?;
+    let setup = json!({"type": 1, "id": 7, "privPolyId": "PP_1", "listenport": 5001}).to_string();
+    let pieces: [(&str, Vec<u8>, usize); 3] = [
+        ("in two writes 300 ms apart", setup.clone().into_bytes(), 9),
+        (
+            "followed by a newline",
+            format!("{setup}\n").into_bytes(),
+            usize::MAX,
+        ),
+        (
+            "in two writes, the second ending in a newline",
+            format!("{setup}\n").into_bytes(),
+            setup.len() - 3,
+        ),
+    ];
+    for (how, bytes, at) in pieces {
+        let mut peer = JsonPeer::connect(addr, "a test server registering")?;
+        peer.send_split(&bytes, at, Duration::from_millis(300))?;
+        let answer = peer
+            .receive()
+            .with_context(|| format!("a setup sent {how}"))
+            .map_err(|e| proxy.explain(e))?;
+        if answer.get("Status").and_then(Value::as_str) != Some(ACK) {
+            return Err(format!(
+                "a setup sent {how} should be acknowledged with {{\"Status\": \"{ACK}\"}}; the proxy answered {answer}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2 routing.
+
+pub(super) fn routes_by_policy(ctx: &Ctx) -> Result<(), String> {
+    let (proxy, addr) = start_proxy(ctx)?;
+    let one = stand_in_server(1, Behaviour::Good)?;
+    let two = stand_in_server(2, Behaviour::Good)?;
+    register(addr, 1, "PP_1", one.addr().port())?;
+    register(addr, 2, "PP_2", two.addr().port())?;
+    // The course's packet: the reply carries the SHA-1 of its payload.
+    let answer =
+        ask(addr, &data(1327, "PP_2", PAYLOAD), "client 1327").map_err(|e| proxy.explain(e))?;
+    let forwarded = two
+        .next("message from the proxy (PP_2's server)", &proxy)
+        .context("client 1327 sent a message for PP_2")?;
+    if number(&forwarded, "type", true) != Some(0)
+        || number(&forwarded, "srcid", true) != Some(1327)
+        || forwarded["payload"].as_str() != Some(PAYLOAD)
+    {
+        return Err(format!(
+            "the server of PP_2 should get the client's data message (type 0, srcid 1327, payload {PAYLOAD}); it got {forwarded}"
+        ));
+    }
+    if answer["payload"].as_str() != Some(PAYLOAD_SHA1)
+        || number(&answer, "srcid", true) != Some(2)
+        || number(&answer, "destid", true) != Some(1327)
+    {
+        return Err(format!(
+            "client 1327 should get server 2's reply (srcid 2, destid 1327, payload {PAYLOAD_SHA1}); it got {answer}"
+        ));
+    }
+    if !one.drain().is_empty() {
+        return Err("a message for PP_2 also reached the server of PP_1".into());
+    }
+    expect_reply(addr, 1334, "PP_1", 1).map_err(|e| proxy.explain(e))?;
+    if !two.drain().is_empty() {
+        return Err("a message for PP_1 reached the server of PP_2".into());
+    }
+    // One message per connection: the proxy closes the client's connection after the reply.
+    let mut peer = JsonPeer::connect(addr, "client 1335")?;
+    peer.send(&data(1335, "PP_1", &random_payload()))?;
+    peer.receive()?;
+    if !peer.closes(WAIT) {
+        return Err("after the reply, the proxy should close the client's connection (one message per connection)".into());
+    }
+    Ok(())
+}
+
+/// Sends `policies` in order and returns the id of the server whose reply each got.
+fn servers_of(proxy: &Program, addr: SocketAddr, policies: &[&str]) -> Result<Vec<i64>, String> {
+    let mut ids = Vec::new();
+    for (i, policy) in policies.iter().enumerate() {
+        let payload = random_payload();
+        let answer = ask(addr, &data(500 + i as i64, policy, &payload), "a client")
+            .map_err(|e| proxy.explain(e))?;
+        if answer["payload"].as_str() != Some(sha1_hex(&payload).as_str()) {
+            return Err(format!(
+                "message {} (for {policy}) should be answered with its SHA-1; the proxy answered {answer}",
+                i + 1
+            ));
+        }
+        ids.push(number(&answer, "srcid", true).unwrap_or(-1));
+    }
+    Ok(ids)
+}
+
+pub(super) fn round_robin(ctx: &Ctx) -> Result<(), String> {
+    let (proxy, addr) = start_proxy(ctx)?;
+    let first = stand_in_server(1, Behaviour::Good)?;
+    let second = stand_in_server(2, Behaviour::Good)?;
+    let other = stand_in_server(9, Behaviour::Good)?;
+    register(addr, 1, "PP_1", first.addr().port())?;
+    register(addr, 9, "PP_2", other.addr().port())?;
+    register(addr, 2, "PP_1", second.addr().port())?;
+    // PP_2's messages in between must not move PP_1's turn.
+    let order = [
+        "PP_1", "PP_2", "PP_1", "PP_1", "PP_2", "PP_2", "PP_1", "PP_1",
+    ];
+    let ids = servers_of(&proxy, addr, &order)?;
+    let pp1: Vec<i64> = order
+        .iter()
+        .zip(&ids)
+        .filter(|(p, _)| **p == "PP_1")
+        .map(|(_, id)| *id)
+        .collect();
+    let pp2: Vec<i64> = order
+        .iter()
+        .zip(&ids)
+        .filter(|(p, _)| **p == "PP_2")
+        .map(|(_, id)| *id)
+        .collect();
+    if pp1 != [1, 2, 1, 2, 1] || pp2 != [9, 9, 9] {
+        return Err(format!(
+            "PP_1 has servers 1 then 2, PP_2 has server 9; messages for {order:?} should reach PP_1's servers 1, 2, 1, 2, 1 and PP_2's 9, 9, 9; they reached {ids:?}"
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn registered_address(ctx: &Ctx) -> Result<(), String> {
+    let (proxy, addr) = start_proxy(ctx)?;
+    // The stand-in listens on 127.0.0.7 only, and registers from there: the proxy must connect
+    // to the setup's source address, not to 127.0.0.1 or to the address it listens on.
+    let server = stand_in_server_at("127.0.0.7", 4)?;
+    let mut setup = JsonPeer::connect_from(addr, "127.0.0.7", "a test server on 127.0.0.7")?;
+    setup.send(
+        &json!({"type": 1, "id": 4, "privPolyId": "PP_4", "listenport": server.addr().port()}),
+    )?;
+    setup.receive().map_err(|e| proxy.explain(e))?;
+    drop(setup);
+    for srcid in [40, 41, 42] {
+        expect_reply(addr, srcid, "PP_4", 4).map_err(|e| proxy.explain(e))?;
+    }
+    let got = server.drain();
+    if got.len() != 3 {
+        return Err(format!(
+            "three messages should reach the server over three connections; {} did",
+            got.len()
+        ));
+    }
+    Ok(())
+}
+
+/// A good stand-in server listening on `ip` only.
+fn stand_in_server_at(ip: &str, id: i64) -> Result<socklab::grader::StandIn<Value>, String> {
+    socklab::grader::StandIn::tcp((ip, 0), move |stream, _from, seen| {
+        let Ok(mut peer) = JsonPeer::new(stream, "the test server") else {
+            return;
+        };
+        if let Ok(message) = peer.receive() {
+            let _ = seen.send(message.clone());
+            let _ = peer.send(&super::reply_to(id, &message));
+        }
+    })
+}
+
+pub(super) fn unknown_policy(ctx: &Ctx) -> Result<(), String> {
+    let (proxy, addr) = start_proxy(ctx)?;
+    let server = stand_in_server(1, Behaviour::Good)?;
+    register(addr, 1, "PP_1", server.addr().port())?;
+    let answer =
+        ask(addr, &data(77, "PP_9", PAYLOAD), "client 77").map_err(|e| proxy.explain(e))?;
+    if error_sentence(&answer).is_none() {
+        return Err(format!(
+            "no server serves PP_9; the client should get an error object with a sentence (an `error` field); it got {answer}"
+        ));
+    }
+    expect_reply(addr, 78, "PP_1", 1)
+        .context("after an unknown policy, the proxy should go on serving")
+        .map_err(|e| proxy.explain(e))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5 failures.
+
+pub(super) fn dead_server_skipped(ctx: &Ctx) -> Result<(), String> {
+    let (proxy, addr) = start_proxy(ctx)?;
+    let alive = stand_in_server(2, Behaviour::Good)?;
+    register(addr, 1, "PP_1", dead_port()?)?;
+    register(addr, 2, "PP_1", alive.addr().port())?;
+    for srcid in 60..64 {
+        expect_reply(addr, srcid, "PP_1", 2)
+            .context("server 1 of PP_1 refuses connections; every message should reach server 2")
+            .map_err(|e| proxy.explain(e))?;
+    }
+    // Server 1 restarts on another port and registers again: it is back at once, at its new
+    // address, and takes its turns again.
+    let back = stand_in_server(1, Behaviour::Good)?;
+    register(addr, 1, "PP_1", back.addr().port())?;
+    let ids = servers_of(&proxy, addr, &["PP_1", "PP_1"])?;
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    if sorted != [1, 2] {
+        return Err(format!(
+            "server 1 of PP_1 registered again from a new port; the next two messages should reach servers 1 and 2, one each; they reached {ids:?}"
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn silent_server_skipped(ctx: &Ctx) -> Result<(), String> {
+    let (proxy, addr) = start_proxy(ctx)?;
+    // Accepts, reads, never answers (for longer than the check lasts).
+    let silent = stand_in_server(1, Behaviour::Slow(Duration::from_secs(30)))?;
+    let alive = stand_in_server(2, Behaviour::Good)?;
+    register(addr, 1, "PP_7", silent.addr().port())?;
+    register(addr, 2, "PP_7", alive.addr().port())?;
+    let mut first = JsonPeer::connect(addr, "client 65").map_err(|e| proxy.explain(e))?;
+    let payload = random_payload();
+    first.send(&data(65, "PP_7", &payload))?;
+    let answer = first
+        .receive_within(Duration::from_secs(10))
+        .context("server 1 of PP_7 never answers; after a time limit of a few seconds the message should go to server 2")
+        .map_err(|e| proxy.explain(e))?;
+    if number(&answer, "srcid", true) != Some(2)
+        || answer["payload"].as_str() != Some(sha1_hex(&payload).as_str())
+    {
+        return Err(format!(
+            "server 1 of PP_7 never answers; client 65's message should then go to server 2 and get its reply; it got {answer}"
+        ));
+    }
+    for srcid in [66, 67] {
+        let started = Instant::now();
+        expect_reply(addr, srcid, "PP_7", 2).map_err(|e| proxy.explain(e))?;
+        if started.elapsed() > Duration::from_millis(1500) {
+            return Err(format!(
+                "server 1 of PP_7 did not answer in time once; the next messages should skip it for a while, but client {srcid} waited {} ms",
+                started.elapsed().as_millis()
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn all_down(ctx: &Ctx) -> Result<(), String> {
+    let (proxy, addr) = start_proxy(ctx)?;
+    register(addr, 1, "PP_3", dead_port()?)?;
+    register(addr, 2, "PP_3", dead_port()?)?;
+    for srcid in [70, 71] {
+        let answer =
+            ask(addr, &data(srcid, "PP_3", PAYLOAD), "a client").map_err(|e| proxy.explain(e))?;
+        if error_sentence(&answer).is_none() {
+            return Err(format!(
+                "both servers of PP_3 refuse connections; client {srcid} should get an error object with a sentence; it got {answer}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn slow_server_stalls_no_one(ctx: &Ctx) -> Result<(), String> {
+    let (proxy, addr) = start_proxy(ctx)?;
+    let slow = stand_in_server(1, Behaviour::Slow(Duration::from_millis(2000)))?;
+    let fast = stand_in_server(2, Behaviour::Good)?;
+    register(addr, 1, "PP_1", slow.addr().port())?;
+    register(addr, 2, "PP_2", fast.addr().port())?;
+    let waiting = thread::spawn(move || ask(addr, &data(80, "PP_1", PAYLOAD), "client 80"));
+    // The slow server has the first message before the second is sent.
+    slow.next("message for the slow server", &proxy)?;
+    let started = Instant::now();
+    expect_reply(addr, 81, "PP_2", 2).map_err(|e| proxy.explain(e))?;
+    let took = started.elapsed();
+    if took > Duration::from_millis(800) {
+        return Err(format!(
+            "while PP_1's server took 2 s to reply, a message for PP_2 took {} ms; it should not wait for another server",
+            took.as_millis()
+        ));
+    }
+    let first = waiting
+        .join()
+        .map_err(|_| "the slow client's thread panicked".to_string())??;
+    if first["payload"].as_str() != Some(PAYLOAD_SHA1) {
+        return Err(format!(
+            "the slow server's reply should reach client 80 in the end; it got {first}"
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn survives_bad_input(ctx: &Ctx) -> Result<(), String> {
+    let (proxy, addr) = start_proxy(ctx)?;
+    let server = stand_in_server(1, Behaviour::Good)?;
+    register(addr, 1, "PP_1", server.addr().port())?;
+    let bad: [(&str, Vec<u8>); 7] = [
+        ("text that is not JSON", b"hello proxy".to_vec()),
+        ("a JSON array", b"[1, 2, 3]".to_vec()),
+        ("a data message without payload", br#"{"type": 0, "srcid": 5, "privPoliId": "PP_1"}"#.to_vec()),
+        ("a payloadsize that does not match", br#"{"type": 0, "srcid": 5, "privPoliId": "PP_1", "payloadsize": 99, "payload": "abc"}"#.to_vec()),
+        ("type 7", br#"{"type": 7, "srcid": 5}"#.to_vec()),
+        ("a setup whose listenport is text", br#"{"type": 1, "id": 5, "privPolyId": "PP_1", "listenport": "eighty"}"#.to_vec()),
+        ("invalid UTF-8 in a string", b"{\"type\": 0, \"payload\": \"\xff\xfe\"}".to_vec()),
+    ];
+    for (what, bytes) in bad {
+        let mut peer = JsonPeer::connect(addr, "a client").map_err(|e| proxy.explain(e))?;
+        peer.send_raw(&bytes)?;
+        let answer = peer
+            .receive()
+            .with_context(|| format!("after {what}, the proxy should answer with an error"))
+            .map_err(|e| proxy.explain(e))?;
+        if error_sentence(&answer).is_none() {
+            return Err(format!(
+                "after {what}, the proxy should answer an error object with a sentence; it answered {answer}"
+            ));
+        }
+    }
+    // A client that vanishes in the middle of a message, and one that sends nothing at all.
+    let mut half = JsonPeer::connect(addr, "a client").map_err(|e| proxy.explain(e))?;
+    half.send_raw(br#"{"type": 0, "srcid": 5, "privPo"#)?;
+    drop(half);
+    drop(JsonPeer::connect(addr, "a client")?);
+    thread::sleep(Duration::from_millis(100));
+    expect_reply(addr, 90, "PP_1", 1)
+        .context("after bad messages, the proxy should go on serving")
+        .map_err(|e| proxy.explain(e))?;
+    if server.drain().len() != 1 {
+        return Err("only the good message should reach the server".into());
+    }
+    Ok(())
+}
+
+pub(super) fn too_large(ctx: &Ctx) -> Result<(), String> {
+    let (proxy, addr) = start_proxy(ctx)?;
+    let mut peer = JsonPeer::connect(addr, "a client").map_err(|e| proxy.explain(e))?;
+    // A string that never ends: only the size limit can stop the reading.
+    let mut endless = br#"{"type": 0, "payload": ""#.to_vec();
+    endless.resize(80 * 1024, b'a');
+    // The proxy may close while this is still being written: that is fine.
+    let _ = peer.send_raw(&endless);
+    let started = Instant::now();
+    match peer.receive() {
+        Ok(answer) if error_sentence(&answer).is_some() => {}
+        Ok(answer) => {
+            return Err(format!(
+                "after 80 KiB without a complete message, the proxy should answer an error; it answered {answer}"
+            ))
+        }
+        Err(e) if started.elapsed() >= WAIT => {
+            return Err(proxy.explain(format!(
+                "after 80 KiB without a complete message (the limit is 64 KiB), the proxy should answer an error and close: {e}"
+            )))
+        }
+        // A reset (the proxy closed with unread bytes) loses the error reply; closing counts.
+        Err(_) => {}
+    }
+    if !peer.closes(WAIT) {
+        return Err(
+            "after refusing an overlong message, the proxy should close the connection".into(),
+        );
+    }
+    if !proxy.is_running() {
+        return Err(proxy.explain("the proxy stopped".into()));
+    }
+    Ok(())
+}
+
+pub(super) fn garbage_from_server(ctx: &Ctx) -> Result<(), String> {
+    let (proxy, addr) = start_proxy(ctx)?;
+    let garbage = stand_in_server(3, Behaviour::Garbage)?;
+    let good = stand_in_server(4, Behaviour::Good)?;
+    register(addr, 3, "PP_5", garbage.addr().port())?;
+    register(addr, 4, "PP_5", good.addr().port())?;
+    // Server 3 is alive but answers garbage: its client is told so, and server 3 keeps its turn.
+    for (srcid, garbled) in [(95, true), (96, false), (97, true)] {
+        if !garbled {
+            expect_reply(addr, srcid, "PP_5", 4).map_err(|e| proxy.explain(e))?;
+            continue;
+        }
+        let answer =
+            ask(addr, &data(srcid, "PP_5", PAYLOAD), "a client").map_err(|e| proxy.explain(e))?;
+        if error_sentence(&answer).is_none() {
+            return Err(format!(
+                "PP_5's server 3 answers with bytes that are not JSON, and it was its turn: client {srcid} should get an error object with a sentence (the server is up, only its answer is bad); it got {answer}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6 together.
+
+pub(super) fn fifty_clients(ctx: &Ctx) -> Result<(), String> {
+    let (proxy, addr) = start_proxy(ctx)?;
+    let one = stand_in_server(1, Behaviour::Good)?;
+    let two = stand_in_server(2, Behaviour::Good)?;
+    register(addr, 1, "PP_1", one.addr().port())?;
+    register(addr, 2, "PP_1", two.addr().port())?;
+    let start = Arc::new(Barrier::new(CLIENTS));
+    let clients: Vec<_> = (0..CLIENTS as i64)
+        .map(|i| {
+            let start = Arc::clone(&start);
+            thread::spawn(move || -> Result<(), String> {
+                let srcid = 1000 + i;
+                let payload = random_payload();
+                start.wait();
+                let answer = ask(
+                    addr,
+                    &data(srcid, "PP_1", &payload),
+                    &format!("client {srcid}"),
+                )?;
+                let ok = answer["payload"].as_str() == Some(sha1_hex(&payload).as_str())
+                    && number(&answer, "destid", true) == Some(srcid);
+                if ok {
+                    Ok(())
+                } else {
+                    Err(format!("client {srcid} got {answer}"))
+                }
+            })
+        })
+        .collect();
+    let failures: Vec<String> = clients
+        .into_iter()
+        .filter_map(|c| {
+            c.join()
+                .unwrap_or_else(|_| Err("a client thread panicked".into()))
+                .err()
+        })
+        .collect();
+    if let Some(first) = failures.first() {
+        return Err(proxy.explain(format!(
+            "{CLIENTS} clients at once: {} did not get their right reply (the SHA-1 of their own payload, destid their id); first: {first}",
+            failures.len()
+        )));
+    }
+    let (a, b) = (one.drain().len(), two.drain().len());
+    if a != CLIENTS / 2 || b != CLIENTS / 2 {
+        return Err(format!(
+            "PP_1's two servers should take turns, {} messages each, even when {CLIENTS} come at once; server 1 got {a}, server 2 got {b}",
+            CLIENTS / 2
+        ));
+    }
+    Ok(())
+}
+
+/// Clients at once in [`fifty_clients`].
+const CLIENTS: usize = 50;
+
+pub(super) fn all_three(ctx: &Ctx) -> Result<(), String> {
+    let (proxy, addr) = start_proxy(ctx)?;
+    let port = addr.port().to_string();
+    let mut servers = Vec::new();
+    for id in ["21", "22"] {
+        let (server, _) = ctx.start_server(
+            SERVER,
+            &[
+                "-id",
+                id,
+                "-pp",
+                "PP_2",
+                "-listen",
+                "0",
+                "-revproc",
+                &port,
+                "-revhost",
+                "127.0.0.1",
+                "-host",
+                "127.0.0.1",
+            ],
+        )?;
+        server
+            .expect_line("the acknowledgement printed", WAIT, |l| l.contains(ACK))
+            .map_err(|e| server.explain(e))?;
+        servers.push(server);
+    }
+    let dir = ctx.scratch_dir();
+    let packet = dir.join("1327.PP_2.json");
+    std::fs::write(&packet, super::client::packet_text(1327, "PP_2", PAYLOAD))
+        .context("writing a packet file")?;
+    let name = dir.join("1327.PP_2");
+    let name = name.to_string_lossy();
+    let mut ids = Vec::new();
+    for id in ["1327", "1328", "1329"] {
+        let client = ctx.spawn(
+            CLIENT,
+            &[
+                "-id",
+                id,
+                "-revproc",
+                &port,
+                "-pkt",
+                &name,
+                "-revhost",
+                "127.0.0.1",
+            ],
+        )?;
+        let lines = client.run_to_end(WAIT).map_err(|e| proxy.explain(e))?;
+        if !lines.iter().any(|l| l.trim() == "Hash matched.") {
+            return Err(format!(
+                "client {id} should print `Hash matched.`; it printed {lines:?}"
+            ));
+        }
+        let from = lines
+            .iter()
+            .find(|l| l.contains("Receiving a response from the server"))
+            .and_then(|l| l.split("server ").nth(1))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or("?")
+            .to_string();
+        ids.push(from);
+    }
+    if ids != ["21", "22", "21"] {
+        return Err(format!(
+            "servers 21 and 22 serve PP_2; three clients should be answered by 21, 22, 21 (`Receiving a response from the server ID …`); they were answered by {ids:?}"
+        ));
+    }
+    Ok(())
+}

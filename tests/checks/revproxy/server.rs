@@ -1,0 +1,272 @@
+//! The student's server (`rp_server`) behind a stand-in proxy written here: its setup is read
+//! here, and its data messages are sent here, straight to the port it listens on.
+
+use super::{data, error_sentence, number, sha1_hex, JsonPeer, ACK, PAYLOAD, PAYLOAD_SHA1, SERVER};
+use serde_json::{json, Value};
+use socklab::grader::{Ctx, Program, StandIn, QUIET, WAIT};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+/// A stand-in proxy: it only accepts; the check plays the proxy on each connection.
+type Proxy = StandIn<(TcpStream, SocketAddr)>;
+
+/// What the stand-in proxy does once it has the setup.
+#[derive(Clone, Copy, PartialEq)]
+enum Ack {
+    /// Sends the acknowledgement, then closes.
+    Send,
+    /// Closes without a word.
+    Close,
+    /// Says nothing and keeps the connection open (12 s: longer than the check waits).
+    Silent,
+}
+
+/// A server with id 100 for PP_1 on a port of its choosing, registered with a stand-in proxy:
+/// the server, its address (from its first line) and the setup it sent.
+fn started(ctx: &Ctx, ack: Ack) -> Result<(Program, SocketAddr, Value, Proxy), String> {
+    let proxy: Proxy = StandIn::listen(("127.0.0.1", 0))?;
+    let port = proxy.port();
+    let (server, addr) = ctx.start_server(
+        SERVER,
+        &[
+            "-id",
+            "100",
+            "-pp",
+            "PP_1",
+            "-listen",
+            "0",
+            "-revproc",
+            &port,
+            "-revhost",
+            "127.0.0.1",
+            "-host",
+            "127.0.0.1",
+        ],
+    )?;
+    let (stream, _) = proxy.next("setup connection from the server", &server)?;
+    let mut conn = JsonPeer::new(stream, "the test proxy")?;
+    let setup = conn
+        .receive()
+        .map_err(|e| server.explain(format!("the server should send its setup at once: {e}")))?;
+    match ack {
+        Ack::Send => conn.send(&json!({"Status": ACK}))?,
+        Ack::Close => {}
+        Ack::Silent => {
+            // Held open by the stand-in's own thread, then closed.
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_secs(12));
+                drop(conn);
+            });
+        }
+    }
+    Ok((server, addr, setup, proxy))
+}
+
+/// Sends a data message straight to the server and returns its answer.
+fn ask_server(
+    server: &Program,
+    addr: SocketAddr,
+    message: &Value,
+    within: Duration,
+) -> Result<(JsonPeer, Value), String> {
+    let mut peer = JsonPeer::connect(addr, "the test proxy").map_err(|e| server.explain(e))?;
+    peer.send(message)?;
+    let answer = peer.receive_within(within).map_err(|e| server.explain(e))?;
+    Ok((peer, answer))
+}
+
+/// The reply must be server 100's right answer to client `client` for `payload`, with numbers.
+fn check_reply(answer: &Value, client: i64, payload: &str) -> Result<(), String> {
+    let want = sha1_hex(payload);
+    let ok = number(answer, "type", false) == Some(2)
+        && number(answer, "srcid", false) == Some(100)
+        && number(answer, "destid", false) == Some(client)
+        && number(answer, "payloadsize", false) == Some(40)
+        && answer["payload"].as_str() == Some(want.as_str());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "the reply should be {{\"type\": 2, \"srcid\": 100, \"destid\": {client}, \"payloadsize\": 40, \"payload\": \"{want}\"}} (numbers as JSON numbers); it was {answer}"
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1 registration.
+
+pub(super) fn registers(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr, setup, _proxy) = started(ctx, Ack::Send)?;
+    let fine = number(&setup, "type", false) == Some(1)
+        && number(&setup, "id", false) == Some(100)
+        && number(&setup, "listenport", false) == Some(i64::from(addr.port()))
+        && setup["privPolyId"].as_str() == Some("PP_1")
+        && setup["privPoliId"].as_str() == Some("PP_1");
+    if !fine {
+        return Err(format!(
+            "the setup should be {{\"type\": 1, \"id\": 100, \"privPolyId\": \"PP_1\", \"privPoliId\": \"PP_1\", \"listenport\": {}}} (the port of its first line, numbers as JSON numbers, both spellings of the policy key); it was {setup}",
+            addr.port()
+        ));
+    }
+    let (_, answer) = ask_server(&server, addr, &data(50, "PP_1", PAYLOAD), WAIT)?;
+    check_reply(&answer, 50, PAYLOAD)
+}
+
+pub(super) fn without_ack(ctx: &Ctx) -> Result<(), String> {
+    for (ack, how) in [
+        (Ack::Close, "closes after the setup"),
+        (Ack::Silent, "says nothing after the setup"),
+    ] {
+        let (server, addr, _, _proxy) = started(ctx, ack)?;
+        // A server may wait a few seconds for an acknowledgement before serving.
+        let (_, answer) = ask_server(
+            &server,
+            addr,
+            &data(51, "PP_1", PAYLOAD),
+            Duration::from_secs(8),
+        )
+        .map_err(|e| format!("when the proxy {how}, the server should still serve: {e}"))?;
+        check_reply(&answer, 51, PAYLOAD).map_err(|e| format!("when the proxy {how}: {e}"))?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3 server.
+
+pub(super) fn answers_sha1(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr, _, _proxy) = started(ctx, Ack::Send)?;
+    let (_, answer) = ask_server(&server, addr, &data(1327, "PP_1", PAYLOAD), WAIT)?;
+    if answer["payload"].as_str() != Some(PAYLOAD_SHA1) {
+        return Err(format!(
+            "for the payload {PAYLOAD} the reply's payload should be its SHA-1 {PAYLOAD_SHA1}; the reply was {answer}"
+        ));
+    }
+    check_reply(&answer, 1327, PAYLOAD)?;
+    // Ids as strings, as some proxies forward them; the message split over two writes.
+    let payload = "qctspreinhpsqjwpbhvyvmmglsyvitbl";
+    let message = json!({"type": "0", "srcid": "1334", "privPoliId": "PP_1", "payloadsize": "32", "payload": payload});
+    let mut peer = JsonPeer::connect(addr, "the test proxy").map_err(|e| server.explain(e))?;
+    peer.send_split(
+        message.to_string().as_bytes(),
+        20,
+        Duration::from_millis(300),
+    )?;
+    let answer = peer.receive().map_err(|e| server.explain(e))?;
+    check_reply(&answer, 1334, payload)
+        .map_err(|e| format!("a message sent in two writes, with ids as strings: {e}"))
+}
+
+pub(super) fn closes_after_reply(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr, _, _proxy) = started(ctx, Ack::Send)?;
+    let (mut peer, _) = ask_server(&server, addr, &data(52, "PP_1", PAYLOAD), WAIT)?;
+    if !peer.closes(Duration::from_secs(1)) {
+        return Err("after its reply the server should close the connection (some proxies read until it does)".into());
+    }
+    Ok(())
+}
+
+pub(super) fn several_at_once(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr, _, _proxy) = started(ctx, Ack::Send)?;
+    // A connection that sends nothing yet…
+    let mut idle = JsonPeer::connect(addr, "a silent test proxy").map_err(|e| server.explain(e))?;
+    std::thread::sleep(QUIET);
+    // …must not hold up another.
+    let (_, answer) = ask_server(
+        &server,
+        addr,
+        &data(53, "PP_1", PAYLOAD),
+        Duration::from_secs(2),
+    )
+    .map_err(|e| format!("while another connection had sent nothing yet: {e}"))?;
+    check_reply(&answer, 53, PAYLOAD)?;
+    idle.send(&data(54, "PP_1", PAYLOAD))?;
+    let answer = idle.receive().map_err(|e| server.explain(e))?;
+    check_reply(&answer, 54, PAYLOAD)
+}
+
+pub(super) fn survives_bad_input(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr, _, _proxy) = started(ctx, Ack::Send)?;
+    let bad: [(&str, &[u8]); 3] = [
+        ("text that is not JSON", b"hello server"),
+        ("a data message without payload", br#"{"type": 0, "srcid": 5, "privPoliId": "PP_1"}"#),
+        ("a payloadsize that does not match", br#"{"type": 0, "srcid": 5, "privPoliId": "PP_1", "payloadsize": 3, "payload": "abcdef"}"#),
+    ];
+    for (what, bytes) in bad {
+        let mut peer = JsonPeer::connect(addr, "the test proxy").map_err(|e| server.explain(e))?;
+        peer.send_raw(bytes)?;
+        let answer = peer.receive().map_err(|e| {
+            server.explain(format!(
+                "after {what}, the server should answer with an error: {e}"
+            ))
+        })?;
+        if error_sentence(&answer).is_none() {
+            return Err(format!("after {what}, the server should answer an error object with a sentence; it answered {answer}"));
+        }
+    }
+    // One that vanishes in the middle of a message.
+    let mut half = JsonPeer::connect(addr, "the test proxy").map_err(|e| server.explain(e))?;
+    half.send_raw(br#"{"type": 0, "sr"#)?;
+    drop(half);
+    let (_, answer) = ask_server(&server, addr, &data(55, "PP_1", PAYLOAD), WAIT)
+        .map_err(|e| format!("after bad messages, the server should go on serving: {e}"))?;
+    check_reply(&answer, 55, PAYLOAD)
+}
+
+pub(super) fn log_lines(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr, _, _proxy) = started(ctx, Ack::Send)?;
+    ask_server(&server, addr, &data(56, "PP_1", PAYLOAD), WAIT)?;
+    server.expect_line(
+        &format!("`Received a message from client 56 payload: {PAYLOAD}`"),
+        WAIT,
+        |l| l.contains("Received a message from client 56") && l.contains(PAYLOAD),
+    )?;
+    server.expect_line(
+        &format!("`Sending a response to the client 56 payload: {PAYLOAD_SHA1}`"),
+        WAIT,
+        |l| l.contains("Sending a response to") && l.contains("56") && l.contains(PAYLOAD_SHA1),
+    )?;
+    Ok(())
+}
+
+pub(super) fn refused_setup(ctx: &Ctx) -> Result<(), String> {
+    let proxy: Proxy = StandIn::listen(("127.0.0.1", 0))?;
+    let port = proxy.port();
+    let (server, _) = ctx.start_server(
+        SERVER,
+        &[
+            "-id",
+            "100",
+            "-pp",
+            "PP_1",
+            "-listen",
+            "0",
+            "-revproc",
+            &port,
+            "-revhost",
+            "127.0.0.1",
+            "-host",
+            "127.0.0.1",
+        ],
+    )?;
+    let (stream, _) = proxy.next("setup connection from the server", &server)?;
+    let mut conn = JsonPeer::new(stream, "the test proxy")?;
+    conn.receive().map_err(|e| server.explain(e))?;
+    let sentence = "server id 100 is already registered from another address";
+    conn.send(&json!({"type": 3, "error": sentence}))?;
+    let status = server
+        .wait(WAIT)
+        .map_err(|_| format!("the proxy refused the setup with {{\"error\": \"{sentence}\"}}; the server should stop (exit 1), not serve"))?;
+    let said = server.stderr().contains(sentence)
+        || server
+            .rest(Duration::from_millis(200))
+            .unwrap_or_default()
+            .iter()
+            .any(|l| l.contains(sentence));
+    if status.success() || !said {
+        return Err(format!(
+            "the proxy refused the setup with {{\"error\": \"{sentence}\"}}; the server should say so (the sentence) and exit 1; it exited with {status}"
+        ));
+    }
+    Ok(())
+}
