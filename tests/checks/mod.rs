@@ -6,10 +6,17 @@ use socklab::grader::Lab;
 
 mod chat;
 mod chatroom;
+mod netcat;
 mod udp_time;
 mod xmlrpc;
 
 /// Every lab, in the order the grader reports them.
 pub fn labs() -> Vec<Lab> {
-    vec![udp_time::lab(), xmlrpc::lab(), chatroom::lab(), chat::lab()]
+    vec![
+        udp_time::lab(),
+        xmlrpc::lab(),
+        chatroom::lab(),
+        chat::lab(),
+        netcat::lab(),
+    ]
 }
