@@ -364,7 +364,7 @@ impl Crlf {
 /// Returns the number of bytes read from `input`.
 fn send_all(mut input: impl Read, mut out: Box<dyn SendHalf>, crlf: bool) -> io::Result<u64> {
     let mut buf = vec![0u8; BUF];
-    let mut converted = Vec::new();
+    let mut converted: Vec<u8> = Vec::new();
     let mut lines = Crlf::default();
     let mut sent = 0u64;
     // BEGIN BLANK: loop: read a chunk from input (retry on ErrorKind::Interrupted; 0 bytes is the end); write all of it to `out`, through lines.convert(chunk, &mut converted) when crlf is set; count the bytes in `sent`. At the end, half-close `out`
@@ -821,14 +821,18 @@ fn listen_udp(cfg: &Config) -> io::Result<Totals> {
         /* END */;
     say(cfg.verbose, &format!("Listening on {}", sock.local_addr()?));
     let mut first = vec![0u8; 65536];
-    // BEGIN BLANK: receive the first datagram (recv_from), connect the socket to its sender, say `Connection from ADDR.`, and write the datagram to stdout
-    let (n, from) = sock.recv_from(&mut first)?;
-    sock.connect(from)?;
-    say(cfg.verbose, &format!("Connection from {from}."));
-    let mut stdout = io::stdout().lock();
-    stdout.write_all(&first[..n])?;
-    stdout.flush()?;
-    // END BLANK
+    let n: usize =
+        /* BLANK: receive the first datagram (recv_from), connect the socket to its sender, say `Connection from ADDR.`, write the datagram to stdout, and give its length */
+        {
+            let (n, from) = sock.recv_from(&mut first)?;
+            sock.connect(from)?;
+            say(cfg.verbose, &format!("Connection from {from}."));
+            let mut stdout = io::stdout().lock();
+            stdout.write_all(&first[..n])?;
+            stdout.flush()?;
+            n
+        }
+        /* END */;
     let mut totals = serve(Halves::udp(sock)?, &cfg.local, cfg.mode, cfg.crlf)?;
     totals.received += n as u64;
     Ok(totals)

@@ -30,8 +30,8 @@ const CLOSING: &str = "The server is closing. Bye!";
 // ---------------------------------------------------------------------------------------------
 // Framing: one message per line.
 
-/// Reads one line and returns it without its `\n` and without a `\r` before it (telnet sends
-/// `\r\n`). `Ok(None)`: the client closed its side. Bytes need not be UTF-8: the server does not
+/// Reads one line and returns it without its `\n` (a `\r` before it, as telnet sends, stays).
+/// `Ok(None)`: the client closed its side. Bytes need not be UTF-8: the server does not
 /// understand them anyway. A line longer than `MAX_LINE` is cut and its rest skipped.
 fn read_line(reader: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
     let mut line = Vec::new();
@@ -55,9 +55,6 @@ fn read_line(reader: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
         {
             rest.clear();
         }
-    }
-    if line.last() == Some(&b'\r') {
-        line.pop();
     }
     Ok(Some(line))
 }
@@ -87,7 +84,7 @@ impl Clients {
 fn handle_client(stream: &TcpStream, who: SocketAddr) -> bool {
     let mut reader = BufReader::new(stream);
     let mut out = stream;
-    // BEGIN BLANK: loop: read_line; at the end (Ok(None)) or on an error (log it) return false; a line that is exactly `q` → return true; any other line → write `What?\n` (on a write error, log it and return false)
+    // BEGIN BLANK: loop: read_line; at the end (Ok(None)) or on an error (log it) return false; a line `q` → return true (telnet ends its lines with `\r\n`, netcat with `\n`); any other line → write `What?\n` (on a write error, log it and return false)
     loop {
         match read_line(&mut reader) {
             Ok(None) => return false,
@@ -95,7 +92,7 @@ fn handle_client(stream: &TcpStream, who: SocketAddr) -> bool {
                 log::warn!("{who}: connection lost: {e}");
                 return false;
             }
-            Ok(Some(line)) if line == b"q" => return true,
+            Ok(Some(line)) if line.strip_suffix(b"\r").unwrap_or(&line) == b"q" => return true,
             Ok(Some(_)) => {
                 if let Err(e) = out.write_all(format!("{ANSWER}\n").as_bytes()) {
                     log::warn!("{who}: cannot answer: {e}");
