@@ -71,4 +71,5 @@ bugs:
 bench:
 	$(CARGO) bench --features solutions --target-dir target/solutions --bench udp_time
 	$(CARGO) bench --features solutions --target-dir target/solutions --bench chatroom
+	$(CARGO) bench --features solutions --target-dir target/solutions --bench netcat
 	$(KIT) mutants

@@ -82,13 +82,21 @@ impl SendHalf for TcpStream {
 }
 
 /// A connected UDP socket seen as a stream: each write is one datagram, each read one datagram.
-/// UDP has no connection to close, so there is no half-close.
+/// UDP has no connection to close, so there is no half-close. (Given: the lesson of `-u` is in
+/// `connect` and `listen_udp`, which make the socket.)
 struct Datagrams(UdpSocket);
 
 impl Read for Datagrams {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            todo!("fill in: receive one datagram into buf and return its length; when recv fails with ConnectionRefused (no one listens at the peer yet, an ICMP error), log it and receive again");
+            match self.0.recv(buf) {
+                // An earlier datagram met a closed port (an ICMP error came back): the peer may
+                // open it later, so this is no reason to stop.
+                Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
+                    log::info!("the peer's port is not open (yet): {}", describe(&e));
+                }
+                other => return other,
+            }
         }
     }
 }
@@ -96,7 +104,12 @@ impl Read for Datagrams {
 impl Write for Datagrams {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = buf.len().min(MAX_DATAGRAM);
-        todo!("fill in: send the first n bytes of buf as one datagram and return n");
+        match self.0.send(&buf[..n]) {
+            // The ICMP error of an earlier datagram, reported now: this one was not sent yet.
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => self.0.send(&buf[..n])?,
+            other => other?,
+        };
+        Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -330,7 +343,7 @@ fn send_all(mut input: impl Read, mut out: Box<dyn SendHalf>, crlf: bool) -> io:
     let mut converted: Vec<u8> = Vec::new();
     let mut lines = Crlf::default();
     let mut sent = 0u64;
-    todo!("fill in: loop: read a chunk from input (retry on ErrorKind::Interrupted; 0 bytes is the end); write all of it to `out`, through lines.convert(chunk, &mut converted) when crlf is set; count the bytes in `sent`. At the end, half-close `out`");
+    todo!("fill in: loop: read a chunk from input (0 bytes is its end); write all of it to `out`, through lines.convert(chunk, &mut converted) when crlf is set; count the bytes in `sent`. At the end, half-close `out`");
     Ok(sent)
 }
 
@@ -339,7 +352,7 @@ fn send_all(mut input: impl Read, mut out: Box<dyn SendHalf>, crlf: bool) -> io:
 fn receive_all(mut from: impl Read, mut output: impl Write) -> io::Result<u64> {
     let mut buf = vec![0u8; BUF];
     let mut received = 0u64;
-    todo!("fill in: loop: read a chunk from the network (retry on ErrorKind::Interrupted) until a read returns 0 (the peer's half-close); write all of each chunk to `output`; count the bytes in `received`");
+    todo!("fill in: loop: read a chunk from the network until a read returns 0 (the peer's half-close); write all of each chunk to `output`; count the bytes in `received`");
     Ok(received)
 }
 

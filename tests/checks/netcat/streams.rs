@@ -144,10 +144,16 @@ pub(super) fn verbose_lines(ctx: &Ctx) -> Result<(), String> {
     let want = format!("Connected to {server}.");
     stderr_line(&nc, &format!("`netcat: {want}`"), |l| l.ends_with(&want))?;
     let (nc, addr) = listener(ctx, &[])?;
-    let peer = LinePeer::connect(addr, "the test client").map_err(|e| nc.explain(e))?;
+    let mut peer = LinePeer::connect(addr, "the test client").map_err(|e| nc.explain(e))?;
     let me = peer.stream().local_addr().context("the test client's address")?;
     let want = format!("Connection from {me}.");
     stderr_line(&nc, &format!("`netcat: {want}`"), |l| l.ends_with(&want))?;
+    peer.send("abc")?;
+    peer.stream().shutdown(Shutdown::Write).context("the test client closing")?;
+    printed(&nc, "abc")?;
+    stderr_line(&nc, "the last `-v` line `N bytes sent, 4 bytes received in T seconds.`", |l| {
+        l.contains(" bytes sent, 4 bytes received in ")
+    })?;
     Ok(())
 }
 
@@ -286,6 +292,18 @@ pub(super) fn reset(ctx: &Ctx) -> Result<(), String> {
         return Err(format!(
             "the server reset the connection: netcat should print one line on stderr and exit 1; it {status} after printing {lines:?} on stderr"
         ));
+    }
+    // While netcat sends without end (a command's output), a reset must end the sending too.
+    let (nc, addr) = listener(ctx, &["--sh-exec", "yes"])?;
+    let mut client = TcpStream::connect(addr).map_err(|e| nc.explain(format!("connecting to {addr}: {e}")))?;
+    read_bytes(&mut client, 64 * 1024, "the output of `yes`")?;
+    SockRef::from(&client).set_linger(Some(Duration::ZERO)).context("making the client's close a reset")?;
+    drop(client);
+    let (_, status) = nc
+        .finish(WAIT)
+        .map_err(|e| format!("netcat -l --sh-exec yes: the client reset the connection while netcat was sending; netcat should stop: {e}"))?;
+    if status.code() != Some(1) {
+        return Err(format!("netcat -l --sh-exec yes: the client reset the connection while netcat was sending: it should exit 1; it {status}"));
     }
     Ok(())
 }
