@@ -121,7 +121,12 @@ fn transfer(tool: &str, tls: bool, source: &Path, dir: &Path) -> Result<(f64, u6
             }
             match p.0.try_wait() {
                 Ok(Some(status)) if status.success() => done[i] = true,
-                Ok(Some(status)) => return Err(format!("{tool} {} failed: {status}", if i == 0 { "-l" } else { "--send-only" })),
+                Ok(Some(status)) => {
+                    return Err(format!(
+                        "{tool} {} failed: {status}",
+                        if i == 0 { "-l" } else { "--send-only" }
+                    ))
+                }
                 _ => {}
             }
         }
@@ -144,10 +149,13 @@ fn main() {
         eprintln!("ncat is missing: apt-get install -y ncat (.ci/run installs it)");
         std::process::exit(1);
     }
-    let dir: PathBuf = std::env::temp_dir().join(format!("socklab-netcat-bench-{}", std::process::id()));
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("socklab-netcat-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("scratch folder");
     let source = dir.join("1GiB");
-    File::create(&source).and_then(|f| f.set_len(SIZE)).expect("the sparse source file");
+    File::create(&source)
+        .and_then(|f| f.set_len(SIZE))
+        .expect("the sparse source file");
     let mib = (SIZE >> 20) as f64;
     let mut missed = Vec::new();
     for tls in [false, true] {

@@ -150,7 +150,6 @@ fn through_udp(bytes: u64) -> io::Result<UdpRun> {
                 last = Instant::now();
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }

@@ -105,19 +105,33 @@ fn listening(program: &Program) -> Result<SocketAddr, String> {
     word.parse()
         .map_err(|_| format!("the line {line:?} should end with the address listened on, IP:PORT"))
         .and_then(|addr: SocketAddr| match addr.port() {
-            0 => Err(format!("{line:?}: say the port the OS chose (local_addr), not 0")),
+            0 => Err(format!(
+                "{line:?}: say the port the OS chose (local_addr), not 0"
+            )),
             _ => Ok(addr),
         })
 }
 
 /// The first line of the program's stderr that satisfies `want`, within [`WAIT`].
-fn stderr_line(program: &Program, what: &str, want: impl Fn(&str) -> bool) -> Result<String, String> {
+fn stderr_line(
+    program: &Program,
+    what: &str,
+    want: impl Fn(&str) -> bool,
+) -> Result<String, String> {
     let deadline = Instant::now() + WAIT;
     loop {
         if let Some(line) = program.stderr().lines().find(|l| want(l)) {
             return Ok(line.to_string());
         }
-        if !program.is_running() || Instant::now() >= deadline {
+        let ended = !program.is_running();
+        if ended {
+            // It has exited: let the harness collect the rest of its stderr, then look again.
+            let _ = program.panic_message();
+            if let Some(line) = program.stderr().lines().find(|l| want(l)) {
+                return Ok(line.to_string());
+            }
+        }
+        if ended || Instant::now() >= deadline {
             let err = program.stderr();
             let shown = match err.trim() {
                 "" => "nothing".to_string(),
@@ -145,8 +159,13 @@ fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
 /// The first position where `got` and `want` differ, in words.
 fn first_difference(got: &[u8], want: &[u8]) -> String {
     match got.iter().zip(want).position(|(a, b)| a != b) {
-        Some(i) => format!("byte {i} differs (got {:#04x}, sent {:#04x})", got[i], want[i]),
-        None if got.len() < want.len() => format!("only {} of {} bytes arrived", got.len(), want.len()),
+        Some(i) => format!(
+            "byte {i} differs (got {:#04x}, sent {:#04x})",
+            got[i], want[i]
+        ),
+        None if got.len() < want.len() => {
+            format!("only {} of {} bytes arrived", got.len(), want.len())
+        }
         None => format!("{} bytes arrived, {} were sent", got.len(), want.len()),
     }
 }

@@ -23,15 +23,20 @@ const NAMES: [&str; 4] = ["pipe:", "unix socket:", "tcp loopback:", "udp loopbac
 /// The first number after `prefix` in `text`.
 fn number_after(text: &str, prefix: &str) -> Option<f64> {
     let rest = &text[text.find(prefix)? + prefix.len()..];
-    rest.split(|c: char| !(c.is_ascii_digit() || c == '.')).find(|w| !w.is_empty())?.parse().ok()
+    rest.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .find(|w| !w.is_empty())?
+        .parse()
+        .ok()
 }
 
 fn parse(lines: &[String]) -> Result<Figures, String> {
     let line_of = |name: &str| {
-        lines
-            .iter()
-            .find(|l| l.starts_with(name))
-            .ok_or_else(|| format!("no line starting with `{name}` (it printed {})", shown(lines)))
+        lines.iter().find(|l| l.starts_with(name)).ok_or_else(|| {
+            format!(
+                "no line starting with `{name}` (it printed {})",
+                shown(lines)
+            )
+        })
     };
     let mut rates = [0.0; 4];
     let mut ratios = [0.0; 3];
@@ -41,7 +46,11 @@ fn parse(lines: &[String]) -> Result<Figures, String> {
             .filter(|r| r.is_finite() && *r > 0.0 && line.contains("MiB/s"))
             .ok_or_else(|| format!("{line:?} should give `NAME: X MiB/s` with X > 0"))?;
         if i > 0 {
-            ratios[i - 1] = number_after(line, "(").filter(|_| line.contains("x pipe)")).ok_or_else(|| format!("{line:?} should give its ratio to the pipe as `(R x pipe)`"))?;
+            ratios[i - 1] = number_after(line, "(")
+                .filter(|_| line.contains("x pipe)"))
+                .ok_or_else(|| {
+                    format!("{line:?} should give its ratio to the pipe as `(R x pipe)`")
+                })?;
         }
     }
     let udp = line_of("udp loopback:")?;
@@ -49,9 +58,17 @@ fn parse(lines: &[String]) -> Result<Figures, String> {
     let sent = number_after(udp, " of ");
     let datagram = number_after(udp, "datagrams of ");
     let (Some(lost), Some(sent), Some(datagram)) = (lost, sent, datagram) else {
-        return Err(format!("{udp:?} should end with `lost L of N datagrams of S bytes`"));
+        return Err(format!(
+            "{udp:?} should end with `lost L of N datagrams of S bytes`"
+        ));
     };
-    Ok(Figures { rates, ratios, lost: lost as u64, sent: sent as u64, datagram: datagram as u64 })
+    Ok(Figures {
+        rates,
+        ratios,
+        lost: lost as u64,
+        sent: sent as u64,
+        datagram: datagram as u64,
+    })
 }
 
 fn run(ctx: &Ctx) -> Result<(Figures, Duration), String> {
@@ -67,7 +84,10 @@ pub(super) fn figures(ctx: &Ctx) -> Result<(), String> {
     for (i, name) in NAMES.iter().enumerate() {
         // Below 10 MiB/s nothing moves as fast as it can; above 100 GiB/s no memory does.
         if !(10.0..=100.0 * 1024.0).contains(&f.rates[i]) {
-            return Err(format!("`{name} {:.1} MiB/s` is not plausible for a transfer on one machine", f.rates[i]));
+            return Err(format!(
+                "`{name} {:.1} MiB/s` is not plausible for a transfer on one machine",
+                f.rates[i]
+            ));
         }
         if i > 0 {
             let want = f.rates[i] / f.rates[0];
@@ -76,11 +96,19 @@ pub(super) fn figures(ctx: &Ctx) -> Result<(), String> {
             }
         }
     }
-    if f.sent * f.datagram != (MIB as u64) * 1024 * 1024 && f.sent != ((MIB as u64) * 1024 * 1024).div_ceil(f.datagram.max(1)) {
-        return Err(format!("--mib 16: {} datagrams of {} bytes are not 16 MiB", f.sent, f.datagram));
+    if f.sent * f.datagram != (MIB as u64) * 1024 * 1024
+        && f.sent != ((MIB as u64) * 1024 * 1024).div_ceil(f.datagram.max(1))
+    {
+        return Err(format!(
+            "--mib 16: {} datagrams of {} bytes are not 16 MiB",
+            f.sent, f.datagram
+        ));
     }
     if f.lost > f.sent {
-        return Err(format!("lost {} of {} datagrams: more than were sent", f.lost, f.sent));
+        return Err(format!(
+            "lost {} of {} datagrams: more than were sent",
+            f.lost, f.sent
+        ));
     }
     Ok(())
 }

@@ -89,9 +89,15 @@ pub(super) static QUESTIONS: QuestionSet = QuestionSet {
 
 /// The plain capture must hold a connection and the typed line in a segment.
 fn plain_seen(packets: &[Packet]) -> Result<(), String> {
-    capture::handshake(packets, |_| true).ok_or("it holds no TCP handshake: start the capture before connecting")?;
-    if !packets.iter().any(|p| p.is_tcp() && contains(&p.payload, TYPED.as_bytes())) {
-        return Err(format!("no segment carries `{TYPED}`: type it while capturing, without --ssl"));
+    capture::handshake(packets, |_| true)
+        .ok_or("it holds no TCP handshake: start the capture before connecting")?;
+    if !packets
+        .iter()
+        .any(|p| p.is_tcp() && contains(&p.payload, TYPED.as_bytes()))
+    {
+        return Err(format!(
+            "no segment carries `{TYPED}`: type it while capturing, without --ssl"
+        ));
     }
     Ok(())
 }
@@ -103,18 +109,24 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 /// The TLS capture must hold a handshake with a Server Hello and application data; returns the
 /// version negotiated ("1.3").
 fn tls_seen(packets: &[Packet]) -> Result<&'static str, String> {
-    let hs = capture::handshake(packets, |_| true).ok_or("it holds no TCP handshake: start the capture before connecting")?;
+    let hs = capture::handshake(packets, |_| true)
+        .ok_or("it holds no TCP handshake: start the capture before connecting")?;
     let from_server = capture::reassemble(packets, &hs.syn_ack);
     let from_client = capture::reassemble(packets, &hs.syn);
     if from_client.first() != Some(&22) {
         return Err("the client's first bytes are not a TLS handshake record (Client Hello): was --ssl used on both sides?".into());
     }
-    let version = server_hello_version(&from_server).ok_or("no TLS Server Hello in it: was --ssl used on both sides?")?;
+    let version = server_hello_version(&from_server)
+        .ok_or("no TLS Server Hello in it: was --ssl used on both sides?")?;
     if contains(&from_client, TYPED.as_bytes()) || contains(&from_server, TYPED.as_bytes()) {
-        return Err(format!("`{TYPED}` travels in clear: this is not a TLS session"));
+        return Err(format!(
+            "`{TYPED}` travels in clear: this is not a TLS session"
+        ));
     }
     if !records(&from_client).any(|(kind, _)| kind == 23) {
-        return Err("the client sent no Application Data record: type the line while capturing".into());
+        return Err(
+            "the client sent no Application Data record: type the line while capturing".into(),
+        );
     }
     Ok(version)
 }
@@ -168,24 +180,43 @@ fn server_hello_version(stream: &[u8]) -> Option<&'static str> {
 /// The transfer: the side that sent the most bytes is the sender; returns who sent the first
 /// FIN ("sender" or "receiver").
 fn transfer_seen(packets: &[Packet]) -> Result<&'static str, String> {
-    let hs = capture::handshake(packets, |_| true).ok_or("it holds no TCP handshake: start the capture before connecting")?;
+    let hs = capture::handshake(packets, |_| true)
+        .ok_or("it holds no TCP handshake: start the capture before connecting")?;
     let (a, b) = (hs.syn.src, hs.syn.dst);
     let sent = |from: SocketAddr| -> usize {
-        packets.iter().filter(|p| p.is_tcp() && p.src == from && p.dst == if from == a { b } else { a }).map(|p| p.len).sum()
+        packets
+            .iter()
+            .filter(|p| p.is_tcp() && p.src == from && p.dst == if from == a { b } else { a })
+            .map(|p| p.len)
+            .sum()
     };
-    let (sender, bytes) = if sent(a) >= sent(b) { (a, sent(a)) } else { (b, sent(b)) };
+    let (sender, bytes) = if sent(a) >= sent(b) {
+        (a, sent(a))
+    } else {
+        (b, sent(b))
+    };
     if bytes == 0 {
         return Err("no bytes were sent on the connection: send a file while capturing".into());
     }
     let fins: Vec<&Packet> = packets
         .iter()
-        .filter(|p| p.is_tcp() && p.flags.has(Flags::FIN) && [(a, b), (b, a)].contains(&(p.src, p.dst)))
+        .filter(|p| {
+            p.is_tcp() && p.flags.has(Flags::FIN) && [(a, b), (b, a)].contains(&(p.src, p.dst))
+        })
         .collect();
-    let first = fins.first().ok_or("the connection does not end in it (no FIN): stop the capture after both netcats ended")?;
+    let first = fins.first().ok_or(
+        "the connection does not end in it (no FIN): stop the capture after both netcats ended",
+    )?;
     if !fins.iter().any(|p| p.src != first.src) {
-        return Err("only one side's FIN is in it: stop the capture after both netcats ended".into());
+        return Err(
+            "only one side's FIN is in it: stop the capture after both netcats ended".into(),
+        );
     }
-    Ok(if first.src == sender { "sender" } else { "receiver" })
+    Ok(if first.src == sender {
+        "sender"
+    } else {
+        "receiver"
+    })
 }
 
 /// Starts `netcat -v -l 127.0.0.1 0 [extra]` and reads its address.
@@ -200,7 +231,13 @@ fn listener(rec: &Recorder, extra: &[&str]) -> Result<(Program, SocketAddr), Str
 
 /// A session captured as `name`: a listener and a client (both with `flags`), the client types
 /// `lines`, then ends its input; both must end.
-fn session(rec: &mut Recorder, name: &str, listen: &[&str], connect: &[&str], lines: &[&str]) -> Result<(), String> {
+fn session(
+    rec: &mut Recorder,
+    name: &str,
+    listen: &[&str],
+    connect: &[&str],
+    lines: &[&str],
+) -> Result<(), String> {
     let (server, addr) = listener(rec, listen)?;
     let port = addr.port().to_string();
     rec.capture(name, &format!("tcp port {port}"))?;
@@ -212,7 +249,9 @@ fn session(rec: &mut Recorder, name: &str, listen: &[&str], connect: &[&str], li
     }
     let last = lines.last().copied().unwrap_or("");
     server
-        .expect_line(&format!("`{last}` printed by the listener"), WAIT, |l| l == last)
+        .expect_line(&format!("`{last}` printed by the listener"), WAIT, |l| {
+            l == last
+        })
         .map_err(|e| server.explain(e))?;
     client.close_stdin();
     for program in [&client, &server] {
