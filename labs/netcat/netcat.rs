@@ -24,6 +24,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -337,23 +338,73 @@ impl Crlf {
 }
 
 /// The sending direction: copies `input` to the network until `input` ends, then half-closes.
-/// Returns the number of bytes read from `input`.
-fn send_all(mut input: impl Read, mut out: Box<dyn SendHalf>, crlf: bool) -> io::Result<u64> {
+fn send_all(mut input: impl Read, mut out: Box<dyn SendHalf>, crlf: bool) -> io::Result<()> {
     let mut buf = vec![0u8; BUF];
     let mut converted: Vec<u8> = Vec::new();
     let mut lines = Crlf::default();
-    let mut sent = 0u64;
-    todo!("fill in: loop: read a chunk from input (0 bytes is its end); write all of it to `out`, through lines.convert(chunk, &mut converted) when crlf is set; count the bytes in `sent`. At the end, half-close `out`");
-    Ok(sent)
+    todo!("fill in: loop: read a chunk from input (0 bytes is its end); write all of it to `out`, through lines.convert(chunk, &mut converted) when crlf is set; at the end, half-close `out`");
+    Ok(())
 }
 
 /// The receiving direction: copies the network to `output` until the peer closes its half.
-/// Returns the number of bytes received.
-fn receive_all(mut from: impl Read, mut output: impl Write) -> io::Result<u64> {
+fn receive_all(mut from: impl Read, mut output: impl Write) -> io::Result<()> {
     let mut buf = vec![0u8; BUF];
-    let mut received = 0u64;
-    todo!("fill in: loop: read a chunk from the network until a read returns 0 (the peer's half-close); write all of each chunk to `output`; count the bytes in `received`");
-    Ok(received)
+    todo!("fill in: loop: read a chunk from the network until a read returns 0 (the peer's half-close); write all of each chunk to `output`");
+    Ok(())
+}
+
+/// Counts the bytes that cross one half of the connection, for the `-v` summary: the count is
+/// right whenever the session ends, even while the other direction is still busy.
+struct Counted<T> {
+    inner: T,
+    bytes: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The local output (stdout, or a command's stdin), noting whether a write to it failed: then
+/// the session ends quietly (`netcat … | head -1`), while a network error ends it with exit 1.
+struct Output<W> {
+    inner: W,
+    failed: Arc<AtomicBool>,
+}
+
+impl<W: Write> Write for Output<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let result = self.inner.write(buf);
+        if result.is_err() {
+            self.failed.store(true, Ordering::Relaxed);
+        }
+        result
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl SendHalf for Counted<Box<dyn SendHalf>> {
+    fn close_write(&mut self) -> io::Result<()> {
+        self.inner.close_write()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -377,8 +428,8 @@ enum Mode {
 
 /// What ended a direction, sent from its thread to the session.
 enum Done {
-    Sent(io::Result<u64>),
-    Received(io::Result<u64>),
+    Sent(io::Result<()>),
+    Received(io::Result<()>),
 }
 
 /// What a session did.
@@ -402,6 +453,20 @@ fn session(
         send,
         socket,
     } = halves;
+    let (sent, received) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let send: Box<dyn SendHalf> = Box::new(Counted {
+        inner: send,
+        bytes: Arc::clone(&sent),
+    });
+    let receive = Counted {
+        inner: receive,
+        bytes: Arc::clone(&received),
+    };
+    let output_failed = Arc::new(AtomicBool::new(false));
+    let output = Output {
+        inner: output,
+        failed: Arc::clone(&output_failed),
+    };
     let (done, events) = crossbeam_channel::unbounded();
     let sending = done.clone();
     if mode != Mode::RecvOnly {
@@ -418,7 +483,6 @@ fn session(
             let _ = done.send(Done::Received(result));
         })?;
 
-    let mut totals = Totals::default();
     let mut sent_at: Option<Instant> = None;
     loop {
         let event = match sent_at {
@@ -435,22 +499,20 @@ fn session(
             },
         };
         match event {
-            Done::Sent(Ok(n)) => {
-                totals.sent = n;
+            Done::Sent(Ok(())) => {
                 sent_at = Some(Instant::now());
                 if matches!(mode, Mode::Command | Mode::Datagrams) {
                     break;
                 }
             }
             Done::Sent(Err(e)) => return Err(e),
-            Done::Received(Ok(n)) => {
-                totals.received = n;
+            Done::Received(Ok(())) => {
                 if mode != Mode::SendOnly || sent_at.is_some() {
                     break;
                 }
             }
             // Our stdout was closed (`netcat … | head -1`): nothing more to do, not a failure.
-            Done::Received(Err(e)) if e.kind() == ErrorKind::BrokenPipe => break,
+            Done::Received(Err(_)) if output_failed.load(Ordering::Relaxed) => break,
             Done::Received(Err(e)) => return Err(e),
         }
     }
@@ -459,7 +521,10 @@ fn session(
         // at once when the session was one of several (-k).
         let _ = socket.shutdown(Shutdown::Both);
     }
-    Ok(totals)
+    Ok(Totals {
+        sent: sent.load(Ordering::Relaxed),
+        received: received.load(Ordering::Relaxed),
+    })
 }
 
 /// The local side of a session: stdin/stdout, or a command run for this connection.
