@@ -36,6 +36,11 @@ fn what(server: &Program, peer: &mut LinePeer, line: &[u8]) -> Result<(), String
 pub(super) fn answers(ctx: &Ctx) -> Result<(), String> {
     let (server, addr) = start(ctx)?;
     let mut amy = connect(&server, addr, "a netcat user")?;
+    let me = amy.stream().local_addr().context("the client's address")?;
+    let want = format!("connection from {me}");
+    server
+        .expect_line(&format!("`{want}` printed"), WAIT, |l| l == want)
+        .map_err(|e| server.explain(e))?;
     for line in ["hello", "how are you?", "", "quit", " q"] {
         what(&server, &mut amy, format!("{line}\n").as_bytes())?;
     }
