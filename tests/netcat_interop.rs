@@ -89,11 +89,13 @@ fn run(
     stdin: Option<&Path>,
     stdout: Option<&Path>,
     stderr: &Path,
+    keep_stdin: bool,
 ) -> Running {
     let mut cmd = Command::new(program);
     cmd.args(args)
         .stdin(match stdin {
             Some(p) => Stdio::from(File::open(p).expect("stdin file")),
+            None if keep_stdin => Stdio::piped(),
             None => Stdio::null(),
         })
         .stdout(match stdout {
@@ -194,7 +196,10 @@ fn transfer(name: &str, receiver: Side, sender: Side) {
     if receiver.program == openbsd() {
         args.retain(|a| *a != "127.0.0.1");
     }
-    let mut listener = run(receiver.program, &args, None, Some(&out), &rerr);
+    let tls = receiver.args.contains(&"--ssl");
+    let mut listener = run(receiver.program, &args, None, Some(&out), &rerr, tls);
+    // Over TLS the receiver's stdin stays open, as a terminal's would (the seed's usage).
+    let _typing = listener.0.stdin.take();
     let port = if listening_own {
         netcat_port(&rerr, &listener)
     } else {
@@ -203,7 +208,7 @@ fn transfer(name: &str, receiver: Side, sender: Side) {
     };
     let mut args: Vec<&str> = sender.args.to_vec();
     args.extend(["127.0.0.1", port.as_str()]);
-    let mut client = run(sender.program, &args, Some(&input), None, &serr);
+    let mut client = run(sender.program, &args, Some(&input), None, &serr, false);
     let sent = client.wait();
     let received = listener.wait();
     let err = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
@@ -350,7 +355,15 @@ fn openssl_s_client_talks_to_netcat_listening_with_ssl() {
     let (mut server, mut to_server, from_server) =
         piped(NETCAT, &["-v", "-l", "--ssl", "127.0.0.1", "0"], &nerr);
     let port = netcat_port(&nerr, &server);
-    let printed = collect(from_server);
+    let (line_tx, lines) = std::sync::mpsc::channel();
+    let printed = thread::spawn(move || {
+        let mut text = String::new();
+        let mut reader = std::io::BufReader::new(from_server);
+        while std::io::BufRead::read_line(&mut reader, &mut text).unwrap_or(0) > 0 {
+            let _ = line_tx.send(());
+        }
+        text
+    });
     let connect = format!("127.0.0.1:{port}");
     let (mut client, mut to_client, from_client) = piped(
         openssl,
@@ -364,6 +377,8 @@ fn openssl_s_client_talks_to_netcat_listening_with_ssl() {
     to_server
         .write_all(b"from netcat\n")
         .expect("typing into netcat");
+    // Once s_client's line has arrived, netcat's stdin ends.
+    let _ = lines.recv_timeout(LIMIT);
     drop(to_server);
     // netcat's stdin ended: its close_notify makes s_client end; then netcat ends too.
     let c = client.wait();
@@ -478,9 +493,10 @@ fn a_plain_nc_sees_what_sh_exec_prints() {
         None,
         None,
         &nerr,
+        false,
     );
     let port = netcat_port(&nerr, &server);
-    let mut client = run(nc, &["127.0.0.1", &port], None, Some(&out), &cerr);
+    let mut client = run(nc, &["127.0.0.1", &port], None, Some(&out), &cerr, false);
     assert!(
         client.wait().success(),
         "nc: {}",
@@ -511,7 +527,7 @@ fn the_silly_server_answers_a_crlf_client_and_nc_then_q_closes_it() {
         std::fs::write(&inp, input).expect("input");
         let mut args = flags.to_vec();
         args.extend(["127.0.0.1", port.as_str()]);
-        let mut client = run(nc, &args, Some(&inp), Some(&out), &err);
+        let mut client = run(nc, &args, Some(&inp), Some(&out), &err, false);
         assert!(
             client.wait().success(),
             "nc {args:?}: {}",

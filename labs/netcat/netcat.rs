@@ -992,7 +992,11 @@ fn tls_side(cfg: &Config, opts: &TlsOptions) -> Result<TlsSide, String> {
             cfg.verbose,
             &format!("SHA-256 fingerprint: {}", identity.fingerprint()),
         );
-        Ok(TlsSide::Server(tls::server_config(&identity)?))
+        // No TLS 1.3 session tickets: netcat never resumes a session, and a `--send-only` peer
+        // never reads them, so its close with them unread would reach us as a reset.
+        let mut config = (*tls::server_config(&identity)?).clone();
+        config.send_tls13_tickets = 0;
+        Ok(TlsSide::Server(Arc::new(config)))
     } else {
         let trust = match (&opts.trustfile, opts.verify) {
             (Some(file), _) => Trust::File(file),
