@@ -87,4 +87,5 @@ bench:
 	$(CARGO) bench --features solutions --target-dir target/solutions --bench chatroom
 	$(CARGO) bench --features solutions --target-dir target/solutions --bench http  # Flask: pip into target/bench-venv
 	$(CARGO) bench --features solutions --target-dir target/solutions --bench revproxy
+	$(CARGO) bench --features solutions --target-dir target/solutions --bench netcat
 	$(KIT) mutants

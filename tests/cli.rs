@@ -104,6 +104,16 @@ fn mistakes_particular_to_a_program_exit_2_with_one_line_and_usage() {
             "rp_client",
             &["-revproc", "5000", "-pkt", "/nonexistent/1327.PP_2"],
         ),
+        ("netcat", &["-l"]),
+        ("netcat", &["127.0.0.1"]),
+        ("netcat", &["127.0.0.1", "notaport"]),
+        ("netcat", &["--send-only", "--recv-only", "h", "1"]),
+        ("netcat", &["-u", "--ssl", "h", "1"]),
+        ("netcat", &["--ssl-cert", "c.pem", "-l", "1"]),
+        ("netcat", &["-k", "h", "1"]),
+        ("silly_server", &["--port", "notaport"]),
+        ("silly_server", &["extra"]),
+        ("pipes", &["--mib", "0"]),
     ] {
         assert!(programs().contains(&bin), "{bin} is no lab's program");
         assert_mistake(bin, args);
@@ -122,6 +132,9 @@ fn help_names_the_programs_own_options() {
         ("chatclient", "--udp-port"),
         ("webapp", "--tls"),
         ("http_get", "--cacert"),
+        ("netcat", "--sh-exec"),
+        ("silly_server", "--port"),
+        ("pipes", "--mib"),
     ] {
         let out = Command::new(program(bin)).arg("-h").output().expect("runs");
         let usage = String::from_utf8_lossy(&out.stdout);

@@ -7,6 +7,7 @@ use socklab::grader::Lab;
 mod chat;
 mod chatroom;
 mod http;
+mod netcat;
 mod revproxy;
 mod udp_time;
 mod xmlrpc;
@@ -19,6 +20,7 @@ pub fn labs() -> Vec<Lab> {
         chatroom::lab(),
         chat::lab(),
         revproxy::lab(),
+        netcat::lab(),
         http::lab(),
     ]
 }

@@ -1,0 +1,225 @@
+//! The silly chatter: a TCP server that understands nothing and answers `What?` to every line,
+//! reached with `telnet HOST 8000` or `netcat HOST 8000`.
+//!
+//!     silly_server [--host H] [--port P]
+//!
+//! One thread per client. A line `q` (as netcat sends it, or `q\r\n` as telnet does) closes that
+//! client's connection and the whole server, gracefully: the server stops accepting, tells every
+//! other client that it is closing, closes their connections, waits for each client's thread to
+//! finish (as the Rust Book's web server joins its workers), and exits 0.
+
+use socklab::cli::{self, Args, Options};
+use std::collections::HashMap;
+use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+/// The seed's port.
+const PORT: u16 = 8000;
+/// Longest line kept, in bytes; the rest of a longer one is skipped (it still gets one `What?`).
+const MAX_LINE: usize = 4096;
+/// The answer to everything.
+const ANSWER: &str = "What?";
+/// What the other clients read when someone's `q` closes the server.
+const CLOSING: &str = "The server is closing. Bye!";
+
+// ---------------------------------------------------------------------------------------------
+// Framing: one message per line.
+
+/// Reads one line and returns it without its `\n` (a `\r` before it, as telnet sends, stays).
+/// `Ok(None)`: the client closed its side. Bytes need not be UTF-8: the server does not
+/// understand them anyway. A line longer than `MAX_LINE` is cut and its rest skipped.
+fn read_line(reader: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
+    let mut line = Vec::new();
+    let n = reader
+        .by_ref()
+        .take(MAX_LINE as u64)
+        .read_until(b'\n', &mut line)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    } else if line.len() == MAX_LINE {
+        let mut rest = Vec::new();
+        // Skip to the end of the overlong line, a bounded piece at a time.
+        while reader
+            .by_ref()
+            .take(MAX_LINE as u64)
+            .read_until(b'\n', &mut rest)?
+            == MAX_LINE
+        {
+            rest.clear();
+        }
+    }
+    Ok(Some(line))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The clients.
+
+/// The connected clients, by number: the server keeps a handle on each socket to tell the
+/// client it is closing and to close the connection.
+#[derive(Default)]
+struct Clients {
+    sockets: Mutex<HashMap<u64, TcpStream>>,
+    next: AtomicU64,
+    /// Set by the client that sent `q`: the accept loop stops at its next connection.
+    closing: AtomicBool,
+}
+
+impl Clients {
+    fn sockets(&self) -> MutexGuard<'_, HashMap<u64, TcpStream>> {
+        // Each change is one insert or remove: a panicking thread cannot leave it half-made.
+        self.sockets.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One client, in its own thread: `What?` to every line, until it leaves or sends `q`.
+/// Returns whether it sent `q`.
+fn handle_client(stream: &TcpStream, who: SocketAddr) -> bool {
+    let mut reader = BufReader::new(stream);
+    let mut out = stream;
+    // BEGIN BLANK: loop: read_line; at the end (Ok(None)) or on an error (log it) return false; a line `q` → return true (telnet ends its lines with `\r\n`, netcat with `\n`); any other line → write `What?\n` (on a write error, log it and return false)
+    loop {
+        match read_line(&mut reader) {
+            Ok(None) => return false,
+            Err(e) => {
+                log::warn!("{who}: connection lost: {e}");
+                return false;
+            }
+            Ok(Some(line)) if line.strip_suffix(b"\r").unwrap_or(&line) == b"q" => return true,
+            Ok(Some(_)) => {
+                if let Err(e) = out.write_all(format!("{ANSWER}\n").as_bytes()) {
+                    log::warn!("{who}: cannot answer: {e}");
+                    return false;
+                }
+            }
+        }
+    }
+    // END BLANK
+}
+
+/// A client's thread: runs `handle_client`, then closes the connection; after a `q`, starts
+/// closing the server (and wakes the accept loop by connecting to it).
+fn client_thread(
+    stream: TcpStream,
+    who: SocketAddr,
+    id: u64,
+    clients: Arc<Clients>,
+    me: SocketAddr,
+) {
+    let quit = handle_client(&stream, who);
+    clients.sockets().remove(&id);
+    if quit {
+        println!("{who} sent q: closing the server");
+        let _ = (&stream).write_all(b"Bye!\n");
+        clients.closing.store(true, Ordering::SeqCst);
+        // BEGIN BLANK: wake the accept loop, which is waiting for a connection: connect to the server's own address `me` (log a failure)
+        if let Err(e) = TcpStream::connect(me) {
+            log::warn!("cannot wake the accept loop: {e}");
+        }
+        // END BLANK
+    } else {
+        println!("{who} left");
+    }
+    let _ = stream.shutdown(Shutdown::Both);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server.
+
+fn server(host: &str, port: u16) -> io::Result<()> {
+    let listener: TcpListener =
+        /* BLANK: a TCP socket listening on (host, port) */ TcpListener::bind((host, port))? /* END */;
+    let bound = listener.local_addr()?;
+    println!("server listening at {bound}");
+    // The address a client thread connects to, to wake the accept loop.
+    let me = if bound.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], bound.port()))
+    } else {
+        bound
+    };
+    let clients = Arc::new(Clients::default());
+    let mut threads: Vec<JoinHandle<()>> = Vec::new();
+    // BEGIN BLANK: accept loop: accept (on an error log it, pause 50 ms, go on); if clients.closing is set, stop (that was the wake-up); print `connection from ADDR`, keep a try_clone of the socket in clients.sockets() under a new number, and run client_thread in a new thread, keeping its JoinHandle in `threads`
+    loop {
+        let (stream, who) = match listener.accept() {
+            Ok(conn) => conn,
+            Err(e) => {
+                log::warn!("accept failed: {e}");
+                thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+        };
+        if clients.closing.load(Ordering::SeqCst) {
+            break;
+        }
+        println!("connection from {who}");
+        let id = clients.next.fetch_add(1, Ordering::Relaxed);
+        match stream.try_clone() {
+            Ok(kept) => {
+                clients.sockets().insert(id, kept);
+            }
+            Err(e) => {
+                log::warn!("{who}: {e}");
+                continue;
+            }
+        }
+        let shared = Arc::clone(&clients);
+        match thread::Builder::new().spawn(move || client_thread(stream, who, id, shared, me)) {
+            Ok(handle) => threads.push(handle),
+            Err(e) => {
+                log::warn!("{who}: no thread for this client: {e}");
+                clients.sockets().remove(&id);
+            }
+        }
+    }
+    // END BLANK
+
+    // BEGIN BLANK: graceful shutdown: stop listening (drop the listener); take every socket out of clients.sockets(), send it CLOSING and a newline, and shut it down; then join every thread in `threads`
+    drop(listener);
+    let others: Vec<TcpStream> = clients.sockets().drain().map(|(_, s)| s).collect();
+    for mut socket in others {
+        let _ = socket.write_all(format!("{CLOSING}\n").as_bytes());
+        let _ = socket.shutdown(Shutdown::Both);
+    }
+    for handle in threads {
+        let _ = handle.join();
+    }
+    // END BLANK
+    println!("server closed");
+    Ok(())
+}
+
+const USAGE: &str = "Usage: silly_server [--host H] [--port P]
+
+The silly chatter: answers `What?` to every line; a line `q` closes the server.";
+
+pub fn main() -> ExitCode {
+    socklab::logging::init();
+    let mut opts = Options::new();
+    opts.optopt("", "host", "address to listen on (default 0.0.0.0)", "H");
+    opts.optopt("", "port", "port to listen on (default 8000; 0: any)", "P");
+    let args: Args = cli::parse(opts, USAGE);
+    if !args.free().is_empty() {
+        args.fail("silly_server takes no positional arguments");
+    }
+    let host: String = args.get("host", "0.0.0.0".to_string());
+    let port: u16 = args.get("port", PORT);
+    match server(&host, port) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == ErrorKind::AddrInUse => {
+            eprintln!("silly_server: {host}:{port} is in use: {e}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("silly_server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

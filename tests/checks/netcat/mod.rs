@@ -1,0 +1,171 @@
+//! Checks for lab `netcat`: the netcat program (`streams.rs`: connect, listen, half-close, file
+//! transfer, UDP, CRLF, commands, errors; `tls.rs`: TLS both ways against the grader's rustls),
+//! the silly chatter (`silly.rs`), the pipes measurement (`pipes.rs`) and the questions on a
+//! capture of netcat sessions (`questions.rs`). Each program is checked on its own, against
+//! sockets written here, so one unfinished program does not cost the others' points.
+//!
+//! How the grader learns a listener's port: netcat's stdout is the data, so a listener is
+//! started with `-v -l 127.0.0.1 0` and the grader reads the address from the `-v` line
+//! `netcat: Listening on 127.0.0.1:PORT` on stderr (Ncat's wording; unlike Ncat, which says
+//! `:0`, the line must carry the port the OS chose). See [`listening`].
+
+use socklab::grader::{Check, Lab, Program, WAIT};
+use std::net::SocketAddr;
+use std::thread;
+use std::time::{Duration, Instant};
+
+mod pipes;
+mod questions;
+mod silly;
+mod streams;
+mod tls;
+
+const NETCAT: &str = "netcat";
+const SILLY: &str = "silly_server";
+const PIPES: &str = "pipes";
+
+pub fn lab() -> Lab {
+    Lab::new(
+        "netcat",
+        "netcat with TLS, the silly chatter, pipes against sockets",
+        &[NETCAT, SILLY, PIPES],
+    )
+    .checks(vec![
+        Check::new("1 connect and listen", "HOST PORT: connects, stdin goes out, what arrives is printed", 3,
+            "connect(): TcpStream::connect, then the two directions of session(): send_all and receive_all.", streams::connects),
+        Check::new("1 connect and listen", "-l: listens (port 0 works), accepts, copies both ways", 3,
+            "listen(): bind, then accept one connection. The grader reads the port from the -v line `Listening on ADDR`.", streams::listens),
+        Check::new("1 connect and listen", "-v says `Connected to …`, `Listening on …`, `Connection from …` on stderr", 1,
+            "The given say() lines print once connect() and listen() have their sockets.", streams::verbose_lines),
+        Check::new("2 streams", "at stdin's end: half-close, then the response is still read (request/response)", 3,
+            "send_all ends with a half-close of the sending half only; receive_all keeps reading until the peer closes.", streams::half_close),
+        Check::new("2 streams", "-l with stdin already ended: half-closes, still prints what arrives", 2,
+            "The two directions are independent: the end of one (stdin) must not end the other.", streams::listener_half_close),
+        Check::new("2 streams", "a file moves exactly: `-l > out` and `--send-only < in` (256 KiB)", 3,
+            "Every byte of every read must be written, in order: look at how much of buf each write takes.", streams::file_transfer),
+        Check::new("2 streams", "data flows both ways at the same time", 2,
+            "One thread per direction: while one waits for stdin, the other must keep reading the network.", streams::both_ways_at_once),
+        Check::new("2 streams", "a peer that resets mid-transfer: one line on stderr, exit 1", 2,
+            "A read or write error on the socket ends the session with the error; do not unwrap it or retry.", streams::reset),
+        Check::new("2 streams", "memory stays flat while 64 MiB go through", 1,
+            "Copy with a fixed buffer, chunk by chunk; never read all of stdin before sending.", streams::flat_memory)
+            .limit(20),
+        Check::new("3 UDP and CRLF", "-u HOST PORT: each stdin line is a datagram, replies are printed", 2,
+            "Datagrams::read/write and a connected UdpSocket in connect().", streams::udp_connect),
+        Check::new("3 UDP and CRLF", "-u -l: the first datagram picks the peer, then both ways", 2,
+            "listen_udp(): bind, recv_from the first datagram, connect to its sender.", streams::udp_listen),
+        Check::new("3 UDP and CRLF", "-C sends line ends as CRLF (and only with -C)", 1,
+            "send_all: pass each chunk through Crlf::convert when -C is set.", streams::crlf),
+        Check::new("4 commands", "--sh-exec: the command's output goes to the client, then the connection ends", 2,
+            "The command's stdout is the session's input: the sending direction ends (and half-closes) when it ends.", streams::sh_exec),
+        Check::new("4 commands", "-k -e cat: one command per connection, several at once", 2,
+            "-k: accept in a loop and serve each connection in its own thread.", streams::keep_open),
+        Check::new("4 commands", "2 MiB of random bytes move exactly both ways (through `cat`)", 2,
+            "Bytes are not text: never turn them into a String; copy what read() returned, all of it.", streams::binary_exact),
+        Check::new("5 TLS", "-l --ssl: a TLS client sees the self-signed certificate -v names, and talks", 3,
+            "wrap_tls(): a ServerConnection from the config, the handshake with complete_io, then the same session.", tls::tls_listener),
+        Check::new("5 TLS", "--ssl HOST PORT: talks to a TLS server; stdin's end is a close_notify", 3,
+            "wrap_tls() for the client side; TlsSend::close_write sends close_notify before the FIN.", tls::tls_client),
+        Check::new("5 TLS", "--ssl-verify --ssl-trustfile: the right certificate passes, another fails", 1,
+            "The client side's server name must be the host you connect to: the certificate is checked against it.", tls::tls_verify),
+        Check::new("5 TLS", "--ssl-cert/--ssl-key: the listener presents that certificate", 1,
+            "The given tls_side() loads them; wrap_tls() must use the server config it made.", tls::tls_cert_files),
+        Check::new("6 errors", "connection refused and port in use: one line on stderr, exit 1", 2,
+            "Return the io::Error from connect/bind: main prints it as one line and exits 1.", streams::errors),
+        Check::new("7 silly server", "prints `server listening at IP:PORT` and answers `What?` to every line", 2,
+            "bind, print the address, accept; handle_client answers each line.", silly::answers),
+        Check::new("7 silly server", "serves several clients at once", 1,
+            "One thread per client in the accept loop.", silly::several),
+        Check::new("7 silly server", "survives garbage, a huge line and a client that vanishes", 2,
+            "read_line takes bytes, not text; an error on one client ends only that client's thread.", silly::survives),
+        Check::new("7 silly server", "`q` (also `q\\r` from telnet) closes that client", 1,
+            "read_line strips the line end; compare the rest with `q`.", silly::q_closes_client),
+        Check::new("7 silly server", "after `q`: stops accepting, tells the others, exits 0 once they are gone", 3,
+            "After q: wake the accept loop, then drop the listener, tell and close the others, join their threads.", silly::graceful_shutdown),
+        Check::new("8 pipes", "prints MiB/s for pipe, unix socket, tcp and udp, with ratios and UDP losses", 2,
+            "Each through_* function makes its channel and hands both ends to measure().", pipes::figures)
+            .limit(20),
+        Check::new("8 pipes", "the figures fit the time the program took", 1,
+            "Time only the transfer, and print what you measured.", pipes::honest)
+            .limit(20),
+    ])
+    .questions(&questions::QUESTIONS)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared by the parts.
+
+/// The address a listener started with `-v` gives in its line `Listening on ADDR` on stderr.
+/// (A helper for the harness: reading a line of a program's stderr within a time.)
+fn listening(program: &Program) -> Result<SocketAddr, String> {
+    let line = stderr_line(program, "a `-v` line `Listening on ADDR` on stderr", |l| {
+        l.contains("Listening on ")
+    })?;
+    let word = line.split_whitespace().last().unwrap_or("");
+    word.parse()
+        .map_err(|_| format!("the line {line:?} should end with the address listened on, IP:PORT"))
+        .and_then(|addr: SocketAddr| match addr.port() {
+            0 => Err(format!(
+                "{line:?}: say the port the OS chose (local_addr), not 0"
+            )),
+            _ => Ok(addr),
+        })
+}
+
+/// The first line of the program's stderr that satisfies `want`, within [`WAIT`].
+fn stderr_line(
+    program: &Program,
+    what: &str,
+    want: impl Fn(&str) -> bool,
+) -> Result<String, String> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(line) = program.stderr().lines().find(|l| want(l)) {
+            return Ok(line.to_string());
+        }
+        let ended = !program.is_running();
+        if ended {
+            // It has exited: let the harness collect the rest of its stderr, then look again.
+            let _ = program.panic_message();
+            if let Some(line) = program.stderr().lines().find(|l| want(l)) {
+                return Ok(line.to_string());
+            }
+        }
+        if ended || Instant::now() >= deadline {
+            let err = program.stderr();
+            let shown = match err.trim() {
+                "" => "nothing".to_string(),
+                text => format!("{:?}", text.lines().take(5).collect::<Vec<_>>()),
+            };
+            return Err(program.explain(format!("expected {what}; stderr held {shown}")));
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so a failure can be reproduced.
+fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// The first position where `got` and `want` differ, in words.
+fn first_difference(got: &[u8], want: &[u8]) -> String {
+    match got.iter().zip(want).position(|(a, b)| a != b) {
+        Some(i) => format!(
+            "byte {i} differs (got {:#04x}, sent {:#04x})",
+            got[i], want[i]
+        ),
+        None if got.len() < want.len() => {
+            format!("only {} of {} bytes arrived", got.len(), want.len())
+        }
+        None => format!("{} bytes arrived, {} were sent", got.len(), want.len()),
+    }
+}
