@@ -24,8 +24,8 @@ use message::{
 use serde_json::{json, Value};
 use socklab::cli::{self, Args, Options};
 use std::collections::HashMap;
-use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{self, Read};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
@@ -41,6 +41,8 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 /// Servers tried for one message before the client is told that none answered.
 const MAX_TRIES: usize = 4;
+/// How long, at most, the proxy drops what a peer still sends after the answer (close_gently).
+const LINGER: Duration = Duration::from_secs(1);
 
 // ---------------------------------------------------------------------------------------------
 // The policy table.
@@ -226,6 +228,25 @@ fn handle_connection(mut stream: TcpStream, from: SocketAddr, table: Arc<Table>)
         return;
     }
     todo!("fill in: read_message; on Closed just return (log), on other errors log and write an error_message saying what was wrong; otherwise write the answer (or an error_message with the reason answer gave); the stream closes when dropped");
+    close_gently(&mut stream);
+}
+
+/// Closes after the answer without losing it. Bytes the peer sent that were never read (the
+/// rest of an oversized or garbled message) turn the close into a reset, and a reset may
+/// destroy the answer before the peer reads it. So: our FIN first, then read and drop what is
+/// left, for at most LINGER and a bounded amount.
+fn close_gently(stream: &mut TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(LINGER));
+    let deadline = Instant::now() + LINGER;
+    let mut sink = [0u8; 4096];
+    let mut left = 4 * message::MAX_MESSAGE;
+    while left > 0 && Instant::now() < deadline {
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => left = left.saturating_sub(n),
+        }
+    }
 }
 
 fn serve(host: &str, port: u16) -> io::Result<()> {
