@@ -59,12 +59,12 @@ test: check-labs lint
 	$(GRADE) --solutions --expect full --json target/grade/solutions.json
 
 unit:
-	$(CARGO) test --features solutions --target-dir target/solutions
+	$(CARGO) test --features solutions
 
 lint:
 	$(CARGO) fmt --all -- --check
 	rustfmt --edition 2021 --check solutions/*/*.rs
-	$(CARGO) clippy --all-targets --features solutions --target-dir target/solutions -- -D warnings
+	$(CARGO) clippy --all-targets --features solutions -- -D warnings
 	$(CARGO) clippy --bins -- -D warnings
 
 fmt:
@@ -83,9 +83,9 @@ bugs:
 # Speed and memory against real peers, then how well the checks catch bugs (make mutants, a few
 # minutes); each part exits non-zero when its target is missed.
 bench:
-	$(CARGO) bench --features solutions --target-dir target/solutions --bench udp_time
-	$(CARGO) bench --features solutions --target-dir target/solutions --bench chatroom
-	$(CARGO) bench --features solutions --target-dir target/solutions --bench http  # Flask: pip into target/bench-venv
-	$(CARGO) bench --features solutions --target-dir target/solutions --bench revproxy
-	$(CARGO) bench --features solutions --target-dir target/solutions --bench netcat
+	$(CARGO) bench --features solutions --bench udp_time
+	$(CARGO) bench --features solutions --bench chatroom
+	$(CARGO) bench --features solutions --bench http  # Flask: pip into target/bench-venv
+	$(CARGO) bench --features solutions --bench revproxy
+	$(CARGO) bench --features solutions --bench netcat
 	$(KIT) mutants

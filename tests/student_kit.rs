@@ -98,19 +98,12 @@ fn the_students_copy_hides_the_answers_builds_and_grades() {
 
     // It builds: the kit's compiled dependencies are copied in first (only the kit's own crate
     // is compiled again), then its own `make test` grades the untouched labs.
-    let deps = root.join("target/debug");
-    if deps.join("deps").is_dir() {
-        let to = copy.join("target/debug");
-        std::fs::create_dir_all(&to).unwrap();
-        let mut args = vec!["-a"];
-        let from: Vec<String> = ["deps", "build", ".fingerprint"]
-            .iter()
-            .map(|d| deps.join(d).display().to_string())
-            .collect();
-        args.extend(from.iter().map(String::as_str));
-        args.push(to.to_str().unwrap());
-        run(&copy, "cp", &args);
-    }
+    socklab::grader::seed_target(
+        &root.join("Cargo.lock"),
+        &root.join("target"),
+        &copy.join("target"),
+    )
+    .unwrap();
     // One lab is enough to prove the mechanism (the kit's own `make test` grades all skeletons).
     let tested = run(&copy, "make", &["test", "LAB=udp-time"]);
     assert!(tested.contains("checks: 0 passed"), "{tested}");

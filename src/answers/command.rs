@@ -77,15 +77,7 @@ pub fn capture_main(labs: fn() -> Vec<Lab>, args: Vec<String>) {
         return;
     }
     let solutions = args.flag("solutions");
-    let build = Build {
-        root: root.clone(),
-        solutions,
-        target_dir: root.join(if solutions {
-            "target/solutions"
-        } else {
-            "target"
-        }),
-    };
+    let build = Build::kit(&root, solutions);
     let mut failed = false;
     for lab in wanted {
         // Kept above: only labs with questions are left.

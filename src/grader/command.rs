@@ -1,7 +1,8 @@
 //! The `socklab` command line: one command over the lab registry, with a subcommand per job
 //! (`make grade`, `make capture`, `make labs`, `make check-labs` call it).
 
-use super::{fingerprint, grade, prepare_submission, registry, Build, Lab};
+use super::sandbox::{self, Sandbox};
+use super::{fingerprint, grade, prepare_submission, registry, Build, Grading, Lab, Report};
 use crate::blanks;
 use crate::cli::{self, Options};
 use std::path::PathBuf;
@@ -152,7 +153,49 @@ fn grade_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
     opts.optopt(
         "",
         "submission",
-        "grade this copy of a student's labs/ folder",
+        "grade one student's submission (a folder holding labs/, or being one, or a .zip), in a \
+         sandbox",
+        "DIR",
+    );
+    opts.optopt(
+        "",
+        "submissions",
+        "grade every submission under DIR, each in a sandbox, into target/grade/gradebook.csv",
+        "DIR",
+    );
+    opts.optopt(
+        "",
+        "students",
+        "submissions graded at once (default 1)",
+        "N",
+    );
+    opts.optflag(
+        "",
+        "force",
+        "grade again the students the gradebook lists as graded",
+    );
+    opts.optflag(
+        "",
+        "no-sandbox",
+        "run submissions without a sandbox, with your privileges (Gradescope's container, or \
+         your own code)",
+    );
+    opts.optopt(
+        "",
+        "compile-limit",
+        "seconds one lab's compile may take in a submission (default 120)",
+        "S",
+    );
+    opts.optopt(
+        "",
+        "time-limit",
+        "seconds one submission may take, compile and checks (default 900)",
+        "S",
+    );
+    opts.optopt(
+        "",
+        "in-sandbox",
+        "(the sandbox's own) grade the kit copy at DIR, results on fd 3",
         "DIR",
     );
     opts.optopt(
@@ -220,11 +263,60 @@ fn grade_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
         .opt::<PathBuf>("json")
         .unwrap_or_else(|| root.join("target/grade/results.json"));
 
+    let compile_limit = Duration::from_secs(args.get("compile-limit", 120u64));
+    let time_limit = Duration::from_secs(args.get("time-limit", 900u64));
+    if let Some(kit) = args.opt::<PathBuf>("in-sandbox") {
+        return grade_inside(&labs, kit, jobs, compile_limit);
+    }
+    let submission: Option<PathBuf> = args.opt("submission");
+    let class: Option<PathBuf> = args.opt("submissions");
+    let sandboxed = (submission.is_some() || class.is_some()) && !args.flag("no-sandbox");
+    let grading = Grading {
+        root: root.clone(),
+        labs: labs.clone(),
+        sandbox: if sandboxed {
+            Some(Sandbox::find().unwrap_or_else(|why| {
+                eprintln!(
+                    "grade: cannot grade in a sandbox: {why}.\nGrading without one runs the \
+                     submission's code with your privileges; pass --no-sandbox to do so anyway."
+                );
+                exit(1)
+            }))
+        } else {
+            None
+        },
+        jobs,
+        compile_limit,
+        time_limit,
+    };
+    if let Some(dir) = class {
+        match grading.class(&dir, args.get("students", 1usize), args.flag("force")) {
+            Ok(_) => return,
+            Err(e) => {
+                eprintln!("grade: {e}");
+                exit(1);
+            }
+        }
+    }
+    if let (Some(dir), true) = (&submission, sandboxed) {
+        println!("Grading submission {} in a sandbox\n", dir.display());
+        let scratch = root.join("target/grade/scratch/single");
+        let log = root.join("target/grade/submission.log");
+        let report = grading
+            .prepare()
+            .and_then(|()| grading.one(dir, &scratch, &log))
+            .unwrap_or_else(|e| {
+                eprintln!("grade: could not grade {}: {e}", dir.display());
+                exit(1)
+            });
+        finish(&report, &json_path, expect.as_deref());
+        return;
+    }
     let solutions = args.flag("solutions");
-    let (build, watched, what) = match args.opt::<PathBuf>("submission") {
+    let (build, watched, what) = match submission {
         Some(dir) => {
             let scratch = root.join("target/grade/submission");
-            if let Err(e) = prepare_submission(&root, &dir, &scratch) {
+            if let Err(e) = prepare_submission(&root, &dir, &scratch, &labs) {
                 eprintln!("grade: could not grade {}: {e}", dir.display());
                 exit(1);
             }
@@ -232,38 +324,24 @@ fn grade_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
                 root: scratch,
                 solutions: false,
                 target_dir: root.join("target/submissions"),
+                compile_limit: Some(compile_limit),
             };
             (
                 build,
                 vec![dir.clone()],
-                format!("submission {}", dir.display()),
+                format!("submission {} (no sandbox)", dir.display()),
             )
         }
-        None if solutions => {
-            let build = Build {
-                root: root.clone(),
-                solutions: true,
-                target_dir: root.join("target/solutions"),
-            };
-            (
-                build,
-                vec![root.join("solutions")],
-                "solutions/".to_string(),
-            )
-        }
-        None => {
-            // Students' `cargo run --bin …` builds into target/ too, so the two share a cache.
-            let build = Build {
-                root: root.clone(),
-                solutions: false,
-                target_dir: root.join("target"),
-            };
-            (
-                build,
-                vec![root.join("labs")],
-                "labs/ (student versions)".to_string(),
-            )
-        }
+        None if solutions => (
+            Build::kit(&root, true),
+            vec![root.join("solutions")],
+            "solutions/".to_string(),
+        ),
+        None => (
+            Build::kit(&root, false),
+            vec![root.join("labs")],
+            "labs/ (student versions)".to_string(),
+        ),
     };
     let watched: Vec<PathBuf> = watched
         .iter()
@@ -273,62 +351,96 @@ fn grade_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
     loop {
         println!("Grading {what}\n");
         let report = grade(&labs, &build, jobs);
-        print!("{}", report.table());
-        let written = json_path
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|_| std::fs::write(&json_path, format!("{:#}\n", report.json())));
-        match written {
-            Ok(()) => println!("results: {}", json_path.display()),
-            Err(e) => {
-                eprintln!("grade: could not write {}: {e}", json_path.display());
-                exit(1);
-            }
-        }
-        let failed = report.outcomes.iter().filter(|(_, o)| !o.passed()).count();
-        let passed = report.outcomes.len() - failed;
-        // The plain closing line that CI systems and scripts read.
-        println!("checks: {passed} passed, {failed} failed");
         if !args.flag("watch") {
-            match expect.as_deref() {
-                Some("full") if failed > 0 => {
-                    eprintln!("grade: expected every check to pass; {failed} failed");
-                    exit(1);
-                }
-                Some("zero" | "skeleton") if passed > 0 => {
-                    eprintln!("grade: expected every check to fail on the skeletons; {passed} passed (a check that passes vacuously)");
-                    exit(1);
-                }
-                Some("skeleton") => {
-                    // An untouched copy fails for want of the student's code or capture only.
-                    let other: Vec<&str> = report
-                        .outcomes
-                        .iter()
-                        .filter(|(_, o)| {
-                            o.failure.as_deref().is_some_and(|why| {
-                                !why.contains("fill in") && !why.contains("no capture yet")
-                            })
-                        })
-                        .map(|(_, o)| o.name)
-                        .collect();
-                    if !other.is_empty() {
-                        eprintln!(
-                            "grade: {} check(s) failed for another reason than a blank to fill in: {}",
-                            other.len(),
-                            other.join("; ")
-                        );
-                        exit(1);
-                    }
-                    return;
-                }
-                _ => return,
-            }
+            finish(&report, &json_path, expect.as_deref());
+            return;
         }
+        print!("{}", report.table());
+        write_results(&report, &json_path);
         println!("\nwatching {} for changes (Ctrl-C stops)", what);
         let before = fingerprint(&watched);
         while fingerprint(&watched) == before {
             std::thread::sleep(Duration::from_millis(500));
         }
         println!("\n--- a file changed; grading again ---\n");
+    }
+}
+
+/// Prints the table and the closing line, writes the results, and exits 1 when an `--expect`
+/// does not hold.
+fn finish(report: &Report, json_path: &std::path::Path, expect: Option<&str>) {
+    print!("{}", report.table());
+    write_results(report, json_path);
+    let failed = report.outcomes.iter().filter(|(_, o)| !o.passed()).count();
+    let passed = report.outcomes.len() - failed;
+    // The plain closing line that CI systems and scripts read.
+    println!("checks: {passed} passed, {failed} failed");
+    match expect {
+        Some("full") if failed > 0 => {
+            eprintln!("grade: expected every check to pass; {failed} failed");
+            exit(1);
+        }
+        Some("zero" | "skeleton") if passed > 0 => {
+            eprintln!("grade: expected every check to fail on the skeletons; {passed} passed (a check that passes vacuously)");
+            exit(1);
+        }
+        Some("skeleton") => {
+            // An untouched copy fails for want of the student's code or capture only.
+            let other: Vec<&str> = report
+                .outcomes
+                .iter()
+                .filter(|(_, o)| {
+                    o.failure.as_deref().is_some_and(|why| {
+                        !why.contains("fill in") && !why.contains("no capture yet")
+                    })
+                })
+                .map(|(_, o)| o.name)
+                .collect();
+            if !other.is_empty() {
+                eprintln!(
+                    "grade: {} check(s) failed for another reason than a blank to fill in: {}",
+                    other.len(),
+                    other.join("; ")
+                );
+                exit(1);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn write_results(report: &Report, json_path: &std::path::Path) {
+    let written = json_path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|_| std::fs::write(json_path, format!("{:#}\n", report.json())));
+    match written {
+        Ok(()) => println!("results: {}", json_path.display()),
+        Err(e) => {
+            eprintln!("grade: could not write {}: {e}", json_path.display());
+            exit(1);
+        }
+    }
+}
+
+/// The grader inside a submission's sandbox: limits first, then build and grade the kit copy
+/// at `kit`; the table goes to the log, the results to the pipe only this process holds.
+fn grade_inside(labs: &[Lab], kit: PathBuf, jobs: usize, compile_limit: Duration) {
+    use std::io::Write;
+    let mut results = sandbox::enter().unwrap_or_else(|e| {
+        eprintln!("grade: {e}");
+        exit(1)
+    });
+    let build = Build {
+        root: kit.clone(),
+        solutions: false,
+        target_dir: kit.join("target"),
+        compile_limit: Some(compile_limit),
+    };
+    let report = grade(labs, &build, jobs);
+    print!("{}", report.table());
+    if let Err(e) = results.write_all(format!("{}\n", report.json()).as_bytes()) {
+        eprintln!("grade: could not report: {e}");
+        exit(1);
     }
 }

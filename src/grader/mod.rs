@@ -21,7 +21,9 @@ mod peer;
 mod program;
 mod registry;
 mod report;
+pub mod sandbox;
 mod stand_in;
+mod submissions;
 
 pub use command::main;
 pub use context::Context;
@@ -29,9 +31,10 @@ pub use peer::{shown, Found, LinePeer};
 pub use program::{secs, start_server, Ctx, Program};
 pub use report::{Outcome, Report};
 pub use stand_in::StandIn;
+pub use submissions::{Grading, Row};
 
 use crate::answers::QuestionSet;
-use crossbeam_channel::{bounded, unbounded};
+use crossbeam_channel::{bounded, unbounded, RecvTimeoutError};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -87,6 +90,7 @@ impl Check {
 /// A lab: its folder name under `labs/` and `solutions/`, its binaries, its checks and its
 /// questions on captures. The list of labs in `tests/checks/mod.rs` is the kit's one registry:
 /// it drives grading, captures, `make check-labs` and the command-line tests.
+#[derive(Clone)]
 pub struct Lab {
     pub name: &'static str,
     pub title: &'static str,
@@ -121,7 +125,6 @@ impl Lab {
     }
 }
 
-/// Where and how to build: the kit's root, which version (labs or solutions), which target dir.
 /// A `cargo` command for building labs from inside the kit's own programs (see
 /// [`without_cargo_run_vars`]).
 pub fn cargo() -> Command {
@@ -153,13 +156,28 @@ pub fn without_cargo_run_vars(cmd: &mut Command) -> &mut Command {
     cmd
 }
 
+/// Where and how to build: the kit's root, which version (labs or solutions), which target dir,
+/// and how long one lab's compile may take (a const or macro that never ends stops there).
 pub struct Build {
     pub root: PathBuf,
     pub solutions: bool,
     pub target_dir: PathBuf,
+    pub compile_limit: Option<Duration>,
 }
 
 impl Build {
+    /// The kit's own build at `root`: labs/ (or solutions/ with the `solutions` feature), into
+    /// `root/target`, the cache students' `cargo run` uses too. Cargo keeps both variants of each
+    /// program side by side and relinks the one asked for, so nothing is compiled twice.
+    pub fn kit(root: &Path, solutions: bool) -> Build {
+        Build {
+            root: root.to_path_buf(),
+            solutions,
+            target_dir: root.join("target"),
+            compile_limit: None,
+        }
+    }
+
     /// Builds the lab's binaries; `Err` carries the compiler's first error line. Cargo's
     /// `Compiling …` lines are passed on to stderr as they come: a first build compiles every
     /// dependency, which takes a minute or two, and nobody should face a silent terminal.
@@ -184,9 +202,25 @@ impl Build {
                 self.target_dir.display()
             );
         }
+        if self.compile_limit.is_some() {
+            // Its own process group: cargo and the rustc processes it starts stop together.
+            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        }
         let mut child = cmd
             .spawn()
             .map_err(|e| format!("could not run cargo: {e}"))?;
+        let (compiling, done) = bounded::<()>(0);
+        let watchdog = self.compile_limit.map(|limit| {
+            let group = child.id() as i32;
+            thread::spawn(move || {
+                let late = done.recv_timeout(limit) == Err(RecvTimeoutError::Timeout);
+                if late {
+                    // SAFETY: kill with a process group id and a signal number only.
+                    unsafe { libc::kill(-group, libc::SIGKILL) };
+                }
+                late
+            })
+        });
         let mut first_error = None;
         // Piped just above.
         let stderr = child.stderr.take().expect("stderr is piped");
@@ -202,6 +236,15 @@ impl Build {
         let status = child
             .wait()
             .map_err(|e| format!("could not run cargo: {e}"))?;
+        drop(compiling);
+        if watchdog.is_some_and(|w| w.join().unwrap_or(false)) {
+            let limit = self.compile_limit.unwrap_or_default().as_secs();
+            return Err(format!(
+                "{} does not compile: the compile took longer than {limit} s, the limit (a const \
+                 or a macro that never ends?)",
+                lab.name
+            ));
+        }
         if !status.success() {
             let first = first_error.unwrap_or_else(|| "cargo build failed".into());
             return Err(format!("{} does not compile: {first}", lab.name));
@@ -214,10 +257,10 @@ impl Build {
     }
 
     /// Where the lab's answers file and captures are: `labs/<lab>/` of the tree being graded;
-    /// for the solutions, `<target>/answers/<lab>/`, which `make capture SOLUTIONS=1` fills.
+    /// for the solutions, `target/solutions/answers/<lab>/`, which `make capture SOLUTIONS=1` fills.
     pub fn lab_files(&self, lab: &str) -> PathBuf {
         if self.solutions {
-            self.target_dir.join("answers").join(lab)
+            self.root.join("target/solutions/answers").join(lab)
         } else {
             self.root.join("labs").join(lab)
         }
@@ -321,15 +364,26 @@ pub fn grade(labs: &[Lab], build: &Build, jobs: usize) -> Report {
     )
 }
 
-/// Copies the kit at `root` into `scratch` without its `labs/`, `solutions/`, `target/` and
-/// `.git`, then puts the submission's lab folder in place of `labs/`.
-pub fn prepare_submission(root: &Path, submission: &Path, scratch: &Path) -> Result<(), String> {
+/// Copies the kit at `root` to `scratch` with `labs/` taken from the skeletons and overwritten
+/// by the lab files found in `submission` ([`submissions::locate`]): an unsandboxed
+/// `socklab grade --submission DIR --no-sandbox` grades there.
+pub fn prepare_submission(
+    root: &Path,
+    submission: &Path,
+    scratch: &Path,
+    labs: &[Lab],
+) -> Result<(), String> {
     if !submission.is_dir() {
         return Err(format!("{} is not a folder", submission.display()));
     }
-    let _ = std::fs::remove_dir_all(scratch);
-    copy_tree(root, scratch, &["labs", "solutions", "target", ".git"])?;
-    copy_tree(submission, &scratch.join("labs"), &["target", ".git"])
+    let files = submissions::locate(submission, labs, &root.join("labs"))?;
+    // Only labs/ is emptied: the rest keeps its time stamps, so cargo finds the kit fresh.
+    let _ = std::fs::remove_dir_all(scratch.join("labs"));
+    copy_tree(root, scratch, &["solutions", "target", ".git"])?;
+    for (from, to) in files {
+        std::fs::copy(&from, scratch.join(to)).map_err(|e| format!("{}: {e}", from.display()))?;
+    }
+    Ok(())
 }
 
 /// Copies the files below `from` to `to`, skipping the names in `skip` at the top. A file whose
@@ -353,6 +407,64 @@ pub(crate) fn copy_tree(from: &Path, to: &Path, skip: &[&str]) -> Result<(), Str
                 continue;
             }
             std::fs::write(&dst, bytes).map_err(|e| err(&dst, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Gives the empty cargo target dir `to` the compiled third-party crates of the target dir
+/// `from` (the crates `Cargo.lock` lists, never the kit's own), time stamps kept, so that a
+/// scratch copy of the kit compiles only its own crate: seconds instead of minutes. Both must use
+/// the same profile. Does nothing when `to` has a build already or `from` has none.
+pub fn seed_target(lock_file: &Path, from: &Path, to: &Path) -> Result<(), String> {
+    let (from, to) = (from.join("debug"), to.join("debug"));
+    if to.exists() || !from.join("deps").is_dir() {
+        return Ok(());
+    }
+    let lock =
+        std::fs::read_to_string(lock_file).map_err(|e| format!("{}: {e}", lock_file.display()))?;
+    let crates: std::collections::HashSet<String> = lock
+        .lines()
+        .filter_map(|l| l.strip_prefix("name = \""))
+        .map(|n| n.trim_end_matches('"').replace('-', "_"))
+        .filter(|n| n != env!("CARGO_PKG_NAME"))
+        .collect();
+    // deps/lib<crate>-<hash>.rlib, deps/<crate>-<hash>.d, build/<package>-<hash>/, …
+    let third_party = |file: &str| {
+        let stem = file.split('.').next().unwrap_or(file);
+        let name = stem
+            .rsplit_once('-')
+            .map_or(stem, |(n, _)| n)
+            .replace('-', "_");
+        crates.contains(&name) || name.strip_prefix("lib").is_some_and(|n| crates.contains(n))
+    };
+    for sub in ["deps", "build", ".fingerprint"] {
+        let (src, dst) = (from.join(sub), to.join(sub));
+        std::fs::create_dir_all(&dst).map_err(|e| format!("{}: {e}", dst.display()))?;
+        let Ok(entries) = std::fs::read_dir(&src) else {
+            continue;
+        };
+        let chosen: Vec<PathBuf> = entries
+            .flatten()
+            .filter(|e| third_party(&e.file_name().to_string_lossy()))
+            .map(|e| e.path())
+            .collect();
+        if chosen.is_empty() {
+            continue;
+        }
+        let status = Command::new("cp")
+            .arg("-a")
+            .args(&chosen)
+            .arg(&dst)
+            .status()
+            .map_err(|e| format!("could not run cp: {e}"))?;
+        if !status.success() {
+            let _ = std::fs::remove_dir_all(&to);
+            return Err(format!(
+                "copying {} to {} failed",
+                src.display(),
+                dst.display()
+            ));
         }
     }
     Ok(())

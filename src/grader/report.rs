@@ -1,7 +1,7 @@
 //! Grading results: the score table printed for people and the `results.json` written for
 //! Gradescope (`score`, `execution_time`, `output`, `tests[]`).
 
-use super::Check;
+use super::{Check, Lab};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -121,6 +121,58 @@ impl Report {
             self.elapsed.as_secs_f64()
         );
         out
+    }
+
+    /// Reads back what [`Report::json`] wrote for `labs` (the grader inside a sandbox reports
+    /// this way). Each test must name a check of those labs, once, with no more than its
+    /// points; the texts that are not in the JSON (titles, hints) come from the registry.
+    pub fn from_json(labs: &[Lab], json: &serde_json::Value) -> Result<Report, String> {
+        let bad = |why: &str| Err(format!("the sandbox's results are not the grader's: {why}"));
+        let Some(tests) = json["tests"].as_array() else {
+            return bad("no tests");
+        };
+        let mut outcomes = Vec::new();
+        for test in tests {
+            let name = test["name"].as_str().unwrap_or("");
+            let mut parts = name.splitn(3, " / ");
+            let (lab, milestone, check) = (parts.next(), parts.next(), parts.next());
+            let found = labs.iter().find(|l| Some(l.name) == lab).and_then(|l| {
+                l.checks
+                    .iter()
+                    .find(|c| Some(c.milestone) == milestone && Some(c.name) == check)
+                    .map(|c| (l.name, c))
+            });
+            let Some((lab, check)) = found else {
+                return bad(&format!("unknown check \"{name}\""));
+            };
+            if outcomes
+                .iter()
+                .any(|(l, o): &(&str, Outcome)| *l == lab && o.name == check.name)
+            {
+                return bad(&format!("\"{name}\" twice"));
+            }
+            let points = test["score"].as_u64().unwrap_or(u64::MAX);
+            let passed = test["status"] == "passed";
+            if points != if passed { u64::from(check.points) } else { 0 } {
+                return bad(&format!("\"{name}\" with {points} points"));
+            }
+            let output = test["output"].as_str().unwrap_or("");
+            let why = output
+                .rsplit_once("\nHint: ")
+                .map_or(output, |(why, _)| why);
+            let result = if passed { Ok(()) } else { Err(why.to_string()) };
+            outcomes.push((lab, Outcome::new(check, result, Duration::ZERO)));
+        }
+        let expected: usize = labs.iter().map(|l| l.checks.len()).sum();
+        if outcomes.len() != expected {
+            return bad(&format!("{} checks instead of {expected}", outcomes.len()));
+        }
+        let elapsed = json["execution_time"].as_f64().unwrap_or(0.0).max(0.0);
+        Ok(Report::new(
+            labs.iter().map(|l| (l.name, l.title)).collect(),
+            outcomes,
+            Duration::from_secs_f64(elapsed),
+        ))
     }
 
     /// Gradescope's results format.

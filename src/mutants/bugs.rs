@@ -197,7 +197,7 @@ pub fn read_bugs(dir: &Path) -> Result<Vec<Bug>, String> {
     Ok(bugs)
 }
 
-const BUGS_BRIEF: &str = "Usage: socklab bugs [--lab LAB]... [--jobs N]
+const BUGS_BRIEF: &str = "Usage: socklab bugs [--lab LAB]... [--jobs N] [--kits N]
 
 Applies each bug of tests/bugs/<lab>/*.bug to the solutions, grades it and passes when every bug
 loses points on the check it names (or, marked `expect: survives`, passes every check).";
@@ -207,35 +207,74 @@ pub fn bugs_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
     let mut opts = Options::new();
     opts.optmulti("", "lab", "only this lab (repeatable)", "LAB");
     opts.optopt("", "jobs", "checks run at once (default 4)", "N");
+    opts.optopt(
+        "",
+        "kits",
+        "labs graded at once, each in its own scratch kit (default 2)",
+        "N",
+    );
     let args = cli::parse_args(opts, BUGS_BRIEF, args);
     let labs = chosen_labs(all_labs(), &args);
     let jobs: usize = args.get("jobs", 4usize).max(1);
+    let kits: usize = args.get("kits", 2usize).clamp(1, labs.len().max(1));
     let root = root();
     let started = Instant::now();
-    let kit = Kit::prepare(&root).unwrap_or_else(|e| stop(&e));
-    let (mut caught, mut survive, mut wrong) = (0, 0, Vec::new());
-    for lab in &labs {
-        let bugs = read_bugs(&root.join("tests/bugs").join(lab.name)).unwrap_or_else(|e| stop(&e));
-        if bugs.is_empty() {
-            continue;
-        }
-        match run_lab(&root, &kit, lab, &bugs, jobs) {
-            Ok(results) => {
-                for (name, result) in results {
-                    match result {
-                        Verdict::Caught => caught += 1,
-                        Verdict::Survives => survive += 1,
-                        Verdict::Wrong => wrong.push(format!("{}/{name}", lab.name)),
+    // Most of a bug's time is spent waiting for a check's deadline, not computing: labs share
+    // the machine well, each in its own scratch kit (a kit compiles one program at a time).
+    let (todo_tx, todo_rx) = crossbeam_channel::unbounded();
+    labs.iter()
+        .for_each(|lab| todo_tx.send(lab).expect("queue is open"));
+    drop(todo_tx);
+    let outcomes: Vec<Result<Verdicts, String>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..kits)
+            .map(|slot| {
+                let (todo_rx, root) = (todo_rx.clone(), &root);
+                s.spawn(move || -> Vec<Result<_, String>> {
+                    let kit = match Kit::prepare(root, slot) {
+                        Ok(kit) => kit,
+                        Err(e) => return vec![Err(e)],
+                    };
+                    let mut done = Vec::new();
+                    for lab in todo_rx {
+                        let result = read_bugs(&root.join("tests/bugs").join(lab.name))
+                            .and_then(|bugs| match bugs.is_empty() {
+                                true => Ok(Vec::new()),
+                                false => run_lab(root, &kit, lab, &bugs, jobs),
+                            })
+                            .map(|r| {
+                                r.into_iter()
+                                    .map(|(b, v)| (lab.name.to_string(), b, v))
+                                    .collect()
+                            })
+                            .map_err(|e| format!("{}: {e}", lab.name));
+                        let failed = result.is_err();
+                        done.push(result);
+                        if failed {
+                            break;
+                        }
                     }
-                }
-            }
-            Err(e) => {
-                drop(kit);
-                stop(&format!("{}: {e}", lab.name));
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| vec![Err("a worker panicked".into())])
+            })
+            .collect()
+    });
+    let (mut caught, mut survive, mut wrong) = (0, 0, Vec::new());
+    for outcome in outcomes {
+        for (lab, name, verdict) in outcome.unwrap_or_else(|e| stop(&e)) {
+            match verdict {
+                Verdict::Caught => caught += 1,
+                Verdict::Survives => survive += 1,
+                Verdict::Wrong => wrong.push(format!("{lab}/{name}")),
             }
         }
     }
-    drop(kit);
     println!(
         "\nbugs: {caught} caught by the check they name, {survive} survive as noted, {} wrong ({})",
         wrong.len(),
@@ -251,6 +290,9 @@ fn stop(why: &str) -> ! {
     eprintln!("bugs: {why}");
     exit(1);
 }
+
+/// (lab, bug, verdict) for each bug of a lab.
+type Verdicts = Vec<(String, String, Verdict)>;
 
 enum Verdict {
     Caught,
@@ -371,11 +413,13 @@ fn run_lab(
             Verdict::Survives => "ok  ",
             Verdict::Wrong => "FAIL",
         };
-        println!("{mark} {label} ({}): {line}", secs(begun.elapsed()));
-        println!("       mistake: {}", bug.mistake);
+        // One print per bug: the labs graded at once interleave whole entries, not lines.
+        let mut entry = format!("{mark} {label} ({}): {line}\n", secs(begun.elapsed()));
+        entry += &format!("       mistake: {}\n", bug.mistake);
         for (name, why) in &failed {
-            println!("       failed \"{name}\": {}", super::short(why));
+            entry += &format!("       failed \"{name}\": {}\n", super::short(why));
         }
+        print!("{entry}");
         results.push((bug.name.clone(), verdict));
     }
     Ok(results)

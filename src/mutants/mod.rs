@@ -8,8 +8,9 @@
 //!   in `tests/bugs/<lab>/*.bug` ([`bugs`]); each must lose points on the check it names.
 //!
 //! Both grade in a scratch copy of the kit, `target/mutants/kit`, whose `labs/` holds the
-//! solutions, built into `target/mutants/target`: a mutant or a bug overwrites one file, so only
-//! that program recompiles (about a second), and the file is restored afterwards.
+//! solutions, built into `target/mutants/target` (seeded with the kit's compiled dependencies):
+//! a mutant or a bug overwrites one file, so only that program recompiles (about a second), and
+//! the file is restored afterwards.
 
 mod bugs;
 mod generate;
@@ -76,21 +77,32 @@ pub struct Kit {
 impl Kit {
     /// Brings `target/mutants/kit` up to date with the kit at `root`, its `labs/` holding
     /// `solutions/`. Files whose content has not changed keep their time stamps, so a second
-    /// run rebuilds nothing. Fails if another run holds the scratch kit.
-    pub fn prepare(root: &Path) -> Result<Kit, String> {
+    /// run rebuilds nothing. Fails if another run holds the scratch kit. Slots above 0 are
+    /// further scratch kits (`kit-1`, …), for grading several labs at once.
+    pub fn prepare(root: &Path, slot: usize) -> Result<Kit, String> {
         let base = root.join("target/mutants");
         fs::create_dir_all(&base).map_err(|e| format!("{}: {e}", base.display()))?;
-        let lock = base.join("lock");
+        let name = |what: &str| match slot {
+            0 => base.join(what),
+            n => base.join(format!("{what}-{n}")),
+        };
+        let lock = name("lock");
         take_lock(&lock)?;
         let kit = Kit {
-            dir: base.join("kit"),
+            dir: name("kit"),
             build: Build {
-                root: base.join("kit"),
+                root: name("kit"),
                 solutions: false,
-                target_dir: base.join("target"),
+                target_dir: name("target"),
+                compile_limit: None,
             },
             lock,
         };
+        crate::grader::seed_target(
+            &root.join("Cargo.lock"),
+            &root.join("target"),
+            &kit.build.target_dir,
+        )?;
         crate::grader::copy_tree(root, &kit.dir, &["labs", "solutions", "target", ".git"])?;
         crate::grader::copy_tree(
             &root.join("solutions"),
@@ -405,7 +417,7 @@ pub fn mutants_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
         }
         return;
     }
-    let kit = Kit::prepare(&root).unwrap_or_else(|e| fail(&e));
+    let kit = Kit::prepare(&root, 0).unwrap_or_else(|e| fail(&e));
     let mut results = Vec::new();
     for lab in &labs {
         match mutate_lab(&root, &kit, lab, jobs) {

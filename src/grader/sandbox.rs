@@ -1,0 +1,442 @@
+//! The sandbox every submission is built and graded in (`socklab grade --submission` and
+//! `--submissions`): Debian's bubblewrap, the tool Flatpak uses.
+//!
+//! What a submission's code can do inside, and what it cannot:
+//! - It sees the system read-only (`/usr`, `/etc`), the Rust toolchain and cargo's sources
+//!   read-only, its own scratch copy of the kit at `/kit` (writable), a private `/tmp` and a
+//!   `$HOME` that vanish with it. Nothing else of the machine: no other student's folder, no
+//!   gradebook, no results file.
+//! - Its network namespace has only loopback: nothing leaves, and submissions graded side by side
+//!   cannot see each other's ports.
+//! - Its PID namespace ends with the grader inside: no process outlives grading.
+//! - Limits on processes, memory, file size and CPU time ([`LIMITS`]); the outer grader adds a
+//!   wall-clock limit for the whole run, the inner one a wall-clock limit per compile.
+//! - The results come back on a pipe (fd 3 inside) that only the grader holds: [`enter`] moves it
+//!   where no child inherits it and makes the grader undumpable, so a student's program, running
+//!   as the same user, can neither open the grader's descriptors nor write into its memory.
+//!
+//! Run as root, the sandbox runs as user `nobody` (root is exempt from the process limit): the
+//! paths it needs are first bound, in a private mount namespace of the bubblewrap process, below
+//! a stage folder that `nobody` may enter.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Resource limits inside the sandbox, set by [`enter`] on the grader and inherited by cargo,
+/// rustc and the student's programs.
+pub struct Limits {
+    /// Processes and threads of the sandbox's user (counted in its own user namespace).
+    pub processes: u64,
+    /// Address space of one process, in bytes.
+    pub memory: u64,
+    /// Largest file one process may write, in bytes.
+    pub file_size: u64,
+    /// CPU seconds of one process.
+    pub cpu: u64,
+}
+
+pub const LIMITS: Limits = Limits {
+    processes: 512,
+    memory: 4 << 30,
+    file_size: 512 << 20,
+    cpu: 600,
+};
+
+/// Where the kit copy is mounted inside, and the grader binary.
+pub const KIT: &str = "/kit";
+const GRADER: &str = "/opt/socklab/socklab";
+/// The results pipe's descriptor inside.
+const RESULTS_FD: i32 = 3;
+/// `nobody`: the sandbox's user when the grader runs as root.
+const NOBODY: u32 = 65534;
+/// What the outer grader keeps of a sandbox's output (the rest is read and dropped).
+const MAX_LOG: usize = 1 << 20;
+const MAX_RESULTS: usize = 16 << 20;
+
+/// Called first by the grader inside the sandbox. Sets [`LIMITS`] for itself and everything it
+/// starts, makes itself undumpable, and takes the results pipe off fd 3 so that no child
+/// inherits it. Returns the pipe.
+pub fn enter() -> Result<File, String> {
+    // A copy of the pipe that is closed on exec, then fd 3 goes: no child inherits the pipe.
+    // (Reopening /proc/self/fd/3 would not do: the pipe belongs to the grader outside.)
+    // SAFETY: fcntl and close on fd 3, which only this process uses.
+    let fd = unsafe { libc::fcntl(RESULTS_FD, libc::F_DUPFD_CLOEXEC, 10) };
+    if fd < 0 {
+        return Err(format!(
+            "no results pipe on fd {RESULTS_FD}: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: `fd` was just made by fcntl and is owned by nothing else.
+    let results = unsafe { File::from_raw_fd(fd) };
+    // SAFETY: see above.
+    unsafe { libc::close(RESULTS_FD) };
+    let limits = [
+        (libc::RLIMIT_NPROC, LIMITS.processes),
+        (libc::RLIMIT_AS, LIMITS.memory),
+        (libc::RLIMIT_FSIZE, LIMITS.file_size),
+        (libc::RLIMIT_CPU, LIMITS.cpu),
+        (libc::RLIMIT_CORE, 0),
+    ];
+    for (resource, value) in limits {
+        let limit = libc::rlimit {
+            rlim_cur: value,
+            rlim_max: value,
+        };
+        // SAFETY: setrlimit reads the struct given; no memory is shared.
+        if unsafe { libc::setrlimit(resource, &limit) } != 0 {
+            return Err(format!("setrlimit: {}", std::io::Error::last_os_error()));
+        }
+    }
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+        return Err(format!("prctl: {}", std::io::Error::last_os_error()));
+    }
+    Ok(results)
+}
+
+/// How a sandboxed run ended.
+pub struct Ran {
+    /// What the grader inside wrote on its results pipe (empty if it wrote nothing).
+    pub results: Vec<u8>,
+    /// Its exit code, `None` when killed by a signal.
+    pub code: Option<i32>,
+    /// The wall-clock limit was reached and the sandbox killed.
+    pub timed_out: bool,
+    pub elapsed: Duration,
+}
+
+/// bubblewrap, and the paths a sandbox binds from this machine.
+pub struct Sandbox {
+    bwrap: PathBuf,
+    sysroot: PathBuf,
+    cargo_home: PathBuf,
+    grader: PathBuf,
+    as_root: bool,
+}
+
+impl Sandbox {
+    /// Finds bubblewrap and the toolchain, and tries a sandbox once. `Err` says in one sentence
+    /// why grading cannot be sandboxed here.
+    pub fn find() -> Result<Sandbox, String> {
+        let bwrap = which("bwrap").ok_or(
+            "bubblewrap (bwrap) is not installed (Debian and Ubuntu: apt-get install bubblewrap)",
+        )?;
+        let sysroot = Command::new("rustc")
+            .args(["--print", "sysroot"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+            .ok_or("rustc is not on PATH")?;
+        let cargo_home = std::env::var_os("CARGO_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+            .filter(|p| p.is_dir())
+            .ok_or("no cargo home (CARGO_HOME or ~/.cargo)")?;
+        let grader = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
+        let sandbox = Sandbox {
+            bwrap,
+            sysroot,
+            cargo_home,
+            grader,
+            // SAFETY: geteuid has no arguments and cannot fail.
+            as_root: unsafe { libc::geteuid() } == 0,
+        };
+        let probe = std::env::temp_dir().join(format!("socklab-probe-{}", std::process::id()));
+        std::fs::create_dir_all(&probe).map_err(|e| format!("{}: {e}", probe.display()))?;
+        let log = probe.join("log");
+        let ran = sandbox.run(
+            &probe.join("kit"),
+            &["true".to_string()],
+            Duration::from_secs(20),
+            &log,
+        );
+        let said = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&probe);
+        match ran {
+            Ok(r) if r.code == Some(0) => Ok(sandbox),
+            Ok(_) => Err(format!(
+                "bubblewrap cannot make a sandbox here (user namespaces disabled?): {}",
+                said.lines().next().unwrap_or("no message")
+            )),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Runs `argv` inside a sandbox around the kit copy `kit` (mounted at [`KIT`]; created if
+    /// missing, and given to `nobody` when run as root), for at most `limit`. Its output goes to
+    /// `log` (the first MiB); the results pipe is returned.
+    pub fn run(
+        &self,
+        kit: &Path,
+        argv: &[String],
+        limit: Duration,
+        log: &Path,
+    ) -> Result<Ran, String> {
+        let started = Instant::now();
+        std::fs::create_dir_all(kit).map_err(|e| format!("{}: {e}", kit.display()))?;
+        let mut binds: Vec<(PathBuf, String, bool)> = vec![
+            (self.grader.clone(), GRADER.into(), false),
+            (self.cargo_home.clone(), path_str(&self.cargo_home), false),
+            (kit.to_path_buf(), KIT.into(), true),
+        ];
+        if !self.sysroot.starts_with("/usr") {
+            binds.push((self.sysroot.clone(), path_str(&self.sysroot), false));
+        }
+        // As root: each source is bound below a stage folder `nobody` may enter (in the
+        // bubblewrap process's own mount namespace), and bubblewrap binds it from there.
+        let stage =
+            std::env::temp_dir().join(format!("socklab-stage-{}-{}", std::process::id(), unique()));
+        let mut staged = Vec::new();
+        if self.as_root {
+            chown_tree(kit, NOBODY)?;
+            std::fs::create_dir_all(&stage).map_err(|e| format!("{}: {e}", stage.display()))?;
+            for (i, (source, _, _)) in binds.iter_mut().enumerate() {
+                let point = stage.join(i.to_string());
+                let made = if source.is_dir() {
+                    std::fs::create_dir(&point)
+                } else {
+                    File::create(&point).map(|_| ())
+                };
+                made.map_err(|e| format!("{}: {e}", point.display()))?;
+                staged.push((cstring(source)?, cstring(&point)?));
+                *source = point;
+            }
+        }
+
+        let mut args: Vec<String> = [
+            // Nothing of the grader's environment reaches the submission.
+            "--clearenv",
+            "--unshare-all",
+            "--die-with-parent",
+            "--new-session",
+            "--hostname",
+            "sandbox",
+            "--ro-bind",
+            "/usr",
+            "/usr",
+            "--ro-bind",
+            "/etc",
+            "/etc",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--tmpfs",
+            "/tmp",
+            "--dir",
+            "/home/student",
+        ]
+        .map(String::from)
+        .to_vec();
+        // /bin, /lib, … are links into /usr on current systems, folders on older ones.
+        for top in ["bin", "sbin", "lib", "lib32", "lib64", "libx32"] {
+            let path = Path::new("/").join(top);
+            if let Ok(target) = std::fs::read_link(&path) {
+                args.extend(["--symlink".into(), path_str(&target), path_str(&path)]);
+            } else if path.is_dir() {
+                args.extend(["--ro-bind".into(), path_str(&path), path_str(&path)]);
+            }
+        }
+        for (source, dest, writable) in &binds {
+            let how = if *writable { "--bind" } else { "--ro-bind" };
+            args.extend([how.into(), path_str(source), dest.clone()]);
+        }
+        let path = format!("{}/bin:/usr/bin:/bin", self.sysroot.display());
+        let home = "/home/student";
+        let cargo_home = path_str(&self.cargo_home);
+        for (name, value) in [
+            ("PATH", path.as_str()),
+            ("HOME", home),
+            ("USER", "student"),
+            ("LANG", "C.UTF-8"),
+            ("CARGO_HOME", cargo_home.as_str()),
+            // Everything cargo needs is on this machine already; the sandbox has no network.
+            ("CARGO_NET_OFFLINE", "true"),
+            // No debug info and no incremental cache: a submission links in a third of the time.
+            ("CARGO_PROFILE_DEV_DEBUG", "0"),
+            ("CARGO_INCREMENTAL", "0"),
+            ("CARGO_TERM_COLOR", "never"),
+        ] {
+            args.extend(["--setenv".into(), name.into(), value.into()]);
+        }
+        args.extend(["--chdir".into(), KIT.into(), "--".into()]);
+        args.extend(argv.iter().cloned());
+
+        let (read_end, write_end) = pipe()?;
+        let write_fd = write_end.as_raw_fd();
+        let mut cmd = Command::new(&self.bwrap);
+        cmd.args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let as_root = self.as_root;
+        // SAFETY: only async-signal-safe calls (dup2, unshare, mount, setgroups, setgid,
+        // setuid) on memory prepared before the fork.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::dup2(write_fd, RESULTS_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if as_root {
+                    let ok = libc::unshare(libc::CLONE_NEWNS) == 0
+                        && libc::mount(
+                            std::ptr::null(),
+                            c"/".as_ptr(),
+                            std::ptr::null(),
+                            libc::MS_REC | libc::MS_PRIVATE,
+                            std::ptr::null(),
+                        ) == 0
+                        && staged.iter().all(|(from, to)| {
+                            libc::mount(
+                                from.as_ptr(),
+                                to.as_ptr(),
+                                std::ptr::null(),
+                                libc::MS_BIND | libc::MS_REC,
+                                std::ptr::null(),
+                            ) == 0
+                        })
+                        && libc::setgroups(0, std::ptr::null()) == 0
+                        && libc::setgid(NOBODY) == 0
+                        && libc::setuid(NOBODY) == 0;
+                    if !ok {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        let spawned = cmd.spawn();
+        drop(write_end);
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&stage);
+                return Err(format!("could not start bubblewrap: {e}"));
+            }
+        };
+        let results = thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = File::from(read_end)
+                .take(MAX_RESULTS as u64)
+                .read_to_end(&mut bytes);
+            bytes
+        });
+        let out = child.stdout.take().map(keep_start);
+        let err = child.stderr.take().map(keep_start);
+        let mut timed_out = false;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if started.elapsed() >= limit => {
+                    timed_out = true;
+                    // bubblewrap's death takes every process of the sandbox with it.
+                    let _ = child.kill();
+                    break child.wait().ok();
+                }
+                Ok(None) => thread::sleep(Duration::from_millis(50)),
+                Err(_) => break None,
+            }
+        };
+        let text = [out, err]
+            .into_iter()
+            .flatten()
+            .map(|t| t.join().unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("");
+        let _ = std::fs::write(log, text);
+        let results = results.join().unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&stage);
+        Ok(Ran {
+            results,
+            code: status.and_then(|s| s.code()),
+            timed_out,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// The command line that runs the grader inside on the kit copy.
+    pub fn grader_argv(&self, args: &[String]) -> Vec<String> {
+        let mut argv = vec![
+            GRADER.to_string(),
+            "grade".into(),
+            "--in-sandbox".into(),
+            KIT.into(),
+        ];
+        argv.extend(args.iter().cloned());
+        argv
+    }
+}
+
+/// Reads a pipe to its end in a thread, keeping the first [`MAX_LOG`] bytes as text.
+fn keep_start(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut kept = Vec::new();
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let room = MAX_LOG.saturating_sub(kept.len()).min(n);
+            kept.extend_from_slice(&buf[..room]);
+        }
+        String::from_utf8_lossy(&kept).into_owned()
+    })
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into the array given.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(format!("pipe: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Gives every file and folder under `dir` to `uid`.
+fn chown_tree(dir: &Path, uid: u32) -> Result<(), String> {
+    std::os::unix::fs::lchown(dir, Some(uid), Some(uid))
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            chown_tree(&entry.path(), uid)?;
+        } else {
+            std::os::unix::fs::lchown(entry.path(), Some(uid), Some(uid))
+                .map_err(|e| format!("{}: {e}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+}
+
+fn path_str(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+fn cstring(p: &Path) -> Result<CString, String> {
+    CString::new(p.as_os_str().as_encoded_bytes())
+        .map_err(|_| format!("{}: NUL in path", p.display()))
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
