@@ -7,6 +7,15 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
+/// Where a check ran when grading across netlab's hosts (`grade --net`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Hosts {
+    /// The student's programs on one host, the grader's peers on others.
+    Across,
+    /// On this machine's loopback, for this reason.
+    Loopback(&'static str),
+}
+
 /// The result of one check.
 #[derive(Clone, Debug)]
 pub struct Outcome {
@@ -18,6 +27,8 @@ pub struct Outcome {
     /// `None` when passed, else the reason.
     pub failure: Option<String>,
     pub elapsed: Duration,
+    /// Where it ran, when grading across hosts; `None` in an ordinary run (loopback).
+    pub hosts: Option<Hosts>,
 }
 
 impl Outcome {
@@ -31,6 +42,7 @@ impl Outcome {
             hint: check.hint,
             failure,
             elapsed,
+            hosts: None,
         }
     }
 
@@ -112,6 +124,7 @@ impl Report {
             }
         }
         close_lab(&mut out, lab_now, lab_score, lab_max);
+        out.push_str(&self.hosts());
         let (score, max) = self.score();
         let passed = self.outcomes.iter().filter(|(_, o)| o.passed()).count();
         let _ = writeln!(
@@ -123,6 +136,59 @@ impl Report {
         out
     }
 
+    /// In a run across netlab's hosts: how many checks ran across them, and which did not and
+    /// why, by reason, lab and milestone. Empty in an ordinary run.
+    fn hosts(&self) -> String {
+        let across = self
+            .outcomes
+            .iter()
+            .filter(|(_, o)| o.hosts == Some(Hosts::Across))
+            .count();
+        // (reason, lab, milestone) → the checks' names, in the table's order.
+        let mut groups: Vec<((&str, &str, &str), Vec<&str>)> = Vec::new();
+        for (lab, o) in &self.outcomes {
+            let Some(Hosts::Loopback(why)) = o.hosts else {
+                continue;
+            };
+            let key = (why, *lab, o.milestone);
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, names)) => names.push(o.name),
+                None => groups.push((key, vec![o.name])),
+            }
+        }
+        if across == 0 && groups.is_empty() {
+            return String::new();
+        }
+        let mut out = format!(
+            "ACROSS HOSTS: {across} of {} checks ran across netlab's hosts; the others ran as \
+             without --net:\n",
+            self.outcomes.len()
+        );
+        let mut reasons: Vec<&str> = Vec::new();
+        for ((why, _, _), _) in &groups {
+            if !reasons.contains(why) {
+                reasons.push(why);
+            }
+        }
+        for why in reasons {
+            let _ = writeln!(out, "  {why}:");
+            for ((_, lab, milestone), names) in groups.iter().filter(|((w, _, _), _)| *w == why) {
+                let all = self
+                    .outcomes
+                    .iter()
+                    .filter(|(l, o)| l == lab && o.milestone == *milestone)
+                    .count();
+                let which = match names.len() == all {
+                    true => format!("all {all} checks"),
+                    false => names.join("; "),
+                };
+                let _ = writeln!(out, "    {lab}, milestone {milestone}: {which}");
+            }
+        }
+        out.push('\n');
+        out
+    }
+
     /// Gradescope's results format.
     pub fn json(&self) -> serde_json::Value {
         let (score, max) = self.score();
@@ -130,10 +196,17 @@ impl Report {
             .outcomes
             .iter()
             .map(|(lab, o)| {
-                let output = match &o.failure {
+                let mut output = match &o.failure {
                     None => "passed".to_string(),
                     Some(why) => format!("{why}\nHint: {}", o.hint),
                 };
+                match o.hosts {
+                    Some(Hosts::Across) => output.push_str("\n(ran across netlab's hosts)"),
+                    Some(Hosts::Loopback(why)) => {
+                        let _ = write!(output, "\n(ran on loopback: {why})");
+                    }
+                    None => {}
+                }
                 json!({
                     "name": format!("{lab} / {} / {}", o.milestone, o.name),
                     "score": o.points,
