@@ -88,6 +88,11 @@ impl Ctx {
         self.scratch.clone()
     }
 
+    /// Whether this check runs across netlab's hosts (`grade --net`).
+    pub fn across_hosts(&self) -> bool {
+        self.net.is_some()
+    }
+
     /// Starts lab binary `bin` with `args`; stdin, stdout and stderr are pipes. Across hosts
     /// it runs on `webserver`.
     pub fn spawn(&self, bin: &str, args: &[&str]) -> Result<Program, String> {
