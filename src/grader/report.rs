@@ -145,7 +145,8 @@ impl Report {
             .filter(|(_, o)| o.hosts == Some(Hosts::Across))
             .count();
         // (reason, lab, milestone) → the checks' names, in the table's order.
-        let mut groups: Vec<((&str, &str, &str), Vec<&str>)> = Vec::new();
+        type Group<'a> = ((&'a str, &'a str, &'a str), Vec<&'a str>);
+        let mut groups: Vec<Group> = Vec::new();
         for (lab, o) in &self.outcomes {
             let Some(Hosts::Loopback(why)) = o.hosts else {
                 continue;
@@ -203,7 +204,7 @@ impl Report {
                 match o.hosts {
                     Some(Hosts::Across) => output.push_str("\n(ran across netlab's hosts)"),
                     Some(Hosts::Loopback(why)) => {
-                        let _ = write!(output, "\n(ran on loopback: {why})");
+                        let _ = write!(output, "\n(not across netlab's hosts: {why})");
                     }
                     None => {}
                 }
@@ -276,5 +277,49 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("Hint: read the handout"));
+    }
+
+    #[test]
+    fn a_run_across_hosts_says_which_checks_did_not_and_why() {
+        let ran = |name, hosts| {
+            let mut o = Outcome::new(&check(name, 1), Ok(()), Duration::ZERO);
+            o.hosts = Some(hosts);
+            ("udp-time", o)
+        };
+        let outcomes = vec![
+            ran("a", Hosts::Across),
+            ran("b", Hosts::Loopback("no socket")),
+            ran("c", Hosts::Loopback("not adapted")),
+        ];
+        let report = Report::new(BTreeMap::new(), outcomes, Duration::ZERO);
+        let table = report.table();
+        assert!(
+            table.contains("ACROSS HOSTS: 1 of 3 checks ran across netlab's hosts"),
+            "{table}"
+        );
+        assert!(
+            table.contains("  no socket:\n    udp-time, milestone 1 server: b\n"),
+            "{table}"
+        );
+        assert!(table.contains("  not adapted:\n    udp-time, milestone 1 server: c\n"));
+        let json = report.json();
+        assert!(json["tests"][0]["output"]
+            .as_str()
+            .unwrap()
+            .ends_with("(ran across netlab's hosts)"));
+        assert!(json["tests"][2]["output"]
+            .as_str()
+            .unwrap()
+            .ends_with("(not across netlab's hosts: not adapted)"));
+        // An ordinary run says nothing about hosts.
+        let plain = Report::new(
+            BTreeMap::new(),
+            vec![(
+                "udp-time",
+                Outcome::new(&check("a", 1), Ok(()), Duration::ZERO),
+            )],
+            Duration::ZERO,
+        );
+        assert!(!plain.table().contains("ACROSS"));
     }
 }

@@ -106,7 +106,11 @@ fn ip(net: u8, host: u8) -> IpAddr {
 /// The address of a test peer: `ip(net, host)` on loopback; across netlab's hosts client1 for
 /// an even `host`, client2 for an odd one, so that two peers in a row have two addresses.
 fn peer_ip(ctx: &Ctx, net: u8, host: u8) -> IpAddr {
-    let on = if host % 2 == 0 { "client1" } else { "client2" };
+    let on = if host.is_multiple_of(2) {
+        "client1"
+    } else {
+        "client2"
+    };
     ctx.ip(on, ip(net, host))
 }
 
