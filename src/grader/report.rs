@@ -173,17 +173,40 @@ impl Report {
         }
         for why in reasons {
             let _ = writeln!(out, "  {why}:");
-            for ((_, lab, milestone), names) in groups.iter().filter(|((w, _, _), _)| *w == why) {
-                let all = self
-                    .outcomes
+            let mut labs: Vec<&str> = Vec::new();
+            for ((w, lab, _), _) in &groups {
+                if *w == why && !labs.contains(lab) {
+                    labs.push(lab);
+                }
+            }
+            for lab in labs {
+                let (mut count, mut parts) = (0, Vec::new());
+                for ((_, _, milestone), names) in groups
                     .iter()
-                    .filter(|(l, o)| l == lab && o.milestone == *milestone)
-                    .count();
-                let which = match names.len() == all {
-                    true => format!("all {all} checks"),
-                    false => names.join("; "),
+                    .filter(|((w, l, _), _)| *w == why && *l == lab)
+                {
+                    count += names.len();
+                    let all = self
+                        .outcomes
+                        .iter()
+                        .filter(|(l, o)| *l == lab && o.milestone == *milestone)
+                        .count();
+                    parts.push(match names.len() == all {
+                        true => milestone.to_string(),
+                        false => format!("{milestone} (only {})", names.join("; ")),
+                    });
+                }
+                let checks = if count == 1 { "check" } else { "checks" };
+                let milestones = if parts.len() == 1 {
+                    "milestone"
+                } else {
+                    "milestones"
                 };
-                let _ = writeln!(out, "    {lab}, milestone {milestone}: {which}");
+                let _ = writeln!(
+                    out,
+                    "    {lab}, {count} {checks} in {milestones} {}",
+                    parts.join(", ")
+                );
             }
         }
         out.push('\n');
@@ -298,10 +321,11 @@ mod tests {
             "{table}"
         );
         assert!(
-            table.contains("  no socket:\n    udp-time, milestone 1 server: b\n"),
+            table.contains("  no socket:\n    udp-time, 1 check in milestone 1 server (only b)\n"),
             "{table}"
         );
-        assert!(table.contains("  not adapted:\n    udp-time, milestone 1 server: c\n"));
+        assert!(table
+            .contains("  not adapted:\n    udp-time, 1 check in milestone 1 server (only c)\n"));
         let json = report.json();
         assert!(json["tests"][0]["output"]
             .as_str()
