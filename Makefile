@@ -7,6 +7,8 @@
 #   make student-kit OUT=DIR   (the repository students receive: no solutions; docs/instructors.md)
 #   sudo make netlab [CLOSED=1] | sudo make netlab-down   (the course's hosts, docs/netlab.md)
 #   sudo make capture LAB=chat NET=1   (the lab's scenario across those hosts)
+#   sudo make grade LAB=chat NET=1     (its checks with your programs on one host, the grader's
+#                                       peers on others, where the checks can; docs/netlab.md)
 
 CARGO ?= cargo
 # No --quiet: a first build takes a minute or two, and cargo's progress shows it is working.
@@ -14,7 +16,8 @@ KIT     = $(CARGO) run --bin socklab --
 GRADE   = $(KIT) grade
 CAPTURE = $(KIT) capture
 GRADE_ARGS = $(if $(LAB),--lab $(LAB)) $(if $(SOLUTIONS),--solutions) \
-             $(if $(SUBMISSION),--submission $(SUBMISSION)) $(if $(JSON),--json $(JSON))
+             $(if $(SUBMISSION),--submission $(SUBMISSION)) $(if $(JSON),--json $(JSON)) \
+             $(if $(NET),--net)
 
 .PHONY: grade watch test labs check-labs unit lint fmt bench capture mutants bugs netlab netlab-down student-kit
 

@@ -364,6 +364,11 @@ fn rules(host: &str) -> Option<String> {
     run("ip", &table).ok()
 }
 
+/// Whether `host` drops what comes in unless allowed (`up --closed`).
+pub fn closed(host: &str) -> bool {
+    rules(host).is_some_and(|r| r.contains("policy drop"))
+}
+
 /// `netlab allow HOST tcp|udp PORT[-PORT] FROM CIDR`: lets that traffic in.
 pub fn allow(host: &str, proto: &str, ports: &str, from: &str) -> Result<String, String> {
     if !HOSTS.iter().any(|(h, _)| *h == host) {

@@ -6,6 +6,9 @@
 //! `down` leaves the machine as it was. Everything runs inside the namespaces netlab made: the
 //! test itself sends nothing to their addresses. Its namespaces are named `sltest-…`, so a
 //! student's own `netlab up` (named `socklab-…`) is left alone.
+//!
+//! A second test grades a lab across the hosts (`socklab grade --net`) on a netlab of its own
+//! (`sltestg-…`); the two take turns, since the first compares the machine before and after.
 
 use socklab::capture::{self, Flags, Protocol};
 use socklab::grader::{Program, WAIT};
@@ -13,9 +16,14 @@ use socklab::netlab;
 use socklab::sniff::Tcpdump;
 use std::path::Path;
 use std::process::{Command, Output};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const PREFIX: &str = "sltest";
+/// The grading test's netlab.
+const GRADE_PREFIX: &str = "sltestg";
+/// Held by each test while its netlab exists.
+static ONE_NETLAB: Mutex<()> = Mutex::new(());
 
 fn netlab(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_netlab"))
@@ -87,7 +95,9 @@ fn python_on(host: &str, code: &str) -> String {
 
 #[test]
 fn the_course_network_up_across_hosts_and_down() {
-    // Sets the prefix for netlab::exec_command too; this file's only test.
+    let _turn = ONE_NETLAB.lock().unwrap_or_else(|p| p.into_inner());
+    // Sets the prefix for netlab::exec_command too (the other test gives its own to the
+    // programs it starts).
     std::env::set_var("NETLAB_PREFIX", PREFIX);
     let rights = netlab::check_rights();
     assert!(
@@ -245,4 +255,87 @@ fn the_course_network_up_across_hosts_and_down() {
     let down = started.elapsed();
     assert!(down < Duration::from_secs(2), "netlab down took {down:?}");
     assert_eq!(snapshot(), before, "netlab down left something behind");
+}
+
+/// Runs `program` with `args` on the grading test's netlab; fails with what it printed unless it
+/// succeeds, else returns its stdout.
+fn on_grade_netlab(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .env("NETLAB_PREFIX", GRADE_PREFIX)
+        .args(args)
+        .output()
+        .expect("the kit's programs run");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{program} {}: {stdout}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// `grade --net`: udp-time's solutions, captured across the hosts, then graded with the programs
+/// on webserver and the grader's sockets on client1 and client2, score full marks; the report
+/// says that the 15 socket checks ran across the hosts and the 8 questions did not, and why.
+#[test]
+fn a_lab_graded_across_hosts_scores_full_marks() {
+    let _turn = ONE_NETLAB.lock().unwrap_or_else(|p| p.into_inner());
+    let rights = netlab::check_rights();
+    assert!(
+        rights.is_ok(),
+        "this test needs root, as CI has: {}",
+        rights.unwrap_err()
+    );
+    let (netlab, socklab) = (env!("CARGO_BIN_EXE_netlab"), env!("CARGO_BIN_EXE_socklab"));
+    on_grade_netlab(netlab, &["down"]);
+    on_grade_netlab(netlab, &["up"]);
+    let json = std::env::temp_dir().join(format!("netlab-grade-{}.json", std::process::id()));
+    let json_arg = json.to_string_lossy().into_owned();
+    let started = Instant::now();
+    on_grade_netlab(
+        socklab,
+        &["capture", "--lab", "udp-time", "--solutions", "--net"],
+    );
+    let table = on_grade_netlab(
+        socklab,
+        &[
+            "grade",
+            "--lab",
+            "udp-time",
+            "--solutions",
+            "--net",
+            "--expect",
+            "full",
+            "--json",
+            &json_arg,
+        ],
+    );
+    let took = started.elapsed();
+    on_grade_netlab(netlab, &["down"]);
+    assert!(
+        table.contains("ACROSS HOSTS: 15 of 23 checks ran across netlab's hosts")
+            && table.contains("udp-time, 8 checks in milestone 7 capture questions"),
+        "{table}"
+    );
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("grade wrote its results"))
+            .expect("results.json is JSON");
+    std::fs::remove_file(&json).unwrap();
+    let across = results["tests"]
+        .as_array()
+        .expect("a list of tests")
+        .iter()
+        .filter(|t| {
+            t["output"]
+                .as_str()
+                .unwrap_or("")
+                .contains("ran across netlab's hosts")
+        })
+        .count();
+    assert_eq!(across, 15, "{results:#}");
+    assert!(
+        took < Duration::from_secs(20),
+        "capture and grade took {took:?}"
+    );
 }

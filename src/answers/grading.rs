@@ -152,6 +152,7 @@ pub fn checks(set: &'static QuestionSet, lab: &'static str) -> Vec<Check> {
             Check::new(set.milestone, q.title, 1, q.hint, move |ctx| {
                 check(set, lab, i, ctx)
             })
+            .loopback_only("questions on your capture, which open no socket")
         })
         .collect()
 }

@@ -13,10 +13,12 @@
 //!   ended, with its panic;
 //! - [`LinePeer`]: the test side of a line protocol over TCP;
 //! - [`StandIn`]: a server written in the check, for testing a student's client;
-//! - [`Context`]: errors that name the step that failed.
+//! - [`Context`]: errors that name the step that failed;
+//! - [`hosts`]: grading across netlab's hosts (`grade --net`), for checks that say they can.
 
 mod command;
 mod context;
+pub mod hosts;
 mod peer;
 mod program;
 mod registry;
@@ -29,7 +31,7 @@ pub use command::main;
 pub use context::Context;
 pub use peer::{shown, Found, LinePeer};
 pub use program::{secs, start_server, Ctx, Program};
-pub use report::{Outcome, Report};
+pub use report::{Hosts, Outcome, Report};
 pub use stand_in::StandIn;
 pub use submissions::{Grading, Row};
 
@@ -59,7 +61,14 @@ pub struct Check {
     pub hint: &'static str,
     pub limit: Duration,
     pub run: Run,
+    /// Why the check runs on loopback even when grading across netlab's hosts (`--net`);
+    /// `None` when it runs across them.
+    pub loopback: Option<&'static str>,
 }
+
+/// Why a check runs on loopback under `grade --net`, unless it says otherwise.
+pub const NOT_ADAPTED: &str =
+    "not adapted to netlab yet: the check picks its own 127.0.0.x addresses";
 
 impl Check {
     /// A check with the default 10 s time limit.
@@ -77,7 +86,22 @@ impl Check {
             hint,
             limit: Duration::from_secs(10),
             run: Arc::new(run),
+            loopback: Some(NOT_ADAPTED),
         }
+    }
+
+    /// The same check, able to run across netlab's hosts: it takes every address from
+    /// [`Ctx::ip`] and starts the student's programs with [`Ctx::spawn`] or
+    /// [`Ctx::start_server`] (see [`hosts`]).
+    pub fn across_hosts(mut self) -> Check {
+        self.loopback = None;
+        self
+    }
+
+    /// The same check, kept on loopback under `grade --net` for the reason `why`.
+    pub fn loopback_only(mut self, why: &'static str) -> Check {
+        self.loopback = Some(why);
+        self
     }
 
     /// The same check with another time limit.
@@ -278,12 +302,18 @@ fn run_one(
     files: PathBuf,
 ) -> Outcome {
     let started = Instant::now();
-    let ctx = Ctx::new(bins, scratch.clone(), files);
+    let net = hosts::subnet().filter(|_| check.loopback.is_none());
+    let ctx = Ctx::new(bins, scratch.clone(), files).across(net);
     let kill = ctx.killer();
     let (tx, rx) = bounded(1);
     let run = Arc::clone(&check.run);
     thread::spawn(move || {
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&ctx)));
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if net.is_some() {
+                hosts::enter(hosts::GRADER)?;
+            }
+            run(&ctx)
+        }));
         let _ = tx.send(result);
     });
     let result = match rx.recv_timeout(check.limit) {
@@ -305,7 +335,14 @@ fn run_one(
     };
     kill();
     let _ = std::fs::remove_dir_all(&scratch);
-    Outcome::new(check, result, started.elapsed())
+    let mut outcome = Outcome::new(check, result, started.elapsed());
+    if hosts::subnet().is_some() {
+        outcome.hosts = Some(match check.loopback {
+            None => Hosts::Across,
+            Some(why) => Hosts::Loopback(why),
+        });
+    }
+    outcome
 }
 
 /// Grades `labs`: builds each, then runs all checks, `jobs` at a time. Outcomes keep the

@@ -37,15 +37,18 @@ impl LinePeer {
     }
 
     /// Connects to `to` from local address `from` (bound before connecting), as a host with
-    /// that address would: Linux routes all of 127.0.0.0/8 to loopback.
+    /// that address would: Linux routes all of 127.0.0.0/8 to loopback. Across netlab's hosts
+    /// the socket is made on the host that has `from` ([`super::hosts::at`]).
     pub fn connect_from(to: SocketAddr, from: IpAddr, who: &str) -> Result<LinePeer, String> {
         let domain = if from.is_ipv4() {
             Domain::IPV4
         } else {
             Domain::IPV6
         };
-        let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))
-            .context("creating a test socket")?;
+        let socket = super::hosts::at(from, || {
+            Socket::new(domain, Type::STREAM, Some(Protocol::TCP))
+        })
+        .context("creating a test socket")?;
         socket
             .bind(&SocketAddr::new(from, 0).into())
             .with_context(|| format!("binding a test socket to {from}"))?;

@@ -6,7 +6,7 @@ use super::WAIT;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,6 +30,8 @@ pub struct Ctx {
     children: Children,
     scratch: PathBuf,
     files: PathBuf,
+    /// netlab's subnet when this check runs across hosts (`grade --net`); `None` on loopback.
+    net: Option<[u8; 3]>,
 }
 
 impl Ctx {
@@ -43,6 +45,27 @@ impl Ctx {
             children: Arc::default(),
             scratch,
             files,
+            net: None,
+        }
+    }
+
+    /// The same context for a check that runs across netlab's hosts of `subnet`.
+    pub(crate) fn across(mut self, subnet: Option<[u8; 3]>) -> Ctx {
+        self.net = subnet;
+        self
+    }
+
+    /// The address of `host` (`webserver`, where the student's programs run; `client1`,
+    /// where the check's own sockets are; `client2`) when the check runs across netlab's
+    /// hosts, otherwise `loopback`, the address the check uses for it on this machine.
+    pub fn ip(&self, host: &str, loopback: impl Into<IpAddr>) -> IpAddr {
+        match self.net {
+            // The checks name the hosts of netlab::HOSTS; another name is a bug in the check.
+            Some(subnet) => IpAddr::V4(
+                crate::netlab::address(subnet, host)
+                    .unwrap_or_else(|| panic!("the check names an unknown host {host:?}")),
+            ),
+            None => loopback.into(),
         }
     }
 
@@ -65,9 +88,16 @@ impl Ctx {
         self.scratch.clone()
     }
 
-    /// Starts lab binary `bin` with `args`; stdin, stdout and stderr are pipes.
+    /// Whether this check runs across netlab's hosts (`grade --net`).
+    pub fn across_hosts(&self) -> bool {
+        self.net.is_some()
+    }
+
+    /// Starts lab binary `bin` with `args`; stdin, stdout and stderr are pipes. Across hosts
+    /// it runs on `webserver`.
     pub fn spawn(&self, bin: &str, args: &[&str]) -> Result<Program, String> {
-        self.spawn_on(None, bin, args)
+        let host = self.net.map(|_| super::hosts::PROGRAMS);
+        self.spawn_on(host, bin, args)
     }
 
     /// The same on a netlab host (`netlab exec HOST …`), or here when `host` is `None`.

@@ -7,6 +7,15 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
+/// Where a check ran when grading across netlab's hosts (`grade --net`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Hosts {
+    /// The student's programs on one host, the grader's peers on others.
+    Across,
+    /// On this machine's loopback, for this reason.
+    Loopback(&'static str),
+}
+
 /// The result of one check.
 #[derive(Clone, Debug)]
 pub struct Outcome {
@@ -18,6 +27,8 @@ pub struct Outcome {
     /// `None` when passed, else the reason.
     pub failure: Option<String>,
     pub elapsed: Duration,
+    /// Where it ran, when grading across hosts; `None` in an ordinary run (loopback).
+    pub hosts: Option<Hosts>,
 }
 
 impl Outcome {
@@ -31,6 +42,7 @@ impl Outcome {
             hint: check.hint,
             failure,
             elapsed,
+            hosts: None,
         }
     }
 
@@ -112,6 +124,7 @@ impl Report {
             }
         }
         close_lab(&mut out, lab_now, lab_score, lab_max);
+        out.push_str(&self.hosts());
         let (score, max) = self.score();
         let passed = self.outcomes.iter().filter(|(_, o)| o.passed()).count();
         let _ = writeln!(
@@ -175,6 +188,83 @@ impl Report {
         ))
     }
 
+    /// In a run across netlab's hosts: how many checks ran across them, and which did not and
+    /// why, by reason, lab and milestone. Empty in an ordinary run.
+    fn hosts(&self) -> String {
+        let across = self
+            .outcomes
+            .iter()
+            .filter(|(_, o)| o.hosts == Some(Hosts::Across))
+            .count();
+        // (reason, lab, milestone) → the checks' names, in the table's order.
+        type Group<'a> = ((&'a str, &'a str, &'a str), Vec<&'a str>);
+        let mut groups: Vec<Group> = Vec::new();
+        for (lab, o) in &self.outcomes {
+            let Some(Hosts::Loopback(why)) = o.hosts else {
+                continue;
+            };
+            let key = (why, *lab, o.milestone);
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, names)) => names.push(o.name),
+                None => groups.push((key, vec![o.name])),
+            }
+        }
+        if across == 0 && groups.is_empty() {
+            return String::new();
+        }
+        let mut out = format!(
+            "ACROSS HOSTS: {across} of {} checks ran across netlab's hosts; the others ran as \
+             without --net:\n",
+            self.outcomes.len()
+        );
+        let mut reasons: Vec<&str> = Vec::new();
+        for ((why, _, _), _) in &groups {
+            if !reasons.contains(why) {
+                reasons.push(why);
+            }
+        }
+        for why in reasons {
+            let _ = writeln!(out, "  {why}:");
+            let mut labs: Vec<&str> = Vec::new();
+            for ((w, lab, _), _) in &groups {
+                if *w == why && !labs.contains(lab) {
+                    labs.push(lab);
+                }
+            }
+            for lab in labs {
+                let (mut count, mut parts) = (0, Vec::new());
+                for ((_, _, milestone), names) in groups
+                    .iter()
+                    .filter(|((w, l, _), _)| *w == why && *l == lab)
+                {
+                    count += names.len();
+                    let all = self
+                        .outcomes
+                        .iter()
+                        .filter(|(l, o)| *l == lab && o.milestone == *milestone)
+                        .count();
+                    parts.push(match names.len() == all {
+                        true => milestone.to_string(),
+                        false => format!("{milestone} (only {})", names.join("; ")),
+                    });
+                }
+                let checks = if count == 1 { "check" } else { "checks" };
+                let milestones = if parts.len() == 1 {
+                    "milestone"
+                } else {
+                    "milestones"
+                };
+                let _ = writeln!(
+                    out,
+                    "    {lab}, {count} {checks} in {milestones} {}",
+                    parts.join(", ")
+                );
+            }
+        }
+        out.push('\n');
+        out
+    }
+
     /// Gradescope's results format.
     pub fn json(&self) -> serde_json::Value {
         let (score, max) = self.score();
@@ -182,10 +272,17 @@ impl Report {
             .outcomes
             .iter()
             .map(|(lab, o)| {
-                let output = match &o.failure {
+                let mut output = match &o.failure {
                     None => "passed".to_string(),
                     Some(why) => format!("{why}\nHint: {}", o.hint),
                 };
+                match o.hosts {
+                    Some(Hosts::Across) => output.push_str("\n(ran across netlab's hosts)"),
+                    Some(Hosts::Loopback(why)) => {
+                        let _ = write!(output, "\n(not across netlab's hosts: {why})");
+                    }
+                    None => {}
+                }
                 json!({
                     "name": format!("{lab} / {} / {}", o.milestone, o.name),
                     "score": o.points,
@@ -255,5 +352,50 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("Hint: read the handout"));
+    }
+
+    #[test]
+    fn a_run_across_hosts_says_which_checks_did_not_and_why() {
+        let ran = |name, hosts| {
+            let mut o = Outcome::new(&check(name, 1), Ok(()), Duration::ZERO);
+            o.hosts = Some(hosts);
+            ("udp-time", o)
+        };
+        let outcomes = vec![
+            ran("a", Hosts::Across),
+            ran("b", Hosts::Loopback("no socket")),
+            ran("c", Hosts::Loopback("not adapted")),
+        ];
+        let report = Report::new(BTreeMap::new(), outcomes, Duration::ZERO);
+        let table = report.table();
+        assert!(
+            table.contains("ACROSS HOSTS: 1 of 3 checks ran across netlab's hosts"),
+            "{table}"
+        );
+        assert!(
+            table.contains("  no socket:\n    udp-time, 1 check in milestone 1 server (only b)\n"),
+            "{table}"
+        );
+        assert!(table
+            .contains("  not adapted:\n    udp-time, 1 check in milestone 1 server (only c)\n"));
+        let json = report.json();
+        assert!(json["tests"][0]["output"]
+            .as_str()
+            .unwrap()
+            .ends_with("(ran across netlab's hosts)"));
+        assert!(json["tests"][2]["output"]
+            .as_str()
+            .unwrap()
+            .ends_with("(not across netlab's hosts: not adapted)"));
+        // An ordinary run says nothing about hosts.
+        let plain = Report::new(
+            BTreeMap::new(),
+            vec![(
+                "udp-time",
+                Outcome::new(&check("a", 1), Ok(()), Duration::ZERO),
+            )],
+            Duration::ZERO,
+        );
+        assert!(!plain.table().contains("ACROSS"));
     }
 }

@@ -1,11 +1,15 @@
-//! Checks for lab `udp-time`: the UDP time server and client over real loopback sockets. The
-//! server is asked by test sockets written here; the client asks a stand-in time server written
-//! here, which can answer late, wrongly or not at all. Milestone 7 asks about a capture of both.
+//! Checks for lab `udp-time`: the UDP time server and client over real sockets, on loopback or
+//! across netlab's hosts (`grade --net`: the programs on webserver, the test sockets on client1
+//! and client2). The server is asked by test sockets written here; the client asks a stand-in
+//! time server written here, which can answer late, wrongly or not at all. Milestone 7 asks
+//! about a capture of both.
 
 use serde_json::{json, Value};
 use socklab::answers::{Answer, CaptureFile, Form, Question, QuestionSet, Recorder};
 use socklab::capture::Packet;
-use socklab::grader::{secs, shown, Check, Context, Ctx, Lab, Program, StandIn, QUIET, WAIT};
+use socklab::grader::{
+    hosts, secs, shown, Check, Context, Ctx, Lab, Program, StandIn, QUIET, WAIT,
+};
 use std::net::{SocketAddr, UdpSocket};
 use std::thread;
 use std::time::Duration;
@@ -21,35 +25,35 @@ pub fn lab() -> Lab {
     )
     .checks(vec![
             Check::new("1 server", "prints `Server listening at IP:PORT` with the real port", 1,
-                "Bind first, then print sock.local_addr(): with port 0 the OS picks the port.", server_prints_address),
+                "Bind first, then print sock.local_addr(): with port 0 the OS picks the port.", server_prints_address).across_hosts(),
             Check::new("1 server", "answers [id, \"The time is …\"] with the request's ID", 3,
-                "Decode the request, then send_to the reply to the address recv_from returned.", server_answers),
+                "Decode the request, then send_to the reply to the address recv_from returned.", server_answers).across_hosts(),
             Check::new("1 server", "prints `Request ID: N. Client request, …` per request", 1,
-                "Print one line per request, with its ID and the client's text.", server_logs_requests),
+                "Print one line per request, with its ID and the client's text.", server_logs_requests).across_hosts(),
             Check::new("1 server", "answers two clients, each at its own address", 1,
-                "Reply to the address of each datagram, not to the first client seen.", server_two_clients),
+                "Reply to the address of each datagram, not to the first client seen.", server_two_clients).across_hosts(),
             Check::new("2 client", "sends [id, time] and prints the server's time", 3,
-                "Send the JSON array, recv_from the reply, print its text when the IDs match.", client_prints_time),
+                "Send the JSON array, recv_from the reply, print its text when the IDs match.", client_prints_time).across_hosts(),
             Check::new("2 client", "ignores datagrams that do not come from the server", 1,
-                "Compare the address recv_from returns with the server's and keep waiting if it differs.", client_ignores_strangers),
+                "Compare the address recv_from returns with the server's and keep waiting if it differs.", client_ignores_strangers).across_hosts(),
             Check::new("3 faulty server", "client reports a reply that has another request's ID", 2,
-                "Compare the reply's ID with the request's; say it belongs to another request and exit non-zero.", client_detects_wrong_id),
+                "Compare the reply's ID with the request's; say it belongs to another request and exit non-zero.", client_detects_wrong_id).across_hosts(),
             Check::new("3 faulty server", "server -faulty sends a wrong ID about half the time", 1,
-                "With -faulty, add 1 to the ID of about half the replies.", server_faulty),
+                "With -faulty, add 1 to the ID of about half the replies.", server_faulty).across_hosts(),
             Check::new("4 timeout and retry", "client resends after a timeout and prints the reply", 2,
-                "Set a read timeout; when it expires, send the request again (-retries times).", client_retries),
+                "Set a read timeout; when it expires, send the request again (-retries times).", client_retries).across_hosts(),
             Check::new("4 timeout and retry", "client gives up with `Request timed out`", 2,
-                "After the last retry, print `Request timed out` and exit non-zero.", client_times_out),
+                "After the last retry, print `Request timed out` and exit non-zero.", client_times_out).across_hosts(),
             Check::new("4 timeout and retry", "client reports a failed send at once, not as a timeout", 1,
-                "What happens to the error send_to returns?", client_send_error),
+                "What happens to the error send_to returns?", client_send_error).across_hosts(),
             Check::new("5 robustness", "server survives datagrams that are not [integer, string]", 2,
-                "Decode errors (not UTF-8, not JSON, wrong shape) are logged and skipped, never unwrap()ed.", server_survives_garbage),
+                "Decode errors (not UTF-8, not JSON, wrong shape) are logged and skipped, never unwrap()ed.", server_survives_garbage).across_hosts(),
             Check::new("5 robustness", "server -drop P drops about that share of requests", 1,
-                "With -drop P, skip the reply when a random number in [0, 1) is below P.", server_drops),
+                "With -drop P, skip the reply when a random number in [0, 1) is below P.", server_drops).across_hosts(),
             Check::new("6 measuring delay", "-measure_delay N prints sent/answered/lost/wrong and the delays", 2,
-                "Count each outcome; the summary lines are printed by the given code once the exchanges work.", client_measures),
+                "Count each outcome; the summary lines are printed by the given code once the exchanges work.", client_measures).across_hosts(),
             Check::new("6 measuring delay", "-log FILE writes a header and one CSV row per request", 1,
-                "Open the file with File::create and write one row per request.", client_logs_csv),
+                "Open the file with File::create and write one row per request.", client_logs_csv).across_hosts(),
     ])
     .questions(&QUESTIONS)
 }
@@ -57,9 +61,12 @@ pub fn lab() -> Lab {
 // ---------------------------------------------------------------------------------------------
 // The protocol, as the test side speaks it.
 
-/// A loopback UDP socket for the test side, never blocking more than `WAIT`.
-fn test_socket() -> Result<UdpSocket, String> {
-    let sock = UdpSocket::bind("127.0.0.1:0").context("binding a test socket to 127.0.0.1")?;
+/// A UDP socket for the test side on `host` (on loopback 127.0.0.1), never blocking more than
+/// `WAIT`.
+fn test_socket(ctx: &Ctx, host: &str) -> Result<UdpSocket, String> {
+    let ip = ctx.ip(host, [127, 0, 0, 1]);
+    let sock = hosts::at(ip, || UdpSocket::bind((ip, 0)))
+        .with_context(|| format!("binding a test socket to {ip}"))?;
     sock.set_read_timeout(Some(WAIT))
         .context("setting the test socket's read timeout")?;
     Ok(sock)
@@ -122,8 +129,21 @@ fn check_time_text(text: &str) -> Result<(), String> {
 // ---------------------------------------------------------------------------------------------
 // The server, asked by test sockets (milestones 1, 3 and 5).
 
+/// The server's host: 127.0.0.1 on loopback.
+fn server_host(ctx: &Ctx) -> String {
+    ctx.ip("webserver", [127, 0, 0, 1]).to_string()
+}
+
+/// Starts the server on its host and port 0, with `extra` options.
+fn start(ctx: &Ctx, extra: &[&str]) -> Result<(Program, SocketAddr), String> {
+    let host = server_host(ctx);
+    let mut args = vec!["server", host.as_str(), "0"];
+    args.extend_from_slice(extra);
+    ctx.start_server(BIN, &args)
+}
+
 fn server_prints_address(ctx: &Ctx) -> Result<(), String> {
-    let server = ctx.spawn(BIN, &["server", "127.0.0.1", "0"])?;
+    let server = ctx.spawn(BIN, &["server", &server_host(ctx), "0"])?;
     let line = server.line(WAIT)?;
     if !line.starts_with("Server listening at ") {
         return Err(format!(
@@ -137,15 +157,15 @@ fn server_prints_address(ctx: &Ctx) -> Result<(), String> {
     if addr.port() == 0 {
         return Err("the printed port is 0: print the address after binding (local_addr)".into());
     }
-    test_socket()?
+    test_socket(ctx, "client1")?
         .send_to(b"[1, \"x\"]", addr)
         .with_context(|| format!("sending a request to the printed address {addr}"))?;
     Ok(())
 }
 
 fn server_answers(ctx: &Ctx) -> Result<(), String> {
-    let (_server, addr) = ctx.start_server(BIN, &["server", "127.0.0.1", "0"])?;
-    let (id, text) = ask(&test_socket()?, addr, 491)?;
+    let (_server, addr) = start(ctx, &[])?;
+    let (id, text) = ask(&test_socket(ctx, "client1")?, addr, 491)?;
     if id != 491 {
         return Err(format!("the request had ID 491 but the reply has ID {id}"));
     }
@@ -153,8 +173,8 @@ fn server_answers(ctx: &Ctx) -> Result<(), String> {
 }
 
 fn server_logs_requests(ctx: &Ctx) -> Result<(), String> {
-    let (server, addr) = ctx.start_server(BIN, &["server", "127.0.0.1", "0"])?;
-    let sock = test_socket()?;
+    let (server, addr) = start(ctx, &[])?;
+    let sock = test_socket(ctx, "client1")?;
     sock.send_to(br#"[77, "The time is 2019-05-04 16:20:56.975068"]"#, addr)
         .with_context(|| format!("sending request 77 to the server at {addr}"))?;
     let want = "Request ID: 77. Client request, The time is 2019-05-04 16:20:56.975068";
@@ -163,8 +183,8 @@ fn server_logs_requests(ctx: &Ctx) -> Result<(), String> {
 }
 
 fn server_two_clients(ctx: &Ctx) -> Result<(), String> {
-    let (_server, addr) = ctx.start_server(BIN, &["server", "127.0.0.1", "0"])?;
-    let (a, b) = (test_socket()?, test_socket()?);
+    let (_server, addr) = start(ctx, &[])?;
+    let (a, b) = (test_socket(ctx, "client1")?, test_socket(ctx, "client2")?);
     for round in 0..3 {
         let (ida, idb) = (100 + round, 200 + round);
         let (got_a, _) = ask(&a, addr, ida)?;
@@ -179,8 +199,8 @@ fn server_two_clients(ctx: &Ctx) -> Result<(), String> {
 }
 
 fn server_faulty(ctx: &Ctx) -> Result<(), String> {
-    let (_server, addr) = ctx.start_server(BIN, &["server", "127.0.0.1", "0", "-faulty"])?;
-    let sock = test_socket()?;
+    let (_server, addr) = start(ctx, &["-faulty"])?;
+    let sock = test_socket(ctx, "client1")?;
     let mut wrong = 0;
     for id in 0..40 {
         if ask(&sock, addr, id)?.0 != id {
@@ -196,8 +216,8 @@ fn server_faulty(ctx: &Ctx) -> Result<(), String> {
 }
 
 fn server_survives_garbage(ctx: &Ctx) -> Result<(), String> {
-    let (server, addr) = ctx.start_server(BIN, &["server", "127.0.0.1", "0"])?;
-    let sock = test_socket()?;
+    let (server, addr) = start(ctx, &[])?;
+    let sock = test_socket(ctx, "client1")?;
     let garbage: [&[u8]; 8] = [
         b"\xff\xfe not utf-8",
         b"hello",
@@ -243,16 +263,15 @@ fn answered_of(sock: &UdpSocket, server: SocketAddr, count: i64) -> Result<usize
 }
 
 fn server_drops(ctx: &Ctx) -> Result<(), String> {
-    let (_all, all_addr) = ctx.start_server(BIN, &["server", "127.0.0.1", "0", "-drop", "1"])?;
-    let answered = answered_of(&test_socket()?, all_addr, 5)?;
+    let (_all, all_addr) = start(ctx, &["-drop", "1"])?;
+    let answered = answered_of(&test_socket(ctx, "client1")?, all_addr, 5)?;
     if answered > 0 {
         return Err(format!(
             "with -drop 1 the server must not answer at all; it answered {answered} of 5"
         ));
     }
-    let (_half, half_addr) =
-        ctx.start_server(BIN, &["server", "127.0.0.1", "0", "-drop", "0.5"])?;
-    let answered = answered_of(&test_socket()?, half_addr, 40)?;
+    let (_half, half_addr) = start(ctx, &["-drop", "0.5"])?;
+    let answered = answered_of(&test_socket(ctx, "client1")?, half_addr, 40)?;
     if !(5..=35).contains(&answered) {
         return Err(format!(
             "with -drop 0.5 the server answered {answered} of 40 requests; about half expected"
@@ -267,23 +286,28 @@ fn server_drops(ctx: &Ctx) -> Result<(), String> {
 /// A request as the stand-in parsed it: `[id, text]`, or what is wrong with the datagram.
 type Request = Result<(i64, String), String>;
 
-/// A stand-in time server: `answer` decides what to do with the n-th request (counted from 0,
-/// garbage included); every request is reported, parsed.
+/// A stand-in time server on the grader's host (127.0.0.1 on loopback): `answer` decides what
+/// to do with the n-th request (counted from 0, garbage included); every request is reported,
+/// parsed.
 fn time_server(
+    ctx: &Ctx,
     answer: impl Fn(usize, i64, &UdpSocket, SocketAddr) + Send + 'static,
 ) -> Result<StandIn<Request>, String> {
     let mut n = 0;
-    StandIn::udp(("127.0.0.1", 0), move |sock, datagram, from, seen| {
-        // Reported before it is answered: a check that counts requests after the client ended
-        // must see every request the client sent.
-        let request = parse(datagram);
-        let id = request.as_ref().ok().map(|(id, _)| *id);
-        let _ = seen.send(request);
-        if let Some(id) = id {
-            answer(n, id, sock, from);
-        }
-        n += 1;
-    })
+    StandIn::udp(
+        (ctx.ip("client1", [127, 0, 0, 1]), 0),
+        move |sock, datagram, from, seen| {
+            // Reported before it is answered: a check that counts requests after the client ended
+            // must see every request the client sent.
+            let request = parse(datagram);
+            let id = request.as_ref().ok().map(|(id, _)| *id);
+            let _ = seen.send(request);
+            if let Some(id) = id {
+                answer(n, id, sock, from);
+            }
+            n += 1;
+        },
+    )
 }
 
 /// The next request `client` sent, checked to be `[integer, "The time is …"]`.
@@ -303,14 +327,14 @@ fn reply(sock: &UdpSocket, to: SocketAddr, id: i64, text: &str) {
 }
 
 fn client(ctx: &Ctx, server: &StandIn<Request>, extra: &[&str]) -> Result<Program, String> {
-    let port = server.port();
-    let mut args = vec!["client", "127.0.0.1", port.as_str()];
+    let (host, port) = (server.addr().ip().to_string(), server.port());
+    let mut args = vec!["client", host.as_str(), port.as_str()];
     args.extend_from_slice(extra);
     ctx.spawn(BIN, &args)
 }
 
 fn client_prints_time(ctx: &Ctx) -> Result<(), String> {
-    let server = time_server(|_, id, sock, from| reply(sock, from, id, FIXED_TIME))?;
+    let server = time_server(ctx, |_, id, sock, from| reply(sock, from, id, FIXED_TIME))?;
     let client = client(ctx, &server, &[])?;
     let (lines, status) = client.finish(WAIT)?;
     request(&server, &client)?;
@@ -321,8 +345,8 @@ fn client_prints_time(ctx: &Ctx) -> Result<(), String> {
 }
 
 fn client_ignores_strangers(ctx: &Ctx) -> Result<(), String> {
-    let stranger = test_socket()?;
-    let server = time_server(move |_, id, sock, from| {
+    let stranger = test_socket(ctx, "client2")?;
+    let server = time_server(ctx, move |_, id, sock, from| {
         reply(
             &stranger,
             from,
@@ -354,7 +378,9 @@ fn client_ignores_strangers(ctx: &Ctx) -> Result<(), String> {
 }
 
 fn client_detects_wrong_id(ctx: &Ctx) -> Result<(), String> {
-    let server = time_server(|_, id, sock, from| reply(sock, from, id + 1, FIXED_TIME))?;
+    let server = time_server(ctx, |_, id, sock, from| {
+        reply(sock, from, id + 1, FIXED_TIME)
+    })?;
     let client = client(ctx, &server, &[])?;
     let (lines, status) = client.finish(WAIT)?;
     request(&server, &client)?;
@@ -372,7 +398,7 @@ fn client_detects_wrong_id(ctx: &Ctx) -> Result<(), String> {
 }
 
 fn client_retries(ctx: &Ctx) -> Result<(), String> {
-    let server = time_server(|n, id, sock, from| {
+    let server = time_server(ctx, |n, id, sock, from| {
         if n > 0 {
             reply(sock, from, id, FIXED_TIME);
         }
@@ -388,7 +414,7 @@ fn client_retries(ctx: &Ctx) -> Result<(), String> {
 }
 
 fn client_times_out(ctx: &Ctx) -> Result<(), String> {
-    let server = time_server(|_, _, _, _| {})?;
+    let server = time_server(ctx, |_, _, _, _| {})?;
     let client = client(ctx, &server, &["-timeout", "0.2", "-retries", "1"])?;
     let (lines, status) = client.finish(WAIT)?;
     let sent = server.drain().len();
@@ -406,9 +432,10 @@ fn client_times_out(ctx: &Ctx) -> Result<(), String> {
 /// A request that cannot even be sent (port 0 is no one's) is an error at once, never a wait
 /// for a reply that cannot come.
 fn client_send_error(ctx: &Ctx) -> Result<(), String> {
+    let host = ctx.ip("client1", [127, 0, 0, 1]).to_string();
     let client = ctx.spawn(
         BIN,
-        &["client", "127.0.0.1", "0", "-timeout", "2", "-retries", "2"],
+        &["client", &host, "0", "-timeout", "2", "-retries", "2"],
     )?;
     // The retries alone would take 6 s (3 × -timeout 2); a slow start must not fail the check.
     let (lines, status) = client.finish(WAIT).map_err(|e| {
@@ -426,8 +453,8 @@ fn client_send_error(ctx: &Ctx) -> Result<(), String> {
 
 /// The stand-in for the delay checks: its clock is 10 s ahead; it ignores the 3rd and
 /// 7th requests and gives the 5th a wrong ID.
-fn delay_server() -> Result<StandIn<Request>, String> {
-    time_server(|n, id, sock, from| {
+fn delay_server(ctx: &Ctx) -> Result<StandIn<Request>, String> {
+    time_server(ctx, |n, id, sock, from| {
         let ahead = chrono::Local::now() + chrono::Duration::seconds(10);
         let text = format!("The time is {}", ahead.format("%Y-%m-%d %H:%M:%S%.6f"));
         match n {
@@ -444,7 +471,7 @@ fn numbers_after(line: &str, key: &str) -> Option<f64> {
 }
 
 fn client_measures(ctx: &Ctx) -> Result<(), String> {
-    let server = delay_server()?;
+    let server = delay_server(ctx)?;
     let client = client(ctx, &server, &["-measure_delay", "10", "-timeout", "0.3"])?;
     let (lines, _) = client.finish(Duration::from_secs(8))?;
     let want = "sent 10, answered 7, lost 2, wrong ID 1";
@@ -478,7 +505,7 @@ fn client_measures(ctx: &Ctx) -> Result<(), String> {
 }
 
 fn client_logs_csv(ctx: &Ctx) -> Result<(), String> {
-    let server = delay_server()?;
+    let server = delay_server(ctx)?;
     let path = ctx.scratch_dir().join("delays.csv");
     let path_text = path.to_string_lossy().to_string();
     let client = client(

@@ -1,11 +1,27 @@
 //! Milestone 2: the chat client, driven through its stdin against a server written here (a
 //! [`StandIn`] that only accepts; the check then plays the server on the connection), and
 //! last with the built server and a second built client.
+//!
+//! Across netlab's hosts the client under test (alice) runs on webserver, the test server and
+//! a stranger are on client1, bob on client2 ([`at`]); in the last check the built server runs
+//! on webserver and the two built clients on client1 and client2, finding it by name.
 
-use super::{free_udp_port, ip, spawn_client, udp_at, CLIENT, LOCAL, PROMPT, SERVER};
+use super::{free_udp_port, ip, spawn_client, start_server, udp_at, CLIENT, PROMPT};
 use socklab::grader::{secs, Context, Ctx, LinePeer, Program, StandIn, QUIET, WAIT};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
+
+/// Who is at 127.0.`net`.`host` on loopback, across netlab's hosts: .2 is the client under
+/// test (webserver, where the student's programs run), .3 is bob (client2), and the test
+/// server (.1) and strangers are on client1.
+fn at(ctx: &Ctx, net: u8, host: u8) -> IpAddr {
+    let on = match host {
+        2 => "webserver",
+        3 => "client2",
+        _ => "client1",
+    };
+    ctx.ip(on, ip(net, host))
+}
 
 /// The client's connection to the test server, within `WAIT`, and the address it came from.
 fn accept(
@@ -24,20 +40,20 @@ struct Joined {
 }
 
 fn joined_client(ctx: &Ctx, net: u8) -> Result<Joined, String> {
-    let server = StandIn::listen((ip(net, 1), 0))?;
+    let server = StandIn::listen((at(ctx, net, 1), 0))?;
     let udp_port = free_udp_port()?;
     let client = spawn_client(
         ctx,
         server.addr(),
-        ip(net, 2),
+        at(ctx, net, 2),
         udp_port,
         &["--name", "alice"],
     )?;
     let (mut conn, from) = accept(&server, &client)?;
-    if from.ip() != ip(net, 2) {
+    if from.ip() != at(ctx, net, 2) {
         return Err(format!(
             "with --bind {} the client connected from {}: bind the TCP socket before connecting",
-            ip(net, 2),
+            at(ctx, net, 2),
             from.ip()
         ));
     }
@@ -52,8 +68,8 @@ fn joined_client(ctx: &Ctx, net: u8) -> Result<Joined, String> {
     conn.send("OK welcome, alice")?;
     conn.send(&format!(
         "!{{\"alice\":\"{}\",\"bob\":\"{}\"}}",
-        ip(net, 2),
-        ip(net, 3)
+        at(ctx, net, 2),
+        at(ctx, net, 3)
     ))?;
     // Lines are handled in order: once this one is printed, the map above is known.
     conn.send("bob: sync")?;
@@ -68,8 +84,8 @@ fn joined_client(ctx: &Ctx, net: u8) -> Result<Joined, String> {
 }
 
 pub(super) fn prompt(ctx: &Ctx) -> Result<(), String> {
-    let server = StandIn::listen((ip(111, 1), 0))?;
-    let mut client = spawn_client(ctx, server.addr(), ip(111, 2), free_udp_port()?, &[])?;
+    let server = StandIn::listen((at(ctx, 111, 1), 0))?;
+    let mut client = spawn_client(ctx, server.addr(), at(ctx, 111, 2), free_udp_port()?, &[])?;
     client.expect_line(&format!("the prompt `{PROMPT}:`"), WAIT, |l| {
         l.contains(PROMPT)
     })?;
@@ -113,7 +129,7 @@ pub(super) fn sends_to_room(ctx: &Ctx) -> Result<(), String> {
 pub(super) fn lists_users(ctx: &Ctx) -> Result<(), String> {
     let mut j = joined_client(ctx, 114)?;
     j.client.send_line("#ls")?;
-    let bob = ip(114, 3).to_string();
+    let bob = at(ctx, 114, 3).to_string();
     j.client.expect_line(
         &format!("a line listing alice and bob ({bob})"),
         WAIT,
@@ -124,13 +140,13 @@ pub(super) fn lists_users(ctx: &Ctx) -> Result<(), String> {
 
 pub(super) fn sends_p2p(ctx: &Ctx) -> Result<(), String> {
     let mut j = joined_client(ctx, 115)?;
-    let bob = udp_at(ip(115, 3), j.udp_port)?;
+    let bob = udp_at(at(ctx, 115, 3), j.udp_port)?;
     j.client.send_line("@bob: psst, bob")?;
     let mut buf = [0u8; 65535];
     let (n, from) = bob.recv_from(&mut buf).map_err(|_| {
         format!(
             "typed `@bob: psst, bob`; no datagram reached bob at {}:{} within {}",
-            ip(115, 3),
+            at(ctx, 115, 3),
             j.udp_port,
             secs(WAIT)
         )
@@ -139,10 +155,10 @@ pub(super) fn sends_p2p(ctx: &Ctx) -> Result<(), String> {
     if text.trim() != "psst, bob" {
         return Err(format!("typed `@bob: psst, bob`; bob got the datagram {text:?}, expected the text after the colon"));
     }
-    if from != SocketAddr::new(ip(115, 2), j.udp_port) {
+    if from != SocketAddr::new(at(ctx, 115, 2), j.udp_port) {
         return Err(format!(
             "the datagram came from {from}; it should come from the client's UDP socket {}:{}",
-            ip(115, 2),
+            at(ctx, 115, 2),
             j.udp_port
         ));
     }
@@ -151,15 +167,15 @@ pub(super) fn sends_p2p(ctx: &Ctx) -> Result<(), String> {
 
 pub(super) fn receives_p2p(ctx: &Ctx) -> Result<(), String> {
     let j = joined_client(ctx, 116)?;
-    let to = SocketAddr::new(ip(116, 2), j.udp_port);
-    let bob = udp_at(ip(116, 3), j.udp_port)?;
+    let to = SocketAddr::new(at(ctx, 116, 2), j.udp_port);
+    let bob = udp_at(at(ctx, 116, 3), j.udp_port)?;
     bob.send_to(b"hello alice", to)
         .with_context(|| format!("bob sending a datagram to alice at {to}"))?;
     j.client
         .expect_line("`Incoming msg (P2P) from bob:hello alice`", WAIT, |l| {
             l.contains("Incoming msg (P2P) from bob") && l.contains("hello alice")
         })?;
-    let stranger = udp_at(ip(116, 9), 0)?;
+    let stranger = udp_at(at(ctx, 116, 9), 0)?;
     stranger
         .send_to(b"who am I", to)
         .with_context(|| format!("a stranger sending a datagram to alice at {to}"))?;
@@ -181,15 +197,25 @@ pub(super) fn unknown_user(ctx: &Ctx) -> Result<(), String> {
 }
 
 pub(super) fn end_to_end(ctx: &Ctx) -> Result<(), String> {
-    let (server, addr) = ctx.start_server(SERVER, &LOCAL)?;
+    let (server, addr) = start_server(ctx)?;
+    // Across hosts the clients run on client1 and client2 and find the server by its name.
+    let across = ctx.across_hosts();
     let check = || -> Result<(), String> {
         let udp = free_udp_port()?.to_string();
-        let (a, b) = (ip(118, 2).to_string(), ip(118, 3).to_string());
+        let (a, b) = (
+            ctx.ip("client1", ip(118, 2)).to_string(),
+            ctx.ip("client2", ip(118, 3)).to_string(),
+        );
         let port = addr.port().to_string();
+        let server_name = if across {
+            "www.ttm4200.com"
+        } else {
+            "localhost"
+        };
         let args = |bind: &str, name: &str| -> Vec<String> {
             [
                 "--server",
-                "localhost",
+                server_name,
                 "--port",
                 &port,
                 "--bind",
@@ -203,16 +229,16 @@ pub(super) fn end_to_end(ctx: &Ctx) -> Result<(), String> {
             .map(|s| s.to_string())
             .collect()
         };
-        let spawn = |bind: &str, name: &str| {
-            let args = args(bind, name);
+        let spawn = |host: &'static str, bind: &str, who: &str| {
+            let args = args(bind, who);
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            ctx.spawn(CLIENT, &refs)
+            ctx.spawn_on(across.then_some(host), CLIENT, &refs)
         };
-        let mut alice = spawn(&a, "alice")?;
+        let mut alice = spawn("client1", &a, "alice")?;
         alice.expect_line("`Connection Established!`", WAIT, |l| {
             l.contains("Connection Established")
         })?;
-        let mut bob = spawn(&b, "bob")?;
+        let mut bob = spawn("client2", &b, "bob")?;
         bob.expect_line("`Connection Established!`", WAIT, |l| {
             l.contains("Connection Established")
         })?;
@@ -257,7 +283,7 @@ pub(super) fn end_to_end(ctx: &Ctx) -> Result<(), String> {
 pub(super) fn refuses_unusable_addresses(ctx: &Ctx) -> Result<(), String> {
     // 192.0.2.1 is a documentation address (TEST-NET-1): no host here has it, so binding fails
     // and nothing is ever sent to it.
-    let server = StandIn::listen((ip(131, 1), 0))?;
+    let server = StandIn::listen((at(ctx, 131, 1), 0))?;
     let udp_port = free_udp_port()?;
     let stranger: std::net::IpAddr = [192, 0, 2, 1].into();
     let client = spawn_client(ctx, server.addr(), stranger, udp_port, &["--name", "alice"])?;
@@ -272,12 +298,12 @@ pub(super) fn refuses_unusable_addresses(ctx: &Ctx) -> Result<(), String> {
         );
     }
     // The P2P port taken by another socket at the client's own address.
-    let server = StandIn::listen((ip(131, 1), 0))?;
-    let holder = udp_at(ip(131, 2), udp_port)?;
+    let server = StandIn::listen((at(ctx, 131, 1), 0))?;
+    let holder = udp_at(at(ctx, 131, 2), udp_port)?;
     let client = spawn_client(
         ctx,
         server.addr(),
-        ip(131, 2),
+        at(ctx, 131, 2),
         udp_port,
         &["--name", "alice"],
     )?;
@@ -285,14 +311,14 @@ pub(super) fn refuses_unusable_addresses(ctx: &Ctx) -> Result<(), String> {
         format!(
             "UDP port {}:{udp_port} was taken by another program: the client should say so and \
              exit; {e}",
-            ip(131, 2)
+            at(ctx, 131, 2)
         )
     })?;
     drop(holder);
     if status.success() {
         return Err(format!(
             "UDP port {}:{udp_port} was taken by another program: the client should exit non-zero",
-            ip(131, 2)
+            at(ctx, 131, 2)
         ));
     }
     Ok(())

@@ -4,7 +4,10 @@
 //! The server is tested with clients written here; the built client is driven through its
 //! stdin against a server written here, with peers on their own loopback addresses
 //! (127.0.N.x: Linux routes all of 127.0.0.0/8 to loopback). Each check has its own N, and the
-//! UDP port is one the system just found free, so checks running at once never meet.
+//! UDP port is one the system just found free, so checks running at once never meet. Across
+//! netlab's hosts (`grade --net`: the server's and the client's checks) the student's programs
+//! run on webserver and the grader's peers on client1 and client2 ([`peer_ip`],
+//! `client::at`).
 //!
 //! This file holds the lab's entry in the registry and what the checks share: addresses, the
 //! chat protocol spoken over a [`LinePeer`] (the `!{…}` user list, the `OK`/`ERR` answer,
@@ -16,7 +19,7 @@ mod client;
 mod questions;
 mod server;
 
-use socklab::grader::{secs, Check, Context, Ctx, Lab, LinePeer, Program, WAIT};
+use socklab::grader::{hosts, secs, Check, Context, Ctx, Lab, LinePeer, Program, WAIT};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::Duration;
@@ -35,39 +38,39 @@ pub fn lab() -> Lab {
     )
     .checks(vec![
             Check::new("1 server", "prints its real address at the end of its first line", 1,
-                "Bind the listening socket first, then print listener.local_addr(): with --port 0 the OS picks the port.", server::prints_address),
+                "Bind the listening socket first, then print listener.local_addr(): with --port 0 the OS picks the port.", server::prints_address).across_hosts(),
             Check::new("1 server", "without --host, listens on every interface of its host", 1,
-                "Look at what --host defaults to, and at the address you bind: clients on other hosts must reach you too.", server::listens_everywhere),
+                "Look at what --host defaults to, and at the address you bind: clients on other hosts must reach you too.", server::listens_everywhere).across_hosts(),
             Check::new("1 server", "registers names and sends everyone `!` + the JSON map name → IP", 3,
-                "Read the first line as the name, then queue `!{…}` for every client (broadcast_active_users).", server::registers),
+                "Read the first line as the name, then queue `!{…}` for every client (broadcast_active_users).", server::registers).across_hosts(),
             Check::new("1 server", "relays a chat line to every other client as `NAME: text`", 3,
-                "Read lines in the client's thread and broadcast `NAME: text` to every client but the sender.", server::relays),
+                "Read lines in the client's thread and broadcast `NAME: text` to every client but the sender.", server::relays).across_hosts(),
             Check::new("1 server", "announces departures, clean or abrupt, with the updated map", 2,
-                "At end of stream or a read error, remove the client (Server::leave) and broadcast the map again.", server::departures),
+                "At end of stream or a read error, remove the client (Server::leave) and broadcast the map again.", server::departures).across_hosts(),
             Check::new("1 server", "refuses empty, long, spaced, @/: and taken names with `ERR reason`", 2,
-                "check_name() and join() refuse; register() answers `ERR reason`.", server::refuses_names),
+                "check_name() and join() refuse; register() answers `ERR reason`.", server::refuses_names).across_hosts(),
             Check::new("1 server", "a client that never reads does not stall the others", 2,
-                "Queue lines with try_send to each client's writer thread; never write to a socket in the broadcast loop; a client whose queue is full is cut off.", server::slow_client).limit(20),
+                "Queue lines with try_send to each client's writer thread; never write to a socket in the broadcast loop; a client whose queue is full is cut off.", server::slow_client).limit(20).across_hosts(),
             Check::new("1 server", "survives an overlong line and invalid UTF-8", 1,
-                "read_message skips lines over MAX_LINE and reports non-UTF-8 ones; log them and keep reading.", server::survives_garbage),
+                "read_message skips lines over MAX_LINE and reports non-UTF-8 ones; log them and keep reading.", server::survives_garbage).across_hosts(),
             Check::new("2 client", "asks for a name with the seed's prompt and sends it first", 2,
-                "Resolve the server, connect, then send the name typed at the prompt as the first line.", client::prompt),
+                "Resolve the server, connect, then send the name typed at the prompt as the first line.", client::prompt).across_hosts(),
             Check::new("2 client", "prints room messages as `incoming msg from chatserver (…)`", 2,
-                "In receive_tcp, read lines; `!` lines update the active users, the rest are printed.", client::room_messages),
+                "In receive_tcp, read lines; `!` lines update the active users, the rest are printed.", client::room_messages).across_hosts(),
             Check::new("2 client", "sends a typed line to the room over TCP", 2,
-                "A line that is not `#ls` and does not start with @ goes to the server with send_line.", client::sends_to_room),
+                "A line that is not `#ls` and does not start with @ goes to the server with send_line.", client::sends_to_room).across_hosts(),
             Check::new("2 client", "`#ls` prints the active users from the last `!` map", 1,
-                "Keep the map from the latest `!` line; #ls prints it.", client::lists_users),
+                "Keep the map from the latest `!` line; #ls prints it.", client::lists_users).across_hosts(),
             Check::new("2 client", "`@NAME: text` goes over UDP to NAME's IP, from the shared port", 3,
-                "Bind the UDP socket to (your IP, --udp-port); send_to (NAME's IP, --udp-port).", client::sends_p2p),
+                "Bind the UDP socket to (your IP, --udp-port); send_to (NAME's IP, --udp-port).", client::sends_p2p).across_hosts(),
             Check::new("2 client", "prints P2P datagrams with the sender's name, or Non-registered", 2,
-                "recv_from gives the sender's address; look its IP up in the map.", client::receives_p2p),
+                "recv_from gives the sender's address; look its IP up in the map.", client::receives_p2p).across_hosts(),
             Check::new("2 client", "`@NAME` for someone not in the map prints `NAME is not registered`", 1,
-                "Look the name up in the active users before sending.", client::unknown_user),
+                "Look the name up in the active users before sending.", client::unknown_user).across_hosts(),
             Check::new("2 client", "two built clients chat through the built server, and P2P", 2,
-                "Run it by hand: one server and two clients with --bind 127.0.0.2 and 127.0.0.3.", client::end_to_end).limit(15),
+                "Run it by hand: one server and two clients with --bind 127.0.0.2 and 127.0.0.3.", client::end_to_end).limit(15).across_hosts(),
             Check::new("2 client", "a --bind address or UDP port it cannot use is an error, not ignored", 1,
-                "Every socket call can fail: what do your bind calls do with their errors?", client::refuses_unusable_addresses),
+                "Every socket call can fail: what do your bind calls do with their errors?", client::refuses_unusable_addresses).across_hosts(),
     ])
     .questions(&questions::QUESTIONS)
     .checks(vec![
@@ -100,6 +103,23 @@ fn ip(net: u8, host: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, net, host))
 }
 
+/// The address of a test peer: `ip(net, host)` on loopback; across netlab's hosts client1 for
+/// an even `host`, client2 for an odd one, so that two peers in a row have two addresses.
+fn peer_ip(ctx: &Ctx, net: u8, host: u8) -> IpAddr {
+    let on = if host.is_multiple_of(2) {
+        "client1"
+    } else {
+        "client2"
+    };
+    ctx.ip(on, ip(net, host))
+}
+
+/// Starts the server on its host (127.0.0.1 on loopback) and a port the system picks.
+fn start_server(ctx: &Ctx) -> Result<(Program, SocketAddr), String> {
+    let host = ctx.ip("webserver", [127, 0, 0, 1]).to_string();
+    ctx.start_server(SERVER, &["--host", &host, "--port", "0"])
+}
+
 /// A UDP port that is free right now (the system picked it), for the clients' P2P port.
 fn free_udp_port() -> Result<u16, String> {
     let sock = UdpSocket::bind("0.0.0.0:0").context("binding a test UDP socket")?;
@@ -108,9 +128,10 @@ fn free_udp_port() -> Result<u16, String> {
         .context("reading the test UDP socket's port")
 }
 
-/// A test UDP socket at (ip, port), never blocking more than `WAIT`.
+/// A test UDP socket at (ip, port) (across hosts, on the host that has `ip`), never blocking
+/// more than `WAIT`.
 fn udp_at(ip: IpAddr, port: u16) -> Result<UdpSocket, String> {
-    let sock = UdpSocket::bind((ip, port))
+    let sock = hosts::at(ip, || UdpSocket::bind((ip, port)))
         .with_context(|| format!("binding a test UDP socket to {ip}:{port}"))?;
     sock.set_read_timeout(Some(WAIT))
         .context("setting the test UDP socket's read timeout")?;

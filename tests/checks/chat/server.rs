@@ -1,19 +1,19 @@
 //! Milestone 1: the chat server, tested with clients written here, each on its own loopback
 //! address so that the server's `!{…}` user list can be checked name by name.
 
-use super::{answer, chat, ip, join, map, map_with, LOCAL, SERVER};
+use super::{answer, chat, ip, join, map, map_with, peer_ip, start_server, SERVER};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
-use socklab::grader::{secs, Context, Ctx, LinePeer, WAIT};
+use socklab::grader::{hosts, secs, Context, Ctx, LinePeer, WAIT};
 use std::collections::BTreeMap;
 use std::net::{Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
 
 pub(super) fn prints_address(ctx: &Ctx) -> Result<(), String> {
-    let (_server, addr) = ctx.start_server(SERVER, &LOCAL)?;
+    let (_server, addr) = start_server(ctx)?;
     if addr.port() == 0 {
         return Err("the printed port is 0: print the address after binding (local_addr)".into());
     }
-    LinePeer::connect_from(addr, ip(101, 2), "a test client")?;
+    LinePeer::connect_from(addr, peer_ip(ctx, 101, 2), "a test client")?;
     Ok(())
 }
 
@@ -21,9 +21,10 @@ pub(super) fn prints_address(ctx: &Ctx) -> Result<(), String> {
 /// clients on other hosts connect to the address of the host's network card.
 pub(super) fn listens_everywhere(ctx: &Ctx) -> Result<(), String> {
     let (server, addr) = ctx.start_server(SERVER, &["--port", "0"])?;
-    // Any loopback address but 127.0.0.1 stands for "another of this host's addresses".
-    let other = SocketAddr::new(ip(107, 23), addr.port());
-    LinePeer::connect_from(other, ip(107, 2), "a client")
+    // On loopback, any address but 127.0.0.1 stands for "another of this host's addresses";
+    // across hosts it is webserver's own, on its network card.
+    let other = SocketAddr::new(ctx.ip("webserver", ip(107, 23)), addr.port());
+    LinePeer::connect_from(other, peer_ip(ctx, 107, 2), "a client")
         .map_err(|e| {
             server.explain(format!(
                 "started without --host, the server should accept connections at every address \
@@ -34,9 +35,9 @@ pub(super) fn listens_everywhere(ctx: &Ctx) -> Result<(), String> {
 }
 
 pub(super) fn registers(ctx: &Ctx) -> Result<(), String> {
-    let (server, addr) = ctx.start_server(SERVER, &LOCAL)?;
+    let (server, addr) = start_server(ctx)?;
     let check = || -> Result<(), String> {
-        let mut alice = LinePeer::connect_from(addr, ip(102, 2), "alice")?;
+        let mut alice = LinePeer::connect_from(addr, peer_ip(ctx, 102, 2), "alice")?;
         alice.send("alice")?;
         let ok = answer(&mut alice, "alice")?;
         if !ok.starts_with("OK") {
@@ -45,27 +46,30 @@ pub(super) fn registers(ctx: &Ctx) -> Result<(), String> {
             ));
         }
         let map_of_alice = map(&mut alice)?;
-        let want: BTreeMap<String, String> = [("alice".to_string(), ip(102, 2).to_string())].into();
+        let want: BTreeMap<String, String> =
+            [("alice".to_string(), peer_ip(ctx, 102, 2).to_string())].into();
         if map_of_alice != want {
             return Err(format!(
                 "alice joined from {}; expected the map {want:?}, got {map_of_alice:?}",
-                ip(102, 2)
+                peer_ip(ctx, 102, 2)
             ));
         }
-        let mut bob = LinePeer::connect_from(addr, ip(102, 3), "bob")?;
+        let mut bob = LinePeer::connect_from(addr, peer_ip(ctx, 102, 3), "bob")?;
         bob.send("bob")?;
         answer(&mut bob, "bob")?;
         let seen_by_bob = map(&mut bob)?;
-        if seen_by_bob.len() != 2 || seen_by_bob.get("alice") != Some(&ip(102, 2).to_string()) {
+        if seen_by_bob.len() != 2
+            || seen_by_bob.get("alice") != Some(&peer_ip(ctx, 102, 2).to_string())
+        {
             return Err(format!(
             "bob joined after alice; his first map should list alice and bob, was {seen_by_bob:?}"
         ));
         }
         let both = map_with(&mut alice, &["alice", "bob"])?;
-        if both.get("bob") != Some(&ip(102, 3).to_string()) {
+        if both.get("bob") != Some(&peer_ip(ctx, 102, 3).to_string()) {
             return Err(format!(
                 "bob connected from {}; alice got the map {both:?}",
-                ip(102, 3)
+                peer_ip(ctx, 102, 3)
             ));
         }
         Ok(())
@@ -74,11 +78,11 @@ pub(super) fn registers(ctx: &Ctx) -> Result<(), String> {
 }
 
 pub(super) fn relays(ctx: &Ctx) -> Result<(), String> {
-    let (server, addr) = ctx.start_server(SERVER, &LOCAL)?;
+    let (server, addr) = start_server(ctx)?;
     let check = || -> Result<(), String> {
-        let mut alice = join(addr, ip(103, 2), "alice")?;
-        let mut bob = join(addr, ip(103, 3), "bob")?;
-        let mut carol = join(addr, ip(103, 4), "carol")?;
+        let mut alice = join(addr, peer_ip(ctx, 103, 2), "alice")?;
+        let mut bob = join(addr, peer_ip(ctx, 103, 3), "bob")?;
+        let mut carol = join(addr, peer_ip(ctx, 103, 4), "carol")?;
         alice.send("hello everyone: 1 + 1 = 2")?;
         for peer in [&mut bob, &mut carol] {
             let got = chat(peer)?;
@@ -97,11 +101,11 @@ pub(super) fn relays(ctx: &Ctx) -> Result<(), String> {
 }
 
 pub(super) fn departures(ctx: &Ctx) -> Result<(), String> {
-    let (server, addr) = ctx.start_server(SERVER, &LOCAL)?;
+    let (server, addr) = start_server(ctx)?;
     let check = || -> Result<(), String> {
-        let mut alice = join(addr, ip(104, 2), "alice")?;
-        let bob = join(addr, ip(104, 3), "bob")?;
-        let carol = join(addr, ip(104, 4), "carol")?;
+        let mut alice = join(addr, peer_ip(ctx, 104, 2), "alice")?;
+        let bob = join(addr, peer_ip(ctx, 104, 3), "bob")?;
+        let carol = join(addr, peer_ip(ctx, 104, 4), "carol")?;
         map_with(&mut alice, &["alice", "bob", "carol"])?;
         let _ = bob.stream().shutdown(Shutdown::Both);
         map_with(&mut alice, &["alice", "carol"]).context("bob closed his connection")?;
@@ -109,16 +113,16 @@ pub(super) fn departures(ctx: &Ctx) -> Result<(), String> {
         let _ = SockRef::from(carol.stream()).set_linger(Some(Duration::ZERO));
         drop(carol);
         map_with(&mut alice, &["alice"]).context("carol's connection was reset")?;
-        join(addr, ip(104, 3), "bob").context("bob left, so his name is free again")?;
+        join(addr, peer_ip(ctx, 104, 3), "bob").context("bob left, so his name is free again")?;
         Ok(())
     };
     check().map_err(|e| server.explain(e))
 }
 
 pub(super) fn refuses_names(ctx: &Ctx) -> Result<(), String> {
-    let (server, addr) = ctx.start_server(SERVER, &LOCAL)?;
+    let (server, addr) = start_server(ctx)?;
     let check = || -> Result<(), String> {
-        let mut alice = join(addr, ip(105, 2), "alice")?;
+        let mut alice = join(addr, peer_ip(ctx, 105, 2), "alice")?;
         let long = "x".repeat(40);
         for bad in [
             "",
@@ -129,7 +133,7 @@ pub(super) fn refuses_names(ctx: &Ctx) -> Result<(), String> {
             long.as_str(),
             "alice",
         ] {
-            let mut peer = LinePeer::connect_from(addr, ip(105, 3), "a test client")?;
+            let mut peer = LinePeer::connect_from(addr, peer_ip(ctx, 105, 3), "a test client")?;
             peer.send(bad)?;
             let answer = answer(&mut peer, bad)?;
             if !answer.starts_with("ERR ") {
@@ -138,9 +142,9 @@ pub(super) fn refuses_names(ctx: &Ctx) -> Result<(), String> {
                 ));
             }
         }
-        join(addr, ip(105, 4), "dave")?;
+        join(addr, peer_ip(ctx, 105, 4), "dave")?;
         let map = map_with(&mut alice, &["alice", "dave"])?;
-        if map.get("alice") != Some(&ip(105, 2).to_string()) {
+        if map.get("alice") != Some(&peer_ip(ctx, 105, 2).to_string()) {
             return Err(format!("someone else took alice's entry: {map:?}"));
         }
         Ok(())
@@ -150,22 +154,25 @@ pub(super) fn refuses_names(ctx: &Ctx) -> Result<(), String> {
 
 pub(super) fn slow_client(ctx: &Ctx) -> Result<(), String> {
     const LINES: usize = 2500;
-    let (server, addr) = ctx.start_server(SERVER, &LOCAL)?;
+    let (server, addr) = start_server(ctx)?;
     let check = || -> Result<(), String> {
         // A client that never reads, with a tiny receive buffer.
-        let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))
-            .context("creating the slow client's socket")?;
+        let from = peer_ip(ctx, 106, 9);
+        let socket = hosts::at(from, || {
+            Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))
+        })
+        .context("creating the slow client's socket")?;
         let _ = socket.set_recv_buffer_size(4096);
         socket
-            .bind(&SocketAddr::new(ip(106, 9), 0).into())
-            .with_context(|| format!("binding the slow client's socket to {}", ip(106, 9)))?;
+            .bind(&SocketAddr::new(from, 0).into())
+            .with_context(|| format!("binding the slow client's socket to {from}"))?;
         socket
             .connect_timeout(&addr.into(), WAIT)
             .with_context(|| format!("the slow client connecting to the server at {addr}"))?;
         let mut slow = LinePeer::new(socket.into(), "slow")?;
         slow.send("slow")?;
-        let mut alice = join(addr, ip(106, 2), "alice")?;
-        let mut bob = join(addr, ip(106, 3), "bob")?;
+        let mut alice = join(addr, peer_ip(ctx, 106, 2), "alice")?;
+        let mut bob = join(addr, peer_ip(ctx, 106, 3), "bob")?;
         // Batches of 50 lines: bob reads each batch before the next is sent, so bob keeps up
         // while the client that never reads falls further and further behind.
         let line = "y".repeat(3900);
@@ -223,10 +230,10 @@ pub(super) fn slow_client(ctx: &Ctx) -> Result<(), String> {
 }
 
 pub(super) fn survives_garbage(ctx: &Ctx) -> Result<(), String> {
-    let (server, addr) = ctx.start_server(SERVER, &LOCAL)?;
+    let (server, addr) = start_server(ctx)?;
     let check = || -> Result<(), String> {
-        let mut alice = join(addr, ip(107, 2), "alice")?;
-        let mut bob = join(addr, ip(107, 3), "bob")?;
+        let mut alice = join(addr, peer_ip(ctx, 107, 2), "alice")?;
+        let mut bob = join(addr, peer_ip(ctx, 107, 3), "bob")?;
         let mut long = vec![b'z'; 100_000];
         long.push(b'\n');
         alice.send_raw(&long)?;

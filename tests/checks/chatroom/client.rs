@@ -1,7 +1,7 @@
 //! Milestone 6: the built client, driven through its stdin against a stand-in hub written here
 //! (and, last, against the built server).
 
-use super::{join, printed, CLIENT, SERVER, SERVER_ARGS};
+use super::{join, printed, start_server, CLIENT};
 use socket2::SockRef;
 use socklab::grader::{shown, Context, Ctx, LinePeer, Program, StandIn, WAIT};
 use std::net::{SocketAddr, TcpStream};
@@ -10,8 +10,9 @@ use std::time::Duration;
 /// A stand-in hub: it only accepts; the check plays the hub on each connection.
 type Hub = StandIn<(TcpStream, SocketAddr)>;
 
-fn hub() -> Result<Hub, String> {
-    StandIn::listen(("127.0.0.1", 0))
+/// A stand-in hub on the grader's host (127.0.0.1 on loopback).
+fn hub(ctx: &Ctx) -> Result<Hub, String> {
+    StandIn::listen((ctx.ip("client1", [127, 0, 0, 1]), 0))
 }
 
 /// The client's connection to the stand-in hub, within [`WAIT`].
@@ -39,11 +40,11 @@ fn welcome(conn: &mut LinePeer, want: &str) -> Result<(), String> {
 /// A client joined to a stand-in hub as `zoe` through --host and --nickname (the hub stops
 /// accepting when this returns; the connection stays).
 fn joined_client(ctx: &Ctx) -> Result<(Program, LinePeer), String> {
-    let hub = hub()?;
-    let port = hub.port();
+    let hub = hub(ctx)?;
+    let (host, port) = (hub.addr().ip().to_string(), hub.port());
     let client = ctx.spawn(
         CLIENT,
-        &["--host", "127.0.0.1", "--port", &port, "--nickname", "zoe"],
+        &["--host", &host, "--port", &port, "--nickname", "zoe"],
     )?;
     let mut conn = accept(&hub, &client)?;
     welcome(&mut conn, "zoe")?;
@@ -52,15 +53,15 @@ fn joined_client(ctx: &Ctx) -> Result<(Program, LinePeer), String> {
 }
 
 pub(super) fn client_prompts(ctx: &Ctx) -> Result<(), String> {
-    let hub = hub()?;
-    let port = hub.port();
+    let hub = hub(ctx)?;
+    let (host, port) = (hub.addr().ip().to_string(), hub.port());
     let mut client = ctx.spawn(CLIENT, &["--port", &port])?;
     printed(
         &client,
         "the prompt `Enter server IP address:`",
         "Enter server IP address:",
     )?;
-    client.send_line("127.0.0.1")?;
+    client.send_line(&host)?;
     printed(
         &client,
         "the prompt `Choose your nickname:`",
@@ -146,11 +147,11 @@ pub(super) fn client_prints(ctx: &Ctx) -> Result<(), String> {
 }
 
 pub(super) fn client_retries_nickname(ctx: &Ctx) -> Result<(), String> {
-    let hub = hub()?;
-    let port = hub.port();
+    let hub = hub(ctx)?;
+    let (host, port) = (hub.addr().ip().to_string(), hub.port());
     let mut client = ctx.spawn(
         CLIENT,
-        &["--host", "127.0.0.1", "--port", &port, "--nickname", "amy"],
+        &["--host", &host, "--port", &port, "--nickname", "amy"],
     )?;
     let mut conn = accept(&hub, &client)?;
     conn.send("NICKNAME")?;
@@ -189,12 +190,12 @@ pub(super) fn client_retries_nickname(ctx: &Ctx) -> Result<(), String> {
 }
 
 pub(super) fn client_with_server(ctx: &Ctx) -> Result<(), String> {
-    let (server, addr) = ctx.start_server(SERVER, SERVER_ARGS)?;
+    let (server, addr) = start_server(ctx)?;
     let mut bob = join(&server, addr, "bob")?;
-    let port = addr.port().to_string();
+    let (host, port) = (addr.ip().to_string(), addr.port().to_string());
     let mut client = ctx.spawn(
         CLIENT,
-        &["--host", "127.0.0.1", "--port", &port, "--nickname", "zoe"],
+        &["--host", &host, "--port", &port, "--nickname", "zoe"],
     )?;
     printed(&client, "`Connected to server!`", "Connected to server!")?;
     bob.expect_line("zoe joined!")?;

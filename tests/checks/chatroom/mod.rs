@@ -23,8 +23,6 @@ use server::{
 
 const SERVER: &str = "chatroom_server";
 const CLIENT: &str = "chatroom_client";
-/// The server's arguments in every check: loopback, a port the OS picks.
-const SERVER_ARGS: &[&str] = &["--host", "127.0.0.1", "--port", "0"];
 
 pub fn lab() -> Lab {
     Lab::new(
@@ -34,48 +32,48 @@ pub fn lab() -> Lab {
     )
     .checks(vec![
             Check::new("1 accept and handshake", "sends NICKNAME, then `Connected to server!` for a good nickname", 2,
-                "Accept in a loop, one thread per client (handle_client: writer thread, handshake). The welcome follows the `NAME joined!` broadcast, so Room::broadcast is needed too.", handshake),
+                "Accept in a loop, one thread per client (handle_client: writer thread, handshake). The welcome follows the `NAME joined!` broadcast, so Room::broadcast is needed too.", handshake).across_hosts(),
             Check::new("1 accept and handshake", "serves several clients at once", 2,
-                "One thread per client: while one client has not answered NICKNAME yet, the others must be served.", clients_at_once),
+                "One thread per client: while one client has not answered NICKNAME yet, the others must be served.", clients_at_once).across_hosts(),
             Check::new("1 accept and handshake", "refuses bad or taken nicknames with `ERROR …`, then asks again", 1,
-                "The given handshake() does this once your per-client thread calls it with a running writer.", nickname_rules),
+                "The given handshake() does this once your per-client thread calls it with a running writer.", nickname_rules).across_hosts(),
             Check::new("2 join notices", "everyone, the newcomer included, gets `NAME joined!`", 2,
-                "After the handshake, room.broadcast `NAME joined!`: broadcast must reach every member.", join_notices),
+                "After the handshake, room.broadcast `NAME joined!`: broadcast must reach every member.", join_notices).across_hosts(),
             Check::new("2 join notices", "the server prints `Connected with ADDR` and `Client name is NAME`", 1,
-                "Print `Connected with ADDR` in the accept loop; the rest is printed by the given code.", server_log),
+                "Print `Connected with ADDR` in the accept loop; the rest is printed by the given code.", server_log).across_hosts(),
             Check::new("3 broadcast", "a chat line reaches every client, the sender included, as `NAME: text`", 3,
-                "Read lines in the client's thread and pass them to chat(); broadcast offers the line to every member.", broadcast),
+                "Read lines in the client's thread and pass them to chat(); broadcast offers the line to every member.", broadcast).across_hosts(),
             Check::new("3 broadcast", "no client can speak as another (the server writes `NAME: `)", 1,
-                "The given chat() builds `NAME: text` from the registered nickname; do not send the raw line.", no_impersonation),
+                "The given chat() builds `NAME: text` from the registered nickname; do not send the raw line.", no_impersonation).across_hosts(),
             Check::new("3 broadcast", "lines from several clients arrive exactly once, each sender's in order", 2,
-                "Each client's writer thread sends its queue in order; never drop or repeat a line.", exactly_once),
+                "Each client's writer thread sends its queue in order; never drop or repeat a line.", exactly_once).across_hosts(),
             Check::new("3 broadcast", "survives lines over 4 KiB and invalid UTF-8 without relaying them", 2,
-                "read_line reports TooLong and NotUtf8: log them, tell the sender, and keep reading.", bad_lines),
+                "read_line reports TooLong and NotUtf8: log them, tell the sender, and keep reading.", bad_lines).across_hosts(),
             Check::new("3 broadcast", "a client that never reads is disconnected; the room goes on", 2,
                 "Queue lines with try_send (offer): a full queue means a stuck client, which leaves the room.", stuck_client)
-                .limit(25),
+                .limit(25).across_hosts(),
             Check::new("4 private messages", "`@NAME text` goes to NAME only", 3,
-                "If private_target(text) names someone, unicast to that member instead of broadcasting.", private_message),
+                "If private_target(text) names someone, unicast to that member instead of broadcasting.", private_message).across_hosts(),
             Check::new("4 private messages", "`@NAME` of no one here: an `ERROR …` line to the sender only", 2,
-                "When unicast finds no such member, queue an `ERROR …` line on the sender's own queue.", unknown_target),
+                "When unicast finds no such member, queue an `ERROR …` line on the sender's own queue.", unknown_target).across_hosts(),
             Check::new("5 leave notices", "a client that leaves: `NAME left!` to everyone, and the name is free again", 2,
-                "At a clean end of the stream: room.leave, broadcast `NAME left!`, drop the queue and join the writer.", leave_notice),
+                "At a clean end of the stream: room.leave, broadcast `NAME left!`, drop the queue and join the writer.", leave_notice).across_hosts(),
             Check::new("5 leave notices", "a connection cut in the middle of a line: `NAME left!`, the room goes on", 2,
-                "An error from read_line ends that client's loop (log it); cleanup runs as for a clean end.", abrupt_leave),
+                "An error from read_line ends that client's loop (log it); cleanup runs as for a clean end.", abrupt_leave).across_hosts(),
             Check::new("5 leave notices", "the server closes its side of a connection the client ended", 1,
-                "When a client's stream ends, its cleanup must let its writer thread end too (what does the writer wait for?), so that the socket is closed.", leave_closes),
+                "When a client's stream ends, its cleanup must let its writer thread end too (what does the writer wait for?), so that the socket is closed.", leave_closes).across_hosts(),
             Check::new("6 client", "asks `Enter server IP address:` and `Choose your nickname:`, then joins", 2,
-                "Connect to (host, port); the given handshake answers NICKNAME with the nickname.", client_prompts),
+                "Connect to (host, port); the given handshake answers NICKNAME with the nickname.", client_prompts).across_hosts(),
             Check::new("6 client", "sends each typed line as `NAME: text` (`@NAME text` too)", 2,
-                "For each stdin line that is not empty, send it with send_line, prefixed by your own nickname and `: `.", client_sends),
+                "For each stdin line that is not empty, send it with send_line, prefixed by your own nickname and `: `.", client_sends).across_hosts(),
             Check::new("6 client", "prints every line the server sends", 2,
-                "A receiver thread reads lines from the server and prints each one.", client_prints),
+                "A receiver thread reads lines from the server and prints each one.", client_prints).across_hosts(),
             Check::new("6 client", "asks for another nickname when the server refuses one", 1,
-                "The given handshake asks again after an `ERROR …` line; it needs your connection.", client_retries_nickname),
+                "The given handshake asks again after an `ERROR …` line; it needs your connection.", client_retries_nickname).across_hosts(),
             Check::new("6 client", "says `The server closed the connection.` and ends when the server closes", 1,
-                "In the receiver thread, the end of the stream (or an error) ends the loop.", client_server_closes),
+                "In the receiver thread, the end of the stream (or an error) ends the loop.", client_server_closes).across_hosts(),
             Check::new("6 client", "your client and your server: two users chat", 1,
-                "Run both by hand: chatroom_server --port 3040, then chatroom_client --host 127.0.0.1.", client_with_server),
+                "Run both by hand: chatroom_server --port 3040, then chatroom_client --host 127.0.0.1.", client_with_server).across_hosts(),
     ])
     .questions(&questions::QUESTIONS)
 }
@@ -100,9 +98,16 @@ fn join(server: &Program, addr: SocketAddr, name: &str) -> Result<LinePeer, Stri
     Ok(peer)
 }
 
+/// Starts the server on its host (127.0.0.1 on loopback; webserver across netlab's hosts,
+/// where the test clients connect from client1) and a port the OS picks.
+fn start_server(ctx: &Ctx) -> Result<(Program, SocketAddr), String> {
+    let host = ctx.ip("webserver", [127, 0, 0, 1]).to_string();
+    ctx.start_server(SERVER, &["--host", &host, "--port", "0"])
+}
+
 /// A server and `names.len()` clients joined in order.
 fn room(ctx: &Ctx, names: &[&str]) -> Result<(Program, SocketAddr, Vec<LinePeer>), String> {
-    let (server, addr) = ctx.start_server(SERVER, SERVER_ARGS)?;
+    let (server, addr) = start_server(ctx)?;
     let mut peers = Vec::new();
     for name in names {
         peers.push(join(&server, addr, name)?);

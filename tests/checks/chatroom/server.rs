@@ -1,7 +1,7 @@
 //! Milestones 1–5: the hub, tested with several clients written here that speak the seed's
 //! protocol (one line per message) as netcat users would.
 
-use super::{connect, join, room, settle, SERVER, SERVER_ARGS};
+use super::{connect, join, room, settle, start_server};
 use socklab::grader::{secs, shown, Context, Ctx, QUIET, WAIT};
 use std::io::Write;
 use std::net::Shutdown;
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 // 1 accept and handshake.
 
 pub(super) fn handshake(ctx: &Ctx) -> Result<(), String> {
-    let (server, addr) = ctx.start_server(SERVER, SERVER_ARGS)?;
+    let (server, addr) = start_server(ctx)?;
     let mut ann = connect(&server, addr, "ann")?;
     let before = ann
         .expect_next("NICKNAME")
@@ -26,7 +26,7 @@ pub(super) fn handshake(ctx: &Ctx) -> Result<(), String> {
 }
 
 pub(super) fn clients_at_once(ctx: &Ctx) -> Result<(), String> {
-    let (server, addr) = ctx.start_server(SERVER, SERVER_ARGS)?;
+    let (server, addr) = start_server(ctx)?;
     // Three connections open at once; they answer NICKNAME in the reverse order.
     let mut peers = Vec::new();
     for name in ["amy", "ben", "cat"] {
@@ -47,7 +47,7 @@ pub(super) fn clients_at_once(ctx: &Ctx) -> Result<(), String> {
 }
 
 pub(super) fn nickname_rules(ctx: &Ctx) -> Result<(), String> {
-    let (server, addr) = ctx.start_server(SERVER, SERVER_ARGS)?;
+    let (server, addr) = start_server(ctx)?;
     let _taken = join(&server, addr, "dora")?;
     let too_long = "abcdefghijklmnopqrstu"; // 21 characters
     let tries: [(&[&str], &str); 2] = [
@@ -82,7 +82,7 @@ pub(super) fn nickname_rules(ctx: &Ctx) -> Result<(), String> {
 // 2 join notices.
 
 pub(super) fn join_notices(ctx: &Ctx) -> Result<(), String> {
-    let (server, addr) = ctx.start_server(SERVER, SERVER_ARGS)?;
+    let (server, addr) = start_server(ctx)?;
     let mut eve = connect(&server, addr, "eve")?;
     eve.expect_next("NICKNAME")?;
     eve.send("eve")?;
@@ -101,10 +101,11 @@ pub(super) fn join_notices(ctx: &Ctx) -> Result<(), String> {
 }
 
 pub(super) fn server_log(ctx: &Ctx) -> Result<(), String> {
-    let (server, addr) = ctx.start_server(SERVER, SERVER_ARGS)?;
+    let (server, addr) = start_server(ctx)?;
     let _hal = join(&server, addr, "hal")?;
-    server.expect_line("`Connected with 127.0.0.1:PORT`", WAIT, |l| {
-        l.starts_with("Connected with ") && l.contains("127.0.0.1:")
+    let from = format!("{}:", ctx.ip("client1", [127, 0, 0, 1]));
+    server.expect_line(&format!("`Connected with {from}PORT`"), WAIT, |l| {
+        l.starts_with("Connected with ") && l.contains(&from)
     })?;
     server.expect_line("`Client name is hal`", WAIT, |l| {
         l.trim() == "Client name is hal"
