@@ -16,7 +16,7 @@ CAPTURE = $(KIT) capture
 GRADE_ARGS = $(if $(LAB),--lab $(LAB)) $(if $(SOLUTIONS),--solutions) \
              $(if $(SUBMISSION),--submission $(SUBMISSION)) $(if $(JSON),--json $(JSON))
 
-.PHONY: grade watch test labs check-labs unit lint fmt bench capture mutants bugs netlab netlab-down student-kit
+.PHONY: grade watch test labs check-labs unit lint fmt bench capture mutants bugs netlab netlab-down student-kit gradescope
 
 # With SOLUTIONS=1 the solutions' captures and answers are made first (a failure shows in the table).
 grade:
@@ -36,6 +36,11 @@ netlab-down:
 
 student-kit:
 	$(KIT) student-kit --out $(OUT)
+
+# Gradescope's autograder, target/gradescope/autograder.zip: setup.sh, run_autograder and the
+# students' copy of the kit (docs/instructors.md).
+gradescope:
+	$(KIT) gradescope --out target/gradescope
 
 watch:
 	$(GRADE) --watch $(GRADE_ARGS)
