@@ -178,7 +178,11 @@ fn grade_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
     );
     opts.optflag("", "list", "list the labs and their checks, then exit");
     // Accepted, and nothing more yet: the sandbox it turns off is on its way (issue 16).
-    opts.optflag("", "no-sandbox", "run the submission's code without a sandbox");
+    opts.optflag(
+        "",
+        "no-sandbox",
+        "run the submission's code without a sandbox",
+    );
     let args = cli::parse_args(opts, BRIEF, args);
 
     let root = root();
