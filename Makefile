@@ -19,7 +19,7 @@ GRADE_ARGS = $(if $(LAB),--lab $(LAB)) $(if $(SOLUTIONS),--solutions) \
              $(if $(SUBMISSION),--submission $(SUBMISSION)) $(if $(JSON),--json $(JSON)) \
              $(if $(NET),--net)
 
-.PHONY: grade watch test labs check-labs unit lint fmt bench capture mutants bugs netlab netlab-down student-kit
+.PHONY: grade watch test labs check-labs unit lint fmt bench capture mutants bugs netlab netlab-down student-kit gradescope
 
 # With SOLUTIONS=1 the solutions' captures and answers are made first (a failure shows in the table).
 grade:
@@ -39,6 +39,11 @@ netlab-down:
 
 student-kit:
 	$(KIT) student-kit --out $(OUT)
+
+# Gradescope's autograder, target/gradescope/autograder.zip: setup.sh, run_autograder and the
+# students' copy of the kit (docs/instructors.md).
+gradescope:
+	$(KIT) gradescope --out target/gradescope
 
 watch:
 	$(GRADE) --watch $(GRADE_ARGS)

@@ -6,6 +6,7 @@
 //! - [`logging`]: one-line `env_logger` setup (`RUST_LOG` works).
 //! - [`blanks`]: the blank markers: finds the marked regions of a solution file (also for
 //!   `make mutants`) and turns them into the student's stubs.
+//! - [`gradescope`]: the autograder zip for Gradescope (`make gradescope`).
 //! - [`grader`]: runs black-box checks against built programs, scores and reports them.
 //! - [`capture`]: reads pcap/pcapng captures into a packet list, and finds handshakes and byte
 //!   streams in it (the Wireshark questions, checks, `flow`).
@@ -27,6 +28,7 @@ pub mod capture;
 pub mod cli;
 pub mod flow;
 pub mod grader;
+pub mod gradescope;
 pub mod logging;
 pub mod mutants;
 pub mod netlab;
