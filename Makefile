@@ -1,5 +1,7 @@
 # socklab: every target is a thin wrapper around plain cargo commands (see README.md).
-#   make grade [LAB=udp-time] [SOLUTIONS=1] [SUBMISSION=path/to/labs] [JSON=file]
+#   make grade [LAB=udp-time] [SOLUTIONS=1] [JSON=file]
+#   make grade SUBMISSION=DIR | SUBMISSIONS=DIR [JOBS=N] [FORCE=1]   (students' work, each in a
+#        sandbox; a class into target/grade/gradebook.csv; docs/instructors.md)
 #   make watch LAB=udp-time
 #   make capture [LAB=udp-time] [SOLUTIONS=1]   (captures for a lab's questions, docs/developing.md)
 #   make test | make labs [FORCE=1] | make check-labs | make bench | make fmt
@@ -17,6 +19,8 @@ GRADE   = $(KIT) grade
 CAPTURE = $(KIT) capture
 GRADE_ARGS = $(if $(LAB),--lab $(LAB)) $(if $(SOLUTIONS),--solutions) \
              $(if $(SUBMISSION),--submission $(SUBMISSION)) $(if $(JSON),--json $(JSON)) \
+             $(if $(SUBMISSIONS),--submissions $(SUBMISSIONS)) $(if $(JOBS),--students $(JOBS)) \
+             $(if $(FORCE),--force) $(if $(NO_SANDBOX),--no-sandbox) \
              $(if $(NET),--net)
 
 .PHONY: grade watch test labs check-labs unit lint fmt bench capture mutants bugs netlab netlab-down student-kit gradescope

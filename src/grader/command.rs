@@ -171,6 +171,12 @@ fn grade_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
         "submissions graded at once (default 1)",
         "N",
     );
+    opts.optopt(
+        "",
+        "out",
+        "where --submissions writes gradebook.csv and students/ (default target/grade)",
+        "DIR",
+    );
     opts.optflag(
         "",
         "force",
@@ -308,7 +314,10 @@ fn grade_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
         time_limit,
     };
     if let Some(dir) = class {
-        match grading.class(&dir, args.get("students", 1usize), args.flag("force")) {
+        let out = args
+            .opt::<PathBuf>("out")
+            .unwrap_or_else(|| root.join("target/grade"));
+        match grading.class(&dir, &out, args.get("students", 1usize), args.flag("force")) {
             Ok(_) => return,
             Err(e) => {
                 eprintln!("grade: {e}");

@@ -146,6 +146,9 @@ pub fn start_server(cmd: &mut Command) -> Result<(Program, SocketAddr), String> 
 /// Starts `cmd` with piped stdin, stdout and stderr, registered in `children`.
 fn launch(cmd: &mut Command, label: String, children: &Children) -> Result<Program, String> {
     let label = label.trim().to_string();
+    // Its own process group: whatever it starts is killed with it (see `kill_group`).
+    std::os::unix::process::CommandExt::process_group(cmd, 0);
+    super::sandbox::limit_program(cmd);
     let mut child = cmd
         .env("RUST_BACKTRACE", "0")
         .stdin(Stdio::piped())
@@ -234,9 +237,18 @@ fn launch(cmd: &mut Command, label: String, children: &Children) -> Result<Progr
 fn kill_all(children: &Children) {
     let mut children = children.lock().unwrap_or_else(|p| p.into_inner());
     for child in children.iter_mut() {
-        let _ = child.kill();
-        let _ = child.wait();
+        kill_group(child);
     }
+}
+
+/// Kills a program and every process of its group (what it started and left running), then
+/// reaps it.
+fn kill_group(child: &mut std::process::Child) {
+    // The group keeps its number while any member lives, so this reaches only its own.
+    // SAFETY: kill with a process group id and a signal number only.
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// A running lab program. Dropping it kills the process.
@@ -312,6 +324,10 @@ impl Program {
         }
         // Paths relative to the kit's root, as students see them in their editor.
         let err = self.stderr().replace("src/bin/../../", "");
+        // Out of memory is no panic: Rust prints this line and aborts.
+        if let Some(oom) = err.lines().find(|l| l.starts_with("memory allocation of")) {
+            return Some(oom.trim().to_string());
+        }
         let mut lines = err.lines();
         let at = lines.find(|l| l.contains("panicked at"))?;
         let at = &at[at.find("panicked at")?..];
@@ -331,11 +347,12 @@ impl Program {
     pub fn line(&self, within: Duration) -> Result<String, String> {
         match self.lines.recv_timeout(within) {
             Ok(line) => Ok(line),
-            Err(RecvTimeoutError::Timeout) => Err(format!(
+            // It may have died while something it started still holds its output open.
+            Err(RecvTimeoutError::Timeout) => Err(self.explain(format!(
                 "timed out after {} waiting for a line from {}",
                 secs(within),
                 self.label
-            )),
+            ))),
             Err(RecvTimeoutError::Disconnected) => Err(self.death()),
         }
     }
@@ -484,8 +501,7 @@ impl Program {
     /// Kills the program now.
     pub fn kill(&self) {
         let mut children = self.children.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = children[self.index].kill();
-        let _ = children[self.index].wait();
+        kill_group(&mut children[self.index]);
     }
 }
 
@@ -495,11 +511,13 @@ impl Drop for Program {
     }
 }
 
-/// `exited with code 1`, `was killed by a signal`.
+/// `exited with code 1`, `was killed by signal 9`.
 fn exit(status: ExitStatus) -> String {
-    match status.code() {
-        Some(c) => format!("exited with code {c}"),
-        None => "was killed by a signal".to_string(),
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exited with code {c}"),
+        (None, Some(n)) => format!("was killed by signal {n}"),
+        (None, None) => "was killed by a signal".to_string(),
     }
 }
 

@@ -99,7 +99,32 @@ pub fn enter() -> Result<File, String> {
     if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
         return Err(format!("prctl: {}", std::io::Error::last_os_error()));
     }
+    INSIDE.store(true, std::sync::atomic::Ordering::Relaxed);
     Ok(results)
+}
+
+/// Set by [`enter`]: this grader runs inside a sandbox.
+static INSIDE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Inside a sandbox, a student's program may have half the processes the grader may: a fork
+/// bomb stops there and leaves the grader room to go on and report it.
+pub fn limit_program(cmd: &mut Command) {
+    if !INSIDE.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    let limit = libc::rlimit {
+        rlim_cur: LIMITS.processes / 2,
+        rlim_max: LIMITS.processes / 2,
+    };
+    // SAFETY: setrlimit only, on a struct copied into the closure.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_NPROC, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
 }
 
 /// How a sandboxed run ended.

@@ -177,10 +177,15 @@ impl Grading {
         Report::from_json(&self.labs, &json)
     }
 
-    /// Grades every submission under `dir`, `students` at a time, into `target/grade/`.
-    /// Returns the rows written to the gradebook.
-    pub fn class(&self, dir: &Path, students: usize, force: bool) -> Result<Vec<Row>, String> {
-        let out = self.root.join("target/grade");
+    /// Grades every submission under `dir`, `students` at a time, into `out`
+    /// (`gradebook.csv`, `students/`). Returns the rows written to the gradebook.
+    pub fn class(
+        &self,
+        dir: &Path,
+        out: &Path,
+        students: usize,
+        force: bool,
+    ) -> Result<Vec<Row>, String> {
         let results = out.join("students");
         fs::create_dir_all(&results).map_err(|e| format!("{}: {e}", results.display()))?;
         let book = out.join("gradebook.csv");
@@ -204,7 +209,7 @@ impl Grading {
         std::thread::scope(|s| {
             for slot in 0..students.max(1) {
                 let (todo_rx, rows, before) = (todo_rx.clone(), &rows, &before);
-                let (out, results, book) = (&out, &results, &book);
+                let (results, book) = (&results, &book);
                 s.spawn(move || {
                     for (student, path) in todo_rx {
                         let kept = before
@@ -217,7 +222,10 @@ impl Grading {
                             Some(row) => (row.clone(), "kept; --force grades again".to_string()),
                             None => {
                                 let begun = Instant::now();
-                                let scratch = out.join("scratch").join(slot.to_string());
+                                let scratch = self
+                                    .root
+                                    .join("target/grade/scratch")
+                                    .join(slot.to_string());
                                 let log = results.join(format!("{student}.log"));
                                 let graded = self.one(&path, &scratch, &log);
                                 let row = self.row(&student, &graded);
