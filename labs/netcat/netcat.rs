@@ -506,6 +506,15 @@ fn session(
                 }
             }
             Done::Sent(Err(e)) => return Err(e),
+            Done::Received(Ok(())) if mode == Mode::Command && sent_at.is_none() => {
+                // The peer is gone while the command's output still flows. A reset reaches
+                // only one of the two threads as an error: if it was the sender, its error
+                // follows at once, and the session failed.
+                match events.recv_timeout(Duration::from_millis(200)) {
+                    Ok(Done::Sent(Err(e))) => return Err(e),
+                    _ => break,
+                }
+            }
             Done::Received(Ok(())) => {
                 if mode != Mode::SendOnly || sent_at.is_some() {
                     break;
