@@ -414,6 +414,12 @@ pub fn prepare_submission(
         return Err(format!("{} is not a folder", submission.display()));
     }
     let files = submissions::locate(submission, labs, &root.join("labs"))?;
+    // The compiled dependencies of the kit's own build, so that only the kit compiles here.
+    seed_target(
+        &root.join("Cargo.lock"),
+        &root.join("target"),
+        &root.join("target/submissions"),
+    )?;
     // Only labs/ is emptied: the rest keeps its time stamps, so cargo finds the kit fresh.
     let _ = std::fs::remove_dir_all(scratch.join("labs"));
     copy_tree(root, scratch, &["solutions", "target", ".git"])?;
