@@ -7,7 +7,7 @@
 //! test itself sends nothing to their addresses. Its namespaces are named `sltest-…`, so a
 //! student's own `netlab up` (named `socklab-…`) is left alone.
 //!
-//! A second test grades a lab across the hosts (`socklab grade --net`) on a netlab of its own
+//! A second test grades two labs across the hosts (`socklab grade --net`) on a netlab of its own
 //! (`sltestg-…`); the two take turns, since the first compares the machine before and after.
 
 use socklab::capture::{self, Flags, Protocol};
@@ -275,9 +275,10 @@ fn on_grade_netlab(program: &str, args: &[&str]) -> String {
     stdout
 }
 
-/// `grade --net`: udp-time's solutions, captured across the hosts, then graded with the programs
-/// on webserver and the grader's sockets on client1 and client2, score full marks; the report
-/// says that the 15 socket checks ran across the hosts and the 8 questions did not, and why.
+/// `grade --net`: udp-time's and xmlrpc's solutions, captured across the hosts, then graded with
+/// the programs on webserver and the grader's sockets on client1 and client2, score full marks;
+/// the report says that the socket checks ran across the hosts (15 and 28) and the questions and
+/// xmlrpc's IPv6 check did not, and why.
 #[test]
 fn a_lab_graded_across_hosts_scores_full_marks() {
     let _turn = ONE_NETLAB.lock().unwrap_or_else(|p| p.into_inner());
@@ -293,16 +294,17 @@ fn a_lab_graded_across_hosts_scores_full_marks() {
     let json = std::env::temp_dir().join(format!("netlab-grade-{}.json", std::process::id()));
     let json_arg = json.to_string_lossy().into_owned();
     let started = Instant::now();
-    on_grade_netlab(
-        socklab,
-        &["capture", "--lab", "udp-time", "--solutions", "--net"],
-    );
+    for lab in ["udp-time", "xmlrpc"] {
+        on_grade_netlab(socklab, &["capture", "--lab", lab, "--solutions", "--net"]);
+    }
     let table = on_grade_netlab(
         socklab,
         &[
             "grade",
             "--lab",
             "udp-time",
+            "--lab",
+            "xmlrpc",
             "--solutions",
             "--net",
             "--expect",
@@ -314,8 +316,10 @@ fn a_lab_graded_across_hosts_scores_full_marks() {
     let took = started.elapsed();
     on_grade_netlab(netlab, &["down"]);
     assert!(
-        table.contains("ACROSS HOSTS: 15 of 23 checks ran across netlab's hosts")
-            && table.contains("udp-time, 8 checks in milestone 7 capture questions"),
+        table.contains("ACROSS HOSTS: 43 of 59 checks ran across netlab's hosts")
+            && table.contains("udp-time, 8 checks in milestone 7 capture questions")
+            && table.contains("netlab's hosts share no IPv6 network")
+            && table.contains("xmlrpc, 1 check in milestone 7 allow"),
         "{table}"
     );
     let results: serde_json::Value =
@@ -333,7 +337,7 @@ fn a_lab_graded_across_hosts_scores_full_marks() {
                 .contains("ran across netlab's hosts")
         })
         .count();
-    assert_eq!(across, 15, "{results:#}");
+    assert_eq!(across, 43, "{results:#}");
     assert!(
         took < Duration::from_secs(20),
         "capture and grade took {took:?}"

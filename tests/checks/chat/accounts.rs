@@ -1,8 +1,10 @@
 //! Delivery Q2: accounts. With `--users FILE` the server's first line is `SIGNUP NAME PASSWORD`
 //! or `LOGIN NAME PASSWORD`, answered `OK …` or `ERR reason`; the file keeps a salted PBKDF2
 //! hash per user and survives a killed server. Also the client's `--signup` and `--password`.
+//! Across netlab's hosts the server runs on webserver, the test clients on client1 and client2
+//! (`peer_ip`), and the built client on client1.
 
-use super::{answer, chat, free_udp_port, ip, map, map_with, ANSWER_WAIT, CLIENT, LOCAL, SERVER};
+use super::{answer, chat, free_udp_port, map, map_with, peer_ip, ANSWER_WAIT, CLIENT, SERVER};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use socklab::grader::{Context, Ctx, LinePeer, Program, WAIT};
@@ -12,12 +14,21 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
+/// The server's arguments: its host's address (127.0.0.1 on loopback), a port the system picks
+/// and accounts kept in `path`.
+fn server_args(ctx: &Ctx, path: &Path) -> Vec<String> {
+    let host = ctx.ip("webserver", [127, 0, 0, 1]).to_string();
+    let users = path.to_string_lossy().to_string();
+    ["--host", &host, "--port", "0", "--users", &users]
+        .map(String::from)
+        .to_vec()
+}
+
 /// The server with accounts kept in `path`.
 fn start_with_users(ctx: &Ctx, path: &Path) -> Result<(Program, SocketAddr), String> {
-    let users = path.to_string_lossy();
-    let mut args = LOCAL.to_vec();
-    args.extend(["--users", &users]);
-    ctx.start_server(SERVER, &args)
+    let args = server_args(ctx, path);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    ctx.start_server(SERVER, &refs)
 }
 
 /// The server with a new users file in the check's scratch folder.
@@ -77,11 +88,11 @@ fn expect_err(
 pub(super) fn signup_then_login(ctx: &Ctx) -> Result<(), String> {
     let (server, addr, _) = users_server(ctx)?;
     let check = || -> Result<(), String> {
-        let alice = expect_ok(addr, ip(121, 2), "SIGNUP alice open sesame")?;
+        let alice = expect_ok(addr, peer_ip(ctx, 121, 2), "SIGNUP alice open sesame")?;
         drop(alice);
         thread::sleep(Duration::from_millis(200));
-        let mut alice = expect_ok(addr, ip(121, 2), "LOGIN alice open sesame")?;
-        let mut bob = expect_ok(addr, ip(121, 3), "SIGNUP bob hunter2")?;
+        let mut alice = expect_ok(addr, peer_ip(ctx, 121, 2), "LOGIN alice open sesame")?;
+        let mut bob = expect_ok(addr, peer_ip(ctx, 121, 3), "SIGNUP bob hunter2")?;
         map_with(&mut alice, &["alice", "bob"])?;
         bob.send("hello alice")?;
         let got = chat(&mut alice)?;
@@ -99,11 +110,13 @@ pub(super) fn client_signs_up_and_logs_in(ctx: &Ctx) -> Result<(), String> {
     let (server, addr, _) = users_server(ctx)?;
     let check = || -> Result<(), String> {
         let udp = free_udp_port()?.to_string();
-        let port = addr.port().to_string();
-        let a = ip(122, 2).to_string();
+        let (host, port) = (addr.ip().to_string(), addr.port().to_string());
+        // Across hosts the client runs on client1, the host of its --bind address.
+        let a = peer_ip(ctx, 122, 2).to_string();
+        let on = ctx.across_hosts().then_some("client1");
         let base = [
             "--server",
-            "127.0.0.1",
+            &host,
             "--port",
             &port,
             "--bind",
@@ -117,7 +130,7 @@ pub(super) fn client_signs_up_and_logs_in(ctx: &Ctx) -> Result<(), String> {
         ];
         let mut args = base.to_vec();
         args.push("--signup");
-        let mut client = ctx.spawn(CLIENT, &args)?;
+        let mut client = ctx.spawn_on(on, CLIENT, &args)?;
         client.expect_line(
             "`Connection Established!` after --signup",
             ANSWER_WAIT,
@@ -126,7 +139,7 @@ pub(super) fn client_signs_up_and_logs_in(ctx: &Ctx) -> Result<(), String> {
         client.close_stdin();
         client.wait(WAIT)?;
         thread::sleep(Duration::from_millis(200));
-        let client = ctx.spawn(CLIENT, &base)?;
+        let client = ctx.spawn_on(on, CLIENT, &base)?;
         client.expect_line(
             "`Connection Established!` after logging in with --password",
             ANSWER_WAIT,
@@ -137,7 +150,7 @@ pub(super) fn client_signs_up_and_logs_in(ctx: &Ctx) -> Result<(), String> {
             .copied()
             .chain(["pa sss"])
             .collect();
-        let refused = ctx.spawn(CLIENT, &wrong)?;
+        let refused = ctx.spawn_on(on, CLIENT, &wrong)?;
         let lines = refused.rest(WAIT)?;
         if lines.iter().any(|l| l.contains("Connection Established"))
             || refused.wait(WAIT)?.success()
@@ -152,25 +165,29 @@ pub(super) fn client_signs_up_and_logs_in(ctx: &Ctx) -> Result<(), String> {
 pub(super) fn refuses_bad_logins(ctx: &Ctx) -> Result<(), String> {
     let (server, addr, _) = users_server(ctx)?;
     let check = || -> Result<(), String> {
-        drop(expect_ok(addr, ip(123, 2), "SIGNUP alice right one")?);
+        drop(expect_ok(
+            addr,
+            peer_ip(ctx, 123, 2),
+            "SIGNUP alice right one",
+        )?);
         thread::sleep(Duration::from_millis(200));
         expect_err(
             addr,
-            ip(123, 3),
+            peer_ip(ctx, 123, 3),
             "LOGIN alice wrong one",
             "a wrong password",
             "password",
         )?;
         expect_err(
             addr,
-            ip(123, 3),
+            peer_ip(ctx, 123, 3),
             "LOGIN alice right on",
             "a password that is a prefix of the right one",
             "password",
         )?;
         expect_err(
             addr,
-            ip(123, 3),
+            peer_ip(ctx, 123, 3),
             "LOGIN zed right one",
             "an unknown user",
             "unknown",
@@ -183,38 +200,38 @@ pub(super) fn refuses_bad_logins(ctx: &Ctx) -> Result<(), String> {
 pub(super) fn refuses_taken_and_malformed(ctx: &Ctx) -> Result<(), String> {
     let (server, addr, _) = users_server(ctx)?;
     let check = || -> Result<(), String> {
-        let _alice = expect_ok(addr, ip(124, 2), "SIGNUP alice pw1")?;
+        let _alice = expect_ok(addr, peer_ip(ctx, 124, 2), "SIGNUP alice pw1")?;
         expect_err(
             addr,
-            ip(124, 3),
+            peer_ip(ctx, 124, 3),
             "SIGNUP alice pw2",
             "a sign-up for an existing account",
             "taken",
         )?;
         expect_err(
             addr,
-            ip(124, 3),
+            peer_ip(ctx, 124, 3),
             "LOGIN alice pw1",
             "a login while alice is connected",
             "logged in",
         )?;
         expect_err(
             addr,
-            ip(124, 3),
+            peer_ip(ctx, 124, 3),
             "alice",
             "a bare name on a server with accounts",
             "malformed",
         )?;
         expect_err(
             addr,
-            ip(124, 3),
+            peer_ip(ctx, 124, 3),
             "LOGIN alice",
             "LOGIN without a password",
             "malformed",
         )?;
         expect_err(
             addr,
-            ip(124, 3),
+            peer_ip(ctx, 124, 3),
             "SIGNUP a:b pw",
             "a sign-up with a name that has a colon",
             ":",
@@ -227,7 +244,7 @@ pub(super) fn refuses_taken_and_malformed(ctx: &Ctx) -> Result<(), String> {
 pub(super) fn closes_after_failures(ctx: &Ctx) -> Result<(), String> {
     let (server, addr, _) = users_server(ctx)?;
     let check = || -> Result<(), String> {
-        let mut peer = LinePeer::connect_from(addr, ip(125, 2), "a test client")?;
+        let mut peer = LinePeer::connect_from(addr, peer_ip(ctx, 125, 2), "a test client")?;
         for i in 1..=3 {
             peer.send("LOGIN nobody nothing")?;
             let answer = answer(&mut peer, "LOGIN nobody …")?;
@@ -258,7 +275,7 @@ pub(super) fn signup_race(ctx: &Ctx) -> Result<(), String> {
         for i in 0..RACERS {
             peers.push(LinePeer::connect_from(
                 addr,
-                ip(126, 2 + i as u8),
+                peer_ip(ctx, 126, 2 + i as u8),
                 "a racer",
             )?);
         }
@@ -298,14 +315,18 @@ pub(super) fn signup_race(ctx: &Ctx) -> Result<(), String> {
         for i in (0..RACERS).filter(|i| *i != winner) {
             expect_err(
                 addr,
-                ip(126, 20),
+                peer_ip(ctx, 126, 20),
                 &format!("LOGIN racer secret{i}"),
                 "a loser's password",
                 "password",
             )?;
         }
-        expect_ok(addr, ip(126, 20), &format!("LOGIN racer secret{winner}"))
-            .context("the winner's password must log in")?;
+        expect_ok(
+            addr,
+            peer_ip(ctx, 126, 20),
+            &format!("LOGIN racer secret{winner}"),
+        )
+        .context("the winner's password must log in")?;
         Ok(())
     };
     check().map_err(|e| server.explain(e))
@@ -314,8 +335,8 @@ pub(super) fn signup_race(ctx: &Ctx) -> Result<(), String> {
 pub(super) fn survive_a_killed_server(ctx: &Ctx) -> Result<(), String> {
     let (server, addr, path) = users_server(ctx)?;
     let sign_up = || -> Result<(), String> {
-        expect_ok(addr, ip(127, 2), "SIGNUP alice first pw")?;
-        expect_ok(addr, ip(127, 3), "SIGNUP bob second pw")?;
+        expect_ok(addr, peer_ip(ctx, 127, 2), "SIGNUP alice first pw")?;
+        expect_ok(addr, peer_ip(ctx, 127, 3), "SIGNUP bob second pw")?;
         Ok(())
     };
     sign_up().map_err(|e| server.explain(e))?;
@@ -324,8 +345,8 @@ pub(super) fn survive_a_killed_server(ctx: &Ctx) -> Result<(), String> {
     let (server, addr) =
         start_with_users(ctx, &path).context("restarting with the same --users file")?;
     let log_in = || -> Result<(), String> {
-        expect_ok(addr, ip(127, 2), "LOGIN alice first pw").context("after a restart")?;
-        expect_ok(addr, ip(127, 3), "LOGIN bob second pw").context("after a restart")?;
+        expect_ok(addr, peer_ip(ctx, 127, 2), "LOGIN alice first pw").context("after a restart")?;
+        expect_ok(addr, peer_ip(ctx, 127, 3), "LOGIN bob second pw").context("after a restart")?;
         Ok(())
     };
     log_in().map_err(|e| server.explain(e))
@@ -335,8 +356,8 @@ pub(super) fn no_password_in_file(ctx: &Ctx) -> Result<(), String> {
     const PW: &str = "correct horse battery staple";
     let (server, addr, path) = users_server(ctx)?;
     let check = || -> Result<(), String> {
-        let _a = expect_ok(addr, ip(128, 2), &format!("SIGNUP alice {PW}"))?;
-        let _b = expect_ok(addr, ip(128, 3), &format!("SIGNUP bob {PW}"))?;
+        let _a = expect_ok(addr, peer_ip(ctx, 128, 2), &format!("SIGNUP alice {PW}"))?;
+        let _b = expect_ok(addr, peer_ip(ctx, 128, 3), &format!("SIGNUP bob {PW}"))?;
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading the users file {}", path.display()))?;
         let hex: String = PW.bytes().map(|b| format!("{b:02x}")).collect();
@@ -401,10 +422,9 @@ pub(super) fn corrupt_file_stops(ctx: &Ctx) -> Result<(), String> {
     let damaged = "{\"format\": \"socklab-chat-users/1\", \"users\": {\"alice\": {\"salt\": \"00";
     std::fs::write(&path, damaged)
         .with_context(|| format!("writing a damaged users file {}", path.display()))?;
-    let path_text = path.to_string_lossy().to_string();
-    let mut args = LOCAL.to_vec();
-    args.extend(["--users", &path_text]);
-    let server = ctx.spawn(SERVER, &args)?;
+    let args = server_args(ctx, &path);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = ctx.spawn(SERVER, &refs)?;
     let status = server.wait(WAIT).map_err(|_| {
         "with a damaged --users file the server should stop with a message; it kept running"
             .to_string()

@@ -5,8 +5,8 @@
 //! stdin against a server written here, with peers on their own loopback addresses
 //! (127.0.N.x: Linux routes all of 127.0.0.0/8 to loopback). Each check has its own N, and the
 //! UDP port is one the system just found free, so checks running at once never meet. Across
-//! netlab's hosts (`grade --net`: the server's and the client's checks) the student's programs
-//! run on webserver and the grader's peers on client1 and client2 ([`peer_ip`],
+//! netlab's hosts (`grade --net`: every check but the capture questions) the student's
+//! programs run on webserver and the grader's peers on client1 and client2 ([`peer_ip`],
 //! `client::at`).
 //!
 //! This file holds the lab's entry in the registry and what the checks share: addresses, the
@@ -27,8 +27,6 @@ use std::time::Duration;
 const SERVER: &str = "chatserver";
 const CLIENT: &str = "chatclient";
 const PROMPT: &str = "First enter your name to register it in the server";
-/// The server's arguments in every check: loopback, a port the system picks.
-const LOCAL: [&str; 4] = ["--host", "127.0.0.1", "--port", "0"];
 
 pub fn lab() -> Lab {
     Lab::new(
@@ -75,23 +73,23 @@ pub fn lab() -> Lab {
     .questions(&questions::QUESTIONS)
     .checks(vec![
             Check::new("Q2 accounts", "SIGNUP creates an account and joins; LOGIN joins again later", 2,
-                "With --users, the first line is SIGNUP NAME PASSWORD or LOGIN NAME PASSWORD; answer OK or ERR.", accounts::signup_then_login).limit(15),
+                "With --users, the first line is SIGNUP NAME PASSWORD or LOGIN NAME PASSWORD; answer OK or ERR.", accounts::signup_then_login).limit(15).across_hosts(),
             Check::new("Q2 accounts", "the client signs up with --signup and logs in with --password", 1,
-                "The client sends SIGNUP or LOGIN with the name and password instead of the bare name.", accounts::client_signs_up_and_logs_in).limit(15),
+                "The client sends SIGNUP or LOGIN with the name and password instead of the bare name.", accounts::client_signs_up_and_logs_in).limit(15).across_hosts(),
             Check::new("Q2 accounts", "refuses a wrong password and an unknown user", 2,
-                "log_in compares the PBKDF2 hash in constant time; ERR says why.", accounts::refuses_bad_logins).limit(15),
+                "log_in compares the PBKDF2 hash in constant time; ERR says why.", accounts::refuses_bad_logins).limit(15).across_hosts(),
             Check::new("Q2 accounts", "refuses a taken name, a second login and malformed requests", 2,
-                "sign_up refuses an existing account; join refuses a name already in the room.", accounts::refuses_taken_and_malformed).limit(15),
+                "sign_up refuses an existing account; join refuses a name already in the room.", accounts::refuses_taken_and_malformed).limit(15).across_hosts(),
             Check::new("Q2 accounts", "closes the connection after 3 failed attempts", 1,
-                "Count refused first lines; after MAX_ATTEMPTS say goodbye and close.", accounts::closes_after_failures),
+                "Count refused first lines; after MAX_ATTEMPTS say goodbye and close.", accounts::closes_after_failures).across_hosts(),
             Check::new("Q2 accounts", "of racing sign-ups for one name exactly one wins", 2,
-                "Hold the accounts lock from the check that the name is free until the file is saved.", accounts::signup_race).limit(20),
+                "Hold the accounts lock from the check that the name is free until the file is saved.", accounts::signup_race).limit(20).across_hosts(),
             Check::new("Q2 accounts", "accounts survive a killed server", 2,
-                "Save the file (temporary file, sync, rename) before answering OK.", accounts::survive_a_killed_server).limit(20),
+                "Save the file (temporary file, sync, rename) before answering OK.", accounts::survive_a_killed_server).limit(20).across_hosts(),
             Check::new("Q2 accounts", "the users file holds a salted PBKDF2 hash, never the password", 2,
-                "Store salt, iterations and PBKDF2-HMAC-SHA256(password, salt): never the password.", accounts::no_password_in_file).limit(15),
+                "Store salt, iterations and PBKDF2-HMAC-SHA256(password, salt): never the password.", accounts::no_password_in_file).limit(15).across_hosts(),
             Check::new("Q2 accounts", "a corrupt users file stops the server, untouched", 1,
-                "Accounts::load returns an error for a file it cannot read; main prints it and exits non-zero.", accounts::corrupt_file_stops),
+                "Accounts::load returns an error for a file it cannot read; main prints it and exits non-zero.", accounts::corrupt_file_stops).across_hosts(),
     ])
 }
 

@@ -3,13 +3,16 @@
 //! apart (one read is never the whole answer); then it closes, or holds the connection open
 //! until the client closes it, as a kept-alive server would: a client that waits for the close
 //! although the headers said where the body ends is still waiting when the check looks.
+//!
+//! Across netlab's hosts (`grade --net`) http_get runs on webserver and the stand-ins on
+//! client1 ([`stand_ins_ip`]); https asks for client1 by its name in the course's zone.
 
 use super::wire::{read_request, set_timeouts, Request};
 use super::HTTP_GET;
 use socklab::grader::{Context, Ctx, Program, StandIn, WAIT};
 use socklab::tls::{self, rustls};
 use std::io::{BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{IpAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread;
@@ -78,14 +81,22 @@ fn deliver(stream: &mut (impl Read + Write), tcp: &TcpStream, answer: &Answer) {
     }
 }
 
-/// A stand-in on a free loopback port answering each request with `answer(request)`.
-fn stand_in(answer: impl Fn(&Request) -> Answer + Send + 'static) -> Result<Server, String> {
-    stand_in_at("127.0.0.1:0", answer)
+/// Where the stand-ins listen: 127.0.0.1 on loopback, client1 across hosts.
+fn stand_ins_ip(ctx: &Ctx) -> IpAddr {
+    ctx.ip("client1", [127, 0, 0, 1])
+}
+
+/// A stand-in on a free port of [`stand_ins_ip`] answering each request with `answer(request)`.
+fn stand_in(
+    ctx: &Ctx,
+    answer: impl Fn(&Request) -> Answer + Send + 'static,
+) -> Result<Server, String> {
+    stand_in_at((stand_ins_ip(ctx), 0), answer)
 }
 
 /// The same on `bind`.
 fn stand_in_at(
-    bind: &str,
+    bind: impl ToSocketAddrs,
     answer: impl Fn(&Request) -> Answer + Send + 'static,
 ) -> Result<Server, String> {
     StandIn::tcp(bind, move |stream, _from, seen| {
@@ -104,11 +115,12 @@ fn stand_in_at(
 
 /// The same inside TLS, with the certificate of `identity`.
 fn tls_stand_in(
+    ctx: &Ctx,
     identity: &tls::Identity,
     answer: impl Fn(&Request) -> Answer + Send + 'static,
 ) -> Result<Server, String> {
     let config = tls::server_config(identity)?;
-    StandIn::tcp(("127.0.0.1", 0), move |tcp, _from, seen| {
+    StandIn::tcp((stand_ins_ip(ctx), 0), move |tcp, _from, seen| {
         if set_timeouts(&tcp).is_err() {
             return;
         }
@@ -171,6 +183,11 @@ impl Run {
 /// Runs http_get with `args` to its end (within WAIT); `what` names the situation for errors.
 fn run(ctx: &Ctx, args: &[&str], what: &str) -> Result<Run, String> {
     let client = ctx.spawn(HTTP_GET, args)?;
+    finish(client, what)
+}
+
+/// Lets http_get run to its end (within WAIT).
+fn finish(client: Program, what: &str) -> Result<Run, String> {
     let (mut lines, status) = client.finish(WAIT).map_err(|e| {
         if e.contains("still running") {
             format!(
@@ -230,7 +247,7 @@ fn stderr_note(stderr: &str) -> String {
 // Milestone 6.
 
 pub(super) fn request_form(ctx: &Ctx) -> Result<(), String> {
-    let server = stand_in(|_| sized("200 OK", "", "ok\n"))?;
+    let server = stand_in(ctx, |_| sized("200 OK", "", "ok\n"))?;
     for (path, target) in [
         ("/data?format=csv&x=a%20b", "/data?format=csv&x=a%20b"),
         ("", "/"),
@@ -267,10 +284,13 @@ pub(super) fn request_form(ctx: &Ctx) -> Result<(), String> {
         expect_body(&run, "ok", &format!("http_get {given}"))?;
     }
     // An IPv6 address goes in brackets in a URL and in Host. (Only where the machine has IPv6
-    // loopback: some containers have none.)
+    // loopback: some containers have none. Netlab's hosts share no IPv6 network, so across
+    // hosts this one runs on client1, beside the stand-in, over that host's loopback.)
     if let Ok(v6) = stand_in_at("[::1]:0", |_| sized("200 OK", "", "over IPv6\n")) {
         let given = format!("http://[::1]:{}/six", v6.port());
-        let run = run(ctx, &[&given], &format!("http_get {given}"))?;
+        let on = ctx.across_hosts().then_some("client1");
+        let client = ctx.spawn_on(on, HTTP_GET, &[&given])?;
+        let run = finish(client, &format!("http_get {given}"))?;
         let seen = request(&v6, &run)?;
         let host = format!("[::1]:{}", v6.port());
         if seen.line != "GET /six HTTP/1.1" || seen.headers.get("Host") != Some(host.as_str()) {
@@ -288,7 +308,7 @@ pub(super) fn request_form(ctx: &Ctx) -> Result<(), String> {
 
 pub(super) fn content_length(ctx: &Ctx) -> Result<(), String> {
     let body = "first line\nsecond line: ü ☺ (multi-byte letters)\nthird line\n";
-    let server = stand_in(move |_| sized("200 OK", "X-Note: held open\r\n", body))?;
+    let server = stand_in(ctx, move |_| sized("200 OK", "X-Note: held open\r\n", body))?;
     let given = url(&server, "/text");
     let run = run(
         ctx,
@@ -305,7 +325,7 @@ pub(super) fn chunked(ctx: &Ctx) -> Result<(), String> {
         "0123456789",
         "\nsecond line, a longer chunk of forty-two",
     ];
-    let server = stand_in(move |_| {
+    let server = stand_in(ctx, move |_| {
         let mut wire = String::from(
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n",
         );
@@ -342,7 +362,7 @@ pub(super) fn chunked(ctx: &Ctx) -> Result<(), String> {
 
 pub(super) fn until_close(ctx: &Ctx) -> Result<(), String> {
     let body = "no length was given\nso the body ends\nwhere the connection does\n";
-    let server = stand_in(move |_| Answer {
+    let server = stand_in(ctx, move |_| Answer {
         pieces: vec![
             b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n".to_vec(),
             body.as_bytes()[..20].to_vec(),
@@ -361,7 +381,7 @@ pub(super) fn until_close(ctx: &Ctx) -> Result<(), String> {
 }
 
 pub(super) fn include(ctx: &Ctx) -> Result<(), String> {
-    let server = stand_in(|_| sized("200 OK", "X-Test: yes\r\n", "the body\n"))?;
+    let server = stand_in(ctx, |_| sized("200 OK", "X-Test: yes\r\n", "the body\n"))?;
     let given = url(&server, "/");
     let run = run(ctx, &["-i", &given], "http_get -i")?;
     request(&server, &run)?;
@@ -382,7 +402,7 @@ pub(super) fn include(ctx: &Ctx) -> Result<(), String> {
 }
 
 pub(super) fn statuses(ctx: &Ctx) -> Result<(), String> {
-    let server = stand_in(|request| {
+    let server = stand_in(ctx, |request| {
         let path = request.line.split(' ').nth(1).unwrap_or("");
         match path {
             "/created" => sized("201 Created", "", "made it\n"),
@@ -436,15 +456,16 @@ pub(super) fn statuses(ctx: &Ctx) -> Result<(), String> {
 }
 
 pub(super) fn failures(ctx: &Ctx) -> Result<(), String> {
-    let port = TcpListener::bind("127.0.0.1:0")
+    let ip = stand_ins_ip(ctx);
+    let port = TcpListener::bind((ip, 0))
         .and_then(|l| l.local_addr())
         .context("finding a free port")?
         .port();
-    let given = format!("http://127.0.0.1:{port}/");
+    let given = format!("http://{ip}:{port}/");
     let run1 = run(ctx, &[&given], "a port nobody listens on")?;
     run1.failed_with_a_sentence(&format!("http_get {given} (nobody listens there)"))?;
 
-    let server = stand_in(|request| {
+    let server = stand_in(ctx, |request| {
         if request.line.contains("/long-chunk") {
             whole(
                 "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nnine byte\r\n0\r\n\r\n",
@@ -510,7 +531,7 @@ pub(super) fn bad_urls(ctx: &Ctx) -> Result<(), String> {
 // Milestone 7.
 
 pub(super) fn redirects(ctx: &Ctx) -> Result<(), String> {
-    let server = stand_in(|request| {
+    let server = stand_in(ctx, |request| {
         let path = request.line.split(' ').nth(1).unwrap_or("");
         let host = request.headers.get("Host").unwrap_or("127.0.0.1");
         let moved = |status: &str, location: String| {
@@ -548,7 +569,9 @@ pub(super) fn redirects(ctx: &Ctx) -> Result<(), String> {
 }
 
 pub(super) fn redirect_loop(ctx: &Ctx) -> Result<(), String> {
-    let server = stand_in(|_| sized("302 Found", "Location: /loop\r\n", "again\n"))?;
+    let server = stand_in(ctx, |_| {
+        sized("302 Found", "Location: /loop\r\n", "again\n")
+    })?;
     let given = url(&server, "/loop");
     let run = run(ctx, &["-L", &given], "http_get -L into a redirect loop")?;
     let seen = server.drain().len();
@@ -566,21 +589,28 @@ pub(super) fn redirect_loop(ctx: &Ctx) -> Result<(), String> {
 // Milestone 8.
 
 pub(super) fn https(ctx: &Ctx) -> Result<(), String> {
-    let identity = tls::self_signed(&["localhost"])?;
+    // The stand-in's name: across hosts client1's in the course's zone, which webserver asks
+    // the DNS server for.
+    let name = if ctx.across_hosts() {
+        "client1.ttm4200.com"
+    } else {
+        "localhost"
+    };
+    let identity = tls::self_signed(&[name])?;
     let dir: PathBuf = ctx.scratch_dir();
     let pem = dir.join("server.pem");
     std::fs::write(&pem, &identity.cert_pem).context("writing the test certificate")?;
     let other = dir.join("other.pem");
-    std::fs::write(&other, tls::self_signed(&["localhost"])?.cert_pem)
+    std::fs::write(&other, tls::self_signed(&[name])?.cert_pem)
         .context("writing another certificate")?;
-    let server = tls_stand_in(&identity, |_| sized("200 OK", "", "secret page\n"))?;
+    let server = tls_stand_in(ctx, &identity, |_| sized("200 OK", "", "secret page\n"))?;
     let port = server.port();
-    let given = format!("https://localhost:{port}/private/page?id=7");
+    let given = format!("https://{name}:{port}/private/page?id=7");
     let pem_arg = pem.display().to_string();
     let ok = run(
         ctx,
         &["--cacert", &pem_arg, &given],
-        "http_get --cacert CERT https://localhost:…",
+        &format!("http_get --cacert CERT https://{name}:…"),
     )?;
     let seen = request(&server, &ok)?;
     if seen.line != "GET /private/page?id=7 HTTP/1.1" {
@@ -589,7 +619,7 @@ pub(super) fn https(ctx: &Ctx) -> Result<(), String> {
             seen.line
         ));
     }
-    let host = format!("localhost:{port}");
+    let host = format!("{name}:{port}");
     if seen.headers.get("Host") != Some(host.as_str()) {
         return Err(format!(
             "the Host header should be {host:?}; it was {:?}",

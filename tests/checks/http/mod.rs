@@ -2,7 +2,8 @@
 //! each tested on its own so that one broken program costs only its own points. The webapp is
 //! driven with raw requests written here (`server.rs`, over `wire.rs`); http_get fetches from
 //! stand-in servers written here, which report what it sent (`client.rs`); `questions.rs` asks
-//! about a capture of both.
+//! about a capture of both. Across netlab's hosts (`grade --net`) both programs run on
+//! webserver and the grader's clients and stand-in servers on client1.
 
 mod client;
 mod questions;
@@ -24,61 +25,61 @@ pub fn lab() -> Lab {
     )
     .checks(vec![
             Check::new("1 webapp", "prints `Running on http://IP:PORT/`; / answers 200 `Hello World`", 2,
-                "Bind, print the address, accept; read the request line and headers up to the empty line, route it, and write status line, headers (Content-Type, Content-Length), empty line, body.", server::hello),
+                "Bind, print the address, accept; read the request line and headers up to the empty line, route it, and write status line, headers (Content-Type, Content-Length), empty line, body.", server::hello).across_hosts(),
             Check::new("1 webapp", "reads a request that arrives in pieces, and two in one piece", 1,
-                "A read() returns what has arrived, part of a request or more than one: read lines from a BufReader kept for the whole connection.", server::pieces),
+                "A read() returns what has arrived, part of a request or more than one: read lines from a BufReader kept for the whole connection.", server::pieces).across_hosts(),
             Check::new("1 webapp", "serves several connections at once", 1,
-                "One thread per connection: a client that has sent half a request must not hold up the others.", server::several),
+                "One thread per connection: a client that has sent half a request must not hold up the others.", server::several).across_hosts(),
             Check::new("2 routes", "/index is an HTML page; /index/<name> greets the percent-decoded name", 2,
-                "Route on the path's segments; decode %XX escapes in each (two hex digits make one byte; the bytes are UTF-8).", server::index),
+                "Route on the path's segments; decode %XX escapes in each (two hex digits make one byte; the bytes are UTF-8).", server::index).across_hosts(),
             Check::new("2 routes", "/index/<name> escapes HTML: a name with <script> is shown, not run", 2,
-                "html_escape every character with a meaning in HTML before putting the name in the page, & first.", server::escaping),
+                "html_escape every character with a meaning in HTML before putting the name in the page, & first.", server::escaping).across_hosts(),
             Check::new("2 routes", "/data?format=json|csv|html answers with the matching Content-Type", 2,
-                "Split the target at '?'; take `format` from the query (percent-decoded), json when absent.", server::data),
+                "Split the target at '?'; take `format` from the query (percent-decoded), json when absent.", server::data).across_hosts(),
             Check::new("2 routes", "/data with an unknown format: 400 with a sentence", 1,
-                "An unknown format is the client's mistake: a 4xx status, and a body saying what to ask for.", server::bad_format),
+                "An unknown format is the client's mistake: a 4xx status, and a body saying what to ask for.", server::bad_format).across_hosts(),
             Check::new("2 routes", "/home: 301 with Location: /index", 1,
-                "A redirect is a status and a Location header; the client makes the second request.", server::home),
+                "A redirect is a status and a Location header; the client makes the second request.", server::home).across_hosts(),
             Check::new("2 routes", "an unknown path: 404; a POST or DELETE: 405 with Allow", 2,
-                "Look up the path first (404 for any method), then the method: 405 and an Allow header listing GET and HEAD.", server::not_found_and_method),
+                "Look up the path first (404 for any method), then the method: 405 and an Allow header listing GET and HEAD.", server::not_found_and_method).across_hosts(),
             Check::new("2 routes", "HEAD: the GET's status and headers, Content-Length too, and no body", 1,
-                "For HEAD write the same head as for GET (its Content-Length included), but not the body.", server::head),
+                "For HEAD write the same head as for GET (its Content-Length included), but not the body.", server::head).across_hosts(),
             Check::new("3 connections", "keep-alive: two requests on one connection; `Connection: close` and HTTP/1.0 close it", 2,
-                "Loop over requests on one connection; after the response, stop when keep_alive says so.", server::keep_alive),
+                "Loop over requests on one connection; after the response, stop when keep_alive says so.", server::keep_alive).across_hosts(),
             Check::new("3 connections", "a body under the limit is read and skipped; the next request still works", 1,
-                "Read exactly Content-Length bytes after the headers, or they are taken for the next request.", server::small_body),
+                "Read exactly Content-Length bytes after the headers, or they are taken for the next request.", server::small_body).across_hosts(),
             Check::new("3 connections", "closes a connection idle for --idle seconds", 1,
-                "Set a read timeout on each accepted socket; a timed-out read ends the connection.", server::idle),
+                "Set a read timeout on each accepted socket; a timed-out read ends the connection.", server::idle).across_hosts(),
             Check::new("4 bad requests", "a malformed request line or header, or no Host: 400; the server lives on", 2,
-                "Three words on the request line, a token method, a target starting with /; a colon in each header; Host in HTTP/1.1. Answer 400 and close, never panic.", server::malformed),
+                "Three words on the request line, a token method, a target starting with /; a colon in each header; Host in HTTP/1.1. Answer 400 and close, never panic.", server::malformed).across_hosts(),
             Check::new("4 bad requests", "HTTP/2.0 or a garbage version: 505", 1,
-                "Compare the version word with HTTP/1.0 and HTTP/1.1; anything else is a version this server does not speak.", server::bad_version),
+                "Compare the version word with HTTP/1.0 and HTTP/1.1; anything else is a version this server does not speak.", server::bad_version).across_hosts(),
             Check::new("4 bad requests", "a header block over 8 KiB: 431; a body over the limit: 413 at once", 2,
-                "Count the head's bytes as they come; compare Content-Length with MAX_BODY before reading the body.", server::too_large),
+                "Count the head's bytes as they come; compare Content-Length with MAX_BODY before reading the body.", server::too_large).across_hosts(),
             Check::new("5 https", "--tls serves the same app over HTTPS; the printed certificate verifies", 2,
-                "The TLS part is given: the accept loop must pass each connection to serve() with the TLS configuration, and the first line must say https://.", server::tls),
+                "The TLS part is given: the accept loop must pass each connection to serve() with the TLS configuration, and the first line must say https://.", server::tls).across_hosts(),
             Check::new("6 http_get", "sends `GET /path?query HTTP/1.1` with Host, User-Agent, Connection: close", 2,
-                "Split the URL into host, port and target (/ when empty); write the request line, the headers with \\r\\n, and an empty line.", client::request_form),
+                "Split the URL into host, port and target (/ when empty); write the request line, the headers with \\r\\n, and an empty line.", client::request_form).across_hosts(),
             Check::new("6 http_get", "prints a body framed by Content-Length, sent in pieces, without waiting for the close", 2,
-                "Read exactly Content-Length bytes (more reads than one), then stop: the server may keep the connection open.", client::content_length),
+                "Read exactly Content-Length bytes (more reads than one), then stop: the server may keep the connection open.", client::content_length).across_hosts(),
             Check::new("6 http_get", "prints a chunked body (hex sizes, extensions, trailers)", 2,
-                "Each chunk: a size line in hexadecimal (drop any ;extension), the data, \\r\\n; size 0 ends, after the trailer lines.", client::chunked),
+                "Each chunk: a size line in hexadecimal (drop any ;extension), the data, \\r\\n; size 0 ends, after the trailer lines.", client::chunked).across_hosts(),
             Check::new("6 http_get", "prints a body that ends with the close (no length given)", 1,
-                "Without Content-Length or chunks, the body is everything until the server closes.", client::until_close),
+                "Without Content-Length or chunks, the body is everything until the server closes.", client::until_close).across_hosts(),
             Check::new("6 http_get", "-i prints the status line and headers before the body", 1,
-                "With -i write the status line and each header line, then an empty line, then the body.", client::include),
+                "With -i write the status line and each header line, then an empty line, then the body.", client::include).across_hosts(),
             Check::new("6 http_get", "exits 0 on 2xx/3xx, 1 otherwise; no body after 204 or 304", 1,
-                "Take the status code from the status line; 1xx, 204 and 304 responses never have a body.", client::statuses),
+                "Take the status code from the status line; 1xx, 204 and 304 responses never have a body.", client::statuses).across_hosts(),
             Check::new("6 http_get", "a refused connection, a cut body, a bad chunk or garbage: one line on stderr, exit 1", 1,
-                "Return every failure as an error sentence; main prints it on stderr and exits 1 (never a panic).", client::failures),
+                "Return every failure as an error sentence; main prints it on stderr and exits 1 (never a panic).", client::failures).across_hosts(),
             Check::new("6 http_get", "a URL it cannot fetch (ftp://, no host, a bad port): exit 2 with the reason", 1,
-                "parse_url returns an error sentence for every URL it cannot use; main turns it into a command-line mistake.", client::bad_urls),
+                "parse_url returns an error sentence for every URL it cannot use; main turns it into a command-line mistake.", client::bad_urls).across_hosts(),
             Check::new("7 redirects", "-L follows 301/302/303/307/308 to absolute and relative Locations", 2,
-                "For a redirect status with Location, resolve it against the current URL and request again on a new connection.", client::redirects),
+                "For a redirect status with Location, resolve it against the current URL and request again on a new connection.", client::redirects).across_hosts(),
             Check::new("7 redirects", "-L ends a redirect loop after 5 hops: exit 1 and a sentence", 1,
-                "Count the hops; past MAX_REDIRECTS, stop with an error.", client::redirect_loop),
+                "Count the hops; past MAX_REDIRECTS, stop with an error.", client::redirect_loop).across_hosts(),
             Check::new("8 https", "https:// verified against --cacert; an untrusted certificate is refused", 2,
-                "The TLS part is given once the URL says https and the TCP connection is made: check the scheme and the default port 443.", client::https),
+                "The TLS part is given once the URL says https and the TCP connection is made: check the scheme and the default port 443.", client::https).across_hosts(),
     ])
     .questions(&questions::QUESTIONS)
 }
@@ -97,9 +98,11 @@ fn running_on(line: &str, scheme: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("the first line should be `{want}`; it was {line:?}"))
 }
 
-/// Starts the webapp on a free loopback port with the `extra` options.
+/// Starts the webapp on a free loopback port (across hosts, on webserver's address) with the
+/// `extra` options.
 fn start(ctx: &Ctx, extra: &[&str]) -> Result<(Program, SocketAddr), String> {
-    let mut args = vec!["--host", "127.0.0.1", "--port", "0"];
+    let host = ctx.ip("webserver", [127, 0, 0, 1]).to_string();
+    let mut args = vec!["--host", host.as_str(), "--port", "0"];
     args.extend_from_slice(extra);
     let server = ctx.spawn(WEBAPP, &args)?;
     let line = server.line(WAIT)?;

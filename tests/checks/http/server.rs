@@ -602,7 +602,8 @@ pub(super) fn too_large(ctx: &Ctx) -> Result<(), String> {
 // Milestone 5.
 
 pub(super) fn tls(ctx: &Ctx) -> Result<(), String> {
-    let server = ctx.spawn(WEBAPP, &["--host", "127.0.0.1", "--port", "0", "--tls"])?;
+    let host = ctx.ip("webserver", [127, 0, 0, 1]).to_string();
+    let server = ctx.spawn(WEBAPP, &["--host", &host, "--port", "0", "--tls"])?;
     let first = server.line(WAIT)?;
     let addr = running_on(&first, "https").map_err(|e| server.explain(e))?;
     let second = server.line(WAIT)?;

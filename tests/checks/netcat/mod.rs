@@ -8,6 +8,9 @@
 //! started with `-v -l 127.0.0.1 0` and the grader reads the address from the `-v` line
 //! `netcat: Listening on 127.0.0.1:PORT` on stderr (Ncat's wording; unlike Ncat, which says
 //! `:0`, the line must carry the port the OS chose). See [`listening`].
+//!
+//! Across netlab's hosts (`grade --net`) netcat and the silly server run on webserver and the
+//! sockets written here on client1; pipes stays on loopback ([`PIPES_STAY`]).
 
 use socklab::grader::{Check, Lab, Program, WAIT};
 use std::net::SocketAddr;
@@ -23,6 +26,9 @@ mod tls;
 const NETCAT: &str = "netcat";
 const SILLY: &str = "silly_server";
 const PIPES: &str = "pipes";
+/// Why the pipes checks run on loopback under `grade --net`.
+const PIPES_STAY: &str =
+    "the pipes program measures channels inside itself, with no peer on another host";
 
 pub fn lab() -> Lab {
     Lab::new(
@@ -32,62 +38,64 @@ pub fn lab() -> Lab {
     )
     .checks(vec![
         Check::new("1 connect and listen", "HOST PORT: connects, stdin goes out, what arrives is printed", 3,
-            "connect(): TcpStream::connect, then the two directions of session(): send_all and receive_all.", streams::connects),
+            "connect(): TcpStream::connect, then the two directions of session(): send_all and receive_all.", streams::connects).across_hosts(),
         Check::new("1 connect and listen", "-l: listens (port 0 works), accepts, copies both ways", 3,
-            "listen(): bind, then accept one connection. The grader reads the port from the -v line `Listening on ADDR`.", streams::listens),
+            "listen(): bind, then accept one connection. The grader reads the port from the -v line `Listening on ADDR`.", streams::listens).across_hosts(),
         Check::new("1 connect and listen", "-v says `Connected to …`, `Listening on …`, `Connection from …` on stderr", 1,
-            "The given say() lines print once connect() and listen() have their sockets.", streams::verbose_lines),
+            "The given say() lines print once connect() and listen() have their sockets.", streams::verbose_lines).across_hosts(),
         Check::new("2 streams", "at stdin's end: half-close, then the response is still read (request/response)", 3,
-            "send_all ends with a half-close of the sending half only; receive_all keeps reading until the peer closes.", streams::half_close),
+            "send_all ends with a half-close of the sending half only; receive_all keeps reading until the peer closes.", streams::half_close).across_hosts(),
         Check::new("2 streams", "-l with stdin already ended: half-closes, still prints what arrives", 2,
-            "The two directions are independent: the end of one (stdin) must not end the other.", streams::listener_half_close),
+            "The two directions are independent: the end of one (stdin) must not end the other.", streams::listener_half_close).across_hosts(),
         Check::new("2 streams", "a file moves exactly: `-l > out` and `--send-only < in` (256 KiB)", 3,
-            "Every byte of every read must be written, in order: look at how much of buf each write takes.", streams::file_transfer),
+            "Every byte of every read must be written, in order: look at how much of buf each write takes.", streams::file_transfer).across_hosts(),
         Check::new("2 streams", "data flows both ways at the same time", 2,
-            "One thread per direction: while one waits for stdin, the other must keep reading the network.", streams::both_ways_at_once),
+            "One thread per direction: while one waits for stdin, the other must keep reading the network.", streams::both_ways_at_once).across_hosts(),
         Check::new("2 streams", "a peer that resets mid-transfer: one line on stderr, exit 1", 2,
-            "A read or write error on the socket ends the session with the error; do not unwrap it or retry.", streams::reset),
+            "A read or write error on the socket ends the session with the error; do not unwrap it or retry.", streams::reset).across_hosts(),
         Check::new("2 streams", "memory stays flat while 64 MiB go through", 1,
             "Copy with a fixed buffer, chunk by chunk; never read all of stdin before sending.", streams::flat_memory)
-            .limit(20),
+            .limit(20).across_hosts(),
         Check::new("3 UDP and CRLF", "-u HOST PORT: each stdin line is a datagram, replies are printed", 2,
-            "Datagrams::read/write and a connected UdpSocket in connect().", streams::udp_connect),
+            "Datagrams::read/write and a connected UdpSocket in connect().", streams::udp_connect).across_hosts(),
         Check::new("3 UDP and CRLF", "-u -l: the first datagram picks the peer, then both ways", 2,
-            "listen_udp(): bind, recv_from the first datagram, connect to its sender.", streams::udp_listen),
+            "listen_udp(): bind, recv_from the first datagram, connect to its sender.", streams::udp_listen).across_hosts(),
         Check::new("3 UDP and CRLF", "-C sends line ends as CRLF (and only with -C)", 1,
-            "send_all: pass each chunk through Crlf::convert when -C is set.", streams::crlf),
+            "send_all: pass each chunk through Crlf::convert when -C is set.", streams::crlf).across_hosts(),
         Check::new("4 commands", "--sh-exec: the command's output goes to the client, then the connection ends", 2,
-            "The command's stdout is the session's input: the sending direction ends (and half-closes) when it ends.", streams::sh_exec),
+            "The command's stdout is the session's input: the sending direction ends (and half-closes) when it ends.", streams::sh_exec).across_hosts(),
         Check::new("4 commands", "-k -e cat: one command per connection, several at once", 2,
-            "-k: accept in a loop and serve each connection in its own thread.", streams::keep_open),
+            "-k: accept in a loop and serve each connection in its own thread.", streams::keep_open).across_hosts(),
         Check::new("4 commands", "2 MiB of random bytes move exactly both ways (through `cat`)", 2,
-            "Bytes are not text: never turn them into a String; copy what read() returned, all of it.", streams::binary_exact),
+            "Bytes are not text: never turn them into a String; copy what read() returned, all of it.", streams::binary_exact).across_hosts(),
         Check::new("5 TLS", "-l --ssl: a TLS client sees the self-signed certificate -v names, and talks", 3,
-            "wrap_tls(): a ServerConnection from the config, the handshake with complete_io, then the same session.", tls::tls_listener),
+            "wrap_tls(): a ServerConnection from the config, the handshake with complete_io, then the same session.", tls::tls_listener).across_hosts(),
         Check::new("5 TLS", "--ssl HOST PORT: talks to a TLS server; stdin's end is a close_notify", 3,
-            "wrap_tls() for the client side; TlsSend::close_write sends close_notify before the FIN.", tls::tls_client),
+            "wrap_tls() for the client side; TlsSend::close_write sends close_notify before the FIN.", tls::tls_client).across_hosts(),
         Check::new("5 TLS", "--ssl-verify --ssl-trustfile: the right certificate passes, another fails", 1,
-            "The client side's server name must be the host you connect to: the certificate is checked against it.", tls::tls_verify),
+            "The client side's server name must be the host you connect to: the certificate is checked against it.", tls::tls_verify).across_hosts(),
         Check::new("5 TLS", "--ssl-cert/--ssl-key: the listener presents that certificate", 1,
-            "The given tls_side() loads them; wrap_tls() must use the server config it made.", tls::tls_cert_files),
+            "The given tls_side() loads them; wrap_tls() must use the server config it made.", tls::tls_cert_files).across_hosts(),
         Check::new("6 errors", "connection refused and port in use: one line on stderr, exit 1", 2,
-            "Return the io::Error from connect/bind: main prints it as one line and exits 1.", streams::errors),
+            "Return the io::Error from connect/bind: main prints it as one line and exits 1.", streams::errors).across_hosts(),
         Check::new("7 silly server", "prints `server listening at IP:PORT` and answers `What?` to every line", 2,
-            "bind, print the address, accept; handle_client answers each line.", silly::answers),
+            "bind, print the address, accept; handle_client answers each line.", silly::answers).across_hosts(),
         Check::new("7 silly server", "serves several clients at once", 1,
-            "One thread per client in the accept loop.", silly::several),
+            "One thread per client in the accept loop.", silly::several).across_hosts(),
         Check::new("7 silly server", "survives garbage, a huge line and a client that vanishes", 2,
-            "read_line takes bytes, not text; an error on one client ends only that client's thread.", silly::survives),
+            "read_line takes bytes, not text; an error on one client ends only that client's thread.", silly::survives).across_hosts(),
         Check::new("7 silly server", "`q` (also `q\\r` from telnet) closes that client", 1,
-            "read_line strips the line end; compare the rest with `q`.", silly::q_closes_client),
+            "read_line strips the line end; compare the rest with `q`.", silly::q_closes_client).across_hosts(),
         Check::new("7 silly server", "after `q`: stops accepting, tells the others, exits 0 once they are gone", 3,
-            "After q: wake the accept loop, then drop the listener, tell and close the others, join their threads.", silly::graceful_shutdown),
+            "After q: wake the accept loop, then drop the listener, tell and close the others, join their threads.", silly::graceful_shutdown).across_hosts(),
         Check::new("8 pipes", "prints MiB/s for pipe, unix socket, tcp and udp, with ratios and UDP losses", 2,
             "Each through_* function makes its channel and hands both ends to measure().", pipes::figures)
-            .limit(20),
+            .limit(20)
+            .loopback_only(PIPES_STAY),
         Check::new("8 pipes", "the figures fit the time the program took", 1,
             "Time only the transfer, and print what you measured.", pipes::honest)
-            .limit(20),
+            .limit(20)
+            .loopback_only(PIPES_STAY),
     ])
     .questions(&questions::QUESTIONS)
 }

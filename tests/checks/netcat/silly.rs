@@ -6,9 +6,11 @@ use socklab::grader::{Context, Ctx, LinePeer, Program, WAIT};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-/// The server on loopback, port 0; its first line must be `server listening at IP:PORT`.
+/// The server on loopback (across hosts, on webserver), port 0; its first line must be
+/// `server listening at IP:PORT`.
 fn start(ctx: &Ctx) -> Result<(Program, SocketAddr), String> {
-    let server = ctx.spawn(SILLY, &["--host", "127.0.0.1", "--port", "0"])?;
+    let host = ctx.ip("webserver", [127, 0, 0, 1]).to_string();
+    let server = ctx.spawn(SILLY, &["--host", &host, "--port", "0"])?;
     let line = server.line(WAIT)?;
     let addr = line
         .strip_prefix("server listening at ")

@@ -1,28 +1,39 @@
 //! Milestones 1–4 and 6: netcat over plain TCP and UDP, against sockets written here: connecting
 //! and listening, the two directions and the half-close, exact transfers, a reset, memory, UDP,
-//! `-C`, commands and error messages.
+//! `-C`, commands and error messages. Across netlab's hosts (`grade --net`) netcat runs on
+//! webserver and the sockets written here are on client1.
 
 use super::{first_difference, listening, random_bytes, stderr_line, NETCAT};
 use socket2::SockRef;
-use socklab::grader::{shown, Context, Ctx, LinePeer, Program, StandIn, WAIT};
+use socklab::grader::{hosts, shown, Context, Ctx, LinePeer, Program, StandIn, WAIT};
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::thread;
 use std::time::{Duration, Instant};
 
 /// A stand-in server that only accepts: the check plays the server on each connection.
 type Hub = StandIn<(TcpStream, SocketAddr)>;
 
-fn hub() -> Result<Hub, String> {
-    StandIn::listen(("127.0.0.1", 0))
+/// Where the sockets written here are: 127.0.0.1 on loopback, client1 across hosts.
+fn grader_ip(ctx: &Ctx) -> IpAddr {
+    ctx.ip("client1", [127, 0, 0, 1])
+}
+
+/// Where netcat listens: 127.0.0.1 on loopback, webserver across hosts.
+fn netcat_ip(ctx: &Ctx) -> IpAddr {
+    ctx.ip("webserver", [127, 0, 0, 1])
+}
+
+fn hub(ctx: &Ctx) -> Result<Hub, String> {
+    StandIn::listen((grader_ip(ctx), 0))
 }
 
 /// netcat connecting to a stand-in: the program and the connection it made.
 fn connected(ctx: &Ctx, extra: &[&str]) -> Result<(Program, Hub, TcpStream), String> {
-    let hub = hub()?;
-    let port = hub.port();
+    let hub = hub(ctx)?;
+    let (host, port) = (hub.addr().ip().to_string(), hub.port());
     let mut args: Vec<&str> = extra.to_vec();
-    args.extend(["127.0.0.1", port.as_str()]);
+    args.extend([host.as_str(), port.as_str()]);
     let nc = ctx.spawn(NETCAT, &args)?;
     let (stream, _) = hub.next("connection from netcat", &nc)?;
     stream
@@ -31,11 +42,13 @@ fn connected(ctx: &Ctx, extra: &[&str]) -> Result<(Program, Hub, TcpStream), Str
     Ok((nc, hub, stream))
 }
 
-/// netcat listening with `-v -l 127.0.0.1 0` (and `extra`): the program and its address.
+/// netcat listening with `-v -l 127.0.0.1 0` (across hosts, webserver's address; and
+/// `extra`): the program and its address.
 fn listener(ctx: &Ctx, extra: &[&str]) -> Result<(Program, SocketAddr), String> {
+    let host = netcat_ip(ctx).to_string();
     let mut args = vec!["-v", "-l"];
     args.extend(extra);
-    args.extend(["127.0.0.1", "0"]);
+    args.extend([host.as_str(), "0"]);
     let nc = ctx.spawn(NETCAT, &args)?;
     let addr = listening(&nc)?;
     Ok((nc, addr))
@@ -483,15 +496,15 @@ pub(super) fn flat_memory(ctx: &Ctx) -> Result<(), String> {
 // 3 UDP and CRLF
 
 pub(super) fn udp_connect(ctx: &Ctx) -> Result<(), String> {
-    let server = StandIn::udp(("127.0.0.1", 0), |sock, datagram, from, seen| {
+    let server = StandIn::udp((grader_ip(ctx), 0), |sock, datagram, from, seen| {
         let _ = seen.send(datagram.to_vec());
         let text = String::from_utf8_lossy(datagram);
         let _ = sock.send_to(format!("pong: {}\n", text.trim_end()).as_bytes(), from);
     })?;
-    let port = server.port();
+    let (host, port) = (server.addr().ip().to_string(), server.port());
     // Two clients at once: each has a port of its own.
-    let mut other = ctx.spawn(NETCAT, &["-u", "127.0.0.1", &port])?;
-    let mut nc = ctx.spawn(NETCAT, &["-u", "127.0.0.1", &port])?;
+    let mut other = ctx.spawn(NETCAT, &["-u", &host, &port])?;
+    let mut nc = ctx.spawn(NETCAT, &["-u", &host, &port])?;
     for word in ["ping", "ping again"] {
         nc.send_line(word)?;
         // One stdin read is one datagram: a line may come in more than one.
@@ -520,7 +533,7 @@ pub(super) fn udp_connect(ctx: &Ctx) -> Result<(), String> {
 
 pub(super) fn udp_listen(ctx: &Ctx) -> Result<(), String> {
     let (mut nc, addr) = listener(ctx, &["-u"])?;
-    let sock = UdpSocket::bind("127.0.0.1:0").context("the test client's socket")?;
+    let sock = UdpSocket::bind((grader_ip(ctx), 0)).context("the test client's socket")?;
     sock.set_read_timeout(Some(WAIT))
         .context("the test client's socket")?;
     // A first datagram without a line end, then the rest of the line.
@@ -716,22 +729,26 @@ fn fails_with_one_line(nc: &Program, situation: &str, words: &str) -> Result<(),
 }
 
 pub(super) fn errors(ctx: &Ctx) -> Result<(), String> {
-    let closed = TcpListener::bind("127.0.0.1:0").context("finding a closed port")?;
+    let closed = TcpListener::bind((grader_ip(ctx), 0)).context("finding a closed port")?;
+    let host = grader_ip(ctx).to_string();
     let port = closed
         .local_addr()
         .context("finding a closed port")?
         .port()
         .to_string();
     drop(closed);
-    let nc = ctx.spawn(NETCAT, &["127.0.0.1", &port])?;
+    let nc = ctx.spawn(NETCAT, &[&host, &port])?;
     fails_with_one_line(&nc, "connecting to a closed port", "refused")?;
-    let taken = TcpListener::bind("127.0.0.1:0").context("taking a port")?;
+    // Taken on netcat's own host.
+    let ip = netcat_ip(ctx);
+    let host = ip.to_string();
+    let taken = hosts::at(ip, || TcpListener::bind((ip, 0))).context("taking a port")?;
     let port = taken
         .local_addr()
         .context("taking a port")?
         .port()
         .to_string();
-    let nc = ctx.spawn(NETCAT, &["-l", "127.0.0.1", &port])?;
+    let nc = ctx.spawn(NETCAT, &["-l", &host, &port])?;
     fails_with_one_line(&nc, "listening on a port that is taken", "in use")?;
     Ok(())
 }

@@ -206,7 +206,8 @@ fn seen_fingerprint(tls: &Client) -> Result<String, String> {
 }
 
 pub(super) fn tls_listener(ctx: &Ctx) -> Result<(), String> {
-    let nc = ctx.spawn(NETCAT, &["-v", "-l", "--ssl", "127.0.0.1", "0"])?;
+    let host = ctx.ip("webserver", [127, 0, 0, 1]).to_string();
+    let nc = ctx.spawn(NETCAT, &["-v", "-l", "--ssl", &host, "0"])?;
     let addr = listening(&nc)?;
     let said = said_fingerprint(&nc)?;
     let mut tls = tls_connect(addr, &nc)?;
@@ -217,40 +218,43 @@ pub(super) fn tls_listener(ctx: &Ctx) -> Result<(), String> {
     talk(nc, &mut tls)
 }
 
-fn server_identity() -> Result<Identity, String> {
-    tls::self_signed(&["localhost", "127.0.0.1"])
+/// Where the test TLS servers listen: 127.0.0.1 on loopback, client1 across hosts.
+fn server_ip(ctx: &Ctx) -> String {
+    ctx.ip("client1", [127, 0, 0, 1]).to_string()
+}
+
+/// A certificate for the test TLS servers, naming the address netcat connects to.
+fn server_identity(ctx: &Ctx) -> Result<Identity, String> {
+    tls::self_signed(&["localhost", &server_ip(ctx)])
 }
 
 pub(super) fn tls_client(ctx: &Ctx) -> Result<(), String> {
-    let identity = server_identity()?;
-    let hub = StandIn::listen(("127.0.0.1", 0))?;
+    let identity = server_identity(ctx)?;
+    let host = server_ip(ctx);
+    let hub = StandIn::listen((host.as_str(), 0))?;
     let port = hub.port();
-    let nc = ctx.spawn(NETCAT, &["--ssl", "127.0.0.1", &port])?;
+    let nc = ctx.spawn(NETCAT, &["--ssl", &host, &port])?;
     let (stream, _) = hub.next("connection from netcat --ssl", &nc)?;
     let mut tls = tls_accept(stream, &identity, &nc)?;
     talk(nc, &mut tls)
 }
 
 pub(super) fn tls_verify(ctx: &Ctx) -> Result<(), String> {
-    let identity = server_identity()?;
+    let identity = server_identity(ctx)?;
     let dir = ctx.scratch_dir();
     let right = dir.join("right.pem");
     std::fs::write(&right, &identity.cert_pem).context("writing the certificate")?;
     let wrong = dir.join("wrong.pem");
-    std::fs::write(&wrong, &server_identity()?.cert_pem).context("writing another certificate")?;
+    std::fs::write(&wrong, &server_identity(ctx)?.cert_pem)
+        .context("writing another certificate")?;
     for (file, good) in [(&right, true), (&wrong, false)] {
-        let hub = StandIn::listen(("127.0.0.1", 0))?;
+        let host = server_ip(ctx);
+        let hub = StandIn::listen((host.as_str(), 0))?;
         let port = hub.port();
         let trust = file.display().to_string();
         let mut nc = ctx.spawn(
             NETCAT,
-            &[
-                "--ssl-verify",
-                "--ssl-trustfile",
-                &trust,
-                "127.0.0.1",
-                &port,
-            ],
+            &["--ssl-verify", "--ssl-trustfile", &trust, &host, &port],
         )?;
         let (stream, _) = hub.next("connection from netcat --ssl-verify", &nc)?;
         let accepted = tls_accept(stream, &identity, &nc);
@@ -294,12 +298,13 @@ fn key_pem(identity: &Identity) -> Result<String, String> {
 }
 
 pub(super) fn tls_cert_files(ctx: &Ctx) -> Result<(), String> {
-    let identity = server_identity()?;
+    let identity = server_identity(ctx)?;
     let dir = ctx.scratch_dir();
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert, &identity.cert_pem).context("writing the certificate")?;
     std::fs::write(&key, key_pem(&identity)?).context("writing the key")?;
     let (cert, key) = (cert.display().to_string(), key.display().to_string());
+    let host = ctx.ip("webserver", [127, 0, 0, 1]).to_string();
     let nc = ctx.spawn(
         NETCAT,
         &[
@@ -310,7 +315,7 @@ pub(super) fn tls_cert_files(ctx: &Ctx) -> Result<(), String> {
             &cert,
             "--ssl-key",
             &key,
-            "127.0.0.1",
+            &host,
             "0",
         ],
     )?;

@@ -18,7 +18,10 @@ pub(super) fn packet_text(srcid: i64, policy: &str, payload: &str) -> String {
 /// A client run with `-id 1327 -pkt …/4242.PP_2` (the file is `4242.PP_2.json`, whose srcid is
 /// 4242) against a stand-in proxy, and its connection as the proxy sees it.
 fn client_with_proxy(ctx: &Ctx) -> Result<(Program, JsonPeer), String> {
-    let proxy: StandIn<(TcpStream, SocketAddr)> = StandIn::listen(("127.0.0.1", 0))?;
+    // Across hosts the stand-in proxy is on client1 and the client on webserver.
+    let proxy: StandIn<(TcpStream, SocketAddr)> =
+        StandIn::listen((ctx.ip("client1", [127, 0, 0, 1]), 0))?;
+    let revhost = proxy.addr().ip().to_string();
     let dir = ctx.scratch_dir();
     std::fs::write(
         dir.join("4242.PP_2.json"),
@@ -36,7 +39,7 @@ fn client_with_proxy(ctx: &Ctx) -> Result<(Program, JsonPeer), String> {
             "-pkt",
             &pkt.to_string_lossy(),
             "-revhost",
-            "127.0.0.1",
+            &revhost,
         ],
     )?;
     let (stream, _) = proxy.next("connection from the client", &client)?;

@@ -5,13 +5,18 @@
 //! answer right, wrong, in pieces or with an error (`client.rs`); `questions.rs` asks about a
 //! capture of all three. This file registers the checks and holds what the parts share: a
 //! JSON-message peer (one JSON value per message, no newline) and a stand-in server.
+//!
+//! Across netlab's hosts (`grade --net`) the student's proxy runs on webserver, the stand-in
+//! servers live and register on client2 ([`servers_ip`]) and the test clients on client1; the
+//! student's server and client meet a stand-in proxy on client1; in the last check the
+//! student's servers run on client2 and clients on client1, finding the proxy by name.
 
 use serde_json::{json, Value};
 use sha1::{Digest, Sha1};
 use socket2::{Domain, Protocol, Socket, Type};
-use socklab::grader::{secs, Check, Context, Lab, StandIn, WAIT};
+use socklab::grader::{hosts, secs, Check, Context, Ctx, Lab, StandIn, WAIT};
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -23,8 +28,6 @@ mod server;
 const PROXY: &str = "revproc";
 const SERVER: &str = "rp_server";
 const CLIENT: &str = "rp_client";
-/// The proxy's arguments in every check: loopback, a port the OS picks.
-const PROXY_ARGS: &[&str] = &["-port", "0", "-host", "127.0.0.1"];
 /// The course's packet `1327.PP_2` and the SHA-1 of its payload (as in the seed's logs).
 const PAYLOAD: &str = "uddirbgwkejcwxxezgadhwwvonhrhgoi";
 const PAYLOAD_SHA1: &str = "5d5b56e93d61c78d2c28d0f6b5cf45d196b825b6";
@@ -35,63 +38,63 @@ pub fn lab() -> Lab {
     Lab::new("revproxy", "Reverse proxy with policy routing and SHA-1 replies", &[PROXY, SERVER, CLIENT])
         .checks(vec![
             Check::new("1 registration", "the proxy acknowledges a setup, with either policy key and with ids as strings", 2,
-                "revproc: listen and accept in a loop, read one message (read_message), and answer a setup with the acknowledgement.", proxy::acknowledges),
+                "revproc: listen and accept in a loop, read one message (read_message), and answer a setup with the acknowledgement.", proxy::acknowledges).across_hosts(),
             Check::new("1 registration", "the proxy reads a message that arrives in pieces or with a newline", 2,
-                "read_message: one read() may hold part of a message. Keep reading until complete_value has a whole value.", proxy::framing),
+                "read_message: one read() may hold part of a message. Keep reading until complete_value has a whole value.", proxy::framing).across_hosts(),
             Check::new("1 registration", "the server registers: type 1, its id, both policy keys, its real listening port", 2,
-                "rp_server: listen first, then connect to the proxy and send the setup (register); look at what Setup::to_json sends.", server::registers),
+                "rp_server: listen first, then connect to the proxy and send the setup (register); look at what Setup::to_json sends.", server::registers).across_hosts(),
             Check::new("1 registration", "the server serves whether or not the proxy acknowledges", 1,
                 "rp_server's register: a proxy that closes, or says nothing for a while, has still registered you.", server::without_ack)
-                .limit(20),
+                .limit(20).across_hosts(),
             Check::new("1 registration", "the server stops, with the proxy's sentence, when its setup is refused", 1,
-                "rp_server's register: an answer with an error sentence means the proxy did not take you.", server::refused_setup),
+                "rp_server's register: an answer with an error sentence means the proxy did not take you.", server::refused_setup).across_hosts(),
             Check::new("2 routing", "the proxy forwards a message to a server of its policy and relays the reply", 3,
-                "revproc: answer() for a data message calls route(); pick() and forward() are yours.", proxy::routes_by_policy),
+                "revproc: answer() for a data message calls route(); pick() and forward() are yours.", proxy::routes_by_policy).across_hosts(),
             Check::new("2 routing", "round-robin per policy, in registration order (1, 2, 1, 2, 1)", 2,
-                "Table::pick: whose turn it is belongs to each policy, and moves past the server chosen.", proxy::round_robin),
+                "Table::pick: whose turn it is belongs to each policy, and moves past the server chosen.", proxy::round_robin).across_hosts(),
             Check::new("2 routing", "a new connection per message to the address the server registered from", 1,
-                "Register the setup's source address (from.ip()) with its listenport, and connect anew for each message.", proxy::registered_address),
+                "Register the setup's source address (from.ip()) with its listenport, and connect anew for each message.", proxy::registered_address).across_hosts(),
             Check::new("2 routing", "an unknown policy gets an error sentence, and the proxy goes on", 1,
-                "When pick() finds no server, the client gets error_message with a sentence.", proxy::unknown_policy),
+                "When pick() finds no server, the client gets error_message with a sentence.", proxy::unknown_policy).across_hosts(),
             Check::new("3 server", "the server answers type 2 with the payload's SHA-1, ids swapped", 3,
-                "rp_server: accept in a loop, read the data message and write reply_to(…): srcid is the server, destid the client.", server::answers_sha1),
+                "rp_server: accept in a loop, read the data message and write reply_to(…): srcid is the server, destid the client.", server::answers_sha1).across_hosts(),
             Check::new("3 server", "the server closes the connection after its reply", 1,
-                "One message per connection: after writing the reply, let the stream go.", server::closes_after_reply),
+                "One message per connection: after writing the reply, let the stream go.", server::closes_after_reply).across_hosts(),
             Check::new("3 server", "the server serves several connections at once", 1,
-                "One thread per connection: a connection that sends nothing must not hold up the next.", server::several_at_once),
+                "One thread per connection: a connection that sends nothing must not hold up the next.", server::several_at_once).across_hosts(),
             Check::new("3 server", "the server survives bad input and answers it with an error", 1,
-                "rp_server's handle: a read or decode error is logged and answered with error_message, never unwrap()ed.", server::survives_bad_input),
+                "rp_server's handle: a read or decode error is logged and answered with error_message, never unwrap()ed.", server::survives_bad_input).across_hosts(),
             Check::new("3 server", "the server prints the assignment's log lines", 1,
-                "Print `Received a message from client ID payload: …` and `Sending a response to the client ID payload: …`.", server::log_lines),
+                "Print `Received a message from client ID payload: …` and `Sending a response to the client ID payload: …`.", server::log_lines).across_hosts(),
             Check::new("4 client", "the client sends the packet file's message with its -id and prints `Hash matched.`", 3,
-                "rp_client: exchange() connects, writes the data message and reads the answer; -pkt NAME may mean NAME.json.", client::hash_matched),
+                "rp_client: exchange() connects, writes the data message and reads the answer; -pkt NAME may mean NAME.json.", client::hash_matched).across_hosts(),
             Check::new("4 client", "the client fails (exit 1) on a wrong hash and says what differs", 2,
-                "rp_client's verify: compute the SHA-1 yourself and compare it with the reply's payload.", client::wrong_hash),
+                "rp_client's verify: compute the SHA-1 yourself and compare it with the reply's payload.", client::wrong_hash).across_hosts(),
             Check::new("4 client", "the client reads a reply that arrives in pieces, ids as strings", 1,
-                "The reply may come in several reads: exchange() must use read_message, not one read().", client::reply_in_pieces),
+                "The reply may come in several reads: exchange() must use read_message, not one read().", client::reply_in_pieces).across_hosts(),
             Check::new("4 client", "the client prints the proxy's error sentence and exits 1", 1,
-                "An answer with an `error` (or `Error`) field is not a reply: print it and fail.", client::proxy_error),
+                "An answer with an `error` (or `Error`) field is not a reply: print it and fail.", client::proxy_error).across_hosts(),
             Check::new("5 failures", "a dead server is skipped and the message goes to the next one", 2,
-                "forward() failing to connect is Failure::Down: mark_down, then pick() again; pick() skips servers that are down. A server that registers again is back.", proxy::dead_server_skipped),
+                "forward() failing to connect is Failure::Down: mark_down, then pick() again; pick() skips servers that are down. A server that registers again is back.", proxy::dead_server_skipped).across_hosts(),
             Check::new("5 failures", "a server that does not answer in time is marked down and skipped for a while", 2,
                 "forward(): a timeout waiting for the reply is Failure::Down too; then mark_down, and pick() must skip it for a while.", proxy::silent_server_skipped)
-                .limit(20),
+                .limit(20).across_hosts(),
             Check::new("5 failures", "with every server of a policy down, the client gets an error sentence", 1,
-                "When pick() finds every server down, answer with error_message instead of waiting or closing.", proxy::all_down),
+                "When pick() finds every server down, answer with error_message instead of waiting or closing.", proxy::all_down).across_hosts(),
             Check::new("5 failures", "a slow server stalls no one else", 2,
-                "A thread per connection, and the table's lock let go before forward(): who waits on the lock while one server is slow?", proxy::slow_server_stalls_no_one),
+                "A thread per connection, and the table's lock let go before forward(): who waits on the lock while one server is slow?", proxy::slow_server_stalls_no_one).across_hosts(),
             Check::new("5 failures", "the proxy answers bad messages with an error and goes on", 2,
-                "handle_connection: log what is wrong and write error_message; never unwrap() what came from the network.", proxy::survives_bad_input),
+                "handle_connection: log what is wrong and write error_message; never unwrap() what came from the network.", proxy::survives_bad_input).across_hosts(),
             Check::new("5 failures", "the proxy refuses a message over 64 KiB and closes", 1,
-                "read_message must stop at MAX_MESSAGE bytes: an endless message must not grow a buffer without end.", proxy::too_large),
+                "read_message must stop at MAX_MESSAGE bytes: an endless message must not grow a buffer without end.", proxy::too_large).across_hosts(),
             Check::new("5 failures", "garbage from a server reaches the client as an error", 1,
-                "A server that answers garbage is up, only its answer is wrong: which Failure is that in forward(), and what does route() do with it?", proxy::garbage_from_server),
+                "A server that answers garbage is up, only its answer is wrong: which Failure is that in forward(), and what does route() do with it?", proxy::garbage_from_server).across_hosts(),
             Check::new("6 together", "50 clients at once all get the right reply, spread 25/25", 2,
                 "Thread per connection, round-robin turns taken under the lock, the lock let go before forwarding.", proxy::fifty_clients)
-                .limit(20),
+                .limit(20).across_hosts(),
             Check::new("6 together", "your proxy, two of your servers and your clients", 2,
                 "Run them by hand: revproc -port 5000, two rp_server with -pp PP_2, then rp_client -pkt 1327.PP_2.", proxy::all_three)
-                .limit(20),
+                .limit(20).across_hosts(),
         ])
         .questions(&questions::QUESTIONS)
 }
@@ -161,12 +164,13 @@ impl JsonPeer {
         JsonPeer::new(stream, who)
     }
 
-    /// Connects from local address `ip` (all of 127/8 is loopback on Linux), as a host with that
-    /// address would.
-    fn connect_from(to: SocketAddr, ip: &str, who: &str) -> Result<JsonPeer, String> {
-        let from: std::net::IpAddr = ip.parse().context("a test address")?;
-        let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))
-            .context("creating a test socket")?;
+    /// Connects from local address `from` (all of 127/8 is loopback on Linux), as a host with
+    /// that address would; across netlab's hosts, from the host that has it.
+    fn connect_from(to: SocketAddr, from: IpAddr, who: &str) -> Result<JsonPeer, String> {
+        let socket = hosts::at(from, || {
+            Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))
+        })
+        .context("creating a test socket")?;
         socket
             .bind(&SocketAddr::new(from, 0).into())
             .with_context(|| format!("binding a test socket to {from}"))?;
@@ -326,32 +330,46 @@ enum Behaviour {
     Garbage,
 }
 
-/// A stand-in server with id `id`: it answers each connection's message, then closes; it
-/// reports each message it received.
-fn stand_in_server(id: i64, how: Behaviour) -> Result<StandIn<Value>, String> {
-    StandIn::tcp(("127.0.0.1", 0), move |stream, _from, seen| {
-        let Ok(mut peer) = JsonPeer::new(stream, "the test server") else {
-            return;
-        };
-        let Ok(message) = peer.receive() else {
-            return;
-        };
-        let _ = seen.send(message.clone());
-        match how {
-            Behaviour::Good => {}
-            Behaviour::Slow(pause) => thread::sleep(pause),
-            Behaviour::Garbage => {
-                let _ = peer.send_raw(b"%%% not json %%%");
+/// Where the stand-in servers behind the student's proxy listen and register from: 127.0.0.1
+/// on loopback, client2 across hosts.
+fn servers_ip(ctx: &Ctx) -> IpAddr {
+    ctx.ip("client2", [127, 0, 0, 1])
+}
+
+/// A stand-in server with id `id` at [`servers_ip`]: it answers each connection's message, then
+/// closes; it reports each message it received.
+fn stand_in_server(ctx: &Ctx, id: i64, how: Behaviour) -> Result<StandIn<Value>, String> {
+    let ip = servers_ip(ctx);
+    hosts::at(ip, || {
+        StandIn::tcp((ip, 0), move |stream, _from, seen| {
+            let Ok(mut peer) = JsonPeer::new(stream, "the test server") else {
                 return;
+            };
+            let Ok(message) = peer.receive() else {
+                return;
+            };
+            let _ = seen.send(message.clone());
+            match how {
+                Behaviour::Good => {}
+                Behaviour::Slow(pause) => thread::sleep(pause),
+                Behaviour::Garbage => {
+                    let _ = peer.send_raw(b"%%% not json %%%");
+                    return;
+                }
             }
-        }
-        let _ = peer.send(&reply_to(id, &message));
+            let _ = peer.send(&reply_to(id, &message));
+        })
     })
 }
 
-/// Registers a server with the proxy at `proxy` through `setup` and expects the acknowledgement.
-fn register_with(proxy: SocketAddr, setup: &Value) -> Result<(), String> {
-    let answer = ask(proxy, setup, "a test server registering")
+/// Registers a server with the proxy at `proxy` through `setup`, sent from `from`, and expects
+/// the acknowledgement.
+fn register_from(proxy: SocketAddr, from: IpAddr, setup: &Value) -> Result<(), String> {
+    let answer = JsonPeer::connect_from(proxy, from, "a test server registering")
+        .and_then(|mut peer| {
+            peer.send(setup)?;
+            peer.receive()
+        })
         .with_context(|| format!("sending the setup {setup}"))?;
     if answer.get("Status").and_then(Value::as_str) != Some(ACK) {
         return Err(format!(
@@ -361,10 +379,12 @@ fn register_with(proxy: SocketAddr, setup: &Value) -> Result<(), String> {
     Ok(())
 }
 
-/// Registers server `id` of `policy` listening at `port` (the assignment's setup).
-fn register(proxy: SocketAddr, id: i64, policy: &str, port: u16) -> Result<(), String> {
-    register_with(
+/// Registers server `id` of `policy` listening at `port` on [`servers_ip`] (the assignment's
+/// setup, sent from there).
+fn register(ctx: &Ctx, proxy: SocketAddr, id: i64, policy: &str, port: u16) -> Result<(), String> {
+    register_from(
         proxy,
+        servers_ip(ctx),
         &json!({"type": 1, "id": id, "privPolyId": policy, "listenport": port}),
     )
 }

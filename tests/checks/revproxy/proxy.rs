@@ -2,24 +2,27 @@
 //! three of the student's programs together.
 
 use super::{
-    ask, data, error_sentence, expect_reply, number, random_payload, register, register_with,
-    sha1_hex, stand_in_server, Behaviour, JsonPeer, ACK, CLIENT, PAYLOAD, PAYLOAD_SHA1, PROXY,
-    PROXY_ARGS, SERVER,
+    ask, data, error_sentence, expect_reply, number, random_payload, register, register_from,
+    servers_ip, sha1_hex, stand_in_server, Behaviour, JsonPeer, ACK, CLIENT, PAYLOAD, PAYLOAD_SHA1,
+    PROXY, SERVER,
 };
 use serde_json::{json, Value};
-use socklab::grader::{Context, Ctx, Program, WAIT};
-use std::net::{SocketAddr, TcpListener};
+use socklab::grader::{hosts, Context, Ctx, Program, StandIn, WAIT};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// Starts the proxy on its host (127.0.0.1 on loopback) and a port the OS picks.
 fn start_proxy(ctx: &Ctx) -> Result<(Program, SocketAddr), String> {
-    ctx.start_server(PROXY, PROXY_ARGS)
+    let host = ctx.ip("webserver", [127, 0, 0, 1]).to_string();
+    ctx.start_server(PROXY, &["-port", "0", "-host", &host])
 }
 
-/// A loopback port nothing listens on: bound, then let go.
-fn dead_port() -> Result<u16, String> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+/// A port nothing listens on at [`servers_ip`]: bound, then let go.
+fn dead_port(ctx: &Ctx) -> Result<u16, String> {
+    let ip = servers_ip(ctx);
+    let listener = hosts::at(ip, || TcpListener::bind((ip, 0))).context("finding a free port")?;
     Ok(listener.local_addr().context("finding a free port")?.port())
 }
 
@@ -34,7 +37,7 @@ pub(super) fn acknowledges(ctx: &Ctx) -> Result<(), String> {
         json!({"type": "1", "id": "102", "privPoliId": "PP_2", "listenport": "5003"}),
     ];
     for setup in &setups {
-        register_with(addr, setup).map_err(|e| proxy.explain(e))?;
+        register_from(addr, servers_ip(ctx), setup).map_err(|e| proxy.explain(e))?;
     }
     Ok(())
 }
@@ -76,10 +79,10 @@ pub(super) fn framing(ctx: &Ctx) -> Result<(), String> {
 
 pub(super) fn routes_by_policy(ctx: &Ctx) -> Result<(), String> {
     let (proxy, addr) = start_proxy(ctx)?;
-    let one = stand_in_server(1, Behaviour::Good)?;
-    let two = stand_in_server(2, Behaviour::Good)?;
-    register(addr, 1, "PP_1", one.addr().port())?;
-    register(addr, 2, "PP_2", two.addr().port())?;
+    let one = stand_in_server(ctx, 1, Behaviour::Good)?;
+    let two = stand_in_server(ctx, 2, Behaviour::Good)?;
+    register(ctx, addr, 1, "PP_1", one.addr().port())?;
+    register(ctx, addr, 2, "PP_2", two.addr().port())?;
     // The course's packet: the reply carries the SHA-1 of its payload.
     let answer =
         ask(addr, &data(1327, "PP_2", PAYLOAD), "client 1327").map_err(|e| proxy.explain(e))?;
@@ -139,12 +142,12 @@ fn servers_of(proxy: &Program, addr: SocketAddr, policies: &[&str]) -> Result<Ve
 
 pub(super) fn round_robin(ctx: &Ctx) -> Result<(), String> {
     let (proxy, addr) = start_proxy(ctx)?;
-    let first = stand_in_server(1, Behaviour::Good)?;
-    let second = stand_in_server(2, Behaviour::Good)?;
-    let other = stand_in_server(9, Behaviour::Good)?;
-    register(addr, 1, "PP_1", first.addr().port())?;
-    register(addr, 9, "PP_2", other.addr().port())?;
-    register(addr, 2, "PP_1", second.addr().port())?;
+    let first = stand_in_server(ctx, 1, Behaviour::Good)?;
+    let second = stand_in_server(ctx, 2, Behaviour::Good)?;
+    let other = stand_in_server(ctx, 9, Behaviour::Good)?;
+    register(ctx, addr, 1, "PP_1", first.addr().port())?;
+    register(ctx, addr, 9, "PP_2", other.addr().port())?;
+    register(ctx, addr, 2, "PP_1", second.addr().port())?;
     // PP_2's messages in between must not move PP_1's turn.
     let order = [
         "PP_1", "PP_2", "PP_1", "PP_1", "PP_2", "PP_2", "PP_1", "PP_1",
@@ -172,15 +175,17 @@ pub(super) fn round_robin(ctx: &Ctx) -> Result<(), String> {
 
 pub(super) fn registered_address(ctx: &Ctx) -> Result<(), String> {
     let (proxy, addr) = start_proxy(ctx)?;
-    // The stand-in listens on 127.0.0.7 only, and registers from there: the proxy must connect
-    // to the setup's source address, not to 127.0.0.1 or to the address it listens on.
-    let server = stand_in_server_at("127.0.0.7", 4)?;
-    let mut setup = JsonPeer::connect_from(addr, "127.0.0.7", "a test server on 127.0.0.7")?;
-    setup.send(
+    // The stand-in listens on 127.0.0.7 only (across hosts, on client2), and registers from
+    // there: the proxy must connect to the setup's source address, not to 127.0.0.1, to the
+    // address it listens on or to the client's.
+    let at = ctx.ip("client2", [127, 0, 0, 7]);
+    let server = stand_in_server_at(at, 4)?;
+    register_from(
+        addr,
+        at,
         &json!({"type": 1, "id": 4, "privPolyId": "PP_4", "listenport": server.addr().port()}),
-    )?;
-    setup.receive().map_err(|e| proxy.explain(e))?;
-    drop(setup);
+    )
+    .map_err(|e| proxy.explain(e))?;
     for srcid in [40, 41, 42] {
         expect_reply(addr, srcid, "PP_4", 4).map_err(|e| proxy.explain(e))?;
     }
@@ -194,23 +199,25 @@ pub(super) fn registered_address(ctx: &Ctx) -> Result<(), String> {
     Ok(())
 }
 
-/// A good stand-in server listening on `ip` only.
-fn stand_in_server_at(ip: &str, id: i64) -> Result<socklab::grader::StandIn<Value>, String> {
-    socklab::grader::StandIn::tcp((ip, 0), move |stream, _from, seen| {
-        let Ok(mut peer) = JsonPeer::new(stream, "the test server") else {
-            return;
-        };
-        if let Ok(message) = peer.receive() {
-            let _ = seen.send(message.clone());
-            let _ = peer.send(&super::reply_to(id, &message));
-        }
+/// A good stand-in server listening on `ip` only (across hosts, on the host that has it).
+fn stand_in_server_at(ip: IpAddr, id: i64) -> Result<StandIn<Value>, String> {
+    hosts::at(ip, || {
+        StandIn::tcp((ip, 0), move |stream, _from, seen| {
+            let Ok(mut peer) = JsonPeer::new(stream, "the test server") else {
+                return;
+            };
+            if let Ok(message) = peer.receive() {
+                let _ = seen.send(message.clone());
+                let _ = peer.send(&super::reply_to(id, &message));
+            }
+        })
     })
 }
 
 pub(super) fn unknown_policy(ctx: &Ctx) -> Result<(), String> {
     let (proxy, addr) = start_proxy(ctx)?;
-    let server = stand_in_server(1, Behaviour::Good)?;
-    register(addr, 1, "PP_1", server.addr().port())?;
+    let server = stand_in_server(ctx, 1, Behaviour::Good)?;
+    register(ctx, addr, 1, "PP_1", server.addr().port())?;
     let answer =
         ask(addr, &data(77, "PP_9", PAYLOAD), "client 77").map_err(|e| proxy.explain(e))?;
     if error_sentence(&answer).is_none() {
@@ -228,9 +235,9 @@ pub(super) fn unknown_policy(ctx: &Ctx) -> Result<(), String> {
 
 pub(super) fn dead_server_skipped(ctx: &Ctx) -> Result<(), String> {
     let (proxy, addr) = start_proxy(ctx)?;
-    let alive = stand_in_server(2, Behaviour::Good)?;
-    register(addr, 1, "PP_1", dead_port()?)?;
-    register(addr, 2, "PP_1", alive.addr().port())?;
+    let alive = stand_in_server(ctx, 2, Behaviour::Good)?;
+    register(ctx, addr, 1, "PP_1", dead_port(ctx)?)?;
+    register(ctx, addr, 2, "PP_1", alive.addr().port())?;
     for srcid in 60..64 {
         expect_reply(addr, srcid, "PP_1", 2)
             .context("server 1 of PP_1 refuses connections; every message should reach server 2")
@@ -238,8 +245,8 @@ pub(super) fn dead_server_skipped(ctx: &Ctx) -> Result<(), String> {
     }
     // Server 1 restarts on another port and registers again: it is back at once, at its new
     // address, and takes its turns again.
-    let back = stand_in_server(1, Behaviour::Good)?;
-    register(addr, 1, "PP_1", back.addr().port())?;
+    let back = stand_in_server(ctx, 1, Behaviour::Good)?;
+    register(ctx, addr, 1, "PP_1", back.addr().port())?;
     let ids = servers_of(&proxy, addr, &["PP_1", "PP_1"])?;
     let mut sorted = ids.clone();
     sorted.sort_unstable();
@@ -254,10 +261,10 @@ pub(super) fn dead_server_skipped(ctx: &Ctx) -> Result<(), String> {
 pub(super) fn silent_server_skipped(ctx: &Ctx) -> Result<(), String> {
     let (proxy, addr) = start_proxy(ctx)?;
     // Accepts, reads, never answers (for longer than the check lasts).
-    let silent = stand_in_server(1, Behaviour::Slow(Duration::from_secs(30)))?;
-    let alive = stand_in_server(2, Behaviour::Good)?;
-    register(addr, 1, "PP_7", silent.addr().port())?;
-    register(addr, 2, "PP_7", alive.addr().port())?;
+    let silent = stand_in_server(ctx, 1, Behaviour::Slow(Duration::from_secs(30)))?;
+    let alive = stand_in_server(ctx, 2, Behaviour::Good)?;
+    register(ctx, addr, 1, "PP_7", silent.addr().port())?;
+    register(ctx, addr, 2, "PP_7", alive.addr().port())?;
     let mut first = JsonPeer::connect(addr, "client 65").map_err(|e| proxy.explain(e))?;
     let payload = random_payload();
     first.send(&data(65, "PP_7", &payload))?;
@@ -287,8 +294,8 @@ pub(super) fn silent_server_skipped(ctx: &Ctx) -> Result<(), String> {
 
 pub(super) fn all_down(ctx: &Ctx) -> Result<(), String> {
     let (proxy, addr) = start_proxy(ctx)?;
-    register(addr, 1, "PP_3", dead_port()?)?;
-    register(addr, 2, "PP_3", dead_port()?)?;
+    register(ctx, addr, 1, "PP_3", dead_port(ctx)?)?;
+    register(ctx, addr, 2, "PP_3", dead_port(ctx)?)?;
     for srcid in [70, 71] {
         let answer =
             ask(addr, &data(srcid, "PP_3", PAYLOAD), "a client").map_err(|e| proxy.explain(e))?;
@@ -303,10 +310,10 @@ pub(super) fn all_down(ctx: &Ctx) -> Result<(), String> {
 
 pub(super) fn slow_server_stalls_no_one(ctx: &Ctx) -> Result<(), String> {
     let (proxy, addr) = start_proxy(ctx)?;
-    let slow = stand_in_server(1, Behaviour::Slow(Duration::from_millis(2000)))?;
-    let fast = stand_in_server(2, Behaviour::Good)?;
-    register(addr, 1, "PP_1", slow.addr().port())?;
-    register(addr, 2, "PP_2", fast.addr().port())?;
+    let slow = stand_in_server(ctx, 1, Behaviour::Slow(Duration::from_millis(2000)))?;
+    let fast = stand_in_server(ctx, 2, Behaviour::Good)?;
+    register(ctx, addr, 1, "PP_1", slow.addr().port())?;
+    register(ctx, addr, 2, "PP_2", fast.addr().port())?;
     let waiting = thread::spawn(move || ask(addr, &data(80, "PP_1", PAYLOAD), "client 80"));
     // The slow server has the first message before the second is sent.
     slow.next("message for the slow server", &proxy)?;
@@ -332,8 +339,8 @@ pub(super) fn slow_server_stalls_no_one(ctx: &Ctx) -> Result<(), String> {
 
 pub(super) fn survives_bad_input(ctx: &Ctx) -> Result<(), String> {
     let (proxy, addr) = start_proxy(ctx)?;
-    let server = stand_in_server(1, Behaviour::Good)?;
-    register(addr, 1, "PP_1", server.addr().port())?;
+    let server = stand_in_server(ctx, 1, Behaviour::Good)?;
+    register(ctx, addr, 1, "PP_1", server.addr().port())?;
     let bad: [(&str, Vec<u8>); 7] = [
         ("text that is not JSON", b"hello proxy".to_vec()),
         ("a JSON array", b"[1, 2, 3]".to_vec()),
@@ -408,10 +415,10 @@ pub(super) fn too_large(ctx: &Ctx) -> Result<(), String> {
 
 pub(super) fn garbage_from_server(ctx: &Ctx) -> Result<(), String> {
     let (proxy, addr) = start_proxy(ctx)?;
-    let garbage = stand_in_server(3, Behaviour::Garbage)?;
-    let good = stand_in_server(4, Behaviour::Good)?;
-    register(addr, 3, "PP_5", garbage.addr().port())?;
-    register(addr, 4, "PP_5", good.addr().port())?;
+    let garbage = stand_in_server(ctx, 3, Behaviour::Garbage)?;
+    let good = stand_in_server(ctx, 4, Behaviour::Good)?;
+    register(ctx, addr, 3, "PP_5", garbage.addr().port())?;
+    register(ctx, addr, 4, "PP_5", good.addr().port())?;
     // Server 3 is alive but answers garbage: its client is told so, and server 3 keeps its turn.
     for (srcid, garbled) in [(95, true), (96, false), (97, true)] {
         if !garbled {
@@ -434,10 +441,10 @@ pub(super) fn garbage_from_server(ctx: &Ctx) -> Result<(), String> {
 
 pub(super) fn fifty_clients(ctx: &Ctx) -> Result<(), String> {
     let (proxy, addr) = start_proxy(ctx)?;
-    let one = stand_in_server(1, Behaviour::Good)?;
-    let two = stand_in_server(2, Behaviour::Good)?;
-    register(addr, 1, "PP_1", one.addr().port())?;
-    register(addr, 2, "PP_1", two.addr().port())?;
+    let one = stand_in_server(ctx, 1, Behaviour::Good)?;
+    let two = stand_in_server(ctx, 2, Behaviour::Good)?;
+    register(ctx, addr, 1, "PP_1", one.addr().port())?;
+    register(ctx, addr, 2, "PP_1", two.addr().port())?;
     let start = Arc::new(Barrier::new(CLIENTS));
     let clients: Vec<_> = (0..CLIENTS as i64)
         .map(|i| {
@@ -491,25 +498,26 @@ const CLIENTS: usize = 50;
 pub(super) fn all_three(ctx: &Ctx) -> Result<(), String> {
     let (proxy, addr) = start_proxy(ctx)?;
     let port = addr.port().to_string();
+    // Across hosts the servers run on client2 and the clients on client1, and both find the
+    // proxy by its name, as in the handout.
+    let across = ctx.across_hosts();
+    let revhost = if across {
+        "www.ttm4200.com".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    let host = servers_ip(ctx).to_string();
     let mut servers = Vec::new();
     for id in ["21", "22"] {
-        let (server, _) = ctx.start_server(
+        let server = ctx.spawn_on(
+            across.then_some("client2"),
             SERVER,
             &[
-                "-id",
-                id,
-                "-pp",
-                "PP_2",
-                "-listen",
-                "0",
-                "-revproc",
-                &port,
-                "-revhost",
-                "127.0.0.1",
-                "-host",
-                "127.0.0.1",
+                "-id", id, "-pp", "PP_2", "-listen", "0", "-revproc", &port, "-revhost", &revhost,
+                "-host", &host,
             ],
         )?;
+        server.address(WAIT)?;
         server
             .expect_line("the acknowledgement printed", WAIT, |l| l.contains(ACK))
             .map_err(|e| server.explain(e))?;
@@ -523,17 +531,11 @@ pub(super) fn all_three(ctx: &Ctx) -> Result<(), String> {
     let name = name.to_string_lossy();
     let mut ids = Vec::new();
     for id in ["1327", "1328", "1329"] {
-        let client = ctx.spawn(
+        let client = ctx.spawn_on(
+            across.then_some("client1"),
             CLIENT,
             &[
-                "-id",
-                id,
-                "-revproc",
-                &port,
-                "-pkt",
-                &name,
-                "-revhost",
-                "127.0.0.1",
+                "-id", id, "-revproc", &port, "-pkt", &name, "-revhost", &revhost,
             ],
         )?;
         let lines = client.run_to_end(WAIT).map_err(|e| proxy.explain(e))?;

@@ -21,28 +21,27 @@ enum Ack {
     Silent,
 }
 
-/// A server with id 100 for PP_1 on a port of its choosing, registered with a stand-in proxy:
-/// the server, its address (from its first line) and the setup it sent.
-fn started(ctx: &Ctx, ack: Ack) -> Result<(Program, SocketAddr, Value, Proxy), String> {
-    let proxy: Proxy = StandIn::listen(("127.0.0.1", 0))?;
-    let port = proxy.port();
+/// A stand-in proxy (on client1 across hosts) and a server with id 100 for PP_1 on a port of its
+/// choosing (on webserver across hosts), told to register with it; the server's address from its
+/// first line.
+fn start(ctx: &Ctx) -> Result<(Proxy, Program, SocketAddr), String> {
+    let proxy: Proxy = StandIn::listen((ctx.ip("client1", [127, 0, 0, 1]), 0))?;
+    let (port, revhost) = (proxy.port(), proxy.addr().ip().to_string());
+    let host = ctx.ip("webserver", [127, 0, 0, 1]).to_string();
     let (server, addr) = ctx.start_server(
         SERVER,
         &[
-            "-id",
-            "100",
-            "-pp",
-            "PP_1",
-            "-listen",
-            "0",
-            "-revproc",
-            &port,
-            "-revhost",
-            "127.0.0.1",
-            "-host",
-            "127.0.0.1",
+            "-id", "100", "-pp", "PP_1", "-listen", "0", "-revproc", &port, "-revhost", &revhost,
+            "-host", &host,
         ],
     )?;
+    Ok((proxy, server, addr))
+}
+
+/// A server with id 100 for PP_1 on a port of its choosing, registered with a stand-in proxy:
+/// the server, its address (from its first line) and the setup it sent.
+fn started(ctx: &Ctx, ack: Ack) -> Result<(Program, SocketAddr, Value, Proxy), String> {
+    let (proxy, server, addr) = start(ctx)?;
     let (stream, _) = proxy.next("setup connection from the server", &server)?;
     let mut conn = JsonPeer::new(stream, "the test proxy")?;
     let setup = conn
@@ -230,25 +229,7 @@ pub(super) fn log_lines(ctx: &Ctx) -> Result<(), String> {
 }
 
 pub(super) fn refused_setup(ctx: &Ctx) -> Result<(), String> {
-    let proxy: Proxy = StandIn::listen(("127.0.0.1", 0))?;
-    let port = proxy.port();
-    let (server, _) = ctx.start_server(
-        SERVER,
-        &[
-            "-id",
-            "100",
-            "-pp",
-            "PP_1",
-            "-listen",
-            "0",
-            "-revproc",
-            &port,
-            "-revhost",
-            "127.0.0.1",
-            "-host",
-            "127.0.0.1",
-        ],
-    )?;
+    let (proxy, server, _) = start(ctx)?;
     let (stream, _) = proxy.next("setup connection from the server", &server)?;
     let mut conn = JsonPeer::new(stream, "the test proxy")?;
     conn.receive().map_err(|e| server.explain(e))?;

@@ -1,12 +1,14 @@
 //! Milestone 7: --allow CIDR, which closes connections from clients outside the given networks.
-//! The test clients are at 127.0.0.1 (and at ::1 for IPv6), so the networks vary around them.
+//! The test clients are at 127.0.0.1 (and at ::1 for IPv6), so the networks vary around them;
+//! across netlab's hosts the IPv4 client is client1, and the networks are the same ones drawn
+//! around its address ([`Around`]).
 
 use super::http::{basic, call, call_body, connect, post, string};
 use super::xml::expect_canon;
 use super::{start, still_running, PASS, USER};
 use socklab::grader::{secs, Context, Ctx, Program, WAIT};
 use std::io::{ErrorKind, Read, Write};
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 
 /// The server with the default credentials, allowing only `nets`.
 fn start_allowing(ctx: &Ctx, nets: &[&str]) -> Result<(Program, SocketAddr), String> {
@@ -14,17 +16,68 @@ fn start_allowing(ctx: &Ctx, nets: &[&str]) -> Result<(Program, SocketAddr), Str
     start(ctx, USER, PASS, &allow)
 }
 
+/// Networks drawn around the test client's IPv4 address `client` (127.0.0.1 on loopback).
+struct Around {
+    client: Ipv4Addr,
+}
+
+impl Around {
+    /// The client's address as the check sees it: 127.0.0.1 on loopback, client1 across hosts.
+    fn of(ctx: &Ctx) -> Around {
+        let client = match ctx.ip("client1", [127, 0, 0, 1]) {
+            std::net::IpAddr::V4(v4) => v4,
+            std::net::IpAddr::V6(_) => Ipv4Addr::LOCALHOST,
+        };
+        Around { client }
+    }
+
+    /// Private networks that do not hold the client, in a fixed order (10/8 and 192.168/16
+    /// for 127.0.0.1).
+    fn elsewhere(&self) -> Vec<String> {
+        let holds = |[a, b, c, d]: [u8; 4], len: u32| {
+            let mask = u32::MAX << (32 - len);
+            u32::from(self.client) & mask == u32::from(Ipv4Addr::new(a, b, c, d)) & mask
+        };
+        [
+            ([10, 0, 0, 0], 8),
+            ([192, 168, 0, 0], 16),
+            ([172, 16, 0, 0], 12),
+        ]
+        .into_iter()
+        .filter(|&(net, len)| !holds(net, len))
+        .map(|([a, b, c, d], len)| format!("{a}.{b}.{c}.{d}/{len}"))
+        .collect()
+    }
+
+    /// The /9 network of the client (`same`) or the other /9 of its first byte.
+    fn nine(&self, same: bool) -> String {
+        let [a, b, _, _] = self.client.octets();
+        let top = if same { b & 0x80 } else { (b & 0x80) ^ 0x80 };
+        format!("{a}.{top}.0.0/9")
+    }
+
+    /// The client's /30 network.
+    fn thirty(&self) -> String {
+        let [a, b, c, d] = self.client.octets();
+        format!("{a}.{b}.{c}.{}/30", d & !3)
+    }
+}
+
 /// Clients outside every --allow network have their connection closed without an answer.
 pub(super) fn refuses_outsiders(ctx: &Ctx) -> Result<(), String> {
+    let around = Around::of(ctx);
+    let elsewhere = around.elsewhere();
     for nets in [
-        &["10.0.0.0/8", "192.168.0.0/16"][..],
-        &["127.128.0.0/9"],
-        &["::1/128"],
+        vec![elsewhere[0].clone(), elsewhere[1].clone()],
+        vec![around.nine(false)],
+        vec!["::1/128".to_string()],
     ] {
-        let (server, addr) = start_allowing(ctx, nets)?;
+        let nets: Vec<&str> = nets.iter().map(String::as_str).collect();
+        let (server, addr) = start_allowing(ctx, &nets)?;
         let what = format!(
-            "with --allow {} a client at 127.0.0.1",
-            nets.join(" --allow ")
+            "with --allow {} a client at {}",
+            nets.join(" --allow "),
+            around.client
         );
         let mut stream = connect(addr)?;
         // The write may already fail if the server closed at once: that is a refusal too.
@@ -58,16 +111,19 @@ pub(super) fn refuses_outsiders(ctx: &Ctx) -> Result<(), String> {
 
 /// Clients inside an --allow network are served, whatever its prefix length.
 pub(super) fn admits_insiders(ctx: &Ctx) -> Result<(), String> {
+    let around = Around::of(ctx);
     for nets in [
-        &["10.0.0.0/8", "127.0.0.0/30"][..],
-        &["127.0.0.1"],
-        &["127.0.0.0/9"],
-        &["0.0.0.0/0"],
+        vec![around.elsewhere()[0].clone(), around.thirty()],
+        vec![around.client.to_string()],
+        vec![around.nine(true)],
+        vec!["0.0.0.0/0".to_string()],
     ] {
-        let (_server, addr) = start_allowing(ctx, nets)?;
+        let nets: Vec<&str> = nets.iter().map(String::as_str).collect();
+        let (_server, addr) = start_allowing(ctx, &nets)?;
         let what = format!(
-            "with --allow {}, a client at 127.0.0.1",
-            nets.join(" --allow ")
+            "with --allow {}, a client at {}",
+            nets.join(" --allow "),
+            around.client
         );
         let got = call(addr, "echo", &[&string("inside")]).context(&what)?;
         expect_canon(&got, "string:INSIDE", &what)?;

@@ -1,6 +1,7 @@
 //! Milestone 6: the student's client against a stand-in XML-RPC server written here, which
 //! reads each request, answers it in two pieces 100 ms apart (so the client must read until the
-//! whole body is there) and reports what it read.
+//! whole body is there) and reports what it read. Across netlab's hosts (`grade --net`) the
+//! client runs on webserver and the stand-in on client1.
 
 use super::http::{basic, read_request, Request};
 use super::xml::canon_call;
@@ -16,21 +17,25 @@ use std::time::Duration;
 /// A stand-in server: it reports each request it read, or why it could not read one.
 type XmlStandIn = StandIn<Result<Request, String>>;
 
-/// A stand-in on a free loopback port that answers each request with what `answer` returns.
-fn stand_in(answer: fn(&Request) -> Vec<u8>) -> Result<XmlStandIn, String> {
-    StandIn::tcp(("127.0.0.1", 0), move |stream, _from, seen| {
-        let request = read_request(&stream);
-        if let Ok(request) = &request {
-            let reply = answer(request);
-            let mut writer = &stream;
-            let half = reply.len() / 2;
-            let _ = writer.write_all(&reply[..half]);
-            let _ = writer.flush();
-            thread::sleep(Duration::from_millis(100));
-            let _ = writer.write_all(&reply[half..]);
-        }
-        let _ = seen.send(request);
-    })
+/// A stand-in on a free loopback port (across hosts, on client1) that answers each request with
+/// what `answer` returns.
+fn stand_in(ctx: &Ctx, answer: fn(&Request) -> Vec<u8>) -> Result<XmlStandIn, String> {
+    StandIn::tcp(
+        (ctx.ip("client1", [127, 0, 0, 1]), 0),
+        move |stream, _from, seen| {
+            let request = read_request(&stream);
+            if let Ok(request) = &request {
+                let reply = answer(request);
+                let mut writer = &stream;
+                let half = reply.len() / 2;
+                let _ = writer.write_all(&reply[..half]);
+                let _ = writer.flush();
+                thread::sleep(Duration::from_millis(100));
+                let _ = writer.write_all(&reply[half..]);
+            }
+            let _ = seen.send(request);
+        },
+    )
 }
 
 /// The request the stand-in read from `client`.
@@ -45,8 +50,8 @@ fn run_client(
     server: &XmlStandIn,
     extra: &[&str],
 ) -> Result<(Program, Vec<String>, bool), String> {
-    let port = server.port();
-    let mut args = vec!["--host", "127.0.0.1", "--port", &port];
+    let (host, port) = (server.addr().ip().to_string(), server.port());
+    let mut args = vec!["--host", host.as_str(), "--port", &port];
     args.extend_from_slice(extra);
     let client = ctx.spawn(CLIENT, &args)?;
     let (lines, status) = client.finish(WAIT)?;
@@ -116,7 +121,7 @@ fn refuse_answer(_: &Request) -> Vec<u8> {
 
 /// The seed's run: echo("hello server...") and its reply printed, exit 0.
 pub(super) fn echo(ctx: &Ctx) -> Result<(), String> {
-    let server = stand_in(echo_answer)?;
+    let server = stand_in(ctx, echo_answer)?;
     let (client, lines, ok) = run_client(ctx, &server, &[])?;
     request(&server, &client)?;
     let want = [
@@ -135,7 +140,7 @@ pub(super) fn echo(ctx: &Ctx) -> Result<(), String> {
 
 /// The request line, Host, the Basic credentials of --username/--password, and the body.
 pub(super) fn request_form(ctx: &Ctx) -> Result<(), String> {
-    let server = stand_in(echo_answer)?;
+    let server = stand_in(ctx, echo_answer)?;
     let (user, pass) = ("bob", "pw with space:and colon");
     let (client, _, _) = run_client(ctx, &server, &["--username", user, "--password", pass])?;
     let seen = request(&server, &client)?;
@@ -171,7 +176,7 @@ pub(super) fn request_form(ctx: &Ctx) -> Result<(), String> {
 
 /// --message with XML's special characters and non-ASCII letters arrives intact.
 pub(super) fn message(ctx: &Ctx) -> Result<(), String> {
-    let server = stand_in(echo_answer)?;
+    let server = stand_in(ctx, echo_answer)?;
     let message = "<b> & \"q\" ü ☺";
     let (client, lines, ok) = run_client(ctx, &server, &["--message", message])?;
     let seen = request(&server, &client)?;
@@ -192,7 +197,7 @@ pub(super) fn message(ctx: &Ctx) -> Result<(), String> {
 
 /// A 401 and a fault are reported, with a non-zero exit.
 pub(super) fn errors(ctx: &Ctx) -> Result<(), String> {
-    let refusing = stand_in(refuse_answer)?;
+    let refusing = stand_in(ctx, refuse_answer)?;
     let (client, lines, ok) = run_client(ctx, &refusing, &[])?;
     request(&refusing, &client)?;
     if ok || lines.iter().any(|l| l.starts_with("Got reply")) {
@@ -205,7 +210,7 @@ pub(super) fn errors(ctx: &Ctx) -> Result<(), String> {
             "the client should print the 401 status; it printed {lines:?}"
         ));
     }
-    let faulting = stand_in(fault_answer)?;
+    let faulting = stand_in(ctx, fault_answer)?;
     let (_client, lines, ok) = run_client(ctx, &faulting, &[])?;
     if ok
         || !lines
@@ -216,7 +221,7 @@ pub(super) fn errors(ctx: &Ctx) -> Result<(), String> {
             "when the server answers a fault the client should print its faultString and exit non-zero; it printed {lines:?}"
         ));
     }
-    let cutting = stand_in(cut_answer)?;
+    let cutting = stand_in(ctx, cut_answer)?;
     let (_client, lines, ok) = run_client(ctx, &cutting, &[])?;
     if ok || lines.iter().any(|l| l.starts_with("Got reply")) {
         return Err(format!(

@@ -1,6 +1,8 @@
 //! Checks for lab `xmlrpc`: the XML-RPC server with HTTP Basic auth and its client. The server
 //! is driven over loopback with raw HTTP written here; the client talks to a stand-in server
-//! written here, which reports what it was sent.
+//! written here, which reports what it was sent. Across netlab's hosts (`grade --net`) the
+//! student's programs run on webserver and the grader's side on client1; the IPv6 check of
+//! --allow stays on loopback ([`NO_IPV6_NETWORK`]).
 //!
 //! This file registers the lab and holds what the milestones share (program names, the default
 //! credentials, starting the server). The test side's HTTP is in `http.rs`, its reading of
@@ -23,6 +25,9 @@ const CLIENT: &str = "xmlrpc_client";
 /// The credentials the server is started with unless a check says otherwise.
 const USER: &str = "user";
 const PASS: &str = "pass";
+/// Why the IPv6 check of --allow runs on loopback under `grade --net`.
+const NO_IPV6_NETWORK: &str =
+    "netlab's hosts share no IPv6 network: the check's client and the server meet on ::1";
 
 pub fn lab() -> Lab {
     Lab::new(
@@ -32,63 +37,63 @@ pub fn lab() -> Lab {
     )
     .checks(vec![
             Check::new("1 HTTP", "prints its real address and accepts TCP connections", 1,
-                "Bind a TcpListener, then print listener.local_addr(): with port 0 the OS picks the port.", server::prints_address),
+                "Bind a TcpListener, then print listener.local_addr(): with port 0 the OS picks the port.", server::prints_address).across_hosts(),
             Check::new("1 HTTP", "answers a POST with 200, Content-Type and a matching Content-Length", 2,
-                "Read the request line, the headers up to the empty line, then exactly Content-Length bytes; write status line, headers, empty line, body.", server::answers_post),
+                "Read the request line, the headers up to the empty line, then exactly Content-Length bytes; write status line, headers, empty line, body.", server::answers_post).across_hosts(),
             Check::new("1 HTTP", "reads a body that arrives in several pieces", 1,
-                "One read() may return part of the body: read_exact reads until all Content-Length bytes are there.", server::reads_body_in_pieces),
+                "One read() may return part of the body: read_exact reads until all Content-Length bytes are there.", server::reads_body_in_pieces).across_hosts(),
             Check::new("1 HTTP", "keeps an HTTP/1.1 connection open; closes on `Connection: close`", 1,
-                "Loop over requests on one connection; stop after a response to `Connection: close` or to HTTP/1.0.", server::keeps_alive),
+                "Loop over requests on one connection; stop after a response to `Connection: close` or to HTTP/1.0.", server::keeps_alive).across_hosts(),
             Check::new("1 HTTP", "answers GET with 405 and `Allow: POST`", 1,
-                "Only POST carries a call: anything else gets 405 Method Not Allowed.", server::refuses_get),
+                "Only POST carries a call: anything else gets 405 Method Not Allowed.", server::refuses_get).across_hosts(),
             Check::new("1 HTTP", "answers another path with 404, serves / and /RPC2", 1,
-                "Compare the request's path with / and /RPC2.", server::refuses_other_paths),
+                "Compare the request's path with / and /RPC2.", server::refuses_other_paths).across_hosts(),
             Check::new("1 HTTP", "answers a body over 1 MiB with 413 without reading it", 1,
-                "Compare Content-Length with MAX_BODY before allocating or reading the body.", server::refuses_large_body),
+                "Compare Content-Length with MAX_BODY before allocating or reading the body.", server::refuses_large_body).across_hosts(),
             Check::new("1 HTTP", "survives half requests, stalled clients and garbage (400)", 2,
-                "Each connection has its own thread; every malformed request gets the status its blank names; a request that never completes is never answered as one; a client that vanishes ends only its thread.", server::survives_bad_clients),
+                "Each connection has its own thread; every malformed request gets the status its blank names; a request that never completes is never answered as one; a client that vanishes ends only its thread.", server::survives_bad_clients).across_hosts(),
             Check::new("2 auth", "accepts the --username/--password credentials (scheme in any case)", 2,
-                "Decode the base64 token after `Basic ` and compare it with `username:password`; the scheme name is case-insensitive.", auth::accepts),
+                "Decode the base64 token after `Basic ` and compare it with `username:password`; the scheme name is case-insensitive.", auth::accepts).across_hosts(),
             Check::new("2 auth", "refuses a request without Authorization: 401 with WWW-Authenticate", 1,
-                "A 401 must say how to authenticate: WWW-Authenticate: Basic realm=\"…\".", auth::missing),
+                "A 401 must say how to authenticate: WWW-Authenticate: Basic realm=\"…\".", auth::missing).across_hosts(),
             Check::new("2 auth", "refuses a wrong user, a wrong password and a mere prefix: 401", 1,
-                "Compare the whole decoded `user:password`, not a prefix, in constant time.", auth::wrong),
+                "Compare the whole decoded `user:password`, not a prefix, in constant time.", auth::wrong).across_hosts(),
             Check::new("2 auth", "refuses other schemes (Bearer, Digest): 401", 1,
-                "Only the Basic scheme is accepted.", auth::not_basic),
+                "Only the Basic scheme is accepted.", auth::not_basic).across_hosts(),
             Check::new("2 auth", "refuses malformed credentials (no token, not base64, no colon): 401", 1,
-                "Every decoding error is a refusal, never an unwrap().", auth::malformed),
+                "Every decoding error is a refusal, never an unwrap().", auth::malformed).across_hosts(),
             Check::new("3 echo", "echo(\"hello server...\") returns \"HELLO SERVER...\"", 3,
-                "Once HTTP and auth work, the given code decodes the call and answers it.", calls::echo_round_trip),
+                "Once HTTP and auth work, the given code decodes the call and answers it.", calls::echo_round_trip).across_hosts(),
             Check::new("3 echo", "echo handles untyped values, XML escapes and Unicode", 1,
-                "The given XML code decodes `<value>text</value>` and &amp; escapes; send the response body as it is.", calls::echo_escapes),
+                "The given XML code decodes `<value>text</value>` and &amp; escapes; send the response body as it is.", calls::echo_escapes).across_hosts(),
             Check::new("3 echo", "prints `Client said: …` for each echo", 1,
-                "The given echo prints it; it shows up once calls reach it.", calls::echo_prints),
+                "The given echo prints it; it shows up once calls reach it.", calls::echo_prints).across_hosts(),
             Check::new("4 faults", "an unknown method gives a fault with faultCode and faultString", 1,
-                "A fault is still an HTTP 200 response: the HTTP exchange worked, the call did not.", calls::fault_unknown_method),
+                "A fault is still an HTTP 200 response: the HTTP exchange worked, the call did not.", calls::fault_unknown_method).across_hosts(),
             Check::new("4 faults", "wrong argument count or type gives a fault", 1,
-                "echo takes exactly one string.", calls::fault_bad_params),
+                "echo takes exactly one string.", calls::fault_bad_params).across_hosts(),
             Check::new("4 faults", "malformed XML gives a fault, not a 500; the server keeps serving", 2,
-                "A body that is not an XML-RPC call is answered with a fault, and the connection goes on.", calls::fault_bad_xml),
+                "A body that is not an XML-RPC call is answered with a fault, and the connection goes on.", calls::fault_bad_xml).across_hosts(),
             Check::new("5 multicall", "system.multicall runs several echos in one request", 2,
-                "Each call's result comes back wrapped in a one-element array.", calls::multicall_echos),
+                "Each call's result comes back wrapped in a one-element array.", calls::multicall_echos).across_hosts(),
             Check::new("5 multicall", "a failing call in a multicall gives a fault struct in its place", 1,
-                "One bad call must not spoil the others.", calls::multicall_with_fault),
+                "One bad call must not spoil the others.", calls::multicall_with_fault).across_hosts(),
             Check::new("5 multicall", "system.listMethods lists the three methods", 1,
-                "The given dispatch answers it once calls work.", calls::list_methods),
+                "The given dispatch answers it once calls work.", calls::list_methods).across_hosts(),
             Check::new("6 client", "prints `Sending message to server: …` and `Got reply: …`", 3,
-                "Connect, write the POST with its headers and body, read the status line, headers and Content-Length body.", client::echo),
+                "Connect, write the POST with its headers and body, read the status line, headers and Content-Length body.", client::echo).across_hosts(),
             Check::new("6 client", "sends POST, Host, Basic credentials and Content-Length", 1,
-                "Authorization: Basic base64(username:password); Content-Length is the body's length in bytes.", client::request_form),
+                "Authorization: Basic base64(username:password); Content-Length is the body's length in bytes.", client::request_form).across_hosts(),
             Check::new("6 client", "--message with XML special characters arrives intact", 1,
-                "The given XML code escapes the text; Content-Length counts bytes, not characters.", client::message),
+                "The given XML code escapes the text; Content-Length counts bytes, not characters.", client::message).across_hosts(),
             Check::new("6 client", "reports a 401 and a fault, and exits non-zero", 1,
-                "Read the status code from the status line; a fault is a 200 whose body holds <fault>; a body shorter than its Content-Length is an error too.", client::errors),
+                "Read the status code from the status line; a fault is a 200 whose body holds <fault>; a body shorter than its Content-Length is an error too.", client::errors).across_hosts(),
             Check::new("7 allow", "--allow CIDR closes connections from outside those networks", 1,
-                "Compare the first prefix bits of the client's address with the network's, using a mask.", allow::refuses_outsiders),
+                "Compare the first prefix bits of the client's address with the network's, using a mask.", allow::refuses_outsiders).across_hosts(),
             Check::new("7 allow", "--allow CIDR serves clients inside them (any prefix length)", 1,
-                "A /9 compares 9 bits: the whole first byte and the top bit of the second.", allow::admits_insiders),
+                "A /9 compares 9 bits: the whole first byte and the top bit of the second.", allow::admits_insiders).across_hosts(),
             Check::new("7 allow", "IPv6 networks: 128-bit masks, and no match across families", 1,
-                "An IPv6 address has 128 bits: check your mask for /0 and /128, and what a v4 network does with a v6 client.", allow::ipv6_networks),
+                "An IPv6 address has 128 bits: check your mask for /0 and /128, and what a v4 network does with a v6 client.", allow::ipv6_networks).loopback_only(NO_IPV6_NETWORK),
     ])
     .questions(&questions::QUESTIONS)
 }
@@ -96,7 +101,7 @@ pub fn lab() -> Lab {
 // ---------------------------------------------------------------------------------------------
 // Shared by the milestones.
 
-/// Starts the server on a free loopback port with `--username user --password pass` and the
+/// Starts the server on a free loopback port (across hosts, on webserver's address) with `--username user --password pass` and the
 /// `extra` options, and reads its address.
 fn start(
     ctx: &Ctx,
@@ -104,9 +109,10 @@ fn start(
     pass: &str,
     extra: &[&str],
 ) -> Result<(Program, SocketAddr), String> {
+    let host = ctx.ip("webserver", [127, 0, 0, 1]).to_string();
     let mut args = vec![
         "--host",
-        "127.0.0.1",
+        &host,
         "--port",
         "0",
         "--username",
