@@ -135,7 +135,6 @@ pub struct Ran {
     pub code: Option<i32>,
     /// The wall-clock limit was reached and the sandbox killed.
     pub timed_out: bool,
-    pub elapsed: Duration,
 }
 
 /// bubblewrap, and the paths a sandbox binds from this machine.
@@ -384,7 +383,6 @@ impl Sandbox {
             results,
             code: status.and_then(|s| s.code()),
             timed_out,
-            elapsed: started.elapsed(),
         })
     }
 
