@@ -441,6 +441,8 @@ fn chown_tree(dir: &Path, uid: u32) -> Result<(), String> {
     Ok(())
 }
 
+/// `name` on PATH. Looked up here, not by the spawn: run as root, the spawn would search PATH as
+/// `nobody`, who may not enter some of its folders.
 fn which(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")?
         .to_str()?
