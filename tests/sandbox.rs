@@ -1,5 +1,7 @@
 //! The grading sandbox against a corpus of hostile submissions (issue 16): each is the solutions
-//! plus one misdeed, graded in one batch with an honest submission. For each: its checks fail
+//! plus one misdeed (a daemon, a write to `$HOME`, a connection out, a fork bomb, memory without
+//! end, endless output, a forger, a compile that never ends, a peek at another student's file, a
+//! disk filler), graded in one batch with an honest submission. For each: its checks fail
 //! with a reason an instructor understands, nothing outside its scratch changes, no process
 //! remains, and the honest submission's grade is the one it gets alone.
 //!
@@ -130,7 +132,7 @@ fn hostile_submissions_are_contained() {
     let port = listener.local_addr().unwrap().port();
     let honest_file = subs.join("honest/labs").join(LAB).join(FILE);
     let book = out.join("gradebook.csv");
-    let misdeeds: [(&str, String, String); 9] = [
+    let misdeeds: [(&str, String, String); 10] = [
         (
             "daemon",
             "misdeed();".into(),
@@ -209,6 +211,15 @@ fn hostile_submissions_are_contained() {
                 .into(),
         ),
         (
+            "disk",
+            "misdeed();".into(),
+            "fn misdeed() { use std::io::Write; let chunk = vec![7u8; 1 << 20]; \
+             for n in 0..32 { let mut f = std::fs::File::create(format!(\"/kit/filler-{n}\")).unwrap(); \
+             for _ in 0..256 { if let Err(e) = f.write_all(&chunk) { panic!(\"filling stopped at file {n}: {e}\"); } } } \
+             panic!(\"8 GiB written: no limit on the folder\"); }\n"
+                .into(),
+        ),
+        (
             "peeker",
             "misdeed();".into(),
             format!(
@@ -259,6 +270,7 @@ fn hostile_submissions_are_contained() {
         ("forger", "then killed them"),
         ("endless-compile", "took longer than 15 s"),
         ("peeker", "out of reach"),
+        ("disk", "wrote more than 2 GiB"),
     ];
     for (name, why) in reasons {
         assert_eq!(rows[name].0, 0, "{name} scored: {said}");

@@ -3,14 +3,15 @@
 //!
 //! What a submission's code can do inside, and what it cannot:
 //! - It sees the system read-only (`/usr`, `/etc`), the Rust toolchain and cargo's sources
-//!   read-only, its own scratch copy of the kit at `/kit` (writable), a private `/tmp` and a
-//!   `$HOME` that vanish with it. Nothing else of the machine: no other student's folder, no
-//!   gradebook, no results file.
+//!   read-only, its own scratch copy of the kit at `/kit` (writable), and a private `/tmp` (also
+//!   `$HOME`, 256 MiB) that vanishes with it; everything else is read-only. Nothing else of the
+//!   machine: no other student's folder, no gradebook, no results file.
 //! - Its network namespace has only loopback: nothing leaves, and submissions graded side by side
 //!   cannot see each other's ports.
 //! - Its PID namespace ends with the grader inside: no process outlives grading.
 //! - Limits on processes, memory, file size and CPU time ([`LIMITS`]); the outer grader adds a
-//!   wall-clock limit for the whole run, the inner one a wall-clock limit per compile.
+//!   wall-clock limit for the whole run and watches how much its folder grows, the inner one
+//!   adds a wall-clock limit per compile.
 //! - The results come back on a pipe (fd 3 inside) that only the grader holds: [`enter`] moves it
 //!   where no child inherits it and makes the grader undumpable, so a student's program, running
 //!   as the same user, can neither open the grader's descriptors nor write into its memory.
@@ -40,6 +41,8 @@ pub struct Limits {
     pub file_size: u64,
     /// CPU seconds of one process.
     pub cpu: u64,
+    /// How much the kit copy may grow, all files together (watched from outside).
+    pub disk: u64,
 }
 
 pub const LIMITS: Limits = Limits {
@@ -47,6 +50,7 @@ pub const LIMITS: Limits = Limits {
     memory: 4 << 30,
     file_size: 512 << 20,
     cpu: 600,
+    disk: 2 << 30,
 };
 
 /// Where the kit copy is mounted inside, and the grader binary.
@@ -133,8 +137,8 @@ pub struct Ran {
     pub results: Vec<u8>,
     /// Its exit code, `None` when killed by a signal.
     pub code: Option<i32>,
-    /// The wall-clock limit was reached and the sandbox killed.
-    pub timed_out: bool,
+    /// Why the sandbox was stopped from outside: a limit it reached.
+    pub stopped: Option<String>,
 }
 
 /// bubblewrap, and the paths a sandbox binds from this machine.
@@ -254,10 +258,12 @@ impl Sandbox {
             "/proc",
             "--dev",
             "/dev",
+            // A private /tmp, and the only place outside /kit it may write: sized, since a
+            // tmpfs is memory.
+            "--size",
+            "268435456",
             "--tmpfs",
             "/tmp",
-            "--dir",
-            "/home/student",
         ]
         .map(String::from)
         .to_vec();
@@ -275,7 +281,7 @@ impl Sandbox {
             args.extend([how.into(), path_str(source), dest.clone()]);
         }
         let path = format!("{}/bin:/usr/bin:/bin", self.sysroot.display());
-        let home = "/home/student";
+        let home = "/tmp";
         let cargo_home = path_str(&self.cargo_home);
         for (name, value) in [
             ("PATH", path.as_str()),
@@ -292,6 +298,8 @@ impl Sandbox {
         ] {
             args.extend(["--setenv".into(), name.into(), value.into()]);
         }
+        // The root bubblewrap built (a tmpfs too) becomes read-only; /kit and /tmp stay writable.
+        args.extend(["--remount-ro".into(), "/".into()]);
         args.extend(["--chdir".into(), KIT.into(), "--".into()]);
         args.extend(argv.iter().cloned());
 
@@ -356,17 +364,35 @@ impl Sandbox {
         });
         let out = child.stdout.take().map(keep_start);
         let err = child.stderr.take().map(keep_start);
-        let mut timed_out = false;
+        let size_before = tree_size(kit);
+        let mut weighed = Instant::now();
+        let mut stopped = None;
         let status = loop {
             match child.try_wait() {
                 Ok(Some(status)) => break Some(status),
-                Ok(None) if started.elapsed() >= limit => {
-                    timed_out = true;
-                    // bubblewrap's death takes every process of the sandbox with it.
-                    let _ = child.kill();
-                    break child.wait().ok();
+                Ok(None) => {
+                    if started.elapsed() >= limit {
+                        stopped = Some(format!(
+                            "stopped after {} s, the time limit for a submission",
+                            limit.as_secs()
+                        ));
+                    } else if weighed.elapsed() >= Duration::from_secs(1) {
+                        // Each file is capped inside; how many there are is watched here.
+                        weighed = Instant::now();
+                        if tree_size(kit).saturating_sub(size_before) > LIMITS.disk {
+                            stopped = Some(format!(
+                                "stopped: it wrote more than {} GiB into its folder, the limit",
+                                LIMITS.disk >> 30
+                            ));
+                        }
+                    }
+                    if stopped.is_some() {
+                        // bubblewrap's death takes every process of the sandbox with it.
+                        let _ = child.kill();
+                        break child.wait().ok();
+                    }
+                    thread::sleep(Duration::from_millis(50));
                 }
-                Ok(None) => thread::sleep(Duration::from_millis(50)),
                 Err(_) => break None,
             }
         };
@@ -382,7 +408,7 @@ impl Sandbox {
         Ok(Ran {
             results,
             code: status.and_then(|s| s.code()),
-            timed_out,
+            stopped,
         })
     }
 
@@ -423,6 +449,19 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
     }
     // SAFETY: both descriptors were just created and are owned by nobody else.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// The bytes of the files under `dir` (links not followed).
+fn tree_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => tree_size(&e.path()),
+            _ => e.metadata().map_or(0, |m| m.len()),
+        })
+        .sum()
 }
 
 /// Gives every file and folder under `dir` to `uid`.

@@ -90,7 +90,7 @@ impl Grading {
                 Ran {
                     results: Vec::new(),
                     code: status.code(),
-                    timed_out: false,
+                    stopped: None,
                 }
             }
         };
@@ -153,12 +153,8 @@ impl Grading {
             return Ok(grade(&self.labs, &build, self.jobs));
         };
         let ran = sandbox.run(&kit, &sandbox.grader_argv(&args), self.time_limit, log)?;
-        if ran.timed_out {
-            return Err(format!(
-                "stopped after {} s, the time limit for a submission (log: {})",
-                self.time_limit.as_secs(),
-                log.display()
-            ));
+        if let Some(why) = ran.stopped {
+            return Err(format!("{why} (log: {})", log.display()));
         }
         if ran.results.is_empty() {
             let how = match ran.code {
