@@ -184,7 +184,7 @@ impl Grading {
         let results = out.join("students");
         fs::create_dir_all(&results).map_err(|e| format!("{}: {e}", results.display()))?;
         let book = out.join("gradebook.csv");
-        let before = read_gradebook(&book);
+        let before = read_gradebook(&book, &self.labs);
         let entries = submissions(dir)?;
         if entries.is_empty() {
             return Err(format!(
@@ -488,13 +488,19 @@ fn write_gradebook(path: &Path, labs: &[Lab], rows: &[Row]) -> Result<(), String
     fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// The rows of an earlier gradebook (for skipping students already graded).
-fn read_gradebook(path: &Path) -> Vec<Row> {
+/// The rows of an earlier gradebook of the same labs (for skipping students already graded);
+/// none when it graded other labs.
+fn read_gradebook(path: &Path, labs: &[Lab]) -> Vec<Row> {
     let Ok(text) = fs::read_to_string(path) else {
         return Vec::new();
     };
-    text.lines()
-        .skip(1)
+    let mut lines = text.lines();
+    let names: Vec<&str> = labs.iter().map(|l| l.name).collect();
+    let header = format!("student,{},total,status", names.join(","));
+    if lines.next() != Some(header.as_str()) {
+        return Vec::new();
+    }
+    lines
         .filter_map(|line| {
             let fields = split_csv(line);
             let (student, rest) = fields.split_first()?;
@@ -549,7 +555,8 @@ mod tests {
         ];
         let labs = [Lab::new("a", "A", &[]), Lab::new("b", "B", &[])];
         write_gradebook(&dir.join("g.csv"), &labs, &rows).unwrap();
-        assert_eq!(read_gradebook(&dir.join("g.csv")), rows);
+        assert_eq!(read_gradebook(&dir.join("g.csv"), &labs), rows);
+        assert_eq!(read_gradebook(&dir.join("g.csv"), &labs[..1]), vec![]);
         let _ = fs::remove_dir_all(&dir);
     }
 }
