@@ -72,14 +72,29 @@ fn openssl() -> &'static str {
     tool("openssl", "openssl")
 }
 
-/// A scratch folder for this test.
-fn scratch(name: &str) -> PathBuf {
+/// A scratch folder for this test, removed when dropped (whether the test passed or not).
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!(
         "socklab-netcat-interop-{}-{name}",
         std::process::id()
     ));
     std::fs::create_dir_all(&dir).expect("scratch folder");
-    dir
+    Scratch(dir)
 }
 
 /// Starts `program args` with stdin and stdout from/to files (or null), stderr to a file.
@@ -231,7 +246,6 @@ fn transfer(name: &str, receiver: Side, sender: Side) {
         client.1,
         listener.1
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
