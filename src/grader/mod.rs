@@ -29,7 +29,7 @@ mod submissions;
 
 pub use command::main;
 pub use context::Context;
-pub use peer::{shown, Found, LinePeer};
+pub use peer::{shown, tcp_from, Found, LinePeer};
 pub use program::{secs, start_server, Ctx, Program};
 pub use report::{Hosts, Outcome, Report};
 pub use stand_in::StandIn;

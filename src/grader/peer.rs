@@ -40,22 +40,7 @@ impl LinePeer {
     /// that address would: Linux routes all of 127.0.0.0/8 to loopback. Across netlab's hosts
     /// the socket is made on the host that has `from` ([`super::hosts::at`]).
     pub fn connect_from(to: SocketAddr, from: IpAddr, who: &str) -> Result<LinePeer, String> {
-        let domain = if from.is_ipv4() {
-            Domain::IPV4
-        } else {
-            Domain::IPV6
-        };
-        let socket = super::hosts::at(from, || {
-            Socket::new(domain, Type::STREAM, Some(Protocol::TCP))
-        })
-        .context("creating a test socket")?;
-        socket
-            .bind(&SocketAddr::new(from, 0).into())
-            .with_context(|| format!("binding a test socket to {from}"))?;
-        socket
-            .connect_timeout(&to.into(), WAIT)
-            .with_context(|| format!("{who} connecting to the server at {to} from {from}"))?;
-        LinePeer::new(socket.into(), who)
+        LinePeer::new(tcp_from(to, from, who, None)?, who)
     }
 
     /// Wraps a connected stream, giving it read and write timeouts of [`WAIT`].
@@ -227,6 +212,37 @@ pub fn shown(lines: &[String]) -> String {
         n if n > 6 => format!("{:?} … ({n} lines)", &lines[n - 6..]),
         _ => format!("{lines:?}"),
     }
+}
+
+/// A TCP connection to `to` from local address `from`, as a host with that address would make
+/// it (Linux routes all of 127.0.0.0/8 to loopback; across netlab's hosts the socket is made on
+/// the host that has `from`, [`super::hosts::at`]). `recv_buffer` is set before connecting, when
+/// it still shapes the window the peer is offered.
+pub fn tcp_from(
+    to: SocketAddr,
+    from: IpAddr,
+    who: &str,
+    recv_buffer: Option<usize>,
+) -> Result<TcpStream, String> {
+    let domain = if from.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    };
+    let socket = super::hosts::at(from, || {
+        Socket::new(domain, Type::STREAM, Some(Protocol::TCP))
+    })
+    .context("creating a test socket")?;
+    if let Some(size) = recv_buffer {
+        let _ = socket.set_recv_buffer_size(size);
+    }
+    socket
+        .bind(&SocketAddr::new(from, 0).into())
+        .with_context(|| format!("binding a test socket to {from}"))?;
+    socket
+        .connect_timeout(&to.into(), WAIT)
+        .with_context(|| format!("{who} connecting to the server at {to} from {from}"))?;
+    Ok(socket.into())
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //! address so that the server's `!{…}` user list can be checked name by name.
 
 use super::{answer, chat, ip, join, map, map_with, peer_ip, start_server, SERVER};
-use socket2::{Domain, Protocol, SockRef, Socket, Type};
-use socklab::grader::{hosts, secs, Context, Ctx, LinePeer, WAIT};
+use socket2::SockRef;
+use socklab::grader::{secs, tcp_from, Context, Ctx, LinePeer};
 use std::collections::BTreeMap;
 use std::net::{Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
@@ -158,18 +158,8 @@ pub(super) fn slow_client(ctx: &Ctx) -> Result<(), String> {
     let check = || -> Result<(), String> {
         // A client that never reads, with a tiny receive buffer.
         let from = peer_ip(ctx, 106, 9);
-        let socket = hosts::at(from, || {
-            Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))
-        })
-        .context("creating the slow client's socket")?;
-        let _ = socket.set_recv_buffer_size(4096);
-        socket
-            .bind(&SocketAddr::new(from, 0).into())
-            .with_context(|| format!("binding the slow client's socket to {from}"))?;
-        socket
-            .connect_timeout(&addr.into(), WAIT)
-            .with_context(|| format!("the slow client connecting to the server at {addr}"))?;
-        let mut slow = LinePeer::new(socket.into(), "slow")?;
+        let socket = tcp_from(addr, from, "the slow client", Some(4096))?;
+        let mut slow = LinePeer::new(socket, "slow")?;
         slow.send("slow")?;
         let mut alice = join(addr, peer_ip(ctx, 106, 2), "alice")?;
         let mut bob = join(addr, peer_ip(ctx, 106, 3), "bob")?;

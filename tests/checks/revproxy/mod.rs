@@ -13,8 +13,7 @@
 
 use serde_json::{json, Value};
 use sha1::{Digest, Sha1};
-use socket2::{Domain, Protocol, Socket, Type};
-use socklab::grader::{hosts, secs, Check, Context, Ctx, Lab, StandIn, WAIT};
+use socklab::grader::{hosts, secs, tcp_from, Check, Context, Ctx, Lab, StandIn, WAIT};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::thread;
@@ -167,17 +166,7 @@ impl JsonPeer {
     /// Connects from local address `from` (all of 127/8 is loopback on Linux), as a host with
     /// that address would; across netlab's hosts, from the host that has it.
     fn connect_from(to: SocketAddr, from: IpAddr, who: &str) -> Result<JsonPeer, String> {
-        let socket = hosts::at(from, || {
-            Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))
-        })
-        .context("creating a test socket")?;
-        socket
-            .bind(&SocketAddr::new(from, 0).into())
-            .with_context(|| format!("binding a test socket to {from}"))?;
-        socket
-            .connect_timeout(&to.into(), WAIT)
-            .with_context(|| format!("{who} connecting to {to} from {from}"))?;
-        JsonPeer::new(socket.into(), who)
+        JsonPeer::new(tcp_from(to, from, who, None)?, who)
     }
 
     fn new(stream: TcpStream, who: &str) -> Result<JsonPeer, String> {
