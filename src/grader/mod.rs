@@ -29,7 +29,7 @@ mod submissions;
 
 pub use command::main;
 pub use context::Context;
-pub use peer::{shown, tcp_from, Found, LinePeer};
+pub use peer::{data_segments_in, shown, tcp_from, Found, LinePeer};
 pub use program::{secs, start_server, Ctx, Program};
 pub use report::{Hosts, Outcome, Report};
 pub use stand_in::StandIn;
@@ -64,6 +64,9 @@ pub struct Check {
     /// Why the check runs on loopback even when grading across netlab's hosts (`--net`);
     /// `None` when it runs across them.
     pub loopback: Option<&'static str>,
+    /// Checks of the same lab this one builds on: when one of them fails too, the reason says
+    /// "fails because … fails; fix that first" instead of this check's own hint.
+    pub needs: &'static [&'static str],
 }
 
 /// Why a check runs on loopback under `grade --net`, unless it says otherwise.
@@ -87,7 +90,15 @@ impl Check {
             limit: Duration::from_secs(10),
             run: Arc::new(run),
             loopback: Some(NOT_ADAPTED),
+            needs: &[],
         }
+    }
+
+    /// The same check, built on the checks named `names` (of the same lab): when this one fails
+    /// and one of those failed too, the student is sent to that one first.
+    pub fn needs(mut self, names: &'static [&'static str]) -> Check {
+        self.needs = names;
+        self
     }
 
     /// The same check, able to run across netlab's hosts: it takes every address from
@@ -393,12 +404,38 @@ pub fn grade(labs: &[Lab], build: &Build, jobs: usize) -> Report {
         let _ = w.join();
     }
     results.sort_by_key(|(i, _, _)| *i);
+    blame_prerequisites(labs, &mut results);
     let titles = labs.iter().map(|l| (l.name, l.title)).collect();
     Report::new(
         titles,
         results.into_iter().map(|(_, lab, o)| (lab, o)).collect(),
         started.elapsed(),
     )
+}
+
+/// A failed check whose prerequisite ([`Check::needs`]) failed too is reported as failing
+/// because of it: its own reason stays behind, and the hint points at the prerequisite.
+fn blame_prerequisites(labs: &[Lab], results: &mut [(usize, &'static str, Outcome)]) {
+    let failed: std::collections::HashSet<(&str, &str)> = results
+        .iter()
+        .filter(|(_, _, o)| !o.passed())
+        .map(|(_, lab, o)| (*lab, o.name))
+        .collect();
+    for (_, lab, outcome) in results.iter_mut() {
+        let Some(why) = outcome.failure.as_mut() else {
+            continue;
+        };
+        let needs = labs
+            .iter()
+            .filter(|l| l.name == *lab)
+            .flat_map(|l| &l.checks)
+            .find(|c| c.name == outcome.name)
+            .map_or(&[][..], |c| c.needs);
+        if let Some(first) = needs.iter().find(|n| failed.contains(&(*lab, **n))) {
+            *why = format!("fails because \"{first}\" fails; fix that first (here: {why})");
+            outcome.hint = "the check it builds on fails too: its reason and hint come first";
+        }
+    }
 }
 
 /// Copies the kit at `root` to `scratch` with `labs/` taken from the skeletons and overwritten

@@ -214,6 +214,41 @@ pub fn shown(lines: &[String]) -> String {
     }
 }
 
+/// How many TCP segments carrying data `stream` has received so far (Linux's
+/// `tcpi_data_segs_in`). A message far below the MSS that the sender hands to one `write` leaves
+/// as one segment, while a sender that writes it piece by piece sends several (the first piece
+/// leaves at once, since nothing is in flight), so the count tells how many writes a message took:
+/// the seeds' Python peers read once (`recv(1024)`) and would get only the first piece. Read the
+/// count before the message is asked for and after all of it came; the difference is the number
+/// of writes. Unlike a single read, this does not depend on how fast the grader's thread wakes.
+pub fn data_segments_in(stream: &TcpStream) -> Result<u32, String> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: tcp_info is plain old data; the kernel fills at most `len` bytes of it.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: a valid socket, a buffer of `len` bytes and its length.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(format!(
+            "reading the test socket's TCP counters: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    let field_end = std::mem::offset_of!(libc::tcp_info, tcpi_data_segs_in) + 4;
+    if (len as usize) < field_end {
+        return Err("this kernel does not count data segments (Linux 4.6 or later does)".into());
+    }
+    Ok(info.tcpi_data_segs_in)
+}
+
 /// A TCP connection to `to` from local address `from`, as a host with that address would make
 /// it (Linux routes all of 127.0.0.0/8 to loopback; across netlab's hosts the socket is made on
 /// the host that has `from`, [`super::hosts::at`]). `recv_buffer` is set before connecting, when
@@ -288,5 +323,20 @@ mod tests {
         assert_eq!(shown(Some("hi".to_string()).as_slice()), "\"hi\"");
         let many: Vec<String> = (0..9).map(|i| i.to_string()).collect();
         assert!(shown(&many).ends_with("(9 lines)"));
+    }
+
+    #[test]
+    fn data_segments_count_the_writes_of_a_small_message() {
+        let (peer, mut server) = pair();
+        let before = data_segments_in(peer.stream()).unwrap();
+        server.write_all(b"{\"one\": 1}").unwrap();
+        // Long enough for the ACK: with data in flight, Nagle would glue the pieces below.
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(data_segments_in(peer.stream()).unwrap() - before, 1);
+        for piece in [&b"{"[..], b"\"two\"", b": 2}"] {
+            server.write_all(piece).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(data_segments_in(peer.stream()).unwrap() - before >= 3);
     }
 }

@@ -39,6 +39,16 @@ pub fn problems(root: &Path, labs: &[Lab]) -> Vec<String> {
                 "lab {name}: README.md's lab table has no row for it; add `| `{name}` | programs | handout |`"
             ));
         }
+        for check in &lab.checks {
+            for need in check.needs {
+                if !lab.checks.iter().any(|c| c.name == *need) {
+                    out.push(format!(
+                        "lab {name}: check \"{}\" needs \"{need}\", but the lab has no check of that name",
+                        check.name
+                    ));
+                }
+            }
+        }
         let answers_file = root.join("solutions").join(name).join(answers::FILE);
         match (lab.questions, answers_file.is_file()) {
             (None, false) => {}
