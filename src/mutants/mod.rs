@@ -340,6 +340,8 @@ struct Tally {
     not_compiling: usize,
     killed: usize,
     accepted: usize,
+    /// Of the accepted, those whose reason is "logging only" (stderr is not graded).
+    accepted_logging: usize,
     survivors: Vec<Mutant>,
     /// Accepted entries that a check killed after all, or that match no mutant any more.
     notes: Vec<String>,
@@ -356,18 +358,41 @@ impl Tally {
         }
     }
 
+    /// The score if nothing were accepted, and if only logging-only lines were: the figures
+    /// that say how much the accepted list hides.
+    fn without_list(&self) -> (f64, f64) {
+        let share = |killed: usize, graded: usize| {
+            if graded == 0 {
+                1.0
+            } else {
+                killed as f64 / graded as f64
+            }
+        };
+        let graded = self.killed + self.survivors.len();
+        (
+            share(self.killed, graded + self.accepted),
+            share(self.killed, graded + self.accepted - self.accepted_logging),
+        )
+    }
+
     fn summary(&self, lab: &str) -> String {
         let graded = self.killed + self.survivors.len();
+        let (bare, logging_aside) = self.without_list();
         format!(
-            "{lab}: {} mutants, {} not compiling, {} killed, {} survived, {} accepted; score {}/{} = {:.2} (target {TARGET:.2}); {}",
+            "{lab}: {} mutants, {} not compiling, {} killed, {} survived, {} accepted ({} logging only); \
+             score {}/{} = {:.2} (target {TARGET:.2}); without the accepted list {:.2}, \
+             with only its logging-only lines {:.2}; {}",
             self.generated,
             self.not_compiling,
             self.killed,
             self.survivors.len() + self.accepted,
             self.accepted,
+            self.accepted_logging,
             self.killed,
             graded,
             self.score(),
+            bare,
+            logging_aside,
             minutes(self.elapsed)
         )
     }
@@ -531,6 +556,9 @@ fn mutate_lab(root: &Path, kit: &Kit, lab: &Lab, jobs: usize) -> Result<Tally, S
                     }
                     None if entry.is_some() => {
                         tally.accepted += 1;
+                        if entry.is_some_and(|e| accepted[e].why.starts_with("logging only")) {
+                            tally.accepted_logging += 1;
+                        }
                         "survived (accepted)".to_string()
                     }
                     None => {
