@@ -228,6 +228,11 @@ fn grade_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
     opts.optflag("", "list", "list the labs and their checks, then exit");
     opts.optflag(
         "",
+        "verbose",
+        "show each failure's whole reason and all it saw",
+    );
+    opts.optflag(
+        "",
         "net",
         "run the checks that can across netlab's hosts (root; docs/netlab.md)",
     );
@@ -334,7 +339,7 @@ fn grade_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
                 eprintln!("grade: could not grade {}: {e}", dir.display());
                 exit(1)
             });
-        finish(&report, &json_path, expect.as_deref());
+        finish(&report, &json_path, expect.as_deref(), args.flag("verbose"));
         return;
     }
     let solutions = args.flag("solutions");
@@ -377,10 +382,10 @@ fn grade_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
         println!("Grading {what}\n");
         let report = grade(&labs, &build, jobs);
         if !args.flag("watch") {
-            finish(&report, &json_path, expect.as_deref());
+            finish(&report, &json_path, expect.as_deref(), args.flag("verbose"));
             return;
         }
-        print!("{}", report.table());
+        print!("{}", report.table_with(args.flag("verbose")));
         write_results(&report, &json_path);
         println!("\nwatching {} for changes (Ctrl-C stops)", what);
         let before = fingerprint(&watched);
@@ -393,13 +398,28 @@ fn grade_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
 
 /// Prints the table and the closing line, writes the results, and exits 1 when an `--expect`
 /// does not hold.
-fn finish(report: &Report, json_path: &std::path::Path, expect: Option<&str>) {
-    print!("{}", report.table());
+fn finish(report: &Report, json_path: &std::path::Path, expect: Option<&str>, verbose: bool) {
+    print!("{}", report.table_with(verbose));
     write_results(report, json_path);
     let failed = report.outcomes.iter().filter(|(_, o)| !o.passed()).count();
     let passed = report.outcomes.len() - failed;
     // The plain closing line that CI systems and scripts read.
     println!("checks: {passed} passed, {failed} failed");
+    // A reason must be words: a Debug print of a value (`Some("x")`) is a defect of the check.
+    let leaks: Vec<&str> = report
+        .outcomes
+        .iter()
+        .filter(|(_, o)| o.failure.as_deref().is_some_and(super::rust_words))
+        .map(|(_, o)| o.name)
+        .collect();
+    if expect.is_some() && !leaks.is_empty() {
+        eprintln!(
+            "grade: the reasons of {} check(s) show Rust's spelling of a value (Some(…), None, Err(…)): {}",
+            leaks.len(),
+            leaks.join("; ")
+        );
+        exit(1);
+    }
     match expect {
         Some("full") if failed > 0 => {
             eprintln!("grade: expected every check to pass; {failed} failed");

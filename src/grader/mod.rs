@@ -26,12 +26,13 @@ mod report;
 pub mod sandbox;
 mod stand_in;
 mod submissions;
+pub mod transcript;
 
 pub use command::main;
 pub use context::Context;
 pub use peer::{data_segments_in, shown, tcp_from, Found, LinePeer};
 pub use program::{secs, start_server, Ctx, Program};
-pub use report::{Hosts, Outcome, Report};
+pub use report::{rust_words, Hosts, Outcome, Report};
 pub use stand_in::StandIn;
 pub use submissions::{Grading, Row};
 
@@ -318,7 +319,10 @@ fn run_one(
     let kill = ctx.killer();
     let (tx, rx) = bounded(1);
     let run = Arc::clone(&check.run);
+    let transcript = transcript::Transcript::default();
+    let seen = transcript.clone();
     thread::spawn(move || {
+        seen.enter();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             if net.is_some() {
                 hosts::enter(hosts::GRADER)?;
@@ -346,6 +350,11 @@ fn run_one(
     };
     kill();
     let _ = std::fs::remove_dir_all(&scratch);
+    // The exchange behind a failure, on the lines after its reason.
+    let result = result.map_err(|why| match transcript.shown() {
+        steps if steps.is_empty() => why,
+        steps => format!("{why}\n{steps}"),
+    });
     let mut outcome = Outcome::new(check, result, started.elapsed());
     if hosts::subnet().is_some() {
         outcome.hosts = Some(match check.loopback {

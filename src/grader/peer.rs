@@ -76,6 +76,7 @@ impl LinePeer {
 
     /// Sends bytes as they are: half a line, invalid UTF-8, a huge line.
     pub fn send_raw(&mut self, bytes: &[u8]) -> Result<(), String> {
+        super::transcript::note(&self.who, "sent", &String::from_utf8_lossy(bytes));
         self.stream
             .write_all(bytes)
             .with_context(|| format!("{} sending", self.who))
@@ -90,12 +91,17 @@ impl LinePeer {
         let mut buf = std::mem::take(&mut self.pending);
         match self.reader.read_until(b'\n', &mut buf) {
             // A last line without its newline still counts: the connection ends it.
-            Ok(0) if buf.is_empty() => Err(format!("the connection of {} was closed", self.who)),
-            Ok(_) => Ok(Some(
-                String::from_utf8_lossy(&buf)
+            Ok(0) if buf.is_empty() => {
+                super::transcript::event(&format!("{}: the connection was closed", self.who));
+                Err(format!("the connection of {} was closed", self.who))
+            }
+            Ok(_) => {
+                let line = String::from_utf8_lossy(&buf)
                     .trim_end_matches(['\r', '\n'])
-                    .to_string(),
-            )),
+                    .to_string();
+                super::transcript::note(&self.who, "received", &line);
+                Ok(Some(line))
+            }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 // A part of a line may have been read: keep it for the next read.
                 self.pending = buf;

@@ -343,9 +343,16 @@ impl Program {
             .clone()
     }
 
+    /// The next stdout line as it comes, noted in the check's transcript.
+    fn next_line(&self, within: Duration) -> Result<String, RecvTimeoutError> {
+        let line = self.lines.recv_timeout(within)?;
+        super::transcript::note(&self.label, "printed", &line);
+        Ok(line)
+    }
+
     /// The next stdout line, waiting at most `within`.
     pub fn line(&self, within: Duration) -> Result<String, String> {
-        match self.lines.recv_timeout(within) {
+        match self.next_line(within) {
             Ok(line) => Ok(line),
             // It may have died while something it started still holds its output open.
             Err(RecvTimeoutError::Timeout) => Err(self.explain(format!(
@@ -369,7 +376,7 @@ impl Program {
         let mut seen: Vec<String> = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
+            match self.next_line(left) {
                 Ok(line) if want(&line) => return Ok(line),
                 Ok(line) => seen.push(line),
                 Err(e) => {
@@ -407,7 +414,7 @@ impl Program {
         let mut out = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
+            match self.next_line(left) {
                 Ok(line) => out.push(line),
                 Err(RecvTimeoutError::Disconnected) => return Ok(out),
                 Err(RecvTimeoutError::Timeout) => {
@@ -441,9 +448,10 @@ impl Program {
             Ok(lines)
         } else {
             Err(format!(
-                "{} failed ({}): it printed {lines:?}",
+                "{} failed ({}): it printed {}",
                 self.label,
-                exit(status)
+                exit(status),
+                super::shown(&lines)
             ))
         }
     }
@@ -488,6 +496,7 @@ impl Program {
     /// Writes one line to the program's stdin.
     pub fn send_line(&mut self, line: &str) -> Result<(), String> {
         let stdin = self.stdin.as_mut().ok_or("stdin is already closed")?;
+        super::transcript::note(&self.label, "was given on stdin", line);
         writeln!(stdin, "{line}")
             .and_then(|_| stdin.flush())
             .map_err(|e| format!("could not write to {}: {e}", self.label))

@@ -58,12 +58,47 @@ pub struct Report {
     pub elapsed: Duration,
 }
 
+/// The first line of `s` in at most about `max` characters. A longer line keeps its start and
+/// its end, where a reason says what came instead (`expected …; got …`), and says how much is
+/// left out; `--verbose` and results.json have all of it.
 fn first_line(s: &str, max: usize) -> String {
     let line = s.lines().next().unwrap_or("");
-    if line.chars().count() > max {
-        format!("{}…", line.chars().take(max).collect::<String>())
-    } else {
-        line.to_string()
+    let n = line.chars().count();
+    if n <= max {
+        return line.to_string();
+    }
+    let (head, tail) = (max * 3 / 5, max * 2 / 5);
+    let start: String = line.chars().take(head).collect();
+    let end: String = line.chars().skip(n - tail).collect();
+    format!(
+        "{start} … [{} characters left out: --verbose shows all] … {end}",
+        n - head - tail
+    )
+}
+
+/// Whether a reason shows Rust's own spelling of a value (`Some("x")`, `None`, `Ok(…)`, `Err(…)`)
+/// instead of words: a check's text leaked a `Debug` print, which a student cannot read.
+pub fn rust_words(why: &str) -> bool {
+    let none = why.match_indices("None").any(|(at, _)| {
+        let before = why[..at].chars().next_back();
+        let after = why[at + 4..].chars().next();
+        !before.is_some_and(char::is_alphanumeric)
+            && !after.is_some_and(|c| c.is_alphanumeric() || c == ' ')
+    });
+    none || ["Some(", "Ok(", "Err("].iter().any(|w| {
+        why.match_indices(w)
+            .any(|(at, _)| !why[..at].ends_with(char::is_alphanumeric))
+    })
+}
+
+/// How many transcript steps the table shows under a failure without `--verbose`.
+const STEPS_IN_TABLE: usize = 4;
+
+/// The reason's own text and its transcript (the lines after "What the grader saw").
+fn split_transcript(why: &str) -> (&str, Vec<&str>) {
+    match why.find("\nWhat the grader saw") {
+        Some(at) => (&why[..at], why[at + 1..].lines().skip(1).collect()),
+        None => (why, Vec::new()),
     }
 }
 
@@ -87,8 +122,13 @@ impl Report {
     }
 
     /// The table: per lab and milestone, each check with PASS/FAIL and points; for a failure the
-    /// first line of why and the hint; then the totals.
+    /// first line of why, the hint and the last steps of what the grader saw; then the totals.
     pub fn table(&self) -> String {
+        self.table_with(false)
+    }
+
+    /// The table; `verbose` shows each failure's whole reason and transcript.
+    pub fn table_with(&self, verbose: bool) -> String {
         let mut out = String::new();
         let (mut lab_now, mut milestone_now) = ("", "");
         let (mut lab_score, mut lab_max) = (0, 0);
@@ -97,7 +137,11 @@ impl Report {
                 let _ = writeln!(out, "  {lab}: {s}/{m} points\n");
             }
         };
+        let mut summarised = "";
         for (lab, o) in &self.outcomes {
+            if *lab == summarised {
+                continue;
+            }
             if *lab != lab_now {
                 close_lab(&mut out, lab_now, lab_score, lab_max);
                 (lab_score, lab_max) = (0, 0);
@@ -105,6 +149,12 @@ impl Report {
                 let _ = writeln!(out, "{lab}: {title}");
                 lab_now = lab;
                 milestone_now = "";
+                if let Some(line) = self.not_started(lab).filter(|_| !verbose) {
+                    let _ = writeln!(out, "  {line}\n");
+                    summarised = lab;
+                    lab_now = "";
+                    continue;
+                }
             }
             if o.milestone != milestone_now {
                 let _ = writeln!(out, "  milestone {}", o.milestone);
@@ -119,8 +169,25 @@ impl Report {
                 o.points, o.max_points, o.name
             );
             if let Some(why) = &o.failure {
-                let _ = writeln!(out, "               why:  {}", first_line(why, 220));
+                let (own, steps) = split_transcript(why);
+                if verbose {
+                    for (i, line) in own.lines().enumerate() {
+                        let label = if i == 0 { "why: " } else { "     " };
+                        let _ = writeln!(out, "               {label} {line}");
+                    }
+                } else {
+                    let _ = writeln!(out, "               why:  {}", first_line(own, 220));
+                }
                 let _ = writeln!(out, "               hint: {}", o.hint);
+                let shown = if verbose {
+                    &steps[..]
+                } else {
+                    &steps[steps.len().saturating_sub(STEPS_IN_TABLE)..]
+                };
+                for (i, step) in shown.iter().enumerate() {
+                    let label = if i == 0 { "saw: " } else { "     " };
+                    let _ = writeln!(out, "               {label} {}", step.trim());
+                }
             }
         }
         close_lab(&mut out, lab_now, lab_score, lab_max);
@@ -134,6 +201,37 @@ impl Report {
             self.elapsed.as_secs_f64()
         );
         out
+    }
+
+    /// One line for a lab nobody has started: every check failed waiting for a blank to be
+    /// filled in (or for a capture), so listing them all says nothing. `None` for other labs.
+    fn not_started(&self, lab: &str) -> Option<String> {
+        let mine: Vec<&Outcome> = self
+            .outcomes
+            .iter()
+            .filter(|(l, _)| *l == lab)
+            .map(|(_, o)| o)
+            .collect();
+        let waiting = |o: &&Outcome| {
+            o.failure
+                .as_deref()
+                .is_some_and(|why| why.contains("fill in") || why.starts_with("no capture yet"))
+        };
+        if mine.is_empty() || !mine.iter().all(waiting) {
+            return None;
+        }
+        // `panicked at labs/udp-time/udp_time.rs:47:9: not yet implemented: fill in: …`
+        let first = mine.iter().find_map(|o| {
+            let why = o.failure.as_deref()?;
+            let at = why.find("panicked at ")? + "panicked at ".len();
+            let place: Vec<&str> = why[at..].splitn(3, ':').take(2).collect();
+            Some(place.join(":"))
+        })?;
+        let max: u32 = mine.iter().map(|o| o.max_points).sum();
+        Some(format!(
+            "not started: first blank at {first} (0/{max} points, {} checks; --verbose lists them)",
+            mine.len()
+        ))
     }
 
     /// Reads back what [`Report::json`] wrote for `labs` (the grader inside a sandbox reports
@@ -397,5 +495,42 @@ mod tests {
             Duration::ZERO,
         );
         assert!(!plain.table().contains("ACROSS"));
+    }
+
+    #[test]
+    fn rust_spellings_are_found_and_words_are_not() {
+        for leak in [
+            "got Some(\"x\")",
+            "got None",
+            "[None, \"a\"]",
+            "Err(Os { code: 9 })",
+        ] {
+            assert!(rust_words(leak), "{leak}");
+        }
+        for fine in ["None of the lines came", "got nothing"] {
+            assert!(!rust_words(fine), "{fine}");
+        }
+        assert!(!rust_words("None of them; NoneSuch; handleErr(x)"));
+    }
+
+    #[test]
+    fn a_long_reason_keeps_its_end_and_the_transcript_shows_in_the_table() {
+        let long = format!("expected {} but got THE-END", "x".repeat(400));
+        let cut = first_line(&long, 220);
+        assert!(
+            cut.ends_with("THE-END") && cut.contains("--verbose"),
+            "{cut}"
+        );
+        let why = "no answer\nWhat the grader saw:\n  a sent \"1\"\n  a sent \"2\"\n  a sent \"3\"\n  a sent \"4\"\n  a received \"5\"";
+        let mut o = Outcome::new(&check("c", 1), Err(why.to_string()), Duration::ZERO);
+        o.hint = "h";
+        let report = Report::new(BTreeMap::new(), vec![("lab", o)], Duration::ZERO);
+        let table = report.table();
+        assert!(
+            table.contains("why:  no answer") && table.contains("saw:  a sent \"2\""),
+            "{table}"
+        );
+        assert!(!table.contains("\"1\""), "{table}");
+        assert!(report.table_with(true).contains("a sent \"1\""));
     }
 }

@@ -82,9 +82,15 @@ impl<T: Send + 'static> StandIn<T> {
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, seen) = unbounded();
         let stopped = Arc::clone(&stop);
+        let transcript = super::transcript::Transcript::current();
         thread::Builder::new()
             .name(format!("stand-in {addr}"))
-            .spawn(move || body(&stopped, &tx))
+            .spawn(move || {
+                if let Some(t) = transcript {
+                    t.enter();
+                }
+                body(&stopped, &tx)
+            })
             .context("starting the test server's thread")?;
         Ok(StandIn { addr, seen, stop })
     }

@@ -401,6 +401,15 @@ fn run_lab(
                         )
                     };
                     (Verdict::Wrong, failed, line)
+                } else if let Some((name, _)) = failed
+                    .iter()
+                    .find(|(_, why)| crate::grader::rust_words(why))
+                {
+                    let line = format!(
+                        "caught, but the reason of \"{name}\" shows Rust's spelling of a value \
+                         (Some(…), None, Err(…)) instead of words"
+                    );
+                    (Verdict::Wrong, failed, line)
                 } else {
                     let line = format!("loses {} pt on the checks it names", points(&failed));
                     (Verdict::Caught, failed, line)
