@@ -6,6 +6,7 @@
 #   make capture [LAB=udp-time] [SOLUTIONS=1]   (captures for a lab's questions, docs/developing.md)
 #   make test | make labs [FORCE=1] | make check-labs | make bench | make fmt
 #   make mutants [LAB=udp-time] | make bugs [LAB=udp-time]   (how well the checks catch bugs)
+#   make reverts [LAB=udp-time]   (each blank reverted in turn: no check grades given code)
 #   make student-kit OUT=DIR   (the repository students receive: no solutions; docs/instructors.md)
 #   sudo make netlab [CLOSED=1] | sudo make netlab-down   (the course's hosts, docs/netlab.md)
 #   sudo make capture LAB=chat NET=1   (the lab's scenario across those hosts)
@@ -23,7 +24,7 @@ GRADE_ARGS = $(if $(LAB),--lab $(LAB)) $(if $(SOLUTIONS),--solutions) \
              $(if $(FORCE),--force) $(if $(NO_SANDBOX),--no-sandbox) \
              $(if $(NET),--net)
 
-.PHONY: grade watch test labs check-labs unit lint fmt bench capture mutants bugs netlab netlab-down student-kit gradescope
+.PHONY: grade watch test labs check-labs unit lint fmt bench capture mutants bugs reverts netlab netlab-down student-kit gradescope
 
 # With SOLUTIONS=1 the solutions' captures and answers are made first (a failure shows in the table).
 grade:
@@ -61,12 +62,14 @@ check-labs:
 
 # The kit's own tests: labs match solutions, lint and format, every check fails on the untouched
 # skeletons, unit and integration tests, every student bug of tests/bugs/ loses points on the
-# check it names, and last every check passes on the solutions (whose
-# capture questions are answered from a capture made in this run).
+# check it names, every check fails with one of its blanks reverted (no points for given code),
+# and last every check passes on the solutions (whose capture questions are answered from a
+# capture made in this run).
 test: check-labs lint
 	$(GRADE) --expect zero --json target/grade/skeletons.json
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory bugs
+	$(MAKE) --no-print-directory reverts
 	$(CAPTURE) --solutions
 	$(GRADE) --solutions --expect full --json target/grade/solutions.json
 
@@ -91,6 +94,11 @@ mutants:
 # The corpus of student bugs (tests/bugs/<lab>/*.bug): each must lose points on its check.
 bugs:
 	$(KIT) bugs $(if $(LAB),--lab $(LAB))
+
+# Each blank of the solutions reverted to its todo! in turn, the rest solved: every check must
+# fail with one of them, or it gives points for code the student is given.
+reverts:
+	$(KIT) reverts $(if $(LAB),--lab $(LAB))
 
 # Speed and memory against real peers, then how well the checks catch bugs (make mutants, a few
 # minutes); each part exits non-zero when its target is missed.

@@ -231,6 +231,81 @@ pub fn generate(solutions: &Path, labs: &Path, force: bool) -> Result<Vec<String
     }
 }
 
+/// One marked blank of a solution file, markers included.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Marked {
+    /// The bytes from the first marker to the end of the last (a block: whole lines).
+    pub span: Range<usize>,
+    /// Its line in the solution file (1-based).
+    pub line: usize,
+    pub instruction: String,
+    /// What the span becomes in the skeleton.
+    pub stub: String,
+}
+
+/// Every blank of a solution's source in order, with what it becomes in the skeleton.
+pub fn marked(source: &str) -> Result<Vec<Marked>, String> {
+    let mut found = Vec::new();
+    let mut open: Option<(usize, usize, String, String)> = None;
+    let mut offset = 0;
+    for (n, line) in source.split_inclusive('\n').enumerate() {
+        let trimmed = line.trim_start();
+        if let Some(instruction) = trimmed.strip_prefix(BEGIN) {
+            let indent = &line[..line.len() - trimmed.len()];
+            open = Some((
+                offset,
+                n + 1,
+                instruction.trim().to_string(),
+                indent.to_string(),
+            ));
+        } else if trimmed.starts_with(END) {
+            let (start, line_no, instruction, indent) = open
+                .take()
+                .ok_or_else(|| format!("line {}: END BLANK without BEGIN BLANK", n + 1))?;
+            found.push(Marked {
+                span: start..offset + line.len(),
+                line: line_no,
+                stub: format!("{indent}{};\n", stub(&instruction)),
+                instruction,
+            });
+        }
+        offset += line.len();
+    }
+    let mut from = 0;
+    while let Some(at) = source[from..].find(INLINE).map(|i| from + i) {
+        let close = source[at..]
+            .find("*/")
+            .map(|i| at + i)
+            .ok_or("a /* BLANK: comment is not closed")?;
+        let end = source[close..]
+            .find(INLINE_END)
+            .map(|i| close + i + INLINE_END.len())
+            .ok_or("a /* BLANK: has no /* END */")?;
+        let instruction = source[at + INLINE.len()..close].trim().to_string();
+        found.push(Marked {
+            span: at..end,
+            line: source[..at].lines().count().max(1) + usize::from(source[..at].ends_with('\n')),
+            stub: stub(&instruction),
+            instruction,
+        });
+        from = end;
+    }
+    found.sort_by_key(|m| m.span.start);
+    Ok(found)
+}
+
+/// `source` with only the blanks numbered `which` (indices into [`marked`]) replaced by their
+/// stubs: the rest of the solution stays solved.
+pub fn revert(source: &str, blanks: &[Marked], which: &[usize]) -> String {
+    let mut out = source.to_string();
+    let mut chosen: Vec<&Marked> = which.iter().map(|&i| &blanks[i]).collect();
+    chosen.sort_by_key(|m| std::cmp::Reverse(m.span.start));
+    for m in chosen {
+        out.replace_range(m.span.clone(), &m.stub);
+    }
+    out
+}
+
 /// Byte ranges students write: the lines between `// BEGIN BLANK:` and `// END BLANK`, and the
 /// text between `/* BLANK: … */` and `/* END */`. Sorted; an unbalanced marker is an error.
 pub fn blank_regions(source: &str) -> Result<Vec<Range<usize>>, String> {
@@ -349,5 +424,23 @@ mod tests {
         generate(&sol, &labs, true).unwrap();
         assert_eq!(fs::read_to_string(labs.join("lab/a.rs")).unwrap(), "x3\n");
         fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn one_blank_reverts_while_the_others_stay_solved() {
+        let src = "fn f() {\n    // BEGIN BLANK: bind\n    let s = bind();\n    // END BLANK\n    let t: T = /* BLANK: wrap */ wrap(s) /* END */;\n}\n";
+        let found = marked(src).unwrap();
+        assert_eq!(found.len(), 2);
+        assert_eq!((found[0].line, found[1].line), (2, 5));
+        let first = revert(src, &found, &[0]);
+        assert!(first
+            .contains("    todo!(\"fill in: bind\");\n    let t: T = /* BLANK: wrap */ wrap(s)"));
+        let second = revert(src, &found, &[1]);
+        assert!(
+            second.contains("let s = bind();")
+                && second.contains("let t: T = todo!(\"fill in: wrap\");")
+        );
+        // Both reverted is the skeleton.
+        assert_eq!(revert(src, &found, &[0, 1]), blank_out(src).unwrap());
     }
 }

@@ -118,7 +118,7 @@ pub fn write(root: &Path, out: &Path) -> Result<PathBuf, String> {
     if zip.exists() {
         fs::remove_file(&zip).map_err(|e| format!("{}: {e}", zip.display()))?;
     }
-    student_kit::write(root, &kit)?;
+    student_kit::write_with(root, &kit, student_kit::Answers::Kept)?;
     for (name, text) in [("setup.sh", SETUP), ("run_autograder", RUN_AUTOGRADER)] {
         let path = kit.join(name);
         fs::write(&path, text)

@@ -112,8 +112,26 @@ jobs:
 "#;
 
 /// Writes the students' copy of the kit at `root` into `out` (which must not exist, or be
-/// empty). Returns how many files it wrote.
+/// empty), without the hashes of the fixed answers ([`Answers::Hidden`]). Returns how many
+/// files it wrote.
 pub fn write(root: &Path, out: &Path) -> Result<usize, String> {
+    write_with(root, out, Answers::Hidden)
+}
+
+/// Whether a copy of the kit holds the hashes of the fixed answers to the capture questions.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Answers {
+    /// The students' copy: a fixed answer (a yes/no, a small number) is found from its hash in
+    /// seconds by trying them all, so the copy has none and those questions are graded only by
+    /// the instructor's kit.
+    Hidden,
+    /// A copy the instructor grades with (the sandbox's base, Gradescope's autograder): the
+    /// questions are graded, and results.json hides them until the grades are published.
+    Kept,
+}
+
+/// [`write`], with or without the fixed answers' hashes.
+pub fn write_with(root: &Path, out: &Path, answers: Answers) -> Result<usize, String> {
     if out.exists() && fs::read_dir(out).map_or(true, |mut d| d.next().is_some()) {
         return Err(format!(
             "{} exists and is not empty: choose a new folder",
@@ -141,6 +159,9 @@ pub fn write(root: &Path, out: &Path) -> Result<usize, String> {
         let text = match path.as_str() {
             "Cargo.toml" => Some(cargo_toml(&read(&root.join(&path))?)),
             "Makefile" => Some(MAKEFILE.to_string()),
+            p if answers == Answers::Hidden && p.starts_with("tests/checks/") => {
+                Some(without_hashes(&read(&root.join(&path))?))
+            }
             _ => None,
         };
         match text {
@@ -155,6 +176,27 @@ pub fn write(root: &Path, out: &Path) -> Result<usize, String> {
         .and_then(|()| fs::write(&workflow, WORKFLOW))
         .map_err(|e| format!("{}: {e}", workflow.display()))?;
     Ok(written + 1)
+}
+
+/// `text` with every string literal of 64 hex digits (a SHA-256: the fixed answers and their
+/// near misses) emptied: `hash: ""` is a question only the instructor's kit grades.
+pub fn without_hashes(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut at = 0;
+    while at + 66 <= bytes.len() {
+        let quoted = bytes[at] == b'"' && bytes[at + 65] == b'"';
+        if quoted && bytes[at + 1..at + 65].iter().all(u8::is_ascii_hexdigit) {
+            out.push_str(&text[copied..=at]);
+            copied = at + 65;
+            at += 66;
+        } else {
+            at += 1;
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 fn read(path: &Path) -> Result<String, String> {
@@ -270,5 +312,14 @@ mod tests {
             !out.contains("b = ") && !out.contains("bench") && !out.contains("name = \"y\""),
             "{out}"
         );
+    }
+
+    #[test]
+    fn hashes_are_emptied_and_other_strings_kept() {
+        let hash = "ab".repeat(32);
+        let text = format!("hash: \"{hash}\", near: &[(\"{hash}\", \"why\")], x: \"deadbeef\"");
+        let out = without_hashes(&text);
+        assert!(out.starts_with("hash: \"\", near: &[(\"\", "), "{out}");
+        assert!(out.contains("\"deadbeef\""), "{out}");
     }
 }

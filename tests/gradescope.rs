@@ -230,6 +230,18 @@ fn the_autograder_zip_grades_a_fake_gradescope_tree() {
     let skeleton = grade(&tree, &["--lab", LAB]);
     let tests = skeleton["tests"].as_array().unwrap();
     assert!(skeleton["score"] == 0 && tests.len() > 10, "{skeleton}");
+    // The zip holds the fixed answers (Gradescope grades them), hidden until published.
+    let hidden: Vec<&Value> = tests
+        .iter()
+        .filter(|t| t["visibility"] == "after_published")
+        .collect();
+    assert!(
+        !hidden.is_empty()
+            && hidden
+                .iter()
+                .all(|t| t["name"].as_str().unwrap().contains("capture questions")),
+        "{skeleton}"
+    );
     for t in tests {
         let why = t["output"].as_str().unwrap();
         assert!(

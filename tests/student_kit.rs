@@ -71,6 +71,20 @@ fn the_students_copy_hides_the_answers_builds_and_grades() {
         "solution lines in the copy:\n{}",
         leaks.join("\n")
     );
+    // Nor a fixed answer's hash: a yes/no or a small number is found from it in seconds.
+    let hashes: Vec<String> = all
+        .iter()
+        .filter(|f| f.starts_with(copy.join("tests/checks")))
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            text != student_kit::without_hashes(&text)
+        })
+        .map(|f| f.strip_prefix(&copy).unwrap().display().to_string())
+        .collect();
+    assert!(
+        hashes.is_empty(),
+        "fixed answers' hashes in the copy: {hashes:?}"
+    );
     for gone in ["solutions", "tests/bugs", "benches", ".ci"] {
         assert!(!copy.join(gone).exists(), "{gone} is in the copy");
     }
@@ -107,6 +121,10 @@ fn the_students_copy_hides_the_answers_builds_and_grades() {
     // One lab is enough to prove the mechanism (the kit's own `make test` grades all skeletons).
     let tested = run(&copy, "make", &["test", "LAB=udp-time"]);
     assert!(tested.contains("checks: 0 passed"), "{tested}");
+    assert!(
+        tested.contains("graded by your instructor, not here: "),
+        "the fixed questions should be named as graded elsewhere: {tested}"
+    );
 
     // The workflow's command: grade, then turn results.json into the reporter's payload.
     let yml = std::fs::read_to_string(&workflow).unwrap();

@@ -148,12 +148,31 @@ pub fn checks(set: &'static QuestionSet, lab: &'static str) -> Vec<Check> {
     set.questions
         .iter()
         .enumerate()
+        .filter(|(_, q)| !hidden_here(q))
         .map(|(i, q)| {
-            Check::new(set.milestone, q.title, 1, q.hint, move |ctx| {
+            let check = Check::new(set.milestone, q.title, 1, q.hint, move |ctx| {
                 check(set, lab, i, ctx)
             })
-            .loopback_only("questions on your capture, which open no socket")
+            .loopback_only("questions on your capture, which open no socket");
+            match q.answer {
+                Answer::Fixed { .. } => check.instructor_only(),
+                _ => check,
+            }
         })
+        .collect()
+}
+
+/// A fixed question whose hash this copy does not have (the students' copy).
+fn hidden_here(q: &super::Question) -> bool {
+    matches!(q.answer, Answer::Fixed { hash, .. } if hash.is_empty())
+}
+
+/// The titles of the questions [`checks`] leaves out in this copy of the kit.
+pub fn not_graded_here(set: &QuestionSet) -> Vec<&'static str> {
+    set.questions
+        .iter()
+        .filter(|q| hidden_here(q))
+        .map(|q| q.title)
         .collect()
 }
 

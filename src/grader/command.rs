@@ -18,6 +18,7 @@ Commands:
   check-labs   check that labs/ matches solutions/ and the lab registry matches the files
   mutants      grade mutants of the solutions' blanks: the share the checks catch (make mutants)
   bugs         grade the corpus of student bugs in tests/bugs/ (make bugs)
+  reverts      revert each blank in turn: every check must fail with one of them (make reverts)
   student-kit  write the students' copy of the kit into a new folder (make student-kit OUT=DIR)
   gradescope   write DIR/autograder.zip, Gradescope's autograder (make gradescope)";
 
@@ -47,6 +48,7 @@ pub fn main(labs: fn() -> Vec<Lab>) {
         }
         Some("mutants") => crate::mutants::mutants_main(labs, rest),
         Some("bugs") => crate::mutants::bugs_main(labs, rest),
+        Some("reverts") => crate::mutants::reverts_main(labs, rest),
         Some("student-kit") => student_kit_main(rest),
         Some("gradescope") => crate::gradescope::gradescope_main(rest),
         Some("-h" | "--help") => println!("{USAGE}"),

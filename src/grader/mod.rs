@@ -68,6 +68,9 @@ pub struct Check {
     /// Checks of the same lab this one builds on: when one of them fails too, the reason says
     /// "fails because … fails; fix that first" instead of this check's own hint.
     pub needs: &'static [&'static str],
+    /// Graded only by the instructor's kit, and hidden in results.json until published: a
+    /// capture question with a fixed answer ([`crate::student_kit::Answers`]).
+    pub instructor_only: bool,
 }
 
 /// Why a check runs on loopback under `grade --net`, unless it says otherwise.
@@ -92,7 +95,14 @@ impl Check {
             run: Arc::new(run),
             loopback: Some(NOT_ADAPTED),
             needs: &[],
+            instructor_only: false,
         }
+    }
+
+    /// The same check, graded only by the instructor's kit (see [`Check::instructor_only`]).
+    pub fn instructor_only(mut self) -> Check {
+        self.instructor_only = true;
+        self
     }
 
     /// The same check, built on the checks named `names` (of the same lab): when this one fails
@@ -133,6 +143,9 @@ pub struct Lab {
     pub bins: &'static [&'static str],
     pub checks: Vec<Check>,
     pub questions: Option<&'static QuestionSet>,
+    /// Questions this copy of the kit cannot grade (the students' copy has no fixed answers):
+    /// their titles, which the table names as graded by the instructor.
+    pub not_graded_here: Vec<&'static str>,
 }
 
 impl Lab {
@@ -144,6 +157,7 @@ impl Lab {
             bins,
             checks: Vec::new(),
             questions: None,
+            not_graded_here: Vec::new(),
         }
     }
 
@@ -156,6 +170,7 @@ impl Lab {
     /// The lab's questions on captures: one check per question, added here in the order.
     pub fn questions(mut self, set: &'static QuestionSet) -> Lab {
         self.checks.extend(crate::answers::checks(set, self.name));
+        self.not_graded_here = crate::answers::not_graded_here(set);
         self.questions = Some(set);
         self
     }
@@ -317,6 +332,7 @@ fn run_one(
     let net = hosts::subnet().filter(|_| check.loopback.is_none());
     let ctx = Ctx::new(bins, scratch.clone(), files).across(net);
     let kill = ctx.killer();
+    let started_programs = ctx.started();
     let (tx, rx) = bounded(1);
     let run = Arc::clone(&check.run);
     let transcript = transcript::Transcript::default();
@@ -356,6 +372,12 @@ fn run_one(
         steps => format!("{why}\n{steps}"),
     });
     let mut outcome = Outcome::new(check, result, started.elapsed());
+    outcome.programs = started_programs
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .cloned()
+        .collect();
     if hosts::subnet().is_some() {
         outcome.hosts = Some(match check.loopback {
             None => Hosts::Across,
@@ -415,11 +437,21 @@ pub fn grade(labs: &[Lab], build: &Build, jobs: usize) -> Report {
     results.sort_by_key(|(i, _, _)| *i);
     blame_prerequisites(labs, &mut results);
     let titles = labs.iter().map(|l| (l.name, l.title)).collect();
-    Report::new(
+    let mut report = Report::new(
         titles,
         results.into_iter().map(|(_, lab, o)| (lab, o)).collect(),
         started.elapsed(),
-    )
+    );
+    for lab in labs.iter().filter(|l| !l.not_graded_here.is_empty()) {
+        report.notes.push((
+            lab.name,
+            format!(
+                "graded by your instructor, not here: {} (fixed answers are not in your copy)",
+                lab.not_graded_here.join("; ")
+            ),
+        ));
+    }
+    report
 }
 
 /// A failed check whose prerequisite ([`Check::needs`]) failed too is reported as failing

@@ -32,6 +32,8 @@ pub struct Ctx {
     files: PathBuf,
     /// netlab's subnet when this check runs across hosts (`grade --net`); `None` on loopback.
     net: Option<[u8; 3]>,
+    /// The lab programs the check started, by name.
+    started: Arc<Mutex<std::collections::BTreeSet<String>>>,
 }
 
 impl Ctx {
@@ -46,6 +48,7 @@ impl Ctx {
             scratch,
             files,
             net: None,
+            started: Arc::default(),
         }
     }
 
@@ -81,6 +84,11 @@ impl Ctx {
         move || kill_all(&children)
     }
 
+    /// A handle on the names of the lab programs the check starts.
+    pub(crate) fn started(&self) -> Arc<Mutex<std::collections::BTreeSet<String>>> {
+        Arc::clone(&self.started)
+    }
+
     /// A fresh directory for files the check hands to a program (logs, user files).
     pub fn scratch_dir(&self) -> PathBuf {
         // Failing to create it shows up as a clear error when the program opens a file there.
@@ -111,6 +119,10 @@ impl Ctx {
             .bins
             .get(bin)
             .ok_or_else(|| format!("the grader has no binary named {bin}"))?;
+        self.started
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(bin.to_string());
         let mut cmd = match host {
             None => Command::new(path),
             Some(host) => {

@@ -29,6 +29,10 @@ pub struct Outcome {
     pub elapsed: Duration,
     /// Where it ran, when grading across hosts; `None` in an ordinary run (loopback).
     pub hosts: Option<Hosts>,
+    /// Hidden from students in results.json until the grades are published.
+    pub instructor_only: bool,
+    /// The lab programs the check started.
+    pub programs: Vec<String>,
 }
 
 impl Outcome {
@@ -43,6 +47,8 @@ impl Outcome {
             failure,
             elapsed,
             hosts: None,
+            instructor_only: check.instructor_only,
+            programs: Vec::new(),
         }
     }
 
@@ -56,6 +62,8 @@ pub struct Report {
     titles: BTreeMap<&'static str, &'static str>,
     pub outcomes: Vec<(&'static str, Outcome)>,
     pub elapsed: Duration,
+    /// A line to print under a lab's checks (questions graded elsewhere).
+    pub notes: Vec<(&'static str, String)>,
 }
 
 /// The first line of `s` in at most about `max` characters. A longer line keeps its start and
@@ -112,6 +120,7 @@ impl Report {
             titles,
             outcomes,
             elapsed,
+            notes: Vec::new(),
         }
     }
 
@@ -134,6 +143,9 @@ impl Report {
         let (mut lab_score, mut lab_max) = (0, 0);
         let close_lab = |out: &mut String, lab: &str, s: u32, m: u32| {
             if !lab.is_empty() {
+                for (_, note) in self.notes.iter().filter(|(l, _)| *l == lab) {
+                    let _ = writeln!(out, "  {note}");
+                }
                 let _ = writeln!(out, "  {lab}: {s}/{m} points\n");
             }
         };
@@ -150,7 +162,11 @@ impl Report {
                 lab_now = lab;
                 milestone_now = "";
                 if let Some(line) = self.not_started(lab).filter(|_| !verbose) {
-                    let _ = writeln!(out, "  {line}\n");
+                    let _ = writeln!(out, "  {line}");
+                    for (_, note) in self.notes.iter().filter(|(l, _)| l == lab) {
+                        let _ = writeln!(out, "  {note}");
+                    }
+                    out.push('\n');
                     summarised = lab;
                     lab_now = "";
                     continue;
@@ -163,9 +179,14 @@ impl Report {
             lab_score += o.points;
             lab_max += o.max_points;
             let mark = if o.passed() { "PASS" } else { "FAIL" };
+            let hidden = if o.instructor_only {
+                " (hidden from students until published)"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 out,
-                "    {mark} {:>2}/{:<2} {}",
+                "    {mark} {:>2}/{:<2} {}{hidden}",
                 o.points, o.max_points, o.name
             );
             if let Some(why) = &o.failure {
@@ -387,7 +408,8 @@ impl Report {
                     "max_score": o.max_points,
                     "status": if o.passed() { "passed" } else { "failed" },
                     "output": output,
-                    "visibility": "visible",
+                    // Gradescope's word for hidden until the grades are published.
+                    "visibility": if o.instructor_only { "after_published" } else { "visible" },
                 })
             })
             .collect();

@@ -58,7 +58,7 @@ impl Grading {
         let base = self.base();
         let fresh = self.root.join("target/grade/base/fresh");
         let _ = fs::remove_dir_all(&fresh);
-        crate::student_kit::write(&self.root, &fresh)?;
+        crate::student_kit::write_with(&self.root, &fresh, crate::student_kit::Answers::Kept)?;
         copy_tree(&fresh, &base, &[])?;
         let _ = fs::remove_dir_all(&fresh);
         // Third-party crates come from the kit's own build when it has one (same profile).

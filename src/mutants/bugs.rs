@@ -216,54 +216,19 @@ pub fn bugs_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
     let args = cli::parse_args(opts, BUGS_BRIEF, args);
     let labs = chosen_labs(all_labs(), &args);
     let jobs: usize = args.get("jobs", 4usize).max(1);
-    let kits: usize = args.get("kits", 2usize).clamp(1, labs.len().max(1));
+    let kits: usize = args.get("kits", 2usize);
     let root = root();
     let started = Instant::now();
-    // Most of a bug's time is spent waiting for a check's deadline, not computing: labs share
-    // the machine well, each in its own scratch kit (a kit compiles one program at a time).
-    let (todo_tx, todo_rx) = crossbeam_channel::unbounded();
-    labs.iter()
-        .for_each(|lab| todo_tx.send(lab).expect("queue is open"));
-    drop(todo_tx);
-    let outcomes: Vec<Result<Verdicts, String>> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..kits)
-            .map(|slot| {
-                let (todo_rx, root) = (todo_rx.clone(), &root);
-                s.spawn(move || -> Vec<Result<_, String>> {
-                    let kit = match Kit::prepare(root, slot) {
-                        Ok(kit) => kit,
-                        Err(e) => return vec![Err(e)],
-                    };
-                    let mut done = Vec::new();
-                    for lab in todo_rx {
-                        let result = read_bugs(&root.join("tests/bugs").join(lab.name))
-                            .and_then(|bugs| match bugs.is_empty() {
-                                true => Ok(Vec::new()),
-                                false => run_lab(root, &kit, lab, &bugs, jobs),
-                            })
-                            .map(|r| {
-                                r.into_iter()
-                                    .map(|(b, v)| (lab.name.to_string(), b, v))
-                                    .collect()
-                            })
-                            .map_err(|e| format!("{}: {e}", lab.name));
-                        let failed = result.is_err();
-                        done.push(result);
-                        if failed {
-                            break;
-                        }
-                    }
-                    done
-                })
-            })
-            .collect();
-        workers
+    let outcomes = super::in_kits(&root, &labs, kits, |kit, lab| {
+        let bugs = read_bugs(&root.join("tests/bugs").join(lab.name))?;
+        let verdicts = match bugs.is_empty() {
+            true => Vec::new(),
+            false => run_lab(&root, kit, lab, &bugs, jobs)?,
+        };
+        Ok(verdicts
             .into_iter()
-            .flat_map(|w| {
-                w.join()
-                    .unwrap_or_else(|_| vec![Err("a worker panicked".into())])
-            })
-            .collect()
+            .map(|(b, v)| (lab.name.to_string(), b, v))
+            .collect::<Verdicts>())
     });
     let (mut caught, mut survive, mut wrong) = (0, 0, Vec::new());
     for outcome in outcomes {

@@ -6,6 +6,8 @@
 //!   and those accepted in `tests/bugs/<lab>/accepted.txt` (each with its reason) are set aside.
 //! - `socklab bugs` (`make bugs`, part of `make test`): the corpus of realistic student mistakes
 //!   in `tests/bugs/<lab>/*.bug` ([`bugs`]); each must lose points on the check it names.
+//! - `socklab reverts` (`make reverts`, part of `make test`): each blank reverted to its `todo!`
+//!   in turn, the rest solved; every check must fail with one of them ([`reverts`]).
 //!
 //! Both grade in a scratch copy of the kit, `target/mutants/kit`, whose `labs/` holds the
 //! solutions, built into `target/mutants/target` (seeded with the kit's compiled dependencies):
@@ -14,9 +16,11 @@
 
 mod bugs;
 mod generate;
+mod reverts;
 
 pub use bugs::{bugs_main, Bug};
 pub use generate::{code_mask, mutants, Mutant};
+pub use reverts::reverts_main;
 
 use crate::cli::{self, Options};
 use crate::grader::{grade, secs, Build, Check, Lab};
@@ -44,6 +48,51 @@ pub fn graded_checks(lab: &Lab) -> Vec<Check> {
         .filter(|c| Some(c.milestone) != questions)
         .cloned()
         .collect()
+}
+
+/// Runs `job` on each of `labs`, `kits` labs at once, each worker in its own scratch kit (most of
+/// the time goes to waiting for checks' deadlines, not to computing, so labs share the machine
+/// well). A worker stops at its first error. Results come in no particular order.
+pub(crate) fn in_kits<T: Send>(
+    root: &Path,
+    labs: &[Lab],
+    kits: usize,
+    job: impl Fn(&Kit, &Lab) -> Result<T, String> + Sync,
+) -> Vec<Result<T, String>> {
+    let (todo_tx, todo_rx) = crossbeam_channel::unbounded();
+    labs.iter()
+        .for_each(|lab| todo_tx.send(lab).expect("queue is open"));
+    drop(todo_tx);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..kits.clamp(1, labs.len().max(1)))
+            .map(|slot| {
+                let (todo_rx, job) = (todo_rx.clone(), &job);
+                s.spawn(move || -> Vec<Result<T, String>> {
+                    let kit = match Kit::prepare(root, slot) {
+                        Ok(kit) => kit,
+                        Err(e) => return vec![Err(e)],
+                    };
+                    let mut done = Vec::new();
+                    for lab in todo_rx {
+                        let result = job(&kit, lab).map_err(|e| format!("{}: {e}", lab.name));
+                        let failed = result.is_err();
+                        done.push(result);
+                        if failed {
+                            break;
+                        }
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| vec![Err("a worker panicked".into())])
+            })
+            .collect()
+    })
 }
 
 /// The labs named with `--lab` (all when none is), or a command-line error.
@@ -171,6 +220,7 @@ impl Kit {
             bins: lab.bins,
             checks: checks.to_vec(),
             questions: None,
+            not_graded_here: Vec::new(),
         };
         grade(&[subset], &self.build, jobs)
             .outcomes

@@ -1,0 +1,312 @@
+//! `socklab reverts` (`make reverts`, part of `make test`): no check gives points for given code.
+//!
+//! Each blank of a lab's solutions is put back to its `todo!` in turn, everything else solved,
+//! and the lab's checks (not the capture questions) are graded. Every check must fail with at
+//! least one blank reverted; a check that passes whatever single blank is missing grades code
+//! the student is given. A blank whose reversion also breaks code that uses what it defines is
+//! reverted together with the blanks after it in its file, until the file compiles.
+//!
+//! A check that only a program's *whole-program* blank fails (one without which none of that
+//! program's checks can pass, such as binding its socket or its accept loop) passes as soon as
+//! the student has written that blank: it is reported, since it most likely grades given code.
+//! Only checks that start the reverted file's program are graded again (the programs each check
+//! starts are recorded while the solutions are graded first), which halves the run.
+
+use super::{graded_checks, solution_files, Kit};
+use crate::blanks::{self, Marked};
+use crate::cli::{self, Options};
+use crate::grader::{grade, secs, Check, Lab};
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::exit;
+use std::time::Instant;
+
+const BRIEF: &str = "Usage: socklab reverts [--lab LAB]... [--jobs N]
+
+Reverts each blank of the solutions to its todo! in turn, the rest solved, and grades the lab's
+checks (not the capture questions): every check must fail with one of its blanks reverted, or it
+gives points for given code. Also names the checks that only a whole-program blank (a socket's
+bind, an accept loop) makes fail. Exits 1 when a check passes with every blank reverted in turn.";
+
+/// One blank reverted: where, and which checks failed.
+struct Reverted {
+    file: String,
+    blank: Marked,
+    failed: BTreeSet<&'static str>,
+}
+
+/// What a lab's reverts found.
+struct Findings {
+    /// Checks that passed with every blank reverted in turn.
+    given: Vec<&'static str>,
+    /// Checks that only whole-program blanks made fail, with those blanks' lines.
+    whole_program_only: Vec<(&'static str, Vec<String>)>,
+}
+
+pub fn reverts_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
+    let mut opts = Options::new();
+    opts.optmulti("", "lab", "only this lab (repeatable)", "LAB");
+    opts.optopt("", "jobs", "checks run at once (default 6)", "N");
+    opts.optopt(
+        "",
+        "kits",
+        "labs reverted at once, each in its own scratch kit (default 2)",
+        "N",
+    );
+    let args = cli::parse_args(opts, BRIEF, args);
+    let labs = super::chosen_labs(all_labs(), &args);
+    let jobs: usize = args.get("jobs", 6usize).max(1);
+    let root = super::root();
+    let started = Instant::now();
+    let results = super::in_kits(&root, &labs, args.get("kits", 2usize), |kit, lab| {
+        let (findings, said) = revert_lab(&root, kit, lab, jobs)?;
+        // One print per lab: labs reverted at once interleave whole blocks, not lines.
+        print!("{said}");
+        Ok((lab.name, findings))
+    });
+    let mut given = Vec::new();
+    let mut noted = 0;
+    for result in results {
+        let (lab, findings) = result.unwrap_or_else(|e| fail(&e));
+        given.extend(findings.given.iter().map(|c| format!("{lab}: \"{c}\"")));
+        noted += findings.whole_program_only.len();
+    }
+    println!(
+        "reverts: {} check(s) grade given code, {noted} fail only without a whole-program blank ({})",
+        given.len(),
+        secs(started.elapsed())
+    );
+    if !given.is_empty() {
+        eprintln!(
+            "reverts: checks that give points for given code: {}",
+            given.join(", ")
+        );
+        exit(1);
+    }
+}
+
+fn fail(why: &str) -> ! {
+    eprintln!("reverts: {why}");
+    exit(1);
+}
+
+/// Reverts each blank of `lab` in turn: what was found, and the lines to print.
+fn revert_lab(
+    root: &std::path::Path,
+    kit: &Kit,
+    lab: &Lab,
+    jobs: usize,
+) -> Result<(Findings, String), String> {
+    use std::fmt::Write as _;
+    let started = Instant::now();
+    let mut said = String::new();
+    let files = solution_files(root, lab.name)?;
+    let checks = graded_checks(lab);
+    kit.restore(lab.name, &files)?;
+    kit.compile(lab)
+        .map_err(|e| format!("the solutions do not compile: {e}"))?;
+    // The solutions first: every check passes, and each says which programs it starts.
+    let baseline = grade(&[subset(lab, &checks)], &kit.build, jobs);
+    let failed: Vec<String> = baseline
+        .outcomes
+        .iter()
+        .filter_map(|(_, o)| {
+            o.failure
+                .as_ref()
+                .map(|why| format!("\"{}\": {}", o.name, super::short(why)))
+        })
+        .collect();
+    if !failed.is_empty() {
+        return Err(format!(
+            "the solutions as they are fail, so reverts cannot be measured: {}",
+            failed.join("; ")
+        ));
+    }
+    let programs: BTreeMap<&str, Vec<String>> = baseline
+        .outcomes
+        .iter()
+        .map(|(_, o)| (o.name, o.programs.clone()))
+        .collect();
+    let _ = writeln!(
+        said,
+        "{}: {} checks pass on the solutions; reverting each blank in turn",
+        lab.name,
+        checks.len()
+    );
+    let mut reverts = Vec::new();
+    for (file, text) in &files {
+        let marks = blanks::marked(text)?;
+        let stem = file.trim_end_matches(".rs");
+        // A lab file that is not a program of its own (message.rs) is in all of them.
+        let affected: Vec<&str> = if lab.bins.contains(&stem) {
+            vec![stem]
+        } else {
+            lab.bins.to_vec()
+        };
+        let concerned: Vec<Check> = checks
+            .iter()
+            .filter(|c| {
+                programs
+                    .get(c.name)
+                    .is_some_and(|p| p.iter().any(|b| affected.contains(&b.as_str())))
+            })
+            .cloned()
+            .collect();
+        for i in 0..marks.len() {
+            let begun = Instant::now();
+            let mut which = vec![i];
+            loop {
+                kit.write(lab.name, file, &blanks::revert(text, &marks, &which))?;
+                if kit.compile(lab).is_ok() {
+                    break;
+                }
+                let next = which.len() + i;
+                if next >= marks.len() {
+                    return Err(format!(
+                        "{file}:{}: no reverted version compiles, even with every blank after it",
+                        marks[i].line
+                    ));
+                }
+                which.push(next);
+            }
+            let failed: BTreeSet<&'static str> = kit
+                .failures(lab, &concerned, jobs)
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect();
+            let with: Vec<usize> = which[1..].iter().map(|&j| marks[j].line).collect();
+            let also = if with.is_empty() {
+                String::new()
+            } else {
+                format!(" (with the blanks at lines {with:?}, which use what it defines)")
+            };
+            let _ = writeln!(
+                said,
+                "  {file}:{} {:?}{also}: {} of {} checks fail ({})",
+                marks[i].line,
+                cut(&marks[i].instruction),
+                failed.len(),
+                concerned.len(),
+                secs(begun.elapsed())
+            );
+            reverts.push(Reverted {
+                file: file.clone(),
+                blank: marks[i].clone(),
+                failed,
+            });
+        }
+        kit.write(lab.name, file, text)?;
+    }
+    kit.restore(lab.name, &files)?;
+    let findings = analyse(&checks, &reverts);
+    for name in &findings.given {
+        println!(
+            "  GIVEN \"{name}\": passes with every blank reverted in turn, so it grades given code"
+        );
+    }
+    for (name, blanks) in &findings.whole_program_only {
+        let _ = writeln!(
+            said,
+            "  note: \"{name}\" fails only without a whole-program blank ({}): it may grade given code",
+            blanks.join(", ")
+        );
+    }
+    let _ = writeln!(
+        said,
+        "{}: {} blanks, {} checks; {} grade given code, {} fail only without a whole-program blank; {}\n",
+        lab.name,
+        reverts.len(),
+        checks.len(),
+        findings.given.len(),
+        findings.whole_program_only.len(),
+        secs(started.elapsed())
+    );
+    Ok((findings, said))
+}
+
+/// Which checks no single blank fails, and which only whole-program blanks fail. A blank is
+/// whole-program when every other blank that fails one of its checks fails only checks it
+/// fails too (and it fails more than one).
+fn analyse(checks: &[Check], reverts: &[Reverted]) -> Findings {
+    let whole: Vec<bool> = reverts
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            r.failed.len() > 1
+                && reverts.iter().enumerate().all(|(j, other)| {
+                    j == i
+                        || other.failed.is_disjoint(&r.failed)
+                        || other.failed.is_subset(&r.failed)
+                })
+        })
+        .collect();
+    let mut findings = Findings {
+        given: Vec::new(),
+        whole_program_only: Vec::new(),
+    };
+    for check in checks {
+        let mine: Vec<usize> = (0..reverts.len())
+            .filter(|&i| reverts[i].failed.contains(check.name))
+            .collect();
+        if mine.is_empty() {
+            findings.given.push(check.name);
+        } else if mine.iter().all(|&i| whole[i]) {
+            let places = mine
+                .iter()
+                .map(|&i| format!("{}:{}", reverts[i].file, reverts[i].blank.line))
+                .collect();
+            findings.whole_program_only.push((check.name, places));
+        }
+    }
+    findings
+}
+
+fn subset(lab: &Lab, checks: &[Check]) -> Lab {
+    let mut only = Lab::new(lab.name, lab.title, lab.bins);
+    only.checks = checks.to_vec();
+    only
+}
+
+fn cut(text: &str) -> String {
+    match text.char_indices().nth(60) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reverted(line: usize, failed: &[&'static str]) -> Reverted {
+        Reverted {
+            file: "s.rs".into(),
+            blank: Marked {
+                span: 0..0,
+                line,
+                instruction: String::new(),
+                stub: String::new(),
+            },
+            failed: failed.iter().copied().collect(),
+        }
+    }
+
+    #[test]
+    fn given_code_and_whole_program_blanks_are_told_apart() {
+        let checks: Vec<Check> = ["serves", "echoes", "idles", "untouched"]
+            .into_iter()
+            .map(|n| Check::new("1", n, 1, "h", |_| Ok(())))
+            .collect();
+        let reverts = [
+            // The accept loop: every server check fails without it.
+            reverted(10, &["serves", "echoes", "idles"]),
+            reverted(20, &["echoes"]),
+            reverted(30, &["serves", "echoes"]),
+        ];
+        let found = analyse(&checks, &reverts);
+        assert_eq!(found.given, vec!["untouched"]);
+        assert_eq!(
+            found.whole_program_only,
+            vec![("idles", vec!["s.rs:10".to_string()])]
+        );
+    }
+}
