@@ -22,12 +22,13 @@ GRADE_ARGS = $(if $(LAB),--lab $(LAB)) $(if $(SOLUTIONS),--solutions) \
              $(if $(SUBMISSION),--submission $(SUBMISSION)) $(if $(JSON),--json $(JSON)) \
              $(if $(SUBMISSIONS),--submissions $(SUBMISSIONS)) $(if $(JOBS),--students $(JOBS)) \
              $(if $(FORCE),--force) $(if $(NO_SANDBOX),--no-sandbox) \
-             $(if $(NET),--net)
+             $(if $(NET),--net) $(if $(VERBOSE),--verbose)
 
 .PHONY: grade watch test labs check-labs unit lint fmt bench capture mutants bugs reverts netlab netlab-down student-kit gradescope
 
 # With SOLUTIONS=1 the solutions' captures and answers are made first (a failure shows in the table).
 grade:
+	@test -d target/debug || echo "socklab: first build: compiling the grader and its dependencies (a minute or two; cargo shows its progress)"
 	$(if $(SOLUTIONS),-$(CAPTURE) --solutions $(if $(LAB),--lab $(LAB)))
 	$(GRADE) $(GRADE_ARGS)
 
@@ -69,7 +70,7 @@ test: check-labs lint
 	$(GRADE) --expect zero --json target/grade/skeletons.json
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory bugs
-	$(MAKE) --no-print-directory reverts
+	$(KIT) reverts --quick
 	$(CAPTURE) --solutions
 	$(GRADE) --solutions --expect full --json target/grade/solutions.json
 

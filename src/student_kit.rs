@@ -36,7 +36,7 @@ pub fn kept(path: &str) -> bool {
 
 /// The students' Makefile: the kit's student targets, and a self-test of the copy.
 const MAKEFILE: &str = r#"# Your copy of socklab. Every target is a thin wrapper around cargo (README.md).
-#   make grade [LAB=udp-time] [JSON=file]    build your labs and grade them
+#   make grade [LAB=udp-time] [JSON=file] [VERBOSE=1]   build your labs and grade them
 #   make watch LAB=udp-time                  grade again on every save
 #   make capture LAB=udp-time [NET=1]        record your programs for the capture questions
 #   sudo make netlab | sudo make netlab-down the course's hosts on this machine (docs/netlab.md)
@@ -44,11 +44,12 @@ const MAKEFILE: &str = r#"# Your copy of socklab. Every target is a thin wrapper
 
 CARGO ?= cargo
 KIT = $(CARGO) run --bin socklab --
-GRADE_ARGS = $(if $(LAB),--lab $(LAB)) $(if $(JSON),--json $(JSON))
+GRADE_ARGS = $(if $(LAB),--lab $(LAB)) $(if $(JSON),--json $(JSON)) $(if $(VERBOSE),--verbose)
 
 .PHONY: grade watch capture netlab netlab-down test
 
 grade:
+	@test -d target/debug || echo "socklab: first build: compiling the grader and its dependencies (a minute or two; cargo shows its progress)"
 	$(KIT) grade $(GRADE_ARGS)
 
 watch:
@@ -170,6 +171,26 @@ pub fn write_with(root: &Path, out: &Path, answers: Answers) -> Result<usize, St
         }
         .map_err(|e| format!("{}: {e}", to.display()))?;
         written += 1;
+    }
+    // The copy's Cargo.toml has fewer dependencies than the kit's: bring Cargo.lock in line now,
+    // so that a student's first build does not change a tracked file.
+    let locked = crate::grader::cargo()
+        .args([
+            "metadata",
+            "--offline",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
+        .arg(out.join("Cargo.toml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    if !locked.is_ok_and(|s| s.success()) {
+        eprintln!(
+            "student-kit: could not bring Cargo.lock in line with the copy's Cargo.toml offline; \
+             the students' first build will update it"
+        );
     }
     let workflow = out.join(".github/workflows/classroom.yml");
     fs::create_dir_all(workflow.parent().expect("a file in a folder"))

@@ -119,7 +119,30 @@ fn the_students_copy_hides_the_answers_builds_and_grades() {
     )
     .unwrap();
     // One lab is enough to prove the mechanism (the kit's own `make test` grades all skeletons).
+    run(&copy, "git", &["init", "-q"]);
+    run(&copy, "git", &["add", "-A"]);
+    let who = [
+        "-c",
+        "user.name=socklab",
+        "-c",
+        "user.email=socklab@example.invalid",
+    ];
+    run(
+        &copy,
+        "git",
+        &[&who[..], &["commit", "-qm", "the copy"]].concat(),
+    );
     let tested = run(&copy, "make", &["test", "LAB=udp-time"]);
+    // Building changed no file the students' repository tracks (Cargo.lock included).
+    let changed = run(
+        &copy,
+        "git",
+        &["status", "--porcelain", "--untracked-files=no"],
+    );
+    assert!(
+        changed.trim().is_empty(),
+        "the first build changed: {changed}"
+    );
     assert!(tested.contains("checks: 0 passed"), "{tested}");
     assert!(
         tested.contains("graded by your instructor, not here: "),

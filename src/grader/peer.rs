@@ -85,11 +85,28 @@ impl LinePeer {
     /// The next line if one arrives within `within`, `None` if none does; an error when the
     /// connection was closed or failed.
     pub fn next_within(&mut self, within: Duration) -> Result<Option<String>, String> {
+        let deadline = Instant::now() + within;
+        loop {
+            match self.read_line_within(deadline.saturating_duration_since(Instant::now())) {
+                // A read with a timeout that a signal stopped and resumed (the machine's other
+                // processes being frozen and thawed) fails with EINTR: read on until the deadline.
+                Err(e) if e.kind() == ErrorKind::Interrupted && Instant::now() < deadline => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(None),
+                other => {
+                    return other.map_err(|e| format!("setting the test socket's timeout: {e}"))?
+                }
+            }
+        }
+    }
+
+    fn read_line_within(
+        &mut self,
+        within: Duration,
+    ) -> std::io::Result<Result<Option<String>, String>> {
         self.stream
-            .set_read_timeout(Some(within.max(Duration::from_millis(1))))
-            .context("setting the test socket's timeout")?;
+            .set_read_timeout(Some(within.max(Duration::from_millis(1))))?;
         let mut buf = std::mem::take(&mut self.pending);
-        match self.reader.read_until(b'\n', &mut buf) {
+        Ok(match self.reader.read_until(b'\n', &mut buf) {
             // A last line without its newline still counts: the connection ends it.
             Ok(0) if buf.is_empty() => {
                 super::transcript::event(&format!("{}: the connection was closed", self.who));
@@ -107,8 +124,12 @@ impl LinePeer {
                 self.pending = buf;
                 Ok(None)
             }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {
+                self.pending = buf;
+                return Err(e);
+            }
             Err(e) => Err(format!("the connection of {} failed: {e}", self.who)),
-        }
+        })
     }
 
     /// The next line, within [`WAIT`]; silence is an error too.

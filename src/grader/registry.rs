@@ -40,6 +40,13 @@ pub fn problems(root: &Path, labs: &[Lab]) -> Vec<String> {
             ));
         }
         for check in &lab.checks {
+            if super::rust_words(check.hint) || super::rust_words(check.name) {
+                out.push(format!(
+                    "lab {name}: check \"{}\": its name or hint shows Rust's spelling of a value \
+                     (Some(…), None, Err(…)); say it in words",
+                    check.name
+                ));
+            }
             for need in check.needs {
                 if !lab.checks.iter().any(|c| c.name == *need) {
                     out.push(format!(

@@ -46,6 +46,12 @@ pub fn reverts_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
     let mut opts = Options::new();
     opts.optmulti("", "lab", "only this lab (repeatable)", "LAB");
     opts.optopt("", "jobs", "checks run at once (default 6)", "N");
+    opts.optflag(
+        "",
+        "quick",
+        "grade a check only until one reverted blank fails it (make test): finds the checks that \
+         grade given code, without the notes on whole-program blanks",
+    );
     opts.optopt(
         "",
         "kits",
@@ -55,10 +61,11 @@ pub fn reverts_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
     let args = cli::parse_args(opts, BRIEF, args);
     let labs = super::chosen_labs(all_labs(), &args);
     let jobs: usize = args.get("jobs", 6usize).max(1);
+    let quick = args.flag("quick");
     let root = super::root();
     let started = Instant::now();
     let results = super::in_kits(&root, &labs, args.get("kits", 2usize), |kit, lab| {
-        let (findings, said) = revert_lab(&root, kit, lab, jobs)?;
+        let (findings, said) = revert_lab(&root, kit, lab, jobs, quick)?;
         // One print per lab: labs reverted at once interleave whole blocks, not lines.
         print!("{said}");
         Ok((lab.name, findings))
@@ -95,6 +102,7 @@ fn revert_lab(
     kit: &Kit,
     lab: &Lab,
     jobs: usize,
+    quick: bool,
 ) -> Result<(Findings, String), String> {
     use std::fmt::Write as _;
     let started = Instant::now();
@@ -133,6 +141,8 @@ fn revert_lab(
         checks.len()
     );
     let mut reverts = Vec::new();
+    // Checks some reverted blank failed already: --quick grades them no more.
+    let mut proven: BTreeSet<&'static str> = BTreeSet::new();
     for (file, text) in &files {
         let marks = blanks::marked(text)?;
         let stem = file.trim_end_matches(".rs");
@@ -153,6 +163,14 @@ fn revert_lab(
             .collect();
         for i in 0..marks.len() {
             let begun = Instant::now();
+            let graded: Vec<Check> = concerned
+                .iter()
+                .filter(|c| !(quick && proven.contains(c.name)))
+                .cloned()
+                .collect();
+            if graded.is_empty() {
+                continue;
+            }
             let mut which = vec![i];
             loop {
                 kit.write(lab.name, file, &blanks::revert(text, &marks, &which))?;
@@ -169,10 +187,11 @@ fn revert_lab(
                 which.push(next);
             }
             let failed: BTreeSet<&'static str> = kit
-                .failures(lab, &concerned, jobs)
+                .failures(lab, &graded, jobs)
                 .into_iter()
                 .map(|(name, _)| name)
                 .collect();
+            proven.extend(&failed);
             let with: Vec<usize> = which[1..].iter().map(|&j| marks[j].line).collect();
             let also = if with.is_empty() {
                 String::new()
@@ -185,7 +204,7 @@ fn revert_lab(
                 marks[i].line,
                 cut(&marks[i].instruction),
                 failed.len(),
-                concerned.len(),
+                graded.len(),
                 secs(begun.elapsed())
             );
             reverts.push(Reverted {
@@ -197,7 +216,11 @@ fn revert_lab(
         kit.write(lab.name, file, text)?;
     }
     kit.restore(lab.name, &files)?;
-    let findings = analyse(&checks, &reverts);
+    let mut findings = analyse(&checks, &reverts);
+    if quick {
+        // The failed sets are partial: whole-program blanks cannot be told.
+        findings.whole_program_only.clear();
+    }
     for name in &findings.given {
         println!(
             "  GIVEN \"{name}\": passes with every blank reverted in turn, so it grades given code"
@@ -225,18 +248,20 @@ fn revert_lab(
 
 /// Which checks no single blank fails, and which only whole-program blanks fail. A blank is
 /// whole-program when every other blank that fails one of its checks fails only checks it
-/// fails too (and it fails more than one).
+/// fails too, and one of them fails fewer.
 fn analyse(checks: &[Check], reverts: &[Reverted]) -> Findings {
     let whole: Vec<bool> = reverts
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            r.failed.len() > 1
-                && reverts.iter().enumerate().all(|(j, other)| {
-                    j == i
-                        || other.failed.is_disjoint(&r.failed)
-                        || other.failed.is_subset(&r.failed)
-                })
+            let others = || reverts.iter().enumerate().filter(move |(j, _)| *j != i);
+            let covers = others()
+                .all(|(_, o)| o.failed.is_disjoint(&r.failed) || o.failed.is_subset(&r.failed));
+            // Some other blank of the same program fails fewer of its checks; where every blank
+            // fails all of them, each check needs every blank, which is no sign of given code.
+            let finer = others()
+                .any(|(_, o)| !o.failed.is_disjoint(&r.failed) && o.failed.len() < r.failed.len());
+            covers && finer
         })
         .collect();
     let mut findings = Findings {
@@ -292,15 +317,25 @@ mod tests {
 
     #[test]
     fn given_code_and_whole_program_blanks_are_told_apart() {
-        let checks: Vec<Check> = ["serves", "echoes", "idles", "untouched"]
-            .into_iter()
-            .map(|n| Check::new("1", n, 1, "h", |_| Ok(())))
-            .collect();
+        let checks: Vec<Check> = [
+            "serves",
+            "echoes",
+            "idles",
+            "untouched",
+            "connects",
+            "prints",
+        ]
+        .into_iter()
+        .map(|n| Check::new("1", n, 1, "h", |_| Ok(())))
+        .collect();
         let reverts = [
             // The accept loop: every server check fails without it.
             reverted(10, &["serves", "echoes", "idles"]),
             reverted(20, &["echoes"]),
             reverted(30, &["serves", "echoes"]),
+            // A client whose every blank fails its every check: nothing to say.
+            reverted(40, &["connects", "prints"]),
+            reverted(50, &["connects", "prints"]),
         ];
         let found = analyse(&checks, &reverts);
         assert_eq!(found.given, vec!["untouched"]);
