@@ -92,6 +92,8 @@ fn main() {
             }
             Err(why) => {
                 eprintln!("http bench: cannot start {name}: {why}");
+                // exit() runs no destructor: stop the servers already started.
+                drop(running);
                 std::process::exit(1);
             }
         }
