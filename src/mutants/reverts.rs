@@ -143,8 +143,10 @@ fn revert_lab(
     let mut reverts = Vec::new();
     // Checks some reverted blank failed already: --quick grades them no more.
     let mut proven: BTreeSet<&'static str> = BTreeSet::new();
+    let mut total = 0;
     for (file, text) in &files {
         let marks = blanks::marked(text)?;
+        total += marks.len();
         let stem = file.trim_end_matches(".rs");
         // A lab file that is not a program of its own (message.rs) is in all of them.
         let affected: Vec<&str> = if lab.bins.contains(&stem) {
@@ -235,7 +237,8 @@ fn revert_lab(
     }
     let _ = writeln!(
         said,
-        "{}: {} blanks, {} checks; {} grade given code, {} fail only without a whole-program blank; {}\n",
+        "{}: {} of {total} blanks reverted, {} checks; {} grade given code, {} fail only without a \
+         whole-program blank; {}\n",
         lab.name,
         reverts.len(),
         checks.len(),
