@@ -127,7 +127,7 @@ fn main() {
         }
     }
     for (name, program, _, _) in &running {
-        let (rss, peak) = memory(program.pid());
+        let (rss, peak) = socklab::grader::memory_kib(program.pid());
         println!("memory of {name}: VmRSS {rss} KiB, peak VmHWM {peak} KiB");
     }
     let mut met = true;
@@ -186,20 +186,6 @@ fn flask_python() -> Result<PathBuf, String> {
         ));
     }
     Ok(python)
-}
-
-/// (VmRSS, VmHWM) of process `pid`, in KiB.
-fn memory(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -36,14 +36,6 @@ impl Drop for Running {
     }
 }
 
-fn vm_hwm_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
 fn free_port() -> String {
     let l = TcpListener::bind("127.0.0.1:0").expect("a free port");
     l.local_addr().expect("address").port().to_string()
@@ -117,7 +109,7 @@ fn transfer(tool: &str, tls: bool, source: &Path, dir: &Path) -> Result<(f64, u6
                 continue;
             }
             if own {
-                peak = peak.max(vm_hwm_kib(p.0.id()).unwrap_or(0));
+                peak = peak.max(socklab::grader::memory_kib(p.0.id()).1);
             }
             match p.0.try_wait() {
                 Ok(Some(status)) if status.success() => done[i] = true,

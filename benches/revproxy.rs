@@ -69,7 +69,7 @@ fn main() {
 
     let (memory_proxy, addr) =
         start(Command::new(PROXY).args(["-port", "0", "-host", "127.0.0.1"]));
-    let before = rss_kib(&memory_proxy);
+    let before = socklab::grader::memory_kib(memory_proxy.pid()).0;
     let mut registered = 0;
     let started = Instant::now();
     for id in 0..IDLE_SERVERS {
@@ -81,7 +81,7 @@ fn main() {
             break;
         }
     }
-    let after = rss_kib(&memory_proxy);
+    let after = socklab::grader::memory_kib(memory_proxy.pid()).0;
     println!(
         "memory: proxy VmRSS {before} KiB at start, {after} KiB with {registered} registered idle servers (~{:.2} KiB each)",
         after.saturating_sub(before) as f64 / registered.max(1) as f64
@@ -115,17 +115,6 @@ fn start(cmd: &mut Command) -> (Program, SocketAddr) {
         .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
     program.discard_output();
     (program, addr)
-}
-
-/// VmRSS of `program`, in KiB.
-fn rss_kib(program: &Program) -> u64 {
-    std::fs::read_to_string(format!("/proc/{}/status", program.pid()))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 /// One message over a new connection: its answer.

@@ -31,7 +31,7 @@ pub mod transcript;
 pub use command::main;
 pub use context::Context;
 pub use peer::{data_segments_in, shown, tcp_from, Found, LinePeer};
-pub use program::{secs, start_server, Ctx, Program};
+pub use program::{memory_kib, secs, start_server, Ctx, Program};
 pub use report::{rust_words, Hosts, Outcome, Report};
 pub use stand_in::StandIn;
 pub use submissions::{Grading, Row};

@@ -532,6 +532,21 @@ impl Drop for Program {
     }
 }
 
+/// The resident memory of process `pid` now and at its peak (`VmRSS`, `VmHWM`), in KiB; zeros
+/// once it is gone. For the benches' memory targets.
+pub fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
 /// `exited with code 1`, `was killed by signal 9`.
 fn exit(status: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
