@@ -1,12 +1,14 @@
 //! Questions on packet captures, answered in a file the student edits and checked by the grader.
 //!
-//! A lab with questions has a [`QuestionSet`] (in its `tests/checks/<lab>.rs`) and an answers file
+//! A lab with questions has a [`QuestionSet`] (in its checks, `tests/checks/<lab>/`) and an answers file
 //! `answers.txt` beside its code: one commented entry per question, `key = answer`. Each question
 //! is one check ([`checks`]). A question is about one of the lab's captures, which must exist and
 //! hold the traffic the questions need (else the check says how to make it):
 //!
 //! - a **fixed** question (the UDP header's field count) is compared with a salted SHA-256 of the
-//!   right answer, so the answer is not in the kit's sources in plain text;
+//!   right answer, so the answer is not in the kit's sources in plain text; the students' copy
+//!   has no hashes at all (a small answer space is searched in seconds), so only the
+//!   instructor's kit grades these ([`not_graded_here`]);
 //! - a **capture** question (the raw sequence number of a SYN, a round-trip time, the Base64
 //!   token of a request) is compared with what [`crate::capture`] reads from the student's own
 //!   capture file.
