@@ -87,6 +87,16 @@ fn first_line(s: &str, max: usize) -> String {
 /// Whether a reason shows Rust's own spelling of a value (`Some("x")`, `None`, `Ok(…)`, `Err(…)`)
 /// instead of words: a check's text leaked a `Debug` print, which a student cannot read.
 pub fn rust_words(why: &str) -> bool {
+    // The grader's own words only: a program's panic (a `todo!`'s text, an unwrap's message) and
+    // what the transcript quotes are the program's.
+    let why = why.split("\nWhat the grader saw").next().unwrap_or("");
+    why.lines().any(|line| {
+        let line = line.split("panicked").next().unwrap_or("");
+        rust_spelling(line)
+    })
+}
+
+fn rust_spelling(why: &str) -> bool {
     let none = why.match_indices("None").any(|(at, _)| {
         let before = why[..at].chars().next_back();
         let after = why[at + 4..].chars().next();
@@ -533,6 +543,8 @@ mod tests {
             assert!(!rust_words(fine), "{fine}");
         }
         assert!(!rust_words("None of them; NoneSuch; handleErr(x)"));
+        assert!(!rust_words("x panicked at a.rs:1:2: fill in: Err(sentence) otherwise"));
+        assert!(!rust_words("no answer\nWhat the grader saw:\n  server printed \"None\""));
     }
 
     #[test]
