@@ -543,8 +543,12 @@ mod tests {
             assert!(!rust_words(fine), "{fine}");
         }
         assert!(!rust_words("None of them; NoneSuch; handleErr(x)"));
-        assert!(!rust_words("x panicked at a.rs:1:2: fill in: Err(sentence) otherwise"));
-        assert!(!rust_words("no answer\nWhat the grader saw:\n  server printed \"None\""));
+        assert!(!rust_words(
+            "x panicked at a.rs:1:2: fill in: Err(sentence) otherwise"
+        ));
+        assert!(!rust_words(
+            "no answer\nWhat the grader saw:\n  server printed \"None\""
+        ));
     }
 
     #[test]
