@@ -286,3 +286,45 @@ pub(super) fn survives_bad_clients(ctx: &Ctx) -> Result<(), String> {
     thread::sleep(Duration::from_millis(100));
     still_running(&server, "stalled, vanished and garbage-sending clients")
 }
+
+/// Header names in any case (RFC 9110: they are case-insensitive): `content-length`,
+/// `AUTHORIZATION` and `connection` as some clients write them.
+pub(super) fn headers_any_case(ctx: &Ctx) -> Result<(), String> {
+    let (_server, addr) = server(ctx)?;
+    let body = call_body("echo", &[&string("case")]);
+    let request = format!(
+        "POST / HTTP/1.1\r\nhost: 127.0.0.1\r\nAUTHORIZATION: {}\r\ncontent-type: text/xml\r\ncontent-length: {}\r\nconnection: Close\r\n\r\n{body}",
+        basic(USER, PASS),
+        body.len()
+    );
+    let stream = connect(addr)?;
+    let mut writer = stream.try_clone().context("cloning the test socket")?;
+    writer
+        .write_all(request.as_bytes())
+        .context("sending a request whose header names are in lower and upper case")?;
+    let mut reader = BufReader::new(stream);
+    let reply = read_reply(&mut reader).context(
+        "a request with `content-length`, `AUTHORIZATION` and `connection: close` (header names in other cases)",
+    )?;
+    if reply.status == 401 {
+        return Err("a request with `AUTHORIZATION: Basic …` (the right credentials) got 401: header names are case-insensitive".into());
+    }
+    if reply.status == 411 {
+        return Err(
+            "a request with `content-length: …` got 411: header names are case-insensitive".into(),
+        );
+    }
+    let got = expect_xml(
+        &reply,
+        "echo(\"case\") with header names in lower and upper case",
+    )?;
+    expect_canon(&got, "string:CASE", "echo")?;
+    let mut rest = [0u8; 16];
+    if !matches!(reader.read(&mut rest), Ok(0)) {
+        return Err(format!(
+            "after answering a request with `connection: Close` the server should close the connection; it was still open after {}",
+            secs(WAIT)
+        ));
+    }
+    Ok(())
+}
