@@ -114,10 +114,12 @@ struct Request {
 impl Request {
     /// The value of header `name` (names are case-insensitive in HTTP).
     fn header(&self, name: &str) -> Option<&str> {
+        // BEGIN BLANK: the value of the first header called `name` (how does HTTP compare header names? a client may send `content-length`)
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+        // END BLANK
     }
 }
 
@@ -344,6 +346,7 @@ fn check_auth(header: Option<&str>, config: &Config) -> Result<(), String> {
 
 /// Answers one request: method and path, then authentication, then the call itself.
 fn respond(request: &Request, config: &Config, peer: &str) -> Response {
+    // BEGIN BLANK: refuse what is not a call: the handout's statuses for a method other than POST and a path outside PATHS, then check_auth (each refusal with the header the handout names)
     if request.method != "POST" {
         log::warn!("{peer}: 405: method {:.20?}", request.method);
         let mut response = Response::error(405, "XML-RPC calls are POST requests");
@@ -363,6 +366,7 @@ fn respond(request: &Request, config: &Config, peer: &str) -> Response {
         ));
         return response;
     }
+    // END BLANK
     let result = match xml::parse_call(&request.body) {
         Ok(call) => dispatch(&call, true),
         Err(fault) => {
@@ -382,9 +386,13 @@ fn respond(request: &Request, config: &Config, peer: &str) -> Response {
 fn dispatch(call: &Call, top: bool) -> Result<Value, Fault> {
     match call.method.as_str() {
         "echo" => echo(&call.params),
-        "system.listMethods" if call.params.is_empty() => Ok(Value::Array(
-            METHODS.iter().map(|m| Value::Str(m.to_string())).collect(),
-        )),
+        "system.listMethods" if call.params.is_empty() => {
+            /* BLANK: the names of METHODS, as an XML-RPC array of strings */
+            Ok(Value::Array(
+                METHODS.iter().map(|m| Value::Str(m.to_string())).collect(),
+            ))
+            /* END */
+        }
         "system.listMethods" => Err(Fault::new(
             xml::INVALID_PARAMS,
             "system.listMethods takes no arguments",
@@ -394,10 +402,14 @@ fn dispatch(call: &Call, top: bool) -> Result<Value, Fault> {
             xml::INVALID_REQUEST,
             "system.multicall cannot be nested",
         )),
-        other => Err(Fault::new(
-            xml::METHOD_NOT_FOUND,
-            format!("no method {other:.80?}; try system.listMethods"),
-        )),
+        other => {
+            /* BLANK: a fault for a method this server does not have (xml.rs has the codes) */
+            Err(Fault::new(
+                xml::METHOD_NOT_FOUND,
+                format!("no method {other:.80?}; try system.listMethods"),
+            ))
+            /* END */
+        }
     }
 }
 
@@ -410,9 +422,11 @@ fn echo(params: &[Value]) -> Result<Value, Fault> {
             format!("echo takes one string, got ({})", got.join(", ")),
         ));
     };
+    // BEGIN BLANK: answer the message upper-cased, and print the line the handout shows
     let reply = message.to_uppercase();
     println!("Client said: {message}. So we echo that in uppercase: {reply}");
     Ok(Value::Str(reply))
+    // END BLANK
 }
 
 /// `system.multicall`: one array of `{methodName, params}` structs; answers an array holding,
@@ -438,10 +452,12 @@ fn multicall(params: &[Value]) -> Result<Value, Fault> {
                 "each call is a struct {methodName: string, params: array}",
             )),
         };
+        /* BLANK: what goes in this call's place: a result or a fault, in the form the handout gives */
         match outcome {
             Ok(value) => Value::Array(vec![value]),
             Err(fault) => fault.to_value(),
         }
+        /* END */
     });
     Ok(Value::Array(results.collect()))
 }
