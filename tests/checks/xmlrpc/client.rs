@@ -38,6 +38,27 @@ fn stand_in(ctx: &Ctx, answer: fn(&Request) -> Vec<u8>) -> Result<XmlStandIn, St
     )
 }
 
+/// A stand-in like [`stand_in`] that keeps each connection open after its reply, as a server
+/// that keeps connections alive does, until the client closes it (or twice [`WAIT`]): a client
+/// must end its reply at Content-Length, not at the close.
+fn holding_stand_in(ctx: &Ctx, answer: fn(&Request) -> Vec<u8>) -> Result<XmlStandIn, String> {
+    StandIn::tcp(
+        (ctx.ip("client1", [127, 0, 0, 1]), 0),
+        move |stream, _from, seen| {
+            let request = read_request(&stream);
+            if let Ok(request) = &request {
+                let mut writer = &stream;
+                let _ = writer.write_all(&answer(request));
+                let _ = writer.flush();
+            }
+            let _ = seen.send(request);
+            let _ = stream.set_read_timeout(Some(WAIT * 2));
+            let mut rest = [0u8; 1024];
+            while matches!(std::io::Read::read(&mut &stream, &mut rest), Ok(n) if n > 0) {}
+        },
+    )
+}
+
 /// The request the stand-in read from `client`.
 fn request(server: &XmlStandIn, client: &Program) -> Result<Request, String> {
     server.next("request from the client", client)?
@@ -123,7 +144,10 @@ fn lower_case_answer(request: &Request) -> Vec<u8> {
             None => l.to_string(),
         })
         .collect();
-    format!("{status}\r\n{}\r\n\r\n{body}", headers.join("\r\n")).into_bytes()
+    let headers = headers
+        .join("\r\n")
+        .replace("connection: close", "connection: keep-alive");
+    format!("{status}\r\n{headers}\r\n\r\n{body}").into_bytes()
 }
 
 /// 401 Unauthorized, whatever the call.
@@ -262,8 +286,13 @@ pub(super) fn errors(ctx: &Ctx) -> Result<(), String> {
 
 /// A reply whose header names are in lower case (`content-length: 135`) is read as well.
 pub(super) fn lower_case_headers(ctx: &Ctx) -> Result<(), String> {
-    let server = stand_in(ctx, lower_case_answer)?;
-    let (client, lines, ok) = run_client(ctx, &server, &[])?;
+    let server = holding_stand_in(ctx, lower_case_answer)?;
+    let (client, lines, ok) = run_client(ctx, &server, &[]).map_err(|e| {
+        format!(
+            "the server's reply said `content-length: …` and `connection: keep-alive` (header \
+             names are case-insensitive) and kept the connection open: {e}"
+        )
+    })?;
     request(&server, &client)?;
     let want = "Got reply: HELLO SERVER...";
     if !ok || !lines.iter().any(|l| l.trim() == want) {

@@ -132,6 +132,29 @@ pub(super) fn keeps_alive(ctx: &Ctx) -> Result<(), String> {
     if !matches!(reader.read(&mut rest), Ok(0)) {
         return Err("an HTTP/1.0 request without `Connection: keep-alive` should be answered and the connection closed".into());
     }
+    // HTTP/1.0 with `Connection: keep-alive` stays open.
+    let stream = connect(addr)?;
+    let mut writer = stream.try_clone().context("cloning the test socket")?;
+    let mut reader = BufReader::new(stream);
+    for word in ["first", "second"] {
+        let body = call_body("echo", &[&string(word)]);
+        let request = format!(
+            "POST / HTTP/1.0\r\nAuthorization: {}\r\nConnection: keep-alive\r\nContent-Length: {}\r\n\r\n{body}",
+            basic(USER, PASS),
+            body.len()
+        );
+        writer.write_all(request.as_bytes()).with_context(|| {
+            format!("sending HTTP/1.0 request `{word}` with `Connection: keep-alive` (the server closed the connection?)")
+        })?;
+        let reply = read_reply(&mut reader).with_context(|| {
+            format!("HTTP/1.0 request `{word}` with `Connection: keep-alive`: the connection should stay open")
+        })?;
+        let got = expect_xml(
+            &reply,
+            &format!("echo(\"{word}\") over HTTP/1.0 with keep-alive"),
+        )?;
+        expect_canon(&got, &format!("string:{}", word.to_uppercase()), "echo")?;
+    }
     Ok(())
 }
 
