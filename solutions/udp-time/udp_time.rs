@@ -272,11 +272,7 @@ fn single_request(
 ) -> io::Result<ExitCode> {
     // BEGIN BLANK: pick a request ID; try timed_request up to 1 + opts.retries times; print the time, or say the reply belongs to another request, or after the last try print `Request timed out` (each with its exit code)
     let id = (socklab::chance() * 1001.0) as i64;
-    for attempt in 0..=opts.retries {
-        if attempt > 0 {
-            let retries = opts.retries;
-            log::info!("no reply in time; sending again ({attempt}/{retries})");
-        }
+    for _ in 0..=opts.retries {
         match timed_request(sock, server, id, opts)?.0 {
             Reply::Time(text, _) => {
                 println!("{text}");

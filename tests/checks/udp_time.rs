@@ -429,6 +429,22 @@ fn client_detects_wrong_id(ctx: &Ctx) -> Result<(), String> {
             "the client should print that the reply belongs to another request and exit non-zero; it printed {lines:?}"
         ));
     }
+    let mut requests = server.drain().len();
+    if requests == 0
+        && server
+            .next_within(QUIET, "a second request", &client)
+            .is_ok()
+    {
+        requests = 1;
+    }
+    if requests > 0 || lines.iter().any(|l| l.contains("timed out")) {
+        return Err(format!(
+            "the server answered with another request's ID: the client should report that and \
+             stop, not try again; it sent the request at least {} times and printed {}",
+            requests + 1,
+            shown(&lines)
+        ));
+    }
     Ok(())
 }
 
