@@ -55,6 +55,9 @@ pub fn lab() -> Lab {
                 "Compare Content-Length with MAX_BODY before allocating or reading the body.", server::refuses_large_body).needs(&["answers a POST with 200, Content-Type and a matching Content-Length"]).across_hosts(),
             Check::new("1 HTTP", "survives half requests, stalled clients and garbage (400)", 2,
                 "Each connection has its own thread; every malformed request gets the status its blank names; a request that never completes is never answered as one; a client that vanishes ends only its thread.", server::survives_bad_clients).needs(&["answers a POST with 200, Content-Type and a matching Content-Length"]).across_hosts(),
+            Check::new("1 HTTP", "--idle SECS: a connection silent that long is closed", 1,
+                "A client that sends half a request and then nothing must not hold its thread forever: what makes a read give up?", server::closes_idle)
+                .needs(&["answers a POST with 200, Content-Type and a matching Content-Length"]).across_hosts(),
             Check::new("2 auth", "accepts the --username/--password credentials (scheme in any case)", 2,
                 "Decode the base64 token after `Basic ` and compare it with `username:password`; the scheme name is case-insensitive.", auth::accepts).across_hosts(),
             Check::new("2 auth", "refuses a request without Authorization: 401 with WWW-Authenticate", 1,

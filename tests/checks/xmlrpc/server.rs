@@ -351,3 +351,48 @@ pub(super) fn headers_any_case(ctx: &Ctx) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// `--idle 1`: a connection that stops in the middle of its headers is closed after about a
+/// second (never before: the server's own timer), and the server goes on serving.
+pub(super) fn closes_idle(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = super::start(ctx, USER, PASS, &["--idle", "1"])?;
+    let mut stalled = connect(addr)?;
+    stalled
+        .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Le")
+        .context("sending half a header block")?;
+    let sent_at = std::time::Instant::now();
+    let deadline = Duration::from_secs(1) + WAIT;
+    stalled
+        .set_read_timeout(Some(deadline))
+        .context("setting the test socket's read timeout")?;
+    let mut rest = [0u8; 256];
+    let closed = loop {
+        match stalled.read(&mut rest) {
+            Ok(0) => break true,
+            // Whatever the server says (a 408, say) before it closes is fine.
+            Ok(_) if sent_at.elapsed() < deadline => continue,
+            Ok(_) => break false,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+            Err(_) => break false,
+        }
+    };
+    let after = sent_at.elapsed();
+    if !closed {
+        return Err(server.explain(format!(
+            "with --idle 1, a client that sent half a header block and then nothing should be \
+             disconnected after about 1 s; the connection was still open after {}",
+            secs(deadline)
+        )));
+    }
+    if after < Duration::from_millis(900) {
+        return Err(format!(
+            "with --idle 1 the server closed a connection that had been silent for only {} ms: \
+             half a request is not an error until the client has been silent for --idle seconds",
+            after.as_millis()
+        ));
+    }
+    still_running(&server, "closing an idle connection")?;
+    call(addr, "echo", &[&string("after")])
+        .context("a call after the idle connection was closed")?;
+    Ok(())
+}
