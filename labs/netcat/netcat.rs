@@ -469,9 +469,7 @@ fn session(
     };
     let (done, events) = crossbeam_channel::unbounded();
     let sending = done.clone();
-    if mode != Mode::RecvOnly {
-        todo!("fill in: start the sending direction in its own thread: send_all(input, send, crlf), its result sent as Done::Sent on `sending`");
-    }
+    todo!("fill in: start the sending direction in its own thread (which modes send at all?): send_all(input, send, crlf), its result sent as Done::Sent on `sending`");
     thread::Builder::new()
         .name("receive".into())
         .spawn(move || {

@@ -65,14 +65,7 @@ fn server(host: &str, port: u16, faulty: bool, drop: f64) -> io::Result<()> {
                 continue;
             }
         };
-        println!("Request ID: {request_id}. Client request, {request}");
-        if socklab::chance() < drop {
-            log::info!("dropped request {request_id} on purpose (-drop)");
-            continue;
-        }
-        if faulty && socklab::chance() < 0.5 {
-            request_id = request_id.wrapping_add(1);
-        }
+        todo!("fill in: print the request line the handout shows; then obey -drop and -faulty (socklab::chance() is a random number in [0, 1))");
         let reply = encode(request_id, &time_text());
         todo!("fill in: send the reply back to the address the request came from");
     }
@@ -94,25 +87,9 @@ fn exchange(sock: &UdpSocket, server: SocketAddr, id: i64, timeout: Duration) ->
     todo!("fill in: send the request to the server");
     let mut buf = [0u8; MAX_BYTES];
     loop {
-        // Wait only for what is left of the timeout, so strays cannot make us wait forever.
-        let left = timeout.saturating_sub(sent_at.elapsed());
-        if left.is_zero() {
-            return Ok(Reply::TimedOut);
-        }
-        sock.set_read_timeout(Some(left))?;
-        let (len, from) = match sock.recv_from(&mut buf) {
-            Ok(r) => r,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Ok(Reply::TimedOut)
-            }
-            Err(e) => return Err(e),
-        };
-        todo!("fill in: skip datagrams not from the server; decode the rest into (reply_id, text)");
+        // A stray datagram must not give the reply more time than `timeout` in all.
+        let (len, from): (usize, SocketAddr) = todo!("fill in: wait for a datagram, but never past `timeout` after sent_at; when time is up, return Ok(Reply::TimedOut) (which errors does a read timeout give?)");
+        let (reply_id, text): (i64, String) = todo!("fill in: skip (continue) datagrams not from the server; decode the rest into (reply_id, text)");
         todo!("fill in: return the time if reply_id is the request's id, else WrongId");
     }
 }
@@ -167,14 +144,7 @@ fn client(host: &str, port: u16, mut opts: ClientOptions) -> io::Result<ExitCode
     let (mut lost, mut wrong) = (0, 0);
     for _ in 0..count {
         let id = (socklab::chance() * 1_000_000.0) as i64;
-        match timed_request(&sock, server, id, &mut opts)? {
-            (Reply::Time(_, rtt), offset) => {
-                rtts.push(rtt.as_secs_f64() * 1000.0);
-                offsets.extend(offset);
-            }
-            (Reply::WrongId(_), _) => wrong += 1,
-            (Reply::TimedOut, _) => lost += 1,
-        }
+        todo!("fill in: one timed_request; keep its round trip (in ms) and offset, or count it as wrong or lost");
     }
     println!(
         "sent {count}, answered {}, lost {lost}, wrong ID {wrong}",
@@ -209,14 +179,7 @@ fn timed_request(
     if let Some(log) = opts.log.as_mut() {
         let sent = sent_wall.format(TIME_FORMAT);
         let offset = offset.map_or(String::new(), |o| format!("{o:.3}"));
-        match &reply {
-            Reply::Time(text, rtt) => {
-                let rtt = rtt.as_secs_f64() * 1000.0;
-                writeln!(log, "{id},{sent},{rtt:.3},{text},{offset},ok")?
-            }
-            Reply::WrongId(other) => writeln!(log, "{id},{sent},,,,wrong_id {other}")?,
-            Reply::TimedOut => writeln!(log, "{id},{sent},,,,lost")?,
-        }
+        todo!("fill in: write this request's row under the header's columns (outcome: ok, wrong_id N or lost)");
     }
     Ok((reply, offset))
 }
@@ -227,26 +190,7 @@ fn single_request(
     server: SocketAddr,
     opts: &mut ClientOptions,
 ) -> io::Result<ExitCode> {
-    let id = (socklab::chance() * 1001.0) as i64;
-    for attempt in 0..=opts.retries {
-        if attempt > 0 {
-            let retries = opts.retries;
-            log::info!("no reply in time; sending again ({attempt}/{retries})");
-        }
-        match timed_request(sock, server, id, opts)?.0 {
-            Reply::Time(text, _) => {
-                println!("{text}");
-                return Ok(ExitCode::SUCCESS);
-            }
-            Reply::WrongId(other) => {
-                println!("The reply has ID {other} but the request had ID {id}: it belongs to another request");
-                return Ok(ExitCode::FAILURE);
-            }
-            Reply::TimedOut => {}
-        }
-    }
-    println!("Request timed out");
-    Ok(ExitCode::FAILURE)
+    todo!("fill in: pick a request ID; try timed_request up to 1 + opts.retries times; print the time, or say the reply belongs to another request, or after the last try print `Request timed out` (each with its exit code)");
 }
 
 /// min, median, p99 and max of `values` (NaN-free; at least one value), or zeros when empty.

@@ -518,13 +518,13 @@ fn session(
     };
     let (done, events) = crossbeam_channel::unbounded();
     let sending = done.clone();
+    // BEGIN BLANK: start the sending direction in its own thread (which modes send at all?): send_all(input, send, crlf), its result sent as Done::Sent on `sending`
     if mode != Mode::RecvOnly {
-        // BEGIN BLANK: start the sending direction in its own thread: send_all(input, send, crlf), its result sent as Done::Sent on `sending`
         thread::Builder::new().name("send".into()).spawn(move || {
             let _ = sending.send(Done::Sent(send_all(input, send, crlf)));
         })?;
-        // END BLANK
     }
+    // END BLANK
     thread::Builder::new()
         .name("receive".into())
         .spawn(move || {

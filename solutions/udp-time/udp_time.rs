@@ -73,6 +73,7 @@ fn server(host: &str, port: u16, faulty: bool, drop: f64) -> io::Result<()> {
                 continue;
             }
         };
+        // BEGIN BLANK: print the request line the handout shows; then obey -drop and -faulty (socklab::chance() is a random number in [0, 1))
         println!("Request ID: {request_id}. Client request, {request}");
         if socklab::chance() < drop {
             log::info!("dropped request {request_id} on purpose (-drop)");
@@ -81,6 +82,7 @@ fn server(host: &str, port: u16, faulty: bool, drop: f64) -> io::Result<()> {
         if faulty && socklab::chance() < 0.5 {
             request_id = request_id.wrapping_add(1);
         }
+        // END BLANK
         let reply = encode(request_id, &time_text());
         // BEGIN BLANK: send the reply back to the address the request came from
         if let Err(e) = sock.send_to(&reply, address) {
@@ -108,37 +110,41 @@ fn exchange(sock: &UdpSocket, server: SocketAddr, id: i64, timeout: Duration) ->
     // END BLANK
     let mut buf = [0u8; MAX_BYTES];
     loop {
-        // Wait only for what is left of the timeout, so strays cannot make us wait forever.
-        let left = timeout.saturating_sub(sent_at.elapsed());
-        if left.is_zero() {
-            return Ok(Reply::TimedOut);
-        }
-        sock.set_read_timeout(Some(left))?;
-        let (len, from) = match sock.recv_from(&mut buf) {
-            Ok(r) => r,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Ok(Reply::TimedOut)
+        // A stray datagram must not give the reply more time than `timeout` in all.
+        let (len, from): (usize, SocketAddr) = /* BLANK: wait for a datagram, but never past `timeout` after sent_at; when time is up, return Ok(Reply::TimedOut) (which errors does a read timeout give?) */
+        {
+            let left = timeout.saturating_sub(sent_at.elapsed());
+            if left.is_zero() {
+                return Ok(Reply::TimedOut);
             }
-            Err(e) => return Err(e),
-        };
-        // BEGIN BLANK: skip datagrams not from the server; decode the rest into (reply_id, text)
-        if from != server {
-            log::warn!("ignored a datagram from {from}: not the server");
-            continue;
-        }
-        let (reply_id, text) = match decode(&buf[..len]) {
-            Ok(r) => r,
-            Err(why) => {
-                log::warn!("ignored a datagram from the server: {why}");
+            sock.set_read_timeout(Some(left))?;
+            match sock.recv_from(&mut buf) {
+                Ok(r) => r,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Ok(Reply::TimedOut)
+                }
+                Err(e) => return Err(e),
+            }
+        } /* END */;
+        let (reply_id, text): (i64, String) = /* BLANK: skip (continue) datagrams not from the server; decode the rest into (reply_id, text) */
+        {
+            if from != server {
+                log::warn!("ignored a datagram from {from}: not the server");
                 continue;
             }
-        };
-        // END BLANK
+            match decode(&buf[..len]) {
+                Ok(r) => r,
+                Err(why) => {
+                    log::warn!("ignored a datagram from the server: {why}");
+                    continue;
+                }
+            }
+        } /* END */;
         // BEGIN BLANK: return the time if reply_id is the request's id, else WrongId
         let reply = if reply_id == id {
             Reply::Time(text, sent_at.elapsed())
@@ -200,6 +206,7 @@ fn client(host: &str, port: u16, mut opts: ClientOptions) -> io::Result<ExitCode
     let (mut lost, mut wrong) = (0, 0);
     for _ in 0..count {
         let id = (socklab::chance() * 1_000_000.0) as i64;
+        // BEGIN BLANK: one timed_request; keep its round trip (in ms) and offset, or count it as wrong or lost
         match timed_request(&sock, server, id, &mut opts)? {
             (Reply::Time(_, rtt), offset) => {
                 rtts.push(rtt.as_secs_f64() * 1000.0);
@@ -208,6 +215,7 @@ fn client(host: &str, port: u16, mut opts: ClientOptions) -> io::Result<ExitCode
             (Reply::WrongId(_), _) => wrong += 1,
             (Reply::TimedOut, _) => lost += 1,
         }
+        // END BLANK
     }
     println!(
         "sent {count}, answered {}, lost {lost}, wrong ID {wrong}",
@@ -242,6 +250,7 @@ fn timed_request(
     if let Some(log) = opts.log.as_mut() {
         let sent = sent_wall.format(TIME_FORMAT);
         let offset = offset.map_or(String::new(), |o| format!("{o:.3}"));
+        // BEGIN BLANK: write this request's row under the header's columns (outcome: ok, wrong_id N or lost)
         match &reply {
             Reply::Time(text, rtt) => {
                 let rtt = rtt.as_secs_f64() * 1000.0;
@@ -250,6 +259,7 @@ fn timed_request(
             Reply::WrongId(other) => writeln!(log, "{id},{sent},,,,wrong_id {other}")?,
             Reply::TimedOut => writeln!(log, "{id},{sent},,,,lost")?,
         }
+        // END BLANK
     }
     Ok((reply, offset))
 }
@@ -260,12 +270,9 @@ fn single_request(
     server: SocketAddr,
     opts: &mut ClientOptions,
 ) -> io::Result<ExitCode> {
+    // BEGIN BLANK: pick a request ID; try timed_request up to 1 + opts.retries times; print the time, or say the reply belongs to another request, or after the last try print `Request timed out` (each with its exit code)
     let id = (socklab::chance() * 1001.0) as i64;
-    for attempt in 0..=opts.retries {
-        if attempt > 0 {
-            let retries = opts.retries;
-            log::info!("no reply in time; sending again ({attempt}/{retries})");
-        }
+    for _ in 0..=opts.retries {
         match timed_request(sock, server, id, opts)?.0 {
             Reply::Time(text, _) => {
                 println!("{text}");
@@ -280,6 +287,7 @@ fn single_request(
     }
     println!("Request timed out");
     Ok(ExitCode::FAILURE)
+    // END BLANK
 }
 
 /// min, median, p99 and max of `values` (NaN-free; at least one value), or zeros when empty.

@@ -29,31 +29,35 @@ pub fn lab() -> Lab {
             Check::new("1 server", "answers [id, \"The time is …\"] with the request's ID", 3,
                 "Decode the request, then send_to the reply to the address recv_from returned.", server_answers).across_hosts(),
             Check::new("1 server", "prints `Request ID: N. Client request, …` per request", 1,
-                "Print one line per request, with its ID and the client's text.", server_logs_requests).across_hosts(),
+                "Print one line per request, with its ID and the client's text.", server_logs_requests).needs(&["answers [id, \"The time is …\"] with the request's ID"]).across_hosts(),
             Check::new("1 server", "answers two clients, each at its own address", 1,
-                "Reply to the address of each datagram, not to the first client seen.", server_two_clients).across_hosts(),
+                "Reply to the address of each datagram, not to the first client seen.", server_two_clients).needs(&["answers [id, \"The time is …\"] with the request's ID"]).across_hosts(),
             Check::new("2 client", "sends [id, time] and prints the server's time", 3,
                 "Send the JSON array, recv_from the reply, print its text when the IDs match.", client_prints_time).across_hosts(),
             Check::new("2 client", "ignores datagrams that do not come from the server", 1,
-                "Compare the address recv_from returns with the server's and keep waiting if it differs.", client_ignores_strangers).across_hosts(),
+                "Compare the address recv_from returns with the server's and keep waiting if it differs.", client_ignores_strangers).needs(&["sends [id, time] and prints the server's time"]).across_hosts(),
             Check::new("3 faulty server", "client reports a reply that has another request's ID", 2,
-                "Compare the reply's ID with the request's; say it belongs to another request and exit non-zero.", client_detects_wrong_id).across_hosts(),
+                "Compare the reply's ID with the request's; say it belongs to another request and exit non-zero.", client_detects_wrong_id).needs(&["sends [id, time] and prints the server's time"]).across_hosts(),
             Check::new("3 faulty server", "server -faulty sends a wrong ID about half the time", 1,
-                "With -faulty, add 1 to the ID of about half the replies.", server_faulty).across_hosts(),
+                "With -faulty, add 1 to the ID of about half the replies.", server_faulty).needs(&["answers [id, \"The time is …\"] with the request's ID"]).across_hosts(),
             Check::new("4 timeout and retry", "client resends after a timeout and prints the reply", 2,
-                "Set a read timeout; when it expires, send the request again (-retries times).", client_retries).across_hosts(),
+                "Set a read timeout; when it expires, send the same request again (-retries times).", client_retries)
+                .needs(&["sends [id, time] and prints the server's time"]).across_hosts(),
             Check::new("4 timeout and retry", "client gives up with `Request timed out`", 2,
-                "After the last retry, print `Request timed out` and exit non-zero.", client_times_out).across_hosts(),
+                "After the last retry, print `Request timed out` and exit non-zero.", client_times_out).needs(&["sends [id, time] and prints the server's time"]).across_hosts(),
+            Check::new("4 timeout and retry", "client waits -timeout seconds per try (default 1, 2 retries)", 1,
+                "Where does the value of -timeout go, and how long does each try wait?", client_timeout_option)
+                .limit(25).needs(&["client gives up with `Request timed out`"]).across_hosts(),
             Check::new("4 timeout and retry", "client reports a failed send at once, not as a timeout", 1,
                 "What happens to the error send_to returns?", client_send_error).across_hosts(),
             Check::new("5 robustness", "server survives datagrams that are not [integer, string]", 2,
-                "Decode errors (not UTF-8, not JSON, wrong shape) are logged and skipped, never unwrap()ed.", server_survives_garbage).across_hosts(),
+                "Decode errors (not UTF-8, not JSON, wrong shape) are logged and skipped, never unwrap()ed.", server_survives_garbage).needs(&["answers [id, \"The time is …\"] with the request's ID"]).across_hosts(),
             Check::new("5 robustness", "server -drop P drops about that share of requests", 1,
-                "With -drop P, skip the reply when a random number in [0, 1) is below P.", server_drops).across_hosts(),
+                "With -drop P, skip the reply when a random number in [0, 1) is below P.", server_drops).needs(&["answers [id, \"The time is …\"] with the request's ID"]).across_hosts(),
             Check::new("6 measuring delay", "-measure_delay N prints sent/answered/lost/wrong and the delays", 2,
-                "Count each outcome; the summary lines are printed by the given code once the exchanges work.", client_measures).across_hosts(),
+                "Count each outcome; the summary lines are printed by the given code once the exchanges work.", client_measures).needs(&["sends [id, time] and prints the server's time"]).across_hosts(),
             Check::new("6 measuring delay", "-log FILE writes a header and one CSV row per request", 1,
-                "Open the file with File::create and write one row per request.", client_logs_csv).across_hosts(),
+                "Open the file with File::create and write one row per request.", client_logs_csv).needs(&["sends [id, time] and prints the server's time"]).across_hosts(),
     ])
     .questions(&QUESTIONS)
 }
@@ -96,7 +100,17 @@ fn parse(bytes: &[u8]) -> Result<(i64, String), String> {
 
 /// Sends `[id, now]` to `server` and returns the decoded reply.
 fn ask(sock: &UdpSocket, server: SocketAddr, id: i64) -> Result<(i64, String), String> {
-    let request = json!([id, time_now()]).to_string();
+    ask_with(sock, server, id, &time_now())
+}
+
+/// Sends `[id, text]` to `server` and returns the decoded reply.
+fn ask_with(
+    sock: &UdpSocket,
+    server: SocketAddr,
+    id: i64,
+    text: &str,
+) -> Result<(i64, String), String> {
+    let request = json!([id, text]).to_string();
     sock.send_to(request.as_bytes(), server)
         .with_context(|| format!("sending {request} to the server at {server}"))?;
     let mut buf = [0u8; 65535];
@@ -165,9 +179,17 @@ fn server_prints_address(ctx: &Ctx) -> Result<(), String> {
 
 fn server_answers(ctx: &Ctx) -> Result<(), String> {
     let (_server, addr) = start(ctx, &[])?;
-    let (id, text) = ask(&test_socket(ctx, "client1")?, addr, 491)?;
+    // An old time in the request: a server that echoes the client's text is caught.
+    let old = "The time is 2019-05-04 16:20:56.975068";
+    let (id, text) = ask_with(&test_socket(ctx, "client1")?, addr, 491, old)?;
     if id != 491 {
         return Err(format!("the request had ID 491 but the reply has ID {id}"));
+    }
+    if text == old {
+        return Err(format!(
+            "the request said {old:?} and the reply said the same: the server echoed the \
+             client's time instead of reading its own clock"
+        ));
     }
     check_time_text(&text)
 }
@@ -353,8 +375,14 @@ fn client_ignores_strangers(ctx: &Ctx) -> Result<(), String> {
             id,
             "The time is 1999-12-31 23:59:59.000000",
         );
-        thread::sleep(Duration::from_millis(100));
-        reply(sock, from, id, FIXED_TIME);
+        // The real reply 100 ms later, from another thread: the stand-in stays free to see a
+        // second request at once.
+        if let Ok(sock) = sock.try_clone() {
+            thread::spawn(move || {
+                thread::sleep(Duration::from_millis(100));
+                reply(&sock, from, id, FIXED_TIME);
+            });
+        }
     })?;
     let client = client(ctx, &server, &[])?;
     let (lines, _) = client.finish(WAIT)?;
@@ -367,7 +395,14 @@ fn client_ignores_strangers(ctx: &Ctx) -> Result<(), String> {
         ));
     }
     // The server answered 100 ms after the stranger: one request was enough.
-    let requests = server.drain().len();
+    let mut requests = server.drain().len();
+    if requests == 1
+        && server
+            .next_within(QUIET, "a second request", &client)
+            .is_ok()
+    {
+        requests += 1;
+    }
     if requests > 1 {
         return Err(format!(
             "the server answered within 100 ms, yet the client sent {requests} requests: \
@@ -394,6 +429,22 @@ fn client_detects_wrong_id(ctx: &Ctx) -> Result<(), String> {
             "the client should print that the reply belongs to another request and exit non-zero; it printed {lines:?}"
         ));
     }
+    let mut requests = server.drain().len();
+    if requests == 0
+        && server
+            .next_within(QUIET, "a second request", &client)
+            .is_ok()
+    {
+        requests = 1;
+    }
+    if requests > 0 || lines.iter().any(|l| l.contains("timed out")) {
+        return Err(format!(
+            "the server answered with another request's ID: the client should report that and \
+             stop, not try again; it sent the request at least {} times and printed {}",
+            requests + 1,
+            shown(&lines)
+        ));
+    }
     Ok(())
 }
 
@@ -407,10 +458,98 @@ fn client_retries(ctx: &Ctx) -> Result<(), String> {
     let (lines, status) = client.finish(WAIT)?;
     if !status.success() || !lines.iter().any(|l| l.trim() == FIXED_TIME) {
         return Err(format!(
-            "the server ignored the first request and answered the second; the client printed {lines:?}"
+            "the server ignored the first request and answered the second; the client printed {}",
+            shown(&lines)
+        ));
+    }
+    let ids: Vec<i64> = server.drain().into_iter().flatten().map(|r| r.0).collect();
+    if ids.len() == 2 && ids[0] != ids[1] {
+        return Err(format!(
+            "the client sent request {} again as request {}: a retry is the same request, \
+             with the same ID (a late reply to the first try answers it too)",
+            ids[0], ids[1]
         ));
     }
     Ok(())
+}
+
+/// The times the silent stand-in received the client's requests, and how the client ended.
+fn silent_server_times(
+    ctx: &Ctx,
+    extra: &[&str],
+    deadline: Duration,
+) -> Result<(Vec<std::time::Instant>, Vec<String>, bool), String> {
+    let times = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = times.clone();
+    let server = time_server(ctx, move |_, _, _, _| {
+        if let Ok(mut t) = seen.lock() {
+            t.push(std::time::Instant::now());
+        }
+    })?;
+    let client = client(ctx, &server, extra)?;
+    let (lines, status) = client.finish(deadline)?;
+    drop(server);
+    let times = times.lock().map(|t| t.clone()).unwrap_or_default();
+    Ok((times, lines, status.success()))
+}
+
+/// Gaps between the requests, each at least `at_least` (the client's own timer: only a lower
+/// bound is deterministic on a loaded machine).
+fn check_gaps(
+    times: &[std::time::Instant],
+    want: usize,
+    at_least: Duration,
+    options: &str,
+) -> Result<(), String> {
+    if times.len() != want {
+        return Err(format!(
+            "with {options} a silent server should get {want} requests; it got {}",
+            times.len()
+        ));
+    }
+    for (i, pair) in times.windows(2).enumerate() {
+        let gap = pair[1] - pair[0];
+        if gap < at_least {
+            return Err(format!(
+                "with {options} the client should wait {} for a reply before sending again; \
+                 it sent try {} only {} ms after try {}",
+                secs(at_least),
+                i + 2,
+                gap.as_millis(),
+                i + 1
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn client_timeout_option(ctx: &Ctx) -> Result<(), String> {
+    // Defaults: -timeout 1, -retries 2.
+    let (times, lines, ok) = silent_server_times(ctx, &[], Duration::from_secs(3) + WAIT + WAIT)?;
+    if ok || !lines.iter().any(|l| l.trim() == "Request timed out") {
+        return Err(format!(
+            "without options, a silent server: the client should print `Request timed out` \
+             and exit non-zero; it printed {}",
+            shown(&lines)
+        ));
+    }
+    check_gaps(
+        &times,
+        3,
+        Duration::from_millis(950),
+        "no options (-timeout 1 -retries 2 by default)",
+    )?;
+    let (times, _, _) = silent_server_times(
+        ctx,
+        &["-timeout", "1.5", "-retries", "1"],
+        Duration::from_secs(3) + WAIT + WAIT,
+    )?;
+    check_gaps(
+        &times,
+        2,
+        Duration::from_millis(1450),
+        "-timeout 1.5 -retries 1",
+    )
 }
 
 fn client_times_out(ctx: &Ctx) -> Result<(), String> {
@@ -558,7 +697,7 @@ static QUESTIONS: QuestionSet = QuestionSet {
             text: "What is the Length field of the first request's UDP header, in bytes?",
             form: Form::Integer,
             answer: Answer::Capture(|p| Ok((exchange(p)?.0.len + 8) as f64)),
-            hint: "Expand User Datagram Protocol in Wireshark: Length counts the 8-byte header and the JSON payload.",
+            hint: "Expand User Datagram Protocol in Wireshark and read its Length field in the first request (not the payload's length).",
         },
         Question {
             key: "rtt_ms",
@@ -608,7 +747,7 @@ static QUESTIONS: QuestionSet = QuestionSet {
                     ("b08fec2671c57dfc32785a1ffd59f8a69ad9bffa2aaa547b94ba931aff7be73f",
                      "that is what is left over IPv4, once its 20-byte header is also taken off; the question asks what UDP's own Length field allows"),
                     ("1897194cc05c21ad2a6b9e0cd7b2396d2a1e92bcb16368c34de8fec7d4c5d50f",
-                     "that is the largest Length value, but Length counts the 8-byte header too"),
+                     "that is the largest Length value, but Length counts more than the payload"),
                 ],
             },
             hint: "How large a number fits in the Length field, and what does Length count besides the payload? This question is about UDP's own field, not about what IPv4 leaves room for.",

@@ -49,6 +49,9 @@ pub fn lab() -> Lab {
             "The two directions are independent: the end of one (stdin) must not end the other.", streams::listener_half_close).across_hosts(),
         Check::new("2 streams", "a file moves exactly: `-l > out` and `--send-only < in` (256 KiB)", 3,
             "Every byte of every read must be written, in order: look at how much of buf each write takes.", streams::file_transfer).across_hosts(),
+        Check::new("2 streams", "--recv-only: typed lines stay home, what arrives is printed", 1,
+            "Which modes use the sending direction at all?", streams::recv_only)
+            .needs(&["HOST PORT: connects, stdin goes out, what arrives is printed"]).across_hosts(),
         Check::new("2 streams", "data flows both ways at the same time", 2,
             "One thread per direction: while one waits for stdin, the other must keep reading the network.", streams::both_ways_at_once).across_hosts(),
         Check::new("2 streams", "a peer that resets mid-transfer: one line on stderr, exit 1", 2,
@@ -62,6 +65,9 @@ pub fn lab() -> Lab {
             "listen_udp(): bind, recv_from the first datagram, connect to its sender.", streams::udp_listen).across_hosts(),
         Check::new("3 UDP and CRLF", "-C sends line ends as CRLF (and only with -C)", 1,
             "send_all: pass each chunk through Crlf::convert when -C is set.", streams::crlf).across_hosts(),
+        Check::new("4 commands", "a chunk read in one piece goes out in one write (also with -C)", 1,
+            "A read, then one write of what it returned (converted, with -C): how many writes does your loop make per chunk?", streams::one_write_per_chunk)
+            .needs(&["--sh-exec: the command's output goes to the client, then the connection ends"]).across_hosts(),
         Check::new("4 commands", "--sh-exec: the command's output goes to the client, then the connection ends", 2,
             "The command's stdout is the session's input: the sending direction ends (and half-closes) when it ends.", streams::sh_exec).across_hosts(),
         Check::new("4 commands", "-k -e cat: one command per connection, several at once", 2,

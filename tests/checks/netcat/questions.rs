@@ -46,6 +46,36 @@ pub(super) static QUESTIONS: QuestionSet = QuestionSet {
             hint: "Filter `tcp.len > 0` and look at the bytes of each segment, or Follow > TCP Stream.",
         },
         Question {
+            key: "plain_port",
+            capture: "plain",
+            title: "the listener's port in the plain capture",
+            text: "In plain.pcap, which TCP port did the listening netcat use?",
+            form: Form::Integer,
+            answer: Answer::Capture(|p| {
+                let hs = capture::handshake(p, |_| true)
+                    .ok_or("it holds no TCP handshake: start the capture before connecting")?;
+                Ok(f64::from(hs.syn.dst.port()))
+            }),
+            hint: "The SYN (SYN set, ACK clear) goes to the listener: read its destination port.",
+        },
+        Question {
+            key: "typed_seq",
+            capture: "plain",
+            title: "the raw sequence number of the segment carrying the typed line",
+            text: "In plain.pcap, what is the raw sequence number of the segment that carries the \
+                   line you typed?",
+            form: Form::Integer,
+            answer: Answer::Capture(|p| {
+                p.iter()
+                    .find(|p| p.is_tcp() && contains(&p.payload, TYPED.as_bytes()))
+                    .map(|p| f64::from(p.seq))
+                    .ok_or_else(|| format!("no segment carries `{TYPED}`"))
+            }),
+            hint: "Find the segment whose bytes hold the line (Follow > TCP Stream, or \
+                   `frame contains \"swordfish\"`), expand Transmission Control Protocol and read \
+                   `Sequence Number (raw)`, not the relative one.",
+        },
+        Question {
             key: "tls_readable",
             capture: "tls",
             title: "whether the typed line can be read in the TLS capture",
@@ -71,6 +101,16 @@ pub(super) static QUESTIONS: QuestionSet = QuestionSet {
             hint: "The version is chosen in the Server Hello. The record layer and the Server Hello's \
                    own `Version` field say 1.2 for compatibility even in TLS 1.3: look for the \
                    `supported_versions` extension.",
+        },
+        Question {
+            key: "sent_bytes",
+            capture: "sendonly",
+            title: "how many bytes the --send-only transfer carried",
+            text: "In sendonly.pcap, how many bytes of payload did the sender send in all?",
+            form: Form::Integer,
+            answer: Answer::Capture(|p| sent_bytes(p).map(|n| n as f64)),
+            hint: "Add up the TCP payload lengths (tcp.len) of the sender's segments, or compare \
+                   the sequence number of its FIN with the one of its SYN (a SYN counts one).",
         },
         Question {
             key: "first_fin",
@@ -217,6 +257,24 @@ fn transfer_seen(packets: &[Packet]) -> Result<&'static str, String> {
     } else {
         "receiver"
     })
+}
+
+/// The bytes the side that sent the most carried: its FIN's sequence number minus its SYN's,
+/// less the one the SYN counts (retransmissions are not counted twice).
+fn sent_bytes(packets: &[Packet]) -> Result<u32, String> {
+    transfer_seen(packets)?;
+    let hs = capture::handshake(packets, |_| true).ok_or("it holds no TCP handshake")?;
+    let side = |syn: &Packet| -> Option<u32> {
+        let fin = packets.iter().find(|p| {
+            p.is_tcp() && p.src == syn.src && p.dst == syn.dst && p.flags.has(Flags::FIN)
+        })?;
+        Some(fin.seq.wrapping_sub(syn.seq).wrapping_sub(1))
+    };
+    let (a, b) = (side(&hs.syn), side(&hs.syn_ack));
+    a.into_iter()
+        .chain(b)
+        .max()
+        .ok_or_else(|| "no FIN in it: stop the capture after both netcats ended".to_string())
 }
 
 /// Starts `netcat -v -l IP 0 [extra]` on webserver and reads its address.

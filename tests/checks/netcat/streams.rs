@@ -5,7 +5,9 @@
 
 use super::{first_difference, listening, random_bytes, stderr_line, NETCAT};
 use socket2::SockRef;
-use socklab::grader::{hosts, shown, Context, Ctx, LinePeer, Program, StandIn, WAIT};
+use socklab::grader::{
+    data_segments_in, hosts, shown, Context, Ctx, LinePeer, Program, StandIn, WAIT,
+};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::thread;
@@ -284,6 +286,26 @@ pub(super) fn half_close(ctx: &Ctx) -> Result<(), String> {
             shown(&lines)
         ));
     }
+    Ok(())
+}
+
+/// `--recv-only`: what is typed never goes out; what arrives is printed; the peer's close ends
+/// the session.
+pub(super) fn recv_only(ctx: &Ctx) -> Result<(), String> {
+    let (mut nc, _hub, stream) = connected(ctx, &["--recv-only"])?;
+    let mut peer = LinePeer::new(stream, "the test server")?;
+    nc.send_line("typed into a --recv-only netcat")?;
+    peer.send("from the network")?;
+    printed(&nc, "from the network")?;
+    peer.assert_quiet(
+        "a line typed into `netcat --recv-only`: that option uses the receiving direction only",
+    )?;
+    peer.stream()
+        .shutdown(Shutdown::Write)
+        .context("the test server closing")?;
+    nc.run_to_end(WAIT).map_err(|e| {
+        format!("the server closed its half: `netcat --recv-only` should end, exit 0: {e}")
+    })?;
     Ok(())
 }
 
@@ -585,6 +607,48 @@ pub(super) fn crlf(ctx: &Ctx) -> Result<(), String> {
                 "netcat {}typed `one` and `two`: the server should get {want:?}, got {:?}",
                 flags.iter().map(|f| format!("{f} ")).collect::<String>(),
                 String::from_utf8_lossy(&got)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// "A read, then a write of exactly what was read": a chunk netcat read in one piece goes out
+/// in one write, so a peer that reads once (the seeds' `recv(1024)`) gets all of it. Through
+/// `-e cat` every step is one write of a few bytes (a segment, a pipe write under PIPE_BUF), so
+/// the segments the test socket receives count netcat's writes (`data_segments_in`).
+pub(super) fn one_write_per_chunk(ctx: &Ctx) -> Result<(), String> {
+    for (flags, sent, want) in [
+        (
+            &["-e", "cat"][..],
+            "a chunk of two\nlines\n",
+            "a chunk of two\nlines\n",
+        ),
+        (&["-C", "-e", "cat"][..], "one\ntwo\n", "one\r\ntwo\r\n"),
+    ] {
+        let (nc, addr) = listener(ctx, flags)?;
+        let peer = LinePeer::connect(addr, "the test client").map_err(|e| nc.explain(e))?;
+        let mut stream = peer.stream().try_clone().context("the test socket")?;
+        let options = flags.join(" ");
+        let before = data_segments_in(&stream)?;
+        stream
+            .write_all(sent.as_bytes())
+            .context("sending a chunk in one write")?;
+        let got = read_bytes(&mut stream, want.len(), &format!("{want:?} back"))
+            .map_err(|e| nc.explain(format!("netcat -l {options}: {e}")))?;
+        if got != want.as_bytes() {
+            return Err(format!(
+                "netcat -l {options}: sent {sent:?}, expected {want:?} back, got {:?}",
+                String::from_utf8_lossy(&got)
+            ));
+        }
+        let writes = data_segments_in(&stream)? - before;
+        if writes != 1 {
+            return Err(format!(
+                "netcat -l {options}: cat gave netcat {sent:?} in one piece, and netcat sent \
+                 {want:?} in {writes} writes: a peer that reads once (recv(1024), as the seeds' \
+                 programs do) gets only the first piece; write what one read returned with one \
+                 write"
             ));
         }
     }

@@ -38,6 +38,27 @@ fn stand_in(ctx: &Ctx, answer: fn(&Request) -> Vec<u8>) -> Result<XmlStandIn, St
     )
 }
 
+/// A stand-in like [`stand_in`] that keeps each connection open after its reply, as a server
+/// that keeps connections alive does, until the client closes it (or twice [`WAIT`]): a client
+/// must end its reply at Content-Length, not at the close.
+fn holding_stand_in(ctx: &Ctx, answer: fn(&Request) -> Vec<u8>) -> Result<XmlStandIn, String> {
+    StandIn::tcp(
+        (ctx.ip("client1", [127, 0, 0, 1]), 0),
+        move |stream, _from, seen| {
+            let request = read_request(&stream);
+            if let Ok(request) = &request {
+                let mut writer = &stream;
+                let _ = writer.write_all(&answer(request));
+                let _ = writer.flush();
+            }
+            let _ = seen.send(request);
+            let _ = stream.set_read_timeout(Some(WAIT * 2));
+            let mut rest = [0u8; 1024];
+            while matches!(std::io::Read::read(&mut &stream, &mut rest), Ok(n) if n > 0) {}
+        },
+    )
+}
+
 /// The request the stand-in read from `client`.
 fn request(server: &XmlStandIn, client: &Program) -> Result<Request, String> {
     server.next("request from the client", client)?
@@ -111,6 +132,24 @@ fn cut_answer(request: &Request) -> Vec<u8> {
     format!("{head}\r\n\r\n{body}").into_bytes()
 }
 
+/// The echo reply with its header names in lower case, as some servers write them.
+fn lower_case_answer(request: &Request) -> Vec<u8> {
+    let whole = String::from_utf8_lossy(&echo_answer(request)).to_string();
+    let (head, body) = whole.split_once("\r\n\r\n").unwrap_or((&whole, ""));
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap_or("").to_string();
+    let headers: Vec<String> = lines
+        .map(|l| match l.split_once(':') {
+            Some((name, value)) => format!("{}:{value}", name.to_lowercase()),
+            None => l.to_string(),
+        })
+        .collect();
+    let headers = headers
+        .join("\r\n")
+        .replace("connection: close", "connection: keep-alive");
+    format!("{status}\r\n{headers}\r\n\r\n{body}").into_bytes()
+}
+
 /// 401 Unauthorized, whatever the call.
 fn refuse_answer(_: &Request) -> Vec<u8> {
     b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"test\"\r\nContent-Type: text/plain\r\nContent-Length: 13\r\nConnection: close\r\n\r\nUnauthorized\n".to_vec()
@@ -155,8 +194,21 @@ pub(super) fn request_form(ctx: &Ctx) -> Result<(), String> {
             seen.line
         ));
     }
-    if seen.headers.get("Host").is_none() {
-        return Err("an HTTP/1.1 request needs a Host header".into());
+    let host = format!("{}:{}", server.addr().ip(), server.port());
+    match seen.headers.get("Host") {
+        None => return Err("an HTTP/1.1 request needs a Host header".into()),
+        Some(got) if got != host => {
+            return Err(format!(
+                "the Host header should name the server as host:port, {host}; it was {got:?}"
+            ))
+        }
+        Some(_) => {}
+    }
+    let content_type = seen.headers.get("Content-Type").unwrap_or("(none)");
+    if !content_type.starts_with("text/xml") {
+        return Err(format!(
+            "an XML-RPC request's Content-Type is text/xml; it was {content_type:?}"
+        ));
     }
     let want = basic(user, pass);
     let got = seen.headers.get("Authorization").unwrap_or("(none)");
@@ -227,6 +279,27 @@ pub(super) fn errors(ctx: &Ctx) -> Result<(), String> {
         return Err(format!(
             "when the reply is 40 bytes shorter than its Content-Length (the server closed too \
              early), the client should report an error and exit non-zero; it printed {lines:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// A reply whose header names are in lower case (`content-length: 135`) is read as well.
+pub(super) fn lower_case_headers(ctx: &Ctx) -> Result<(), String> {
+    let server = holding_stand_in(ctx, lower_case_answer)?;
+    let (client, lines, ok) = run_client(ctx, &server, &[]).map_err(|e| {
+        format!(
+            "the server's reply said `content-length: …` and `connection: keep-alive` (header \
+             names are case-insensitive) and kept the connection open: {e}"
+        )
+    })?;
+    request(&server, &client)?;
+    let want = "Got reply: HELLO SERVER...";
+    if !ok || !lines.iter().any(|l| l.trim() == want) {
+        return Err(format!(
+            "the server's reply said `content-length: …` (header names are case-insensitive); \
+             the client should print `{want}` and exit 0; it printed {}",
+            socklab::grader::shown(&lines)
         ));
     }
     Ok(())

@@ -197,12 +197,22 @@ fn head_lines(bytes: &[u8]) -> Option<Vec<String>> {
 /// port from before the client connects until after it has exited.
 fn scenario(rec: &mut Recorder) -> Result<(), String> {
     let host = rec.ip("webserver")?;
-    let (_server, addr) =
-        rec.start_server_on("webserver", SERVER, &["--host", &host, "--port", "0"])?;
+    // A password made up for this capture: the token and the password questions are answered
+    // from the capture, never from the handout's `user:pass` example.
+    let password = format!("capture-{:06}", (socklab::chance() * 1e6) as u32);
+    let (_server, addr) = rec.start_server_on(
+        "webserver",
+        SERVER,
+        &["--host", &host, "--port", "0", "--password", &password],
+    )?;
     let port = addr.port().to_string();
     rec.capture_on("client1", "xmlrpc", &format!("tcp port {port}"))?;
     let server = rec.name_of("webserver")?;
-    let client = rec.spawn_on("client1", CLIENT, &["--host", &server, "--port", &port])?;
+    let client = rec.spawn_on(
+        "client1",
+        CLIENT,
+        &["--host", &server, "--port", &port, "--password", &password],
+    )?;
     client.run_to_end(WAIT).map(|_| ())
 }
 

@@ -132,6 +132,29 @@ pub(super) fn keeps_alive(ctx: &Ctx) -> Result<(), String> {
     if !matches!(reader.read(&mut rest), Ok(0)) {
         return Err("an HTTP/1.0 request without `Connection: keep-alive` should be answered and the connection closed".into());
     }
+    // HTTP/1.0 with `Connection: keep-alive` stays open.
+    let stream = connect(addr)?;
+    let mut writer = stream.try_clone().context("cloning the test socket")?;
+    let mut reader = BufReader::new(stream);
+    for word in ["first", "second"] {
+        let body = call_body("echo", &[&string(word)]);
+        let request = format!(
+            "POST / HTTP/1.0\r\nAuthorization: {}\r\nConnection: keep-alive\r\nContent-Length: {}\r\n\r\n{body}",
+            basic(USER, PASS),
+            body.len()
+        );
+        writer.write_all(request.as_bytes()).with_context(|| {
+            format!("sending HTTP/1.0 request `{word}` with `Connection: keep-alive` (the server closed the connection?)")
+        })?;
+        let reply = read_reply(&mut reader).with_context(|| {
+            format!("HTTP/1.0 request `{word}` with `Connection: keep-alive`: the connection should stay open")
+        })?;
+        let got = expect_xml(
+            &reply,
+            &format!("echo(\"{word}\") over HTTP/1.0 with keep-alive"),
+        )?;
+        expect_canon(&got, &format!("string:{}", word.to_uppercase()), "echo")?;
+    }
     Ok(())
 }
 
@@ -285,4 +308,91 @@ pub(super) fn survives_bad_clients(ctx: &Ctx) -> Result<(), String> {
     drop(stalled);
     thread::sleep(Duration::from_millis(100));
     still_running(&server, "stalled, vanished and garbage-sending clients")
+}
+
+/// Header names in any case (RFC 9110: they are case-insensitive): `content-length`,
+/// `AUTHORIZATION` and `connection` as some clients write them.
+pub(super) fn headers_any_case(ctx: &Ctx) -> Result<(), String> {
+    let (_server, addr) = server(ctx)?;
+    let body = call_body("echo", &[&string("case")]);
+    let request = format!(
+        "POST / HTTP/1.1\r\nhost: 127.0.0.1\r\nAUTHORIZATION: {}\r\ncontent-type: text/xml\r\ncontent-length: {}\r\nconnection: Close\r\n\r\n{body}",
+        basic(USER, PASS),
+        body.len()
+    );
+    let stream = connect(addr)?;
+    let mut writer = stream.try_clone().context("cloning the test socket")?;
+    writer
+        .write_all(request.as_bytes())
+        .context("sending a request whose header names are in lower and upper case")?;
+    let mut reader = BufReader::new(stream);
+    let reply = read_reply(&mut reader).context(
+        "a request with `content-length`, `AUTHORIZATION` and `connection: close` (header names in other cases)",
+    )?;
+    if reply.status == 401 {
+        return Err("a request with `AUTHORIZATION: Basic …` (the right credentials) got 401: header names are case-insensitive".into());
+    }
+    if reply.status == 411 {
+        return Err(
+            "a request with `content-length: …` got 411: header names are case-insensitive".into(),
+        );
+    }
+    let got = expect_xml(
+        &reply,
+        "echo(\"case\") with header names in lower and upper case",
+    )?;
+    expect_canon(&got, "string:CASE", "echo")?;
+    let mut rest = [0u8; 16];
+    if !matches!(reader.read(&mut rest), Ok(0)) {
+        return Err(format!(
+            "after answering a request with `connection: Close` the server should close the connection; it was still open after {}",
+            secs(WAIT)
+        ));
+    }
+    Ok(())
+}
+
+/// `--idle 1`: a connection that stops in the middle of its headers is closed after about a
+/// second (never before: the server's own timer), and the server goes on serving.
+pub(super) fn closes_idle(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = super::start(ctx, USER, PASS, &["--idle", "1"])?;
+    let mut stalled = connect(addr)?;
+    stalled
+        .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Le")
+        .context("sending half a header block")?;
+    let sent_at = std::time::Instant::now();
+    let deadline = Duration::from_secs(1) + WAIT;
+    stalled
+        .set_read_timeout(Some(deadline))
+        .context("setting the test socket's read timeout")?;
+    let mut rest = [0u8; 256];
+    let closed = loop {
+        match stalled.read(&mut rest) {
+            Ok(0) => break true,
+            // Whatever the server says (a 408, say) before it closes is fine.
+            Ok(_) if sent_at.elapsed() < deadline => continue,
+            Ok(_) => break false,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+            Err(_) => break false,
+        }
+    };
+    let after = sent_at.elapsed();
+    if !closed {
+        return Err(server.explain(format!(
+            "with --idle 1, a client that sent half a header block and then nothing should be \
+             disconnected after about 1 s; the connection was still open after {}",
+            secs(deadline)
+        )));
+    }
+    if after < Duration::from_millis(900) {
+        return Err(format!(
+            "with --idle 1 the server closed a connection that had been silent for only {} ms: \
+             half a request is not an error until the client has been silent for --idle seconds",
+            after.as_millis()
+        ));
+    }
+    still_running(&server, "closing an idle connection")?;
+    call(addr, "echo", &[&string("after")])
+        .context("a call after the idle connection was closed")?;
+    Ok(())
 }
