@@ -1,9 +1,9 @@
 //! Milestones 1-5: the student's webapp, driven with raw requests over loopback: its routes and
 //! status codes, keep-alive, bad requests, and HTTPS with its printed certificate.
 
-use super::wire::{keep_request, Conn, Reply};
+use super::wire::{keep_request, read_reply, Conn, Reply};
 use super::{expect_status, get, running_on, start, WEBAPP};
-use socklab::grader::{Context, Ctx, Program, QUIET, WAIT};
+use socklab::grader::{data_segments_in, Context, Ctx, Program, QUIET, WAIT};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::thread;
@@ -538,6 +538,14 @@ pub(super) fn malformed(ctx: &Ctx) -> Result<(), String> {
             &format!("{what} ({:?})", String::from_utf8_lossy(raw)),
         )?;
     }
+    // The connection ends after the 400: where a next request would start is unknown.
+    let mut conn = Conn::tcp(addr)?;
+    conn.send(b"GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n")?;
+    let reply = conn
+        .reply("a header line without a colon", false)
+        .map_err(|e| server.explain(e))?;
+    expect_status(&reply, 400, "a header line without a colon")?;
+    expect_close(&mut conn, &server, "a 400 for a malformed request")?;
     alive(&server, "malformed requests")?;
     let reply = get(&server, addr, "/")?;
     expect_status(&reply, 200, "GET / after malformed requests")
@@ -566,6 +574,15 @@ pub(super) fn too_large(ctx: &Ctx) -> Result<(), String> {
         &reply,
         431,
         "a request with 100 headers of 96 bytes (over 8 KiB)",
+    )?;
+
+    // A request line over the limit on its own.
+    let raw = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(9000));
+    let reply = exchange(&server, addr, raw.as_bytes(), "a request line of 9 KiB")?;
+    expect_status(
+        &reply,
+        414,
+        "a request line of 9 KiB (over 8 KiB on its own)",
     )?;
 
     // Headers just under the limit are fine.
@@ -643,4 +660,156 @@ pub(super) fn tls(ctx: &Ctx) -> Result<(), String> {
     plain.send(&keep_request("GET", "/"))?;
     let _ = plain.closes(WAIT);
     alive(&server, "plain HTTP sent to its TLS port")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules across the milestones.
+
+/// Reads one response the way the seeds' Python clients read: a single `recv(1024)`; then the
+/// rest, if any, with a deadline. Returns the bytes of the single read, the whole response, and
+/// how many data segments it took (from the test socket's TCP counters: how many writes).
+fn read_once(
+    tcp: &mut std::net::TcpStream,
+    request: &[u8],
+    head_only: bool,
+    what: &str,
+) -> Result<(String, Reply, u32), String> {
+    use std::io::{BufReader, Cursor, Read, Write};
+    let before = data_segments_in(tcp)?;
+    tcp.write_all(request).context("sending to the server")?;
+    let mut first = [0u8; 1024];
+    let n = tcp
+        .read(&mut first)
+        .with_context(|| format!("reading the response to {what} (one read of 1024 bytes)"))?;
+    if n == 0 {
+        return Err(format!(
+            "{what}: the server closed the connection without answering"
+        ));
+    }
+    let once = String::from_utf8_lossy(&first[..n]).to_string();
+    let mut reader = BufReader::new(Cursor::new(first[..n].to_vec()).chain(&*tcp));
+    let reply =
+        read_reply(&mut reader, head_only).with_context(|| format!("the response to {what}"))?;
+    let after = data_segments_in(tcp)?;
+    Ok((once, reply, after.saturating_sub(before)))
+}
+
+pub(super) fn one_write(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = start(ctx, &[])?;
+    for (raw, head_only, what) in [
+        (keep_request("GET", "/"), false, "GET /"),
+        (keep_request("GET", "/index/Ada"), false, "GET /index/Ada"),
+        (
+            keep_request("GET", "/data?format=csv"),
+            false,
+            "GET /data?format=csv",
+        ),
+        (keep_request("HEAD", "/index"), true, "HEAD /index"),
+        (keep_request("GET", "/home"), false, "GET /home (the 301)"),
+        (
+            keep_request("GET", "/nowhere"),
+            false,
+            "GET /nowhere (the 404)",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nUser-Agent: no-host\r\n\r\n".to_vec(),
+            false,
+            "a request without Host (the 400)",
+        ),
+    ] {
+        let mut tcp = super::wire::connect(addr)?;
+        let (once, reply, writes) =
+            read_once(&mut tcp, &raw, head_only, what).map_err(|e| server.explain(e))?;
+        if writes != 1 {
+            return Err(format!(
+                "{what}: the response (status {}, {} body bytes) came in {writes} TCP segments: it \
+                 was written with {writes} writes, not one as the handout asks. A client that reads \
+                 once with recv(1024), as the seeds' Python programs do, got only {once:.120?}. \
+                 Build the status line, headers, empty line and body into one buffer, then write \
+                 it once.",
+                reply.status,
+                reply.body.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn header_case(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = start(ctx, &[])?;
+    let mut conn = Conn::tcp(addr)?;
+    let ask = |conn: &mut Conn, raw: &[u8], what: &str| -> Result<Reply, String> {
+        conn.send(raw)?;
+        conn.reply(what, false).map_err(|e| server.explain(e))
+    };
+    let what = "`host: 127.0.0.1` in lower case";
+    let reply = ask(
+        &mut conn,
+        b"GET /index/Ada HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n",
+        what,
+    )?;
+    expect_status(
+        &reply,
+        200,
+        &format!("GET /index/Ada with {what} (header names ignore case: this request has a Host)"),
+    )?;
+    let what = "`HOST: x` and `content-length: 25` with 25 body bytes that look like a request";
+    let reply = ask(
+        &mut conn,
+        b"GET /index/Lee HTTP/1.1\r\nHOST: x\r\ncontent-length: 25\r\n\r\nGET /nowhere HTTP/1.1\r\n\r\n",
+        what,
+    )?;
+    expect_status(&reply, 200, &format!("GET /index/Lee with {what}"))?;
+    let reply = ask(
+        &mut conn,
+        b"GET / HTTP/1.1\r\nHost: x\r\nCONNECTION: close\r\n\r\n",
+        "GET / with `CONNECTION: close`",
+    )?;
+    if reply.status != 200 || reply.text() != "Hello World" {
+        return Err(format!(
+            "after a request with `content-length: 25` (header names ignore case) and its 25 body \
+             bytes, the next request is GET /; it was answered {} {:.80?}: was the lower-case \
+             content-length ignored and the body taken for a request?",
+            reply.status,
+            reply.text()
+        ));
+    }
+    if !says_close(&reply) {
+        return Err(format!(
+            "a request with `CONNECTION: close` (header names ignore case) should be answered \
+             with `Connection: close`; the response said {:?}",
+            reply.headers.get("Connection")
+        ));
+    }
+    expect_close(&mut conn, &server, "a request with `CONNECTION: close`")?;
+    let mut kept = Conn::tcp(addr)?;
+    let reply = ask(
+        &mut kept,
+        b"GET / HTTP/1.0\r\nconnection: keep-alive\r\n\r\n",
+        "an HTTP/1.0 request with `connection: keep-alive`",
+    )?;
+    expect_status(&reply, 200, "GET / HTTP/1.0 with `connection: keep-alive`")?;
+    if kept.closes(QUIET).map_err(|e| server.explain(e))? {
+        return Err(
+            "an HTTP/1.0 request with `connection: keep-alive` (header names ignore case) asks \
+             to keep the connection open; the server closed it"
+                .into(),
+        );
+    }
+    let started = Instant::now();
+    let reply = exchange(
+        &server,
+        addr,
+        b"GET / HTTP/1.1\r\nHost: x\r\nCONTENT-LENGTH: 104857600\r\n\r\n",
+        "a request announcing a 100 MB body with `CONTENT-LENGTH`",
+    )?;
+    expect_status(
+        &reply,
+        413,
+        "a request announcing a 100 MB body with `CONTENT-LENGTH` (header names ignore case)",
+    )?;
+    if started.elapsed() > Duration::from_secs(2) {
+        return Err("the 413 for `CONTENT-LENGTH: 104857600` came only after a wait".into());
+    }
+    Ok(())
 }
