@@ -425,9 +425,15 @@ pub(super) fn keep_alive(ctx: &Ctx) -> Result<(), String> {
 pub(super) fn small_body(ctx: &Ctx) -> Result<(), String> {
     let (server, addr) = start(ctx, &[])?;
     let mut conn = Conn::tcp(addr)?;
-    conn.send(b"GET /index/Lee HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 25\r\n\r\nGET /nowhere HTTP/1.1\r\n\r\n")?;
+    // The body in two pieces: the first with the head, the rest a moment later.
+    conn.send(b"GET /index/Lee HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 25\r\n\r\nGET /now")?;
+    thread::sleep(Duration::from_millis(150));
+    conn.send(b"here HTTP/1.1\r\n\r\n")?;
     let reply = conn
-        .reply("GET /index/Lee with a 25-byte body", false)
+        .reply(
+            "GET /index/Lee with a 25-byte body sent in two pieces",
+            false,
+        )
         .map_err(|e| server.explain(e))?;
     expect_status(&reply, 200, "GET /index/Lee with a body")?;
     conn.send(&keep_request("GET", "/"))?;
@@ -436,8 +442,8 @@ pub(super) fn small_body(ctx: &Ctx) -> Result<(), String> {
         .map_err(|e| server.explain(e))?;
     if reply.status != 200 || reply.text() != "Hello World" {
         return Err(format!(
-            "after a request with `Content-Length: 25` and 25 body bytes (which look like a \
-             request), the next request on the connection is GET /; it was answered {} {:.80?}: \
+            "after a request with `Content-Length: 25` and 25 body bytes in two pieces (which \
+             look like a request), the next request on the connection is GET /; it was answered {} {:.80?}: \
              was the body taken for a request?",
             reply.status,
             reply.text()
