@@ -268,7 +268,7 @@ pub(super) fn request_form(ctx: &Ctx) -> Result<(), String> {
         if seen.headers.get("Host") != Some(host.as_str()) {
             return Err(format!(
                 "the Host header should name the server as the URL does, {host:?}; it was {:?}",
-                seen.headers.get("Host")
+                seen.headers.show("Host")
             ));
         }
         if seen.headers.get("User-Agent").is_none_or(str::is_empty) {
@@ -298,7 +298,7 @@ pub(super) fn request_form(ctx: &Ctx) -> Result<(), String> {
                 "http_get {given} should send `GET /six HTTP/1.1` and `Host: {host}`; it sent \
                  {:?} and Host {:?}",
                 seen.line,
-                seen.headers.get("Host")
+                seen.headers.show("Host")
             ));
         }
         expect_body(&run, "over IPv6", &format!("http_get {given}"))?;
@@ -623,7 +623,7 @@ pub(super) fn https(ctx: &Ctx) -> Result<(), String> {
     if seen.headers.get("Host") != Some(host.as_str()) {
         return Err(format!(
             "the Host header should be {host:?}; it was {:?}",
-            seen.headers.get("Host")
+            seen.headers.show("Host")
         ));
     }
     expect_body(
