@@ -63,6 +63,8 @@ pub fn lab() -> Lab {
                 "Read exactly Content-Length bytes after the headers, or they are taken for the next request.", server::small_body).across_hosts().needs(&[INDEX]),
             Check::new("3 connections", "closes a connection idle for --idle seconds", 1,
                 "Set a read timeout on each accepted socket; a timed-out read ends the connection.", server::idle).across_hosts().needs(&[HELLO]),
+            Check::new("3 connections", "gives up on a client that never reads its answers after --idle seconds", 1,
+                "A write to a client that reads nothing waits once the buffers are full: the idle limit is for writes too.", server::never_reads).across_hosts().needs(&[HELLO]).limit(15),
             Check::new("4 bad requests", "a malformed request line or header, or no Host: 400; the server lives on", 2,
                 "Three words on the request line, a token method, a target starting with /; a colon in each header; Host in HTTP/1.1. Answer 400 and close, never panic.", server::malformed).across_hosts().needs(&[HELLO]),
             Check::new("4 bad requests", "HTTP/2.0 or a garbage version: 505", 1,

@@ -820,3 +820,54 @@ pub(super) fn header_case(ctx: &Ctx) -> Result<(), String> {
     }
     Ok(())
 }
+
+pub(super) fn never_reads(ctx: &Ctx) -> Result<(), String> {
+    use std::io::{ErrorKind, Write};
+    let (server, addr) = start(ctx, &["--idle", "1"])?;
+    let mut tcp = super::wire::connect(addr)?;
+    // Requests whose answers are 13 times their size: a client that never reads fills its own
+    // receive buffer, then the server's send buffer, and the server's next write waits.
+    let batch = keep_request("GET", "/data?format=html").repeat(100);
+    tcp.set_write_timeout(Some(Duration::from_millis(300)))
+        .context("setting a write timeout")?;
+    let mut sent = 0usize;
+    let filled = Instant::now();
+    // Until the server stops reading (it waits in a write): our write then waits too.
+    loop {
+        match tcp.write_all(&batch) {
+            Ok(()) => sent += batch.len(),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+            Err(_) => {
+                return Err(server.explain(
+                    "a client that sends requests without reading the answers: the server \
+                     closed the connection before its writes could have waited --idle 1 second"
+                        .to_string(),
+                ))
+            }
+        }
+        if filled.elapsed() > Duration::from_secs(8) {
+            return Err(format!(
+                "a client that sends requests without reading the answers: after {} the server \
+                 still read them ({sent} bytes); its answers should have filled the buffers",
+                socklab::grader::secs(Duration::from_secs(8))
+            ));
+        }
+    }
+    // Its write must give up after --idle 1 and end the connection: our writes then fail.
+    let stuck = Instant::now();
+    let limit = Duration::from_secs(1) + WAIT;
+    let one = keep_request("GET", "/");
+    while stuck.elapsed() < limit {
+        match tcp.write(&one) {
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => return alive(&server, "a client that never read its answers"),
+        }
+    }
+    Err(server.explain(format!(
+        "a client that sends requests but never reads the answers: with --idle 1 the server's \
+         write should give up after about a second and the connection end; it still held it \
+         after {:.1} s (a write waits for ever without a write timeout)",
+        stuck.elapsed().as_secs_f64()
+    )))
+}
