@@ -239,6 +239,50 @@ fn chromium_renders_the_pages_and_runs_no_script_from_a_name() {
     );
 }
 
+/// The handout's `nc` example: `printf 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
+/// nc 127.0.0.1 5000`. nc keeps reading until the server closes, so the example ends at once only
+/// because the request says `Connection: close` (without it nc would wait out the 15 s idle
+/// limit). Written here with a socket, byte for byte, since nc is not always installed.
+#[test]
+fn the_handouts_nc_example_ends_at_once() {
+    use std::io::{Read, Write};
+    let app = webapp(false);
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", app.port)).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    let started = Instant::now();
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    let mut all = Vec::new();
+    tcp.read_to_end(&mut all)
+        .expect("the webapp closes the connection within 3 s");
+    let text = String::from_utf8_lossy(&all);
+    assert!(
+        text.starts_with("HTTP/1.1 200 OK\r\n") && text.ends_with("Hello World"),
+        "{text}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+/// The handout's example name `<img src=x onerror=alert(1)>` (no `/`, so it stays one path
+/// segment), fetched by http_get, which percent-encodes the spaces and brackets: the page shows
+/// it escaped.
+#[test]
+fn the_handouts_img_example_is_shown_escaped() {
+    let app = webapp(false);
+    let url = format!(
+        "http://127.0.0.1:{}/index/<img src=x onerror=alert(1)>",
+        app.port
+    );
+    let out = http_get(&[&url]);
+    let page = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        page.contains("Hello, &lt;img src=x onerror=alert(1)&gt;!") && !page.contains("<img"),
+        "{page}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // http_get against real servers.
 

@@ -126,6 +126,7 @@ fn parse_url(text: &str) -> Result<Url, String> {
 /// Percent-encodes the bytes a request target may not hold as they are (spaces, quotes,
 /// non-ASCII letters): a space inside the request line would split it into more than 3 words.
 fn encode_target(target: &str) -> String {
+    // BEGIN BLANK: every byte that may not stand as it is in a request target (the comment above says which kinds; RFC 3986 lists what may) becomes a %XX escape; all other bytes stay, a % too (the URL's own escapes are kept)
     let mut out = String::with_capacity(target.len());
     for &b in target.as_bytes() {
         if b.is_ascii_graphic() && !b"\"<>\\^`{|}".contains(&b) {
@@ -135,6 +136,7 @@ fn encode_target(target: &str) -> String {
         }
     }
     out
+    // END BLANK
 }
 
 /// Where a redirect's `Location` leads, from `base`: an absolute URL, `//host/path` (same
@@ -218,12 +220,14 @@ struct Head {
 }
 
 impl Head {
-    /// The value of header `name` (in any case).
+    /// The value of the first header called `name`, as the handout says header names compare.
     fn header(&self, name: &str) -> Option<&str> {
+        // BEGIN BLANK: the value of the first of self.headers whose name matches `name` the way HTTP compares header names (servers write `content-length` as often as `Content-Length`)
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+        // END BLANK
     }
 }
 

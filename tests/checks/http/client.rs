@@ -268,7 +268,7 @@ pub(super) fn request_form(ctx: &Ctx) -> Result<(), String> {
         if seen.headers.get("Host") != Some(host.as_str()) {
             return Err(format!(
                 "the Host header should name the server as the URL does, {host:?}; it was {:?}",
-                seen.headers.get("Host")
+                seen.headers.show("Host")
             ));
         }
         if seen.headers.get("User-Agent").is_none_or(str::is_empty) {
@@ -298,7 +298,7 @@ pub(super) fn request_form(ctx: &Ctx) -> Result<(), String> {
                 "http_get {given} should send `GET /six HTTP/1.1` and `Host: {host}`; it sent \
                  {:?} and Host {:?}",
                 seen.line,
-                seen.headers.get("Host")
+                seen.headers.show("Host")
             ));
         }
         expect_body(&run, "over IPv6", &format!("http_get {given}"))?;
@@ -623,7 +623,7 @@ pub(super) fn https(ctx: &Ctx) -> Result<(), String> {
     if seen.headers.get("Host") != Some(host.as_str()) {
         return Err(format!(
             "the Host header should be {host:?}; it was {:?}",
-            seen.headers.get("Host")
+            seen.headers.show("Host")
         ));
     }
     expect_body(
@@ -651,6 +651,88 @@ pub(super) fn https(ctx: &Ctx) -> Result<(), String> {
                 "{what}: http_get printed the page of a server it cannot trust"
             ));
         }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules across the milestones.
+
+pub(super) fn encodes_target(ctx: &Ctx) -> Result<(), String> {
+    let server = stand_in(ctx, |_| sized("200 OK", "", "ok\n"))?;
+    for (path, target) in [
+        ("/index/Ada Lovelace", "/index/Ada%20Lovelace"),
+        (
+            "/search?q=two words&say=\"hi\"",
+            "/search?q=two%20words&say=%22hi%22",
+        ),
+        ("/index/Jürgen", "/index/J%C3%BCrgen"),
+        ("/index/a%20b?x=1&y=/z", "/index/a%20b?x=1&y=/z"),
+    ] {
+        let given = url(&server, path);
+        let run = run(ctx, &[&given], &format!("http_get {given:?}"))?;
+        let seen = request(&server, &run)?;
+        let want = format!("GET {target} HTTP/1.1");
+        if seen.line != want {
+            return Err(format!(
+                "for the URL {given:?} the request line should be {want:?}: a space, a quote or a \
+                 non-ASCII letter cannot stand in a request target (a space would make more than \
+                 three words) and goes as %XX, while the URL's own escapes and / ? & = stay as \
+                 they are; it was {:?}",
+                seen.line
+            ));
+        }
+        expect_body(&run, "ok", &format!("http_get {given:?}"))?;
+    }
+    Ok(())
+}
+
+pub(super) fn header_case(ctx: &Ctx) -> Result<(), String> {
+    let server = stand_in(ctx, |request| {
+        let path = request.line.split(' ').nth(1).unwrap_or("");
+        match path {
+            "/lower" => whole(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 11\r\n\r\nlower case\n",
+                End::Hold,
+            ),
+            "/CHUNKS" => whole(
+                "HTTP/1.1 200 OK\r\nTRANSFER-ENCODING: chunked\r\n\r\n6\r\nchunks\r\n0\r\n\r\n",
+                End::Hold,
+            ),
+            "/moved" => whole(
+                "HTTP/1.1 302 Found\r\nlocation: /lower\r\ncontent-length: 0\r\n\r\n",
+                End::Hold,
+            ),
+            _ => sized("404 Not Found", "", "lost\n"),
+        }
+    })?;
+    for (args, body, what) in [
+        (
+            vec!["/lower"],
+            "lower case",
+            "`content-length: 11` in lower case",
+        ),
+        (
+            vec!["/CHUNKS"],
+            "chunks",
+            "`TRANSFER-ENCODING: chunked` in capitals",
+        ),
+        (
+            vec!["-L", "/moved"],
+            "lower case",
+            "a 302 with `location: /lower` in lower case, and -L",
+        ),
+    ] {
+        let path = args.last().copied().unwrap_or("/");
+        let given = url(&server, path);
+        let mut argv: Vec<&str> = args[..args.len() - 1].to_vec();
+        argv.push(&given);
+        let situation = format!(
+            "a response with {what}, the connection then left open (header names ignore case)"
+        );
+        let run = run(ctx, &argv, &situation)?;
+        request(&server, &run)?;
+        expect_body(&run, body, &situation)?;
     }
     Ok(())
 }

@@ -35,37 +35,42 @@ pub(super) static QUESTIONS: QuestionSet = QuestionSet {
     ],
     questions: &[
         Question {
-            key: "redirect_connections",
+            key: "index_client_port",
             capture: "http",
-            title: "TCP connections used by http_get -L for /home and /index",
-            text: "http_get -L asked for /home, got a redirect, then asked for /index. How many \
-                   TCP connections did those two requests use?",
+            title: "the client port that sent GET /index after the redirect",
+            text: "http_get -L asked for /home, got a redirect, then asked for /index. From which \
+                   TCP port (on the client's side) did the request for /index go out?",
             form: Form::Integer,
-            answer: Answer::Capture(|p| Ok(plain_seen(p)?.redirect_connections as f64)),
-            hint: "Count the SYNs (SYN set, ACK clear) of connections whose first segment is a \
-                   request for /home or /index: the filter `tcp.flags.syn == 1 && tcp.flags.ack \
-                   == 0` lists them. What did http_get's request say about the connection?",
+            answer: Answer::Capture(|p| Ok(f64::from(plain_seen(p)?.index_client_port))),
+            hint: "Find the segment whose payload starts with `GET /index` (the filter \
+                   `http.request.uri == \"/index\"` finds it) and read its source port. Is it the \
+                   connection that carried GET /home? What did http_get's request say about the \
+                   connection?",
         },
         Question {
-            key: "keepalive_connections",
+            key: "csv_request_seq",
             capture: "http",
-            title: "TCP connections used by the three kept-alive requests",
-            text: "The three requests for / and /data went out with keep-alive. How many TCP \
-                   connections did they use?",
+            title: "the raw sequence number of the request for /data?format=csv",
+            text: "The requests for /, /data?format=json and /data?format=csv went out with \
+                   keep-alive. What is the raw TCP sequence number of the segment that carries \
+                   GET /data?format=csv?",
             form: Form::Integer,
-            answer: Answer::Capture(|p| Ok(plain_seen(p)?.keepalive_connections as f64)),
-            hint: "Follow > TCP Stream on the connection that asks for / and see how many \
-                   requests it carries; then count the SYNs of connections asking for / or /data.",
+            answer: Answer::Capture(|p| Ok(f64::from(plain_seen(p)?.csv_request_seq))),
+            hint: "Wireshark shows relative sequence numbers by default: read `Sequence Number \
+                   (raw)` in the TCP header, or use the column tcp.seq_raw. Follow > TCP Stream on \
+                   the connection that asks for / first: what else does it carry?",
         },
         Question {
-            key: "home_status",
+            key: "home_response_bytes",
             capture: "http",
-            title: "the status code of the response to GET /home",
-            text: "What status code did the webapp answer GET /home with?",
+            title: "the size of the whole response to GET /home",
+            text: "How many bytes long is your webapp's whole response to GET /home: status \
+                   line, headers, the empty line and the body?",
             form: Form::Integer,
-            answer: Answer::Capture(|p| Ok(f64::from(plain_seen(p)?.home_status))),
-            hint: "Follow > TCP Stream on the connection that asks for /home: the response's \
-                   first line is `HTTP/1.1 CODE REASON`.",
+            answer: Answer::Capture(|p| Ok(plain_seen(p)?.home_response_bytes as f64)),
+            hint: "Find the segment from the webapp's port on the connection that asked for \
+                   /home: its TCP payload length is the answer when the response went out in one \
+                   write (Follow > TCP Stream shows its bytes).",
         },
         Question {
             key: "https_port",
@@ -74,7 +79,8 @@ pub(super) static QUESTIONS: QuestionSet = QuestionSet {
             text: "To which TCP port did the HTTPS connection go?",
             form: Form::Integer,
             answer: Answer::Capture(|p| Ok(f64::from(tls_seen(p)?.server.port()))),
-            hint: "TLS hides the bytes, not the TCP header: the destination port of the SYN.",
+            hint: "Look at the TCP header of the first segment, the SYN: what does TLS protect, \
+                   and what does it leave as it is?",
         },
         Question {
             key: "https_path",
@@ -88,23 +94,25 @@ pub(super) static QUESTIONS: QuestionSet = QuestionSet {
                 near: &[(
                     "34b1bb664623da8e4b2e6de0b252219659a8e23bd952a54ab18c48b7fdda0262",
                     "search the capture for it (Edit > Find Packet > String, in the packet \
-                     bytes): the request line travels inside TLS application data, encrypted",
+                     bytes), and look at what the records after the handshake hold",
                 )],
             },
             hint: "Search the packet bytes for `capture-me` (Edit > Find Packet, String, Packet \
                    bytes), and look at what the segments after the handshake carry.",
         },
         Question {
-            key: "server_name",
+            key: "client_hello_bytes",
             capture: "https",
-            title: "the server name the ClientHello carries (SNI)",
-            text: "Which server name did http_get send in its TLS ClientHello (the server_name \
-                   extension)? (case does not matter)",
-            form: Form::Text { ignore_case: true },
-            answer: Answer::CaptureText(|p| Ok(tls_seen(p)?.server_name)),
-            hint: "The client's first segment after the handshake is the ClientHello: in \
-                   Wireshark, Transport Layer Security > Handshake Protocol: Client Hello > \
-                   Extension: server_name. It is sent before any encryption starts.",
+            title: "the length of the TLS record that carries the ClientHello",
+            text: "How long is the TLS record that carries http_get's ClientHello: the Length \
+                   field of that record's header, in bytes?",
+            form: Form::Integer,
+            answer: Answer::Capture(|p| Ok(f64::from(tls_seen(p)?.client_hello_bytes))),
+            hint: "The client's first segment after the TCP handshake starts with the record \
+                   header: content type, version, Length. In Wireshark: Transport Layer Security > \
+                   TLS Record Layer: Handshake Protocol: Client Hello > Length (the record's, not \
+                   the handshake message's). While there, open its server_name extension: which \
+                   name can anyone on the path read, and why must it be sent in the clear?",
         },
     ],
     scenario,
@@ -147,9 +155,9 @@ fn connections(packets: &[Packet], server: SocketAddr) -> Vec<Connection> {
 
 /// What the questions read from `http.pcap`.
 struct PlainSeen {
-    redirect_connections: usize,
-    keepalive_connections: usize,
-    home_status: u16,
+    index_client_port: u16,
+    csv_request_seq: u32,
+    home_response_bytes: usize,
 }
 
 fn plain_seen(packets: &[Packet]) -> Result<PlainSeen, String> {
@@ -159,53 +167,53 @@ fn plain_seen(packets: &[Packet]) -> Result<PlainSeen, String> {
         .map(|p| p.dst)
         .ok_or("it holds no request for /home: run `http_get -L http://127.0.0.1:PORT/home` while capturing")?;
     let conns = connections(packets, server);
-    let asks = |c: &Connection, wanted: fn(&str) -> bool| c.targets.iter().any(|t| wanted(t));
-    let home = conns
+    let asks = |c: &Connection, wanted: &str| c.targets.iter().any(|t| t == wanted);
+    let home = conns.iter().find(|c| asks(c, "/home")).ok_or_else(|| {
+        format!("it holds no handshake of the connection to {server} that asks for /home: start the capture before http_get")
+    })?;
+    let index = conns
         .iter()
-        .find(|c| asks(c, |t| t == "/home"))
-        .ok_or_else(|| {
-            format!("it holds no handshake of the connection to {server} that asks for /home: start the capture before http_get")
-        })?;
-    let redirect_connections = conns
+        .find(|c| asks(c, "/index"))
+        .ok_or("it holds no request for /index (with its connection's handshake): did http_get -L follow the redirect?")?;
+    let csv = conns
         .iter()
-        .filter(|c| asks(c, |t| t == "/home" || t == "/index"))
-        .count();
-    if !conns.iter().any(|c| asks(c, |t| t == "/index")) {
-        return Err("it holds no request for /index: did http_get -L follow the redirect?".into());
-    }
-    let keepalive_connections = conns
-        .iter()
-        .filter(|c| asks(c, |t| t == "/" || t.starts_with("/data")))
-        .count();
-    let requests: usize = conns
-        .iter()
-        .flat_map(|c| &c.targets)
-        .filter(|t| *t == "/" || t.starts_with("/data"))
-        .count();
-    if requests < 3 {
-        return Err(format!(
-            "it holds {requests} request(s) for / or /data; three are needed (`curl URL URL URL` \
-             sends them on one connection)"
-        ));
-    }
+        .find(|c| asks(c, "/data?format=csv"))
+        .ok_or("it holds no request for /data?format=csv (with its connection's handshake): send the three requests while capturing, as `curl URL URL URL` does")?;
+    let stream = capture::reassemble(packets, &csv.handshake.syn);
+    let at = stream
+        .windows(21)
+        .position(|w| w == b"GET /data?format=csv ")
+        .ok_or("the request for /data?format=csv is not whole in the capture")?;
+    let csv_request_seq = csv
+        .handshake
+        .syn
+        .seq
+        .wrapping_add(1)
+        .wrapping_add(at as u32);
     let response = capture::reassemble(packets, &home.handshake.syn_ack);
-    let home_status = response
-        .strip_prefix(b"HTTP/1.")
-        .and_then(|rest| rest.get(2..5))
-        .and_then(|code| std::str::from_utf8(code).ok())
-        .and_then(|code| code.parse().ok())
-        .ok_or("it holds no complete status line answering GET /home")?;
+    let head_end = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("it holds no complete response to GET /home (status line and headers)")?;
+    let head = String::from_utf8_lossy(&response[..head_end]);
+    let length: usize = head
+        .split("\r\n")
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("Content-Length"))
+        .and_then(|(_, value)| value.trim().parse().ok())
+        .ok_or("the response to GET /home has no Content-Length")?;
     Ok(PlainSeen {
-        redirect_connections,
-        keepalive_connections,
-        home_status,
+        index_client_port: index.handshake.syn.src.port(),
+        csv_request_seq,
+        home_response_bytes: head_end + 4 + length,
     })
 }
 
 /// What the questions read from `https.pcap`.
 struct TlsSeen {
     server: SocketAddr,
-    server_name: String,
+    /// The Length field of the record header of the client's first record.
+    client_hello_bytes: u16,
 }
 
 fn tls_seen(packets: &[Packet]) -> Result<TlsSeen, String> {
@@ -218,13 +226,13 @@ fn tls_seen(packets: &[Packet]) -> Result<TlsSeen, String> {
             continue;
         };
         let bytes = capture::reassemble(packets, &handshake.syn);
-        if let Some(name) = client_hello_sni(&bytes) {
+        if client_hello_sni(&bytes).is_some() {
             let answered = capture::reassemble(packets, &handshake.syn_ack);
             // Application data (record type 23) from the server: the response went out.
             if !answered.is_empty() && records(&answered).contains(&23) {
                 return Ok(TlsSeen {
                     server: handshake.syn.dst,
-                    server_name: name,
+                    client_hello_bytes: u16::from_be_bytes([bytes[3], bytes[4]]),
                 });
             }
             return Err("its TLS connection has a ClientHello but no application data from the server: did the request succeed?".into());

@@ -1,9 +1,9 @@
 //! Milestones 1-5: the student's webapp, driven with raw requests over loopback: its routes and
 //! status codes, keep-alive, bad requests, and HTTPS with its printed certificate.
 
-use super::wire::{keep_request, Conn, Reply};
+use super::wire::{keep_request, read_reply, Conn, Reply};
 use super::{expect_status, get, running_on, start, WEBAPP};
-use socklab::grader::{Context, Ctx, Program, QUIET, WAIT};
+use socklab::grader::{data_segments_in, Context, Ctx, Program, QUIET, WAIT};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::thread;
@@ -71,7 +71,7 @@ pub(super) fn hello(ctx: &Ctx) -> Result<(), String> {
     if reply.media_type() != "text/plain" {
         return Err(format!(
             "GET / is plain text: Content-Type should be text/plain, was {:?}",
-            reply.headers.get("Content-Type")
+            reply.headers.show("Content-Type")
         ));
     }
     Ok(())
@@ -152,7 +152,7 @@ pub(super) fn index(ctx: &Ctx) -> Result<(), String> {
     if reply.media_type() != "text/html" || !reply.text().to_ascii_lowercase().contains("<html") {
         return Err(format!(
             "GET /index should be an HTML page with Content-Type text/html; it was {:?} with {:.80?}",
-            reply.headers.get("Content-Type"),
+            reply.headers.show("Content-Type"),
             reply.text()
         ));
     }
@@ -169,7 +169,7 @@ pub(super) fn index(ctx: &Ctx) -> Result<(), String> {
             return Err(format!(
                 "GET {target} should be an HTML page greeting {name:?} (%XX escapes decoded; a + \
                  in a path is a plus); it was {:?} with {:.300?}",
-                reply.headers.get("Content-Type"),
+                reply.headers.show("Content-Type"),
                 reply.text()
             ));
         }
@@ -232,7 +232,7 @@ pub(super) fn data(ctx: &Ctx) -> Result<(), String> {
             return Err(format!(
                 "GET {target} should be JSON with Content-Type application/json; it was {:?} \
                  with {:.200?}",
-                reply.headers.get("Content-Type"),
+                reply.headers.show("Content-Type"),
                 reply.text()
             ));
         }
@@ -252,7 +252,7 @@ pub(super) fn data(ctx: &Ctx) -> Result<(), String> {
         if reply.media_type() != media || !reply.text().contains(marker) {
             return Err(format!(
                 "GET {target} should answer {media} holding {marker:?}; it was {:?} with {:.200?}",
-                reply.headers.get("Content-Type"),
+                reply.headers.show("Content-Type"),
                 reply.text()
             ));
         }
@@ -287,8 +287,9 @@ pub(super) fn home(ctx: &Ctx) -> Result<(), String> {
     match reply.headers.get("Location") {
         Some("/index") | Some("http://127.0.0.1/index") => Ok(()),
         Some(other) if other.ends_with(&format!("{addr}/index")) => Ok(()),
-        other => Err(format!(
-            "GET /home: the 301 should carry `Location: /index`; it had {other:?}"
+        _ => Err(format!(
+            "GET /home: the 301 should carry `Location: /index`; it had {:?}",
+            reply.headers.show("Location")
         )),
     }
 }
@@ -321,7 +322,7 @@ pub(super) fn not_found_and_method(ctx: &Ctx) -> Result<(), String> {
             return Err(format!(
                 "{what}: a 405 must list the methods the path answers in an Allow header \
                  (GET and HEAD); it had {:?}",
-                reply.headers.get("Allow")
+                reply.headers.show("Allow")
             ));
         }
     }
@@ -343,7 +344,7 @@ pub(super) fn head(ctx: &Ctx) -> Result<(), String> {
             return Err(format!(
                 "HEAD /index should carry the Content-Length GET /index has ({}); it had {:?}",
                 full.body.len(),
-                reply.headers.get("Content-Length")
+                reply.headers.show("Content-Length")
             ));
         }
     }
@@ -389,7 +390,7 @@ pub(super) fn keep_alive(ctx: &Ctx) -> Result<(), String> {
         return Err(format!(
             "the response to a request with `Connection: close` should say `Connection: close` \
              too (the server closes after it); it said {:?}",
-            reply.headers.get("Connection")
+            reply.headers.show("Connection")
         ));
     }
     expect_close(&mut conn, &server, "a request with `Connection: close`")?;
@@ -425,9 +426,15 @@ pub(super) fn keep_alive(ctx: &Ctx) -> Result<(), String> {
 pub(super) fn small_body(ctx: &Ctx) -> Result<(), String> {
     let (server, addr) = start(ctx, &[])?;
     let mut conn = Conn::tcp(addr)?;
-    conn.send(b"GET /index/Lee HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 25\r\n\r\nGET /nowhere HTTP/1.1\r\n\r\n")?;
+    // The body in two pieces: the first with the head, the rest a moment later.
+    conn.send(b"GET /index/Lee HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 25\r\n\r\nGET /now")?;
+    thread::sleep(Duration::from_millis(150));
+    conn.send(b"here HTTP/1.1\r\n\r\n")?;
     let reply = conn
-        .reply("GET /index/Lee with a 25-byte body", false)
+        .reply(
+            "GET /index/Lee with a 25-byte body sent in two pieces",
+            false,
+        )
         .map_err(|e| server.explain(e))?;
     expect_status(&reply, 200, "GET /index/Lee with a body")?;
     conn.send(&keep_request("GET", "/"))?;
@@ -436,8 +443,8 @@ pub(super) fn small_body(ctx: &Ctx) -> Result<(), String> {
         .map_err(|e| server.explain(e))?;
     if reply.status != 200 || reply.text() != "Hello World" {
         return Err(format!(
-            "after a request with `Content-Length: 25` and 25 body bytes (which look like a \
-             request), the next request on the connection is GET /; it was answered {} {:.80?}: \
+            "after a request with `Content-Length: 25` and 25 body bytes in two pieces (which \
+             look like a request), the next request on the connection is GET /; it was answered {} {:.80?}: \
              was the body taken for a request?",
             reply.status,
             reply.text()
@@ -538,6 +545,14 @@ pub(super) fn malformed(ctx: &Ctx) -> Result<(), String> {
             &format!("{what} ({:?})", String::from_utf8_lossy(raw)),
         )?;
     }
+    // The connection ends after the 400: where a next request would start is unknown.
+    let mut conn = Conn::tcp(addr)?;
+    conn.send(b"GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n")?;
+    let reply = conn
+        .reply("a header line without a colon", false)
+        .map_err(|e| server.explain(e))?;
+    expect_status(&reply, 400, "a header line without a colon")?;
+    expect_close(&mut conn, &server, "a 400 for a malformed request")?;
     alive(&server, "malformed requests")?;
     let reply = get(&server, addr, "/")?;
     expect_status(&reply, 200, "GET / after malformed requests")
@@ -566,6 +581,15 @@ pub(super) fn too_large(ctx: &Ctx) -> Result<(), String> {
         &reply,
         431,
         "a request with 100 headers of 96 bytes (over 8 KiB)",
+    )?;
+
+    // A request line over the limit on its own.
+    let raw = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(9000));
+    let reply = exchange(&server, addr, raw.as_bytes(), "a request line of 9 KiB")?;
+    expect_status(
+        &reply,
+        414,
+        "a request line of 9 KiB (over 8 KiB on its own)",
     )?;
 
     // Headers just under the limit are fine.
@@ -643,4 +667,229 @@ pub(super) fn tls(ctx: &Ctx) -> Result<(), String> {
     plain.send(&keep_request("GET", "/"))?;
     let _ = plain.closes(WAIT);
     alive(&server, "plain HTTP sent to its TLS port")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules across the milestones.
+
+/// Reads one response the way the seeds' Python clients read: a single `recv(1024)`; then the
+/// rest, if any, with a deadline. Returns the bytes of the single read, the whole response, and
+/// how many data segments it took (from the test socket's TCP counters: how many writes).
+fn read_once(
+    tcp: &mut std::net::TcpStream,
+    request: &[u8],
+    head_only: bool,
+    what: &str,
+) -> Result<(String, Reply, u32), String> {
+    use std::io::{BufReader, Cursor, Read, Write};
+    let before = data_segments_in(tcp)?;
+    tcp.write_all(request).context("sending to the server")?;
+    let mut first = [0u8; 1024];
+    let n = tcp
+        .read(&mut first)
+        .with_context(|| format!("reading the response to {what} (one read of 1024 bytes)"))?;
+    if n == 0 {
+        return Err(format!(
+            "{what}: the server closed the connection without answering"
+        ));
+    }
+    let once = String::from_utf8_lossy(&first[..n]).to_string();
+    let mut reader = BufReader::new(Cursor::new(first[..n].to_vec()).chain(&*tcp));
+    let reply =
+        read_reply(&mut reader, head_only).with_context(|| format!("the response to {what}"))?;
+    let after = data_segments_in(tcp)?;
+    Ok((once, reply, after.saturating_sub(before)))
+}
+
+pub(super) fn one_write(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = start(ctx, &[])?;
+    for (raw, head_only, what) in [
+        (keep_request("GET", "/"), false, "GET /"),
+        (keep_request("GET", "/index/Ada"), false, "GET /index/Ada"),
+        (
+            keep_request("GET", "/data?format=csv"),
+            false,
+            "GET /data?format=csv",
+        ),
+        (keep_request("HEAD", "/index"), true, "HEAD /index"),
+        (keep_request("GET", "/home"), false, "GET /home (the 301)"),
+        (
+            keep_request("GET", "/nowhere"),
+            false,
+            "GET /nowhere (the 404)",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nUser-Agent: no-host\r\n\r\n".to_vec(),
+            false,
+            "a request without Host (the 400)",
+        ),
+    ] {
+        let mut tcp = super::wire::connect(addr)?;
+        let (once, reply, writes) =
+            read_once(&mut tcp, &raw, head_only, what).map_err(|e| server.explain(e))?;
+        if writes != 1 {
+            return Err(format!(
+                "{what}: the response (status {}, {} body bytes) came in {writes} TCP segments: it \
+                 was written with {writes} writes, not one as the handout asks. A client that reads \
+                 once with recv(1024), as the seeds' Python programs do, got only {once:.120?}. \
+                 Build the status line, headers, empty line and body into one buffer, then write \
+                 it once.",
+                reply.status,
+                reply.body.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn header_case(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = start(ctx, &[])?;
+    let mut conn = Conn::tcp(addr)?;
+    let ask = |conn: &mut Conn, raw: &[u8], what: &str| -> Result<Reply, String> {
+        conn.send(raw)?;
+        conn.reply(what, false).map_err(|e| server.explain(e))
+    };
+    let what = "`host: 127.0.0.1` in lower case";
+    let reply = ask(
+        &mut conn,
+        b"GET /index/Ada HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n",
+        what,
+    )?;
+    expect_status(
+        &reply,
+        200,
+        &format!("GET /index/Ada with {what} (header names ignore case: this request has a Host)"),
+    )?;
+    let what = "`HOST: x` and `content-length: 25` with 25 body bytes that look like a request";
+    let reply = ask(
+        &mut conn,
+        b"GET /index/Lee HTTP/1.1\r\nHOST: x\r\ncontent-length: 25\r\n\r\nGET /nowhere HTTP/1.1\r\n\r\n",
+        what,
+    )?;
+    expect_status(&reply, 200, &format!("GET /index/Lee with {what}"))?;
+    let reply = ask(
+        &mut conn,
+        b"GET / HTTP/1.1\r\nHost: x\r\nCONNECTION: close\r\n\r\n",
+        "GET / with `CONNECTION: close`",
+    )?;
+    if reply.status != 200 || reply.text() != "Hello World" {
+        return Err(format!(
+            "after a request with `content-length: 25` (header names ignore case) and its 25 body \
+             bytes, the next request is GET /; it was answered {} {:.80?}: was the lower-case \
+             content-length ignored and the body taken for a request?",
+            reply.status,
+            reply.text()
+        ));
+    }
+    if !says_close(&reply) {
+        return Err(format!(
+            "a request with `CONNECTION: close` (header names ignore case) should be answered \
+             with `Connection: close`; the response said {:?}",
+            reply.headers.show("Connection")
+        ));
+    }
+    expect_close(&mut conn, &server, "a request with `CONNECTION: close`")?;
+    let mut kept = Conn::tcp(addr)?;
+    let reply = ask(
+        &mut kept,
+        b"GET / HTTP/1.0\r\nconnection: keep-alive\r\n\r\n",
+        "an HTTP/1.0 request with `connection: keep-alive`",
+    )?;
+    expect_status(&reply, 200, "GET / HTTP/1.0 with `connection: keep-alive`")?;
+    if kept.closes(QUIET).map_err(|e| server.explain(e))? {
+        return Err(
+            "an HTTP/1.0 request with `connection: keep-alive` (header names ignore case) asks \
+             to keep the connection open; the server closed it"
+                .into(),
+        );
+    }
+    let started = Instant::now();
+    let reply = exchange(
+        &server,
+        addr,
+        b"GET / HTTP/1.1\r\nHost: x\r\nCONTENT-LENGTH: 104857600\r\n\r\n",
+        "a request announcing a 100 MB body with `CONTENT-LENGTH`",
+    )?;
+    expect_status(
+        &reply,
+        413,
+        "a request announcing a 100 MB body with `CONTENT-LENGTH` (header names ignore case)",
+    )?;
+    if started.elapsed() > Duration::from_secs(2) {
+        return Err("the 413 for `CONTENT-LENGTH: 104857600` came only after a wait".into());
+    }
+    Ok(())
+}
+
+pub(super) fn never_reads(ctx: &Ctx) -> Result<(), String> {
+    use std::io::{ErrorKind, Write};
+    let (server, addr) = start(ctx, &["--idle", "1"])?;
+    let mut tcp = super::wire::connect(addr)?;
+    // Requests whose answers are 13 times their size: a client that never reads fills its own
+    // receive buffer, then the server's send buffer, and the server's next write waits.
+    let batch = keep_request("GET", "/data?format=html").repeat(100);
+    tcp.set_write_timeout(Some(Duration::from_millis(300)))
+        .context("setting a write timeout")?;
+    let mut sent = 0usize;
+    let filled = Instant::now();
+    // Until the server stops reading (it waits in a write): our write then waits too.
+    loop {
+        match tcp.write_all(&batch) {
+            Ok(()) => sent += batch.len(),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+            Err(_) => {
+                return Err(server.explain(
+                    "a client that sends requests without reading the answers: the server \
+                     closed the connection before its writes could have waited --idle 1 second"
+                        .to_string(),
+                ))
+            }
+        }
+        if filled.elapsed() > Duration::from_secs(8) {
+            return Err(format!(
+                "a client that sends requests without reading the answers: after {} the server \
+                 still read them ({sent} bytes); its answers should have filled the buffers",
+                socklab::grader::secs(Duration::from_secs(8))
+            ));
+        }
+    }
+    // Its write must give up after --idle 1 and end the connection (a reset, since requests
+    // lie unread in its socket, or a FIN): watched on the test socket, without reading or
+    // writing, which would free the buffers.
+    let stuck = Instant::now();
+    let limit = Duration::from_secs(1) + WAIT;
+    while stuck.elapsed() < limit {
+        let reset = tcp.take_error().ok().flatten().is_some();
+        if reset || peer_closed(&tcp) {
+            return alive(&server, "a client that never read its answers");
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    Err(server.explain(format!(
+        "a client that sends requests but never reads the answers: with --idle 1 the server's \
+         write should give up after about a second and the connection end; it still held it \
+         after {:.1} s (a write waits for ever without a write timeout)",
+        stuck.elapsed().as_secs_f64()
+    )))
+}
+
+/// Whether the peer of `tcp` has closed or reset the connection (the kernel's TCP state, from
+/// TCP_INFO: CLOSE_WAIT after its FIN, CLOSE after a reset), without reading from it.
+fn peer_closed(tcp: &std::net::TcpStream) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: tcp_info is plain old data; the kernel fills at most `len` bytes of it.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: a valid socket, a buffer of `len` bytes and its length.
+    let rc = unsafe {
+        libc::getsockopt(
+            tcp.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    // Linux's TCP states: 7 CLOSE, 8 CLOSE_WAIT.
+    rc == 0 && matches!(info.tcpi_state, 7 | 8)
 }

@@ -24,6 +24,23 @@ impl Headers {
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+
+    /// The header `name` as a reason shows it: `"value"`, or that there was none.
+    pub(super) fn show<'a>(&'a self, name: &'a str) -> Shown<'a> {
+        Shown(name, self.get(name))
+    }
+}
+
+/// A header's value for a failure's reason: `"value"`, or that there was none.
+pub(super) struct Shown<'a>(&'a str, Option<&'a str>);
+
+impl std::fmt::Debug for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.1 {
+            Some(value) => write!(f, "{value:?}"),
+            None => write!(f, "no {} header", self.0),
+        }
+    }
 }
 
 /// A response as the test read it.
