@@ -93,6 +93,7 @@ fn client(proxy: SocketAddr, data: &Data) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // BEGIN BLANK: what the client prints and how it ends for each kind of answer: an error (error_text: print its sentence), something that is not a reply, and a reply (print the seed's `Receiving a response from the server ID payload: …`; `Hash matched.` and success only when verify agrees, else what differs)
     if let Some(sentence) = error_text(&answer) {
         println!("The reverse proxy answered with an error: {sentence}");
         return ExitCode::FAILURE;
@@ -118,6 +119,7 @@ fn client(proxy: SocketAddr, data: &Data) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+    // END BLANK
 }
 
 const USAGE: &str = "Usage: rp_client -id ID -revproc P -pkt FILE [-revhost H]

@@ -3,8 +3,8 @@
 //!
 //! It listens first, so that the proxy can reach it as soon as it is registered; then it sends
 //! its setup (type 1, with both spellings of the policy key) over a connection of its own and
-//! waits a moment for the proxy's acknowledgement — some proxies send one, others close, others
-//! say nothing. Each forwarded message comes on a new connection: one data message (type 0) in,
+//! waits a moment for the proxy's acknowledgement — the seed's proxy sends one, some students'
+//! proxies close, others say nothing. Each forwarded message comes on a new connection: one data message (type 0) in,
 //! one reply (type 2) out, then the server closes (some proxies read until it does).
 //!
 //!     rp_server -id ID -pp POLICY -listen P -revproc P [-revhost H] [-host H]
@@ -44,8 +44,9 @@ struct Identity {
 enum Registered {
     /// The acknowledgement, or a message we do not know: registered.
     Acknowledged(String),
-    /// It closed, or was silent for `ACK_WAIT`: registered, most likely (the assignment's
-    /// proxies send nothing back).
+    /// It closed, or was silent for `ACK_WAIT`: registered, most likely (the seed's proxy sends
+    /// `{"Status": …}`, but the assignment's handout never asks for it, and some students'
+    /// proxies send nothing).
     Unacknowledged(String),
 }
 

@@ -1,7 +1,7 @@
 //! The student's client (`rp_client`) against a stand-in proxy written here, which answers
 //! right, wrong, in pieces, or with an error.
 
-use super::{number, sha1_hex, JsonPeer, CLIENT, PAYLOAD, PAYLOAD_SHA1};
+use super::{number, one_write, sha1_hex, JsonPeer, CLIENT, PAYLOAD, PAYLOAD_SHA1};
 use serde_json::{json, Value};
 use socklab::grader::{Context, Ctx, Program, StandIn, WAIT};
 use std::net::{SocketAddr, TcpStream};
@@ -146,6 +146,29 @@ pub(super) fn proxy_error(ctx: &Ctx) -> Result<(), String> {
                 "the proxy answered {{\"{key}\": \"{sentence}\"}}: the client should print the sentence and exit 1; it printed {lines:?} and exited with {code:?}"
             ));
         }
+    }
+    Ok(())
+}
+
+pub(super) fn one_write_per_message(ctx: &Ctx) -> Result<(), String> {
+    let (client, mut conn) = client_with_proxy(ctx)?;
+    conn.send(&reply(PAYLOAD_SHA1))?;
+    ended(&client)?;
+    one_write(&mut conn, "the client's data message")
+}
+
+pub(super) fn judges_by_hash(ctx: &Ctx) -> Result<(), String> {
+    let (client, mut conn) = client_with_proxy(ctx)?;
+    // The right hash, but the request's payloadsize copied into the reply (a real student's
+    // server does that, and the proxy relays it).
+    conn.send(
+        &json!({"type": 2, "srcid": 2, "destid": 1327, "payloadsize": 32, "payload": PAYLOAD_SHA1}),
+    )?;
+    let (lines, code) = ended(&client)?;
+    if !matched(&lines) || code != Some(0) {
+        return Err(format!(
+            "the reply carried the right SHA-1 with \"payloadsize\": 32 (its server copied the request's size); the hash is what the client judges: it should print `Hash matched.` and exit 0; it printed {lines:?} and exited with {code:?}"
+        ));
     }
     Ok(())
 }
