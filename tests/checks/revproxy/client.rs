@@ -82,9 +82,12 @@ pub(super) fn hash_matched(ctx: &Ctx) -> Result<(), String> {
             "after the right reply the client should print `Hash matched.` and exit 0; it printed {lines:?} and exited with {code:?}"
         ));
     }
-    if !lines.iter().any(|l| l.contains(PAYLOAD_SHA1)) {
+    if !lines
+        .iter()
+        .any(|l| l.contains("Receiving a response from the server 2") && l.contains(PAYLOAD_SHA1))
+    {
         return Err(format!(
-            "the client should print the reply's payload {PAYLOAD_SHA1}; it printed {lines:?}"
+            "the client should print `Receiving a response from the server 2 payload: {PAYLOAD_SHA1}` (the seed's line); it printed {lines:?}"
         ));
     }
     Ok(())
