@@ -30,6 +30,8 @@ const ACK_WAIT: Duration = Duration::from_secs(2);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the proxy may take to send its message once connected.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the accept loop pauses after a failed accept (out of file descriptors, say).
+const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
 
 /// Who this server is.
 struct Identity {
@@ -109,7 +111,7 @@ fn server(me: Identity, host: &str, listen: u16, proxy: SocketAddr) -> Result<()
         }
     }
     let me = Arc::new(me);
-    todo!("fill in: accept loop: accept each connection (log accept errors, pause 50 ms, go on) and handle it in a new thread (thread::Builder, log a failure to spawn)");
+    todo!("fill in: accept loop: accept each connection (log accept errors, pause ACCEPT_PAUSE, go on) and handle it in a new thread (thread::Builder, log a failure to spawn)");
 }
 
 const USAGE: &str = "Usage: rp_server -id ID -pp POLICY -listen P -revproc P [-revhost H] [-host H]

@@ -124,8 +124,7 @@ pub fn read_message(stream: &mut impl Read) -> Result<Value, ReadError> {
 pub fn write_message(stream: &mut impl Write, message: &Value) -> io::Result<()> {
     // BEGIN BLANK: encode `message` as JSON bytes (serde_json::to_vec) and write them all at once, then flush
     let bytes = serde_json::to_vec(message)?;
-    stream.write_all(&bytes)?;
-    stream.flush()
+    stream.write_all(&bytes).and_then(|()| stream.flush())
     // END BLANK
 }
 

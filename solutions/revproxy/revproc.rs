@@ -41,6 +41,8 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 /// Servers tried for one message before the client is told that none answered.
 const MAX_TRIES: usize = 4;
+/// How long the accept loop pauses after a failed accept (out of file descriptors, say).
+const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
 /// How long, at most, the proxy drops what a peer still sends after the answer (close_gently).
 const LINGER: Duration = Duration::from_secs(1);
 
@@ -336,14 +338,14 @@ fn serve(host: &str, port: u16) -> io::Result<()> {
         addr.port()
     );
     let table = Arc::new(Table::default());
-    // BEGIN BLANK: accept loop: accept each connection (log accept errors, pause 50 ms, go on) and handle it in a new thread (thread::Builder, log a failure to spawn)
+    // BEGIN BLANK: accept loop: accept each connection (log accept errors, pause ACCEPT_PAUSE, go on) and handle it in a new thread (thread::Builder, log a failure to spawn)
     loop {
         let (stream, from) = match listener.accept() {
             Ok(conn) => conn,
             Err(e) => {
                 log::warn!("accept failed: {e}");
                 // Out of file descriptors, say: let other connections finish first.
-                thread::sleep(Duration::from_millis(50));
+                thread::sleep(ACCEPT_PAUSE);
                 continue;
             }
         };

@@ -94,14 +94,13 @@ fn client(proxy: SocketAddr, data: &Data) -> ExitCode {
         }
     };
     // BEGIN BLANK: what the client prints and how it ends for each kind of answer: an error (error_text: print its sentence), something that is not a reply, and a reply (print the seed's `Receiving a response from the server ID payload: …`; `Hash matched.` and success only when verify agrees, else what differs)
-    if let Some(sentence) = error_text(&answer) {
-        println!("The reverse proxy answered with an error: {sentence}");
-        return ExitCode::FAILURE;
-    }
     let reply = match Reply::from_json(&answer) {
         Ok(reply) => reply,
         Err(why) => {
-            println!("The answer is not a reply ({why}): {answer}");
+            match error_text(&answer) {
+                Some(sentence) => println!("The reverse proxy answered with an error: {sentence}"),
+                None => println!("The answer is not a reply ({why}): {answer}"),
+            }
             return ExitCode::FAILURE;
         }
     };

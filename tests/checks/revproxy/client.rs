@@ -103,11 +103,8 @@ pub(super) fn wrong_hash(ctx: &Ctx) -> Result<(), String> {
             "the reply carried {wrong}, not the payload's SHA-1: the client should say so and exit 1; it printed {lines:?} and exited with {code:?}"
         ));
     }
-    if !lines
-        .iter()
-        .any(|l| l.contains(&wrong) || l.contains(PAYLOAD_SHA1))
-    {
-        return Err(format!("on a wrong hash the client should say what differs (show the hashes); it printed {lines:?}"));
+    if !lines.iter().any(|l| l.contains(PAYLOAD_SHA1)) {
+        return Err(format!("on a wrong hash the client should say what differs: the hash it computed ({PAYLOAD_SHA1}) against the one that came; it printed {lines:?}"));
     }
     // The right hash for another client is not an answer for this one either.
     let (client, mut conn) = client_with_proxy(ctx)?;
@@ -115,9 +112,9 @@ pub(super) fn wrong_hash(ctx: &Ctx) -> Result<(), String> {
         &json!({"type": 2, "srcid": 2, "destid": 9999, "payloadsize": 40, "payload": PAYLOAD_SHA1}),
     )?;
     let (lines, code) = ended(&client)?;
-    if matched(&lines) || code != Some(1) {
+    if matched(&lines) || code != Some(1) || !lines.iter().any(|l| l.contains("9999")) {
         return Err(format!(
-            "a reply for client 9999 reached client 1327: it should say so and exit 1; it printed {lines:?} and exited with {code:?}"
+            "a reply for client 9999 reached client 1327: it should say so (naming 9999) and exit 1; it printed {lines:?} and exited with {code:?}"
         ));
     }
     Ok(())
@@ -149,6 +146,16 @@ pub(super) fn proxy_error(ctx: &Ctx) -> Result<(), String> {
                 "the proxy answered {{\"{key}\": \"{sentence}\"}}: the client should print the sentence and exit 1; it printed {lines:?} and exited with {code:?}"
             ));
         }
+    }
+    // Neither a reply nor an error: the client says what came.
+    let (client, mut conn) = client_with_proxy(ctx)?;
+    conn.send(&json!({"Status": "Successfully setup with reverse proxy"}))?;
+    let (lines, code) = ended(&client)?;
+    if code != Some(1) || matched(&lines) || !lines.iter().any(|l| l.contains("Successfully setup"))
+    {
+        return Err(format!(
+            "the proxy answered {{\"Status\": \"Successfully setup with reverse proxy\"}}, which is no reply: the client should say what came (show it) and exit 1; it printed {lines:?} and exited with {code:?}"
+        ));
     }
     Ok(())
 }

@@ -389,6 +389,15 @@ pub(super) fn dead_server_skipped(ctx: &Ctx) -> Result<(), String> {
             "PP_2 has servers 21, 23 and 22 in that order, and 23 refuses connections; five messages should reach 21, 22, 21, 22, 21 (23 skipped, the turn moving past the server chosen); they reached {ids:?}"
         ));
     }
+    // Three dead servers in a row before a live one: one message tries them all (up to four).
+    let alive = stand_in_server(ctx, 44, Behaviour::Good)?;
+    for id in [41, 42, 43] {
+        register(ctx, addr, id, "PP_4", dead_port(ctx)?)?;
+    }
+    register(ctx, addr, 44, "PP_4", alive.addr().port())?;
+    expect_reply(addr, 240, "PP_4", 44)
+        .context("PP_4's servers 41, 42 and 43 refuse connections and 44 is up; the handout: a message tries up to four servers, so the first message should reach server 44")
+        .map_err(|e| proxy.explain(e))?;
     // Server 31 registers again from a new port while its old one still answers: the proxy
     // knows one address per server, the newest.
     let old = stand_in_server(ctx, 31, Behaviour::Good)?;
