@@ -96,19 +96,19 @@ impl Table {
     /// Adds server `id` at `addr` to `policy`'s list. A server that registers again (restarted,
     /// perhaps on another port) keeps its place, gets the new address, and is up again.
     fn register(&self, policy: &str, id: i64, addr: SocketAddr) {
-        todo!("fill in: lock the table; in `policy`'s entry (or_default), update the server with this id (addr, down_until None) or push a new Server at the end");
+        todo!("fill in: under the lock, put server `id` in `policy`'s list as the handout says the proxy remembers servers (a server that registers again included)");
     }
 
     /// The server whose turn it is in `policy`, skipping servers that are down, and moves the
     /// turn on past it.
     fn pick(&self, policy: &str) -> Route {
         let now = Instant::now();
-        todo!("fill in: round-robin within the policy: look at most once at each server, starting at `next` (wrapping around); the first that is_up(now) is the route, and `next` becomes the index after it; NoServer when the policy has no servers, AllDown when none is up");
+        todo!("fill in: the handout's round-robin, per policy, skipping servers that are not is_up(now): which server's turn it is, and where the turn goes next; the Route says when there is none");
     }
 
     /// Marks server `id` of `policy` down for `RETRY_AFTER`.
     fn mark_down(&self, policy: &str, id: i64) {
-        todo!("fill in: lock the table and set that server's down_until to now + RETRY_AFTER");
+        todo!("fill in: under the lock, make that server skipped for RETRY_AFTER (see is_up)");
     }
 }
 
@@ -125,7 +125,7 @@ enum Failure {
 
 /// Sends `message` to the server at `addr` over a new connection and returns its reply.
 fn forward(addr: SocketAddr, message: &Value) -> Result<Value, Failure> {
-    todo!("fill in: connect with CONNECT_TIMEOUT, give the stream read and write timeouts of REPLY_TIMEOUT, write_message, then read_message the reply; failing to connect or send, or a timeout while reading, is Failure::Down; any other read error is Failure::Bad");
+    todo!("fill in: one exchange with the server over a new connection, none of it waiting longer than CONNECT_TIMEOUT or REPLY_TIMEOUT; sort what can go wrong into the two kinds of Failure (the handout: which servers are down)");
 }
 
 /// Finds a server for `data`, forwards it, and returns what goes back to the client: the
@@ -154,7 +154,7 @@ fn answer(table: &Table, message: &Value, from: SocketAddr) -> Result<Value, Str
                 "Receiving setup message from server id {} privacy policy {} port {}",
                 setup.id, setup.policy, setup.listenport
             );
-            todo!("fill in: register the server at the address its setup came from (from.ip()) with its listenport; the answer is the acknowledgement {{\"Status\": ACK_STATUS}}");
+            todo!("fill in: register the server where the proxy will reach it (the handout: which address, which port), and answer with the acknowledgement the seed's proxy sends (ACK_STATUS)");
         }
         DATA => {
             let data = Data::from_json(message)?;
@@ -186,7 +186,7 @@ fn handle_connection(mut stream: TcpStream, from: SocketAddr, table: Arc<Table>)
         log::warn!("{from}: {e}");
         return;
     }
-    todo!("fill in: read_message; on Closed just return (log), on other errors log and write an error_message saying what was wrong; otherwise write the answer (or an error_message with the reason answer gave); the stream closes when dropped");
+    todo!("fill in: one message in, one answer out: what answer() says, or an error_message saying what was wrong (a peer that closed before sending anything gets nothing); log what went wrong");
     close_gently(&mut stream);
 }
 

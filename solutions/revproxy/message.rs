@@ -93,7 +93,7 @@ pub fn complete_value(received: &[u8]) -> Option<Result<Value, String>> {
 pub fn read_message(stream: &mut impl Read) -> Result<Value, ReadError> {
     let mut received: Vec<u8> = Vec::new();
     let mut chunk = [0u8; 4096];
-    // BEGIN BLANK: loop: read a chunk (retry on ErrorKind::Interrupted; other errors are ReadError::Io), append it, and return the value once complete_value has one; a JSON error is NotJson; the end of the stream is Closed before any byte (white space aside) and Truncated after; more than MAX_MESSAGE bytes is TooLarge
+    // BEGIN BLANK: read until the bytes received so far hold one whole JSON value (complete_value decides), however many reads that takes; every way this can end without a value has its ReadError (read the enum), and MAX_MESSAGE bounds what you keep
     loop {
         let n = match stream.read(&mut chunk) {
             Ok(n) => n,
@@ -122,7 +122,7 @@ pub fn read_message(stream: &mut impl Read) -> Result<Value, ReadError> {
 /// Sends one message: the JSON text of `message` in a single write, so that a peer reading it
 /// with one `recv(1024)` (as the course's Python programs do) gets all of it.
 pub fn write_message(stream: &mut impl Write, message: &Value) -> io::Result<()> {
-    // BEGIN BLANK: encode `message` as JSON bytes (serde_json::to_vec) and write them all at once, then flush
+    // BEGIN BLANK: send the message's JSON text so that a peer reading once with recv(1024) gets all of it (the handout's framing section)
     let bytes = serde_json::to_vec(message)?;
     stream.write_all(&bytes).and_then(|()| stream.flush())
     // END BLANK

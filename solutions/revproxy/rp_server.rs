@@ -66,7 +66,7 @@ fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
 /// Sends `setup` to the proxy at `proxy` and reads its answer. An error message from the proxy
 /// is an `Err` with its sentence.
 fn register(proxy: SocketAddr, setup: &Setup) -> Result<Registered, String> {
-    // BEGIN BLANK: connect to the proxy (CONNECT_TIMEOUT), set a read timeout of ACK_WAIT, write the setup's JSON, then read_message the answer: a message with a `Status` is Acknowledged(status); an error_text is Err; Closed or a timeout is Unacknowledged(why); any other read error is Err
+    // BEGIN BLANK: send the setup to the proxy over a connection of its own (CONNECT_TIMEOUT) and listen at most ACK_WAIT for its answer; sort what comes (or does not) into Registered or an Err (the handout: not every proxy acknowledges; a refusal is an error_text)
     let mut stream = TcpStream::connect_timeout(&proxy, CONNECT_TIMEOUT)
         .map_err(|e| format!("cannot connect to the reverse proxy at {proxy}: {e}"))?;
     stream
@@ -101,7 +101,7 @@ fn register(proxy: SocketAddr, setup: &Setup) -> Result<Registered, String> {
 /// The reply to one data message: type 2, from this server to the client, carrying the SHA-1
 /// of its payload.
 fn reply_to(me: &Identity, data: &Data) -> Value {
-    // BEGIN BLANK: build the Reply (srcid: this server's id, destid: the client's srcid, payload: sha1_hex of the data's payload) and give its to_json()
+    // BEGIN BLANK: this server's type 2 reply to the data's client, carrying the SHA-1 of its payload (see Reply and sha1_hex; the handout: which id goes where)
     message::Reply {
         srcid: me.id,
         destid: data.srcid,
@@ -120,7 +120,7 @@ fn handle(mut stream: TcpStream, from: SocketAddr, me: &Identity) {
         log::warn!("{from}: {e}");
         return;
     }
-    // BEGIN BLANK: read_message (on error: log it and, unless the peer closed, answer an error_message), decode it with Data::from_json (on error: log and answer an error_message), print the two log lines around writing reply_to; the stream closes when dropped
+    // BEGIN BLANK: one data message in, one reply out (reply_to); what cannot be read or decoded is logged and answered with an error_message (a peer that closed first gets nothing); the seed's two log lines (handout) around the reply
     let message = match read_message(&mut stream) {
         Ok(message) => message,
         Err(ReadError::Closed) => return,

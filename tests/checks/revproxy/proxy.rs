@@ -726,7 +726,11 @@ pub(super) fn log_lines(ctx: &Ctx) -> Result<(), String> {
     let lines: [(&str, Want); 5] = [
         (
             "`Receiving setup message from server id 2 privacy policy PP_2 port …`",
-            |l| l.contains("Receiving setup message from server id 2") && l.contains("PP_2"),
+            |l| {
+                (l.contains("Receiving setup message") || l.contains("Received setup message"))
+                    && l.contains("server id 2")
+                    && l.contains("PP_2")
+            },
         ),
         (
             "`Received a data message from client 1327 privacy policy PP_2 payload: …`",
@@ -738,7 +742,11 @@ pub(super) fn log_lines(ctx: &Ctx) -> Result<(), String> {
         ),
         (
             "`Forwarding a data message to server id 2 payload: …`",
-            |l| l.contains("Forwarding a data message to server id 2") && l.contains(PAYLOAD),
+            |l| {
+                l.contains("Forwarding a data message")
+                    && l.contains("server id 2")
+                    && l.contains(PAYLOAD)
+            },
         ),
         (
             "`Received a data message from server id 2 payload: …`",
