@@ -94,6 +94,9 @@ pub fn lab() -> Lab {
             Check::new("5 failures", "a server that does not answer in time is marked down and skipped for a while", 2,
                 "forward(): a timeout waiting for the reply is Failure::Down too; then mark_down, and pick() must skip it for a while.", proxy::silent_server_skipped).needs(&["the proxy forwards a message to a server of its policy and relays the reply"])
                 .limit(20).across_hosts(),
+            Check::new("5 failures", "a server marked down is tried again a few seconds later", 1,
+                "Marked down is not removed: is_up says when a server may be tried again.", proxy::down_server_tried_again)
+                .limit(25).needs(&["a dead server is skipped and the message goes to the next one"]).across_hosts(),
             Check::new("5 failures", "with every server of a policy down, the client gets an error sentence", 1,
                 "When pick() finds every server down, answer with error_message instead of waiting or closing.", proxy::all_down).needs(&["the proxy forwards a message to a server of its policy and relays the reply"]).across_hosts(),
             Check::new("5 failures", "a slow server stalls no one else", 2,
@@ -369,9 +372,19 @@ fn servers_ip(ctx: &Ctx) -> IpAddr {
 /// A stand-in server with id `id` at [`servers_ip`]: it answers each connection's message, then
 /// closes; it reports each message it received.
 fn stand_in_server(ctx: &Ctx, id: i64, how: Behaviour) -> Result<StandIn<Value>, String> {
+    stand_in_server_on(ctx, id, how, 0)
+}
+
+/// The same on a chosen port (0: any).
+fn stand_in_server_on(
+    ctx: &Ctx,
+    id: i64,
+    how: Behaviour,
+    port: u16,
+) -> Result<StandIn<Value>, String> {
     let ip = servers_ip(ctx);
     hosts::at(ip, || {
-        StandIn::tcp((ip, 0), move |stream, _from, seen| {
+        StandIn::tcp((ip, port), move |stream, _from, seen| {
             let Ok(mut peer) = JsonPeer::new(stream, "the test server") else {
                 return;
             };

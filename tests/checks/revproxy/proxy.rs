@@ -3,8 +3,8 @@
 
 use super::{
     ask, data, error_sentence, expect_reply, number, one_write, random_payload, register,
-    register_from, reply_to, servers_ip, sha1_hex, stand_in_server, Behaviour, JsonPeer, ACK,
-    CLIENT, PAYLOAD, PAYLOAD_SHA1, PROXY, SERVER,
+    register_from, reply_to, servers_ip, sha1_hex, stand_in_server, stand_in_server_on, Behaviour,
+    JsonPeer, ACK, CLIENT, PAYLOAD, PAYLOAD_SHA1, PROXY, SERVER,
 };
 use serde_json::{json, Value};
 use socklab::grader::{hosts, Context, Ctx, Program, StandIn, WAIT};
@@ -771,4 +771,41 @@ pub(super) fn log_lines(ctx: &Ctx) -> Result<(), String> {
             .map_err(|e| proxy.explain(e))?;
     }
     Ok(())
+}
+
+pub(super) fn down_server_tried_again(ctx: &Ctx) -> Result<(), String> {
+    let (proxy, addr) = start_proxy(ctx)?;
+    let port = dead_port(ctx)?;
+    let alive = stand_in_server(ctx, 2, Behaviour::Good)?;
+    register(ctx, addr, 1, "PP_1", port)?;
+    register(ctx, addr, 2, "PP_1", alive.addr().port())?;
+    expect_reply(addr, 250, "PP_1", 2)
+        .context("server 1 of PP_1 refuses connections; the message should reach server 2")
+        .map_err(|e| proxy.explain(e))?;
+    // Server 1 comes back at the same address, without registering again.
+    let back = stand_in_server_on(ctx, 1, Behaviour::Good, port)?;
+    let within = Duration::from_secs(12);
+    let deadline = Instant::now() + within;
+    for srcid in 251.. {
+        let payload = random_payload();
+        let answer =
+            ask(addr, &data(srcid, "PP_1", &payload), "a client").map_err(|e| proxy.explain(e))?;
+        if answer["payload"].as_str() != Some(sha1_hex(&payload).as_str()) {
+            return Err(format!(
+                "client {srcid} of PP_1 should get the SHA-1 of its payload from server 1 or 2; it got {answer}"
+            ));
+        }
+        if !back.drain().is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        // One message every 300 ms: the proxy's time, not the grader's, decides when.
+        thread::sleep(Duration::from_millis(300));
+    }
+    Err(format!(
+        "server 1 of PP_1 was marked down when it refused a connection, then came back at the same address; a server marked down should be skipped for a few seconds and then tried again, but in {} of messages for PP_1 it got none",
+        socklab::grader::secs(within)
+    ))
 }
