@@ -1,10 +1,11 @@
 //! Interoperability of the revproxy lab with programs written as the course's students wrote
-//! theirs (tests/peers/revproxy_peer.py): a proxy that reads only `privPolyId` and acknowledges,
-//! one that reads only `privPoliId`, sends ids as strings and reads replies until the server
-//! closes; a server that waits for the acknowledgement and one that does not; a client that
-//! reads its reply with one `recv(1024)`. Our proxy, server and client must work in every pairing
-//! with them, and with the course's packet file (solutions/revproxy/1327.PP_2.json). Needs
-//! `python3` (.ci/run installs it).
+//! theirs (tests/peers/revproxy_peer.py): a proxy that reads only `privPolyId` and
+//! acknowledges, one that reads only `privPoliId`, sends ids as strings and reads replies until
+//! the server closes; a server that waits for the acknowledgement and one that does not; a
+//! client that reads its reply with one `recv(1024)`; a server whose reply copies the request's
+//! `payloadsize` (relayed by our proxy, judged by the client's hash check). Our proxy, server
+//! and client must work in every pairing with them, and with the course's packet file
+//! (solutions/revproxy/1327.PP_2.json). Needs `python3` (.ci/run installs it).
 
 use socklab::grader::{start_server, Program};
 use std::net::SocketAddr;
@@ -30,6 +31,8 @@ enum Server {
     Ours,
     PyAck,
     PyNoAck,
+    /// A server whose reply copies the request's payloadsize (as a real student's does).
+    PyCopySize,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -70,6 +73,7 @@ fn start_rp_server(kind: Server, id: &str, proxy: SocketAddr) -> Program {
         }
         Server::PyAck => python(&["server", "ack", id, "PP_2", &port]),
         Server::PyNoAck => python(&["server", "noack", id, "PP_2", &port]),
+        Server::PyCopySize => python(&["server", "copysize", id, "PP_2", &port]),
     };
     let (server, _) =
         start_server(&mut cmd).unwrap_or_else(|e| panic!("the {kind:?} server starts: {e}"));
@@ -142,7 +146,12 @@ fn pairing(proxy_kind: Proxy, server_kind: Server, client_kind: Client) {
 
 #[test]
 fn our_proxy_with_every_server_and_client() {
-    for server in [Server::Ours, Server::PyAck, Server::PyNoAck] {
+    for server in [
+        Server::Ours,
+        Server::PyAck,
+        Server::PyNoAck,
+        Server::PyCopySize,
+    ] {
         for client in [Client::Ours, Client::Py] {
             pairing(Proxy::Ours, server, client);
         }

@@ -41,6 +41,8 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 /// Servers tried for one message before the client is told that none answered.
 const MAX_TRIES: usize = 4;
+/// How long the accept loop pauses after a failed accept (out of file descriptors, say).
+const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
 /// How long, at most, the proxy drops what a peer still sends after the answer (close_gently).
 const LINGER: Duration = Duration::from_secs(1);
 
@@ -94,19 +96,19 @@ impl Table {
     /// Adds server `id` at `addr` to `policy`'s list. A server that registers again (restarted,
     /// perhaps on another port) keeps its place, gets the new address, and is up again.
     fn register(&self, policy: &str, id: i64, addr: SocketAddr) {
-        todo!("fill in: lock the table; in `policy`'s entry (or_default), update the server with this id (addr, down_until None) or push a new Server at the end");
+        todo!("fill in: under the lock, put server `id` in `policy`'s list as the handout says the proxy remembers servers (a server that registers again included)");
     }
 
     /// The server whose turn it is in `policy`, skipping servers that are down, and moves the
     /// turn on past it.
     fn pick(&self, policy: &str) -> Route {
         let now = Instant::now();
-        todo!("fill in: round-robin within the policy: look at most once at each server, starting at `next` (wrapping around); the first that is_up(now) is the route, and `next` becomes the index after it; NoServer when the policy has no servers, AllDown when none is up");
+        todo!("fill in: the handout's round-robin, per policy, skipping servers that are not is_up(now): which server's turn it is, and where the turn goes next; the Route says when there is none");
     }
 
     /// Marks server `id` of `policy` down for `RETRY_AFTER`.
     fn mark_down(&self, policy: &str, id: i64) {
-        todo!("fill in: lock the table and set that server's down_until to now + RETRY_AFTER");
+        todo!("fill in: under the lock, make that server skipped for RETRY_AFTER (see is_up)");
     }
 }
 
@@ -123,7 +125,7 @@ enum Failure {
 
 /// Sends `message` to the server at `addr` over a new connection and returns its reply.
 fn forward(addr: SocketAddr, message: &Value) -> Result<Value, Failure> {
-    todo!("fill in: connect with CONNECT_TIMEOUT, give the stream read and write timeouts of REPLY_TIMEOUT, write_message, then read_message the reply; failing to connect or send, or a timeout while reading, is Failure::Down; any other read error is Failure::Bad");
+    todo!("fill in: one exchange with the server over a new connection, none of it waiting longer than CONNECT_TIMEOUT or REPLY_TIMEOUT; sort what can go wrong into the two kinds of Failure (the handout: which servers are down)");
 }
 
 /// Finds a server for `data`, forwards it, and returns what goes back to the client: the
@@ -131,56 +133,13 @@ fn forward(addr: SocketAddr, message: &Value) -> Result<Value, Failure> {
 fn route(table: &Table, data: &Data) -> Value {
     let policy = &data.policy;
     let message = data.to_json();
-    for _ in 0..MAX_TRIES {
-        let (id, addr) = match table.pick(policy) {
-            Route::To(id, addr) => (id, addr),
-            Route::NoServer => {
-                return error_message(&format!("no server serves privacy policy {policy}"))
-            }
-            Route::AllDown => {
-                return error_message(&format!(
-                    "every server of privacy policy {policy} is down; try again later"
-                ))
-            }
-        };
-        println!(
-            "Forwarding a data message to server id {id} payload: {}",
-            data.payload
-        );
-        // The table is not locked here: the lock was let go when pick returned.
-        match forward(addr, &message) {
-            Ok(reply) => return checked_reply(id, &reply),
-            Err(Failure::Down(why)) => {
-                log::warn!("server {id} of {policy} at {addr} is down: {why}");
-                table.mark_down(policy, id);
-            }
-            Err(Failure::Bad(why)) => {
-                log::warn!("server {id} at {addr}: {why}");
-                return error_message(&format!("server {id} sent no valid reply ({why})"));
-            }
-        }
-    }
-    error_message(&format!(
-        "no server of privacy policy {policy} answered ({MAX_TRIES} tried)"
-    ))
+    todo!("fill in: find a server with pick() and forward the message to it; decide what the client gets back when the policy has no server, when every server is down, when a server is down (the handout: the message goes to the policy's next server, at most MAX_TRIES tried) and when its answer is bad (checked_reply judges a good one); print the seed's `Forwarding a data message to server id ID payload: …` before each forward");
 }
 
-/// The server's reply as it goes to the client (numbers as numbers), or an error message when
-/// it is not a reply.
+/// What goes back to the client for server `id`'s answer `reply`: the reply as the server sent
+/// it, or an error message when it is not a reply at all.
 fn checked_reply(id: i64, reply: &Value) -> Value {
-    match Reply::from_json(reply) {
-        Ok(reply) => {
-            println!(
-                "Received a data message from server id {id} payload: {}",
-                reply.payload
-            );
-            reply.to_json()
-        }
-        Err(why) => {
-            log::warn!("server {id} sent {}: {why}", brief(reply));
-            error_message(&format!("server {id} sent no valid reply ({why})"))
-        }
-    }
+    todo!("fill in: decide with Reply::from_json whether this is a reply at all (if not: log, and the client gets an error_message saying why); a reply is relayed as the server wrote it, and a payloadsize that disagrees with its payload (message::check_size) is only worth a log::warn!: the client's own hash check judges the reply, not the proxy");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -195,7 +154,7 @@ fn answer(table: &Table, message: &Value, from: SocketAddr) -> Result<Value, Str
                 "Receiving setup message from server id {} privacy policy {} port {}",
                 setup.id, setup.policy, setup.listenport
             );
-            todo!("fill in: register the server at the address its setup came from (from.ip()) with its listenport; the answer is the acknowledgement {{\"Status\": ACK_STATUS}}");
+            todo!("fill in: register the server where the proxy will reach it (the handout: which address, which port), and answer with the acknowledgement the seed's proxy sends (ACK_STATUS)");
         }
         DATA => {
             let data = Data::from_json(message)?;
@@ -227,7 +186,7 @@ fn handle_connection(mut stream: TcpStream, from: SocketAddr, table: Arc<Table>)
         log::warn!("{from}: {e}");
         return;
     }
-    todo!("fill in: read_message; on Closed just return (log), on other errors log and write an error_message saying what was wrong; otherwise write the answer (or an error_message with the reason answer gave); the stream closes when dropped");
+    todo!("fill in: one message in, one answer out: what answer() says, or an error_message saying what was wrong (a peer that closed before sending anything gets nothing); log what went wrong");
     close_gently(&mut stream);
 }
 
@@ -258,7 +217,7 @@ fn serve(host: &str, port: u16) -> io::Result<()> {
         addr.port()
     );
     let table = Arc::new(Table::default());
-    todo!("fill in: accept loop: accept each connection (log accept errors, pause 50 ms, go on) and handle it in a new thread (thread::Builder, log a failure to spawn)");
+    todo!("fill in: accept loop: accept each connection (log accept errors, pause ACCEPT_PAUSE, go on) and handle it in a new thread (thread::Builder, log a failure to spawn)");
 }
 
 const USAGE: &str = "Usage: revproc -port P [-host H]

@@ -45,13 +45,13 @@ fn load_packet(path: &Path) -> Result<Data, String> {
 
 /// Sends `data` to the proxy at `proxy` over a new connection and returns its answer.
 fn exchange(proxy: SocketAddr, data: &Data) -> Result<Value, String> {
-    todo!("fill in: connect (CONNECT_TIMEOUT), set read and write timeouts of REPLY_TIMEOUT, write_message the data's JSON, read_message the answer; each failure is an Err saying which step failed");
+    todo!("fill in: one exchange with the proxy over a new connection, bounded by CONNECT_TIMEOUT and REPLY_TIMEOUT; each failure an Err saying which step failed");
 }
 
 /// Whether `reply` answers `data`: the SHA-1 of the payload we sent, for us. `Err` says what
 /// differs.
 fn verify(reply: &Reply, data: &Data) -> Result<(), String> {
-    todo!("fill in: the reply's payload must equal (ignoring case) sha1_hex of the payload we sent, else an Err showing both; its destid must be our srcid, else an Err naming both");
+    todo!("fill in: does the reply answer our data? Compare what the server sent with what you compute yourself, and whether it is meant for this client; an Err says what differs");
 }
 
 fn client(proxy: SocketAddr, data: &Data) -> ExitCode {
@@ -68,31 +68,7 @@ fn client(proxy: SocketAddr, data: &Data) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Some(sentence) = error_text(&answer) {
-        println!("The reverse proxy answered with an error: {sentence}");
-        return ExitCode::FAILURE;
-    }
-    let reply = match Reply::from_json(&answer) {
-        Ok(reply) => reply,
-        Err(why) => {
-            println!("The answer is not a reply ({why}): {answer}");
-            return ExitCode::FAILURE;
-        }
-    };
-    println!(
-        "Receiving a response from the server {} payload: {}",
-        reply.srcid, reply.payload
-    );
-    match verify(&reply, data) {
-        Ok(()) => {
-            println!("Hash matched.");
-            ExitCode::SUCCESS
-        }
-        Err(why) => {
-            println!("{why}");
-            ExitCode::FAILURE
-        }
-    }
+    todo!("fill in: what the client prints and how it ends for each kind of answer: an error (error_text: print its sentence), something that is not a reply, and a reply (print the seed's `Receiving a response from the server ID payload: …`; `Hash matched.` and success only when verify agrees, else what differs)");
 }
 
 const USAGE: &str = "Usage: rp_client -id ID -revproc P -pkt FILE [-revhost H]

@@ -41,6 +41,8 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 /// Servers tried for one message before the client is told that none answered.
 const MAX_TRIES: usize = 4;
+/// How long the accept loop pauses after a failed accept (out of file descriptors, say).
+const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
 /// How long, at most, the proxy drops what a peer still sends after the answer (close_gently).
 const LINGER: Duration = Duration::from_secs(1);
 
@@ -94,7 +96,7 @@ impl Table {
     /// Adds server `id` at `addr` to `policy`'s list. A server that registers again (restarted,
     /// perhaps on another port) keeps its place, gets the new address, and is up again.
     fn register(&self, policy: &str, id: i64, addr: SocketAddr) {
-        // BEGIN BLANK: lock the table; in `policy`'s entry (or_default), update the server with this id (addr, down_until None) or push a new Server at the end
+        // BEGIN BLANK: under the lock, put server `id` in `policy`'s list as the handout says the proxy remembers servers (a server that registers again included)
         let mut policies = self.lock();
         let servers = &mut policies.entry(policy.to_string()).or_default().servers;
         match servers.iter_mut().find(|s| s.id == id) {
@@ -115,7 +117,7 @@ impl Table {
     /// turn on past it.
     fn pick(&self, policy: &str) -> Route {
         let now = Instant::now();
-        // BEGIN BLANK: round-robin within the policy: look at most once at each server, starting at `next` (wrapping around); the first that is_up(now) is the route, and `next` becomes the index after it; NoServer when the policy has no servers, AllDown when none is up
+        // BEGIN BLANK: the handout's round-robin, per policy, skipping servers that are not is_up(now): which server's turn it is, and where the turn goes next; the Route says when there is none
         let mut policies = self.lock();
         let Some(entry) = policies.get_mut(policy).filter(|p| !p.servers.is_empty()) else {
             return Route::NoServer;
@@ -135,7 +137,7 @@ impl Table {
 
     /// Marks server `id` of `policy` down for `RETRY_AFTER`.
     fn mark_down(&self, policy: &str, id: i64) {
-        // BEGIN BLANK: lock the table and set that server's down_until to now + RETRY_AFTER
+        // BEGIN BLANK: under the lock, make that server skipped for RETRY_AFTER (see is_up)
         let mut policies = self.lock();
         if let Some(entry) = policies.get_mut(policy) {
             for server in entry.servers.iter_mut().filter(|s| s.id == id) {
@@ -159,7 +161,7 @@ enum Failure {
 
 /// Sends `message` to the server at `addr` over a new connection and returns its reply.
 fn forward(addr: SocketAddr, message: &Value) -> Result<Value, Failure> {
-    // BEGIN BLANK: connect with CONNECT_TIMEOUT, give the stream read and write timeouts of REPLY_TIMEOUT, write_message, then read_message the reply; failing to connect or send, or a timeout while reading, is Failure::Down; any other read error is Failure::Bad
+    // BEGIN BLANK: one exchange with the server over a new connection, none of it waiting longer than CONNECT_TIMEOUT or REPLY_TIMEOUT; sort what can go wrong into the two kinds of Failure (the handout: which servers are down)
     let mut stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
         .map_err(|e| Failure::Down(format!("cannot connect: {e}")))?;
     stream
@@ -179,6 +181,7 @@ fn forward(addr: SocketAddr, message: &Value) -> Result<Value, Failure> {
 fn route(table: &Table, data: &Data) -> Value {
     let policy = &data.policy;
     let message = data.to_json();
+    // BEGIN BLANK: find a server with pick() and forward the message to it; decide what the client gets back when the policy has no server, when every server is down, when a server is down (the handout: the message goes to the policy's next server, at most MAX_TRIES tried) and when its answer is bad (checked_reply judges a good one); print the seed's `Forwarding a data message to server id ID payload: …` before each forward
     for _ in 0..MAX_TRIES {
         let (id, addr) = match table.pick(policy) {
             Route::To(id, addr) => (id, addr),
@@ -211,24 +214,30 @@ fn route(table: &Table, data: &Data) -> Value {
     error_message(&format!(
         "no server of privacy policy {policy} answered ({MAX_TRIES} tried)"
     ))
+    // END BLANK
 }
 
-/// The server's reply as it goes to the client (numbers as numbers), or an error message when
-/// it is not a reply.
+/// What goes back to the client for server `id`'s answer `reply`: the reply as the server sent
+/// it, or an error message when it is not a reply at all.
 fn checked_reply(id: i64, reply: &Value) -> Value {
+    // BEGIN BLANK: decide with Reply::from_json whether this is a reply at all (if not: log, and the client gets an error_message saying why); a reply is relayed as the server wrote it, and a payloadsize that disagrees with its payload (message::check_size) is only worth a log::warn!: the client's own hash check judges the reply, not the proxy
     match Reply::from_json(reply) {
-        Ok(reply) => {
+        Ok(decoded) => {
             println!(
                 "Received a data message from server id {id} payload: {}",
-                reply.payload
+                decoded.payload
             );
-            reply.to_json()
+            if let Err(why) = message::check_size(reply, &decoded.payload) {
+                log::warn!("server {id}: {why}; relayed as it is, the client checks the hash");
+            }
+            reply.clone()
         }
         Err(why) => {
             log::warn!("server {id} sent {}: {why}", brief(reply));
             error_message(&format!("server {id} sent no valid reply ({why})"))
         }
     }
+    // END BLANK
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -243,7 +252,7 @@ fn answer(table: &Table, message: &Value, from: SocketAddr) -> Result<Value, Str
                 "Receiving setup message from server id {} privacy policy {} port {}",
                 setup.id, setup.policy, setup.listenport
             );
-            // BEGIN BLANK: register the server at the address its setup came from (from.ip()) with its listenport; the answer is the acknowledgement {"Status": ACK_STATUS}
+            // BEGIN BLANK: register the server where the proxy will reach it (the handout: which address, which port), and answer with the acknowledgement the seed's proxy sends (ACK_STATUS)
             let addr = SocketAddr::new(from.ip(), setup.listenport);
             table.register(&setup.policy, setup.id, addr);
             Ok(json!({ "Status": ACK_STATUS }))
@@ -279,7 +288,7 @@ fn handle_connection(mut stream: TcpStream, from: SocketAddr, table: Arc<Table>)
         log::warn!("{from}: {e}");
         return;
     }
-    // BEGIN BLANK: read_message; on Closed just return (log), on other errors log and write an error_message saying what was wrong; otherwise write the answer (or an error_message with the reason answer gave); the stream closes when dropped
+    // BEGIN BLANK: one message in, one answer out: what answer() says, or an error_message saying what was wrong (a peer that closed before sending anything gets nothing); log what went wrong
     let answer = match read_message(&mut stream) {
         Ok(message) => answer(&table, &message, from).map_err(|why| {
             log::warn!("{from}: refused {}: {why}", brief(&message));
@@ -329,14 +338,14 @@ fn serve(host: &str, port: u16) -> io::Result<()> {
         addr.port()
     );
     let table = Arc::new(Table::default());
-    // BEGIN BLANK: accept loop: accept each connection (log accept errors, pause 50 ms, go on) and handle it in a new thread (thread::Builder, log a failure to spawn)
+    // BEGIN BLANK: accept loop: accept each connection (log accept errors, pause ACCEPT_PAUSE, go on) and handle it in a new thread (thread::Builder, log a failure to spawn)
     loop {
         let (stream, from) = match listener.accept() {
             Ok(conn) => conn,
             Err(e) => {
                 log::warn!("accept failed: {e}");
                 // Out of file descriptors, say: let other connections finish first.
-                thread::sleep(Duration::from_millis(50));
+                thread::sleep(ACCEPT_PAUSE);
                 continue;
             }
         };

@@ -3,8 +3,8 @@
 //!
 //! It listens first, so that the proxy can reach it as soon as it is registered; then it sends
 //! its setup (type 1, with both spellings of the policy key) over a connection of its own and
-//! waits a moment for the proxy's acknowledgement — some proxies send one, others close, others
-//! say nothing. Each forwarded message comes on a new connection: one data message (type 0) in,
+//! waits a moment for the proxy's acknowledgement — the seed's proxy sends one, some students'
+//! proxies close, others say nothing. Each forwarded message comes on a new connection: one data message (type 0) in,
 //! one reply (type 2) out, then the server closes (some proxies read until it does).
 //!
 //!     rp_server -id ID -pp POLICY -listen P -revproc P [-revhost H] [-host H]
@@ -30,6 +30,8 @@ const ACK_WAIT: Duration = Duration::from_secs(2);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the proxy may take to send its message once connected.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the accept loop pauses after a failed accept (out of file descriptors, say).
+const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
 
 /// Who this server is.
 struct Identity {
@@ -44,8 +46,9 @@ struct Identity {
 enum Registered {
     /// The acknowledgement, or a message we do not know: registered.
     Acknowledged(String),
-    /// It closed, or was silent for `ACK_WAIT`: registered, most likely (the assignment's
-    /// proxies send nothing back).
+    /// It closed, or was silent for `ACK_WAIT`: registered, most likely (the seed's proxy sends
+    /// `{"Status": …}`, but the assignment's handout never asks for it, and some students'
+    /// proxies send nothing).
     Unacknowledged(String),
 }
 
@@ -63,7 +66,7 @@ fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
 /// Sends `setup` to the proxy at `proxy` and reads its answer. An error message from the proxy
 /// is an `Err` with its sentence.
 fn register(proxy: SocketAddr, setup: &Setup) -> Result<Registered, String> {
-    // BEGIN BLANK: connect to the proxy (CONNECT_TIMEOUT), set a read timeout of ACK_WAIT, write the setup's JSON, then read_message the answer: a message with a `Status` is Acknowledged(status); an error_text is Err; Closed or a timeout is Unacknowledged(why); any other read error is Err
+    // BEGIN BLANK: send the setup to the proxy over a connection of its own (CONNECT_TIMEOUT) and listen at most ACK_WAIT for its answer; sort what comes (or does not) into Registered or an Err (the handout: not every proxy acknowledges; a refusal is an error_text)
     let mut stream = TcpStream::connect_timeout(&proxy, CONNECT_TIMEOUT)
         .map_err(|e| format!("cannot connect to the reverse proxy at {proxy}: {e}"))?;
     stream
@@ -98,7 +101,7 @@ fn register(proxy: SocketAddr, setup: &Setup) -> Result<Registered, String> {
 /// The reply to one data message: type 2, from this server to the client, carrying the SHA-1
 /// of its payload.
 fn reply_to(me: &Identity, data: &Data) -> Value {
-    // BEGIN BLANK: build the Reply (srcid: this server's id, destid: the client's srcid, payload: sha1_hex of the data's payload) and give its to_json()
+    // BEGIN BLANK: this server's type 2 reply to the data's client, carrying the SHA-1 of its payload (see Reply and sha1_hex; the handout: which id goes where)
     message::Reply {
         srcid: me.id,
         destid: data.srcid,
@@ -117,7 +120,7 @@ fn handle(mut stream: TcpStream, from: SocketAddr, me: &Identity) {
         log::warn!("{from}: {e}");
         return;
     }
-    // BEGIN BLANK: read_message (on error: log it and, unless the peer closed, answer an error_message), decode it with Data::from_json (on error: log and answer an error_message), print the two log lines around writing reply_to; the stream closes when dropped
+    // BEGIN BLANK: one data message in, one reply out (reply_to); what cannot be read or decoded is logged and answered with an error_message (a peer that closed first gets nothing); the seed's two log lines (handout) around the reply
     let message = match read_message(&mut stream) {
         Ok(message) => message,
         Err(ReadError::Closed) => return,
@@ -172,13 +175,13 @@ fn server(me: Identity, host: &str, listen: u16, proxy: SocketAddr) -> Result<()
         }
     }
     let me = Arc::new(me);
-    // BEGIN BLANK: accept loop: accept each connection (log accept errors, pause 50 ms, go on) and handle it in a new thread (thread::Builder, log a failure to spawn)
+    // BEGIN BLANK: accept loop: accept each connection (log accept errors, pause ACCEPT_PAUSE, go on) and handle it in a new thread (thread::Builder, log a failure to spawn)
     loop {
         let (stream, from) = match listener.accept() {
             Ok(conn) => conn,
             Err(e) => {
                 log::warn!("accept failed: {e}");
-                thread::sleep(Duration::from_millis(50));
+                thread::sleep(ACCEPT_PAUSE);
                 continue;
             }
         };

@@ -9,10 +9,13 @@ per message. Each kind reproduces one of the ways their programs disagree (REFER
                  forwards every id as a string, and reads a server's reply until it closes
   server ack     setup with `privPolyId`, then blocks until the proxy's acknowledgement
   server noack   setup with `privPoliId` and ids as strings, closes at once, never waits
+  server copysize  as `ack`, but its reply copies the request's payloadsize (32 for a 40-digit
+                 hash), as a real student's server does: the proxy relays it, the client judges
+                 the hash
   client         sends a packet file's message, one recv(1024), checks the SHA-1
 
     revproxy_peer.py proxy polyid|poliid
-    revproxy_peer.py server ack|noack ID POLICY PROXY_PORT
+    revproxy_peer.py server ack|noack|copysize ID POLICY PROXY_PORT
     revproxy_peer.py client ID PROXY_PORT PACKET_FILE
 
 Servers print their listening address as the last word of their first line; everything binds
@@ -96,7 +99,7 @@ def server(kind, ident, policy, proxy_port):
     port = sock.getsockname()[1]
     print("Server running with id %s at 127.0.0.1:%d" % (ident, port), flush=True)
     with socket.create_connection(("127.0.0.1", proxy_port), timeout=TIMEOUT) as setup:
-        if kind == "ack":
+        if kind in ("ack", "copysize"):
             setup.send(json.dumps({"type": 1, "id": int(ident), "privPolyId": policy, "listenport": port}).encode())
             print(setup.recv(1024).decode(), flush=True)
         else:
@@ -109,8 +112,9 @@ def server(kind, ident, policy, proxy_port):
             msg = json.loads(conn.recv(1024).decode())
             digest = hashlib.sha1(msg["payload"].encode()).hexdigest()
             print("Received a message from client %s payload: %s" % (msg["srcid"], msg["payload"]), flush=True)
+            size = msg["payloadsize"] if kind == "copysize" else len(digest)
             conn.send(json.dumps({"type": 2, "srcid": int(ident), "destid": int(msg["srcid"]),
-                                  "payloadsize": len(digest), "payload": digest}).encode())
+                                  "payloadsize": size, "payload": digest}).encode())
 
 
 def client(ident, proxy_port, packet_file):

@@ -1,7 +1,7 @@
 //! The student's client (`rp_client`) against a stand-in proxy written here, which answers
 //! right, wrong, in pieces, or with an error.
 
-use super::{number, sha1_hex, JsonPeer, CLIENT, PAYLOAD, PAYLOAD_SHA1};
+use super::{number, one_write, sha1_hex, JsonPeer, CLIENT, PAYLOAD, PAYLOAD_SHA1};
 use serde_json::{json, Value};
 use socklab::grader::{Context, Ctx, Program, StandIn, WAIT};
 use std::net::{SocketAddr, TcpStream};
@@ -82,9 +82,12 @@ pub(super) fn hash_matched(ctx: &Ctx) -> Result<(), String> {
             "after the right reply the client should print `Hash matched.` and exit 0; it printed {lines:?} and exited with {code:?}"
         ));
     }
-    if !lines.iter().any(|l| l.contains(PAYLOAD_SHA1)) {
+    if !lines
+        .iter()
+        .any(|l| l.contains("Receiving a response from the server 2") && l.contains(PAYLOAD_SHA1))
+    {
         return Err(format!(
-            "the client should print the reply's payload {PAYLOAD_SHA1}; it printed {lines:?}"
+            "the client should print `Receiving a response from the server 2 payload: {PAYLOAD_SHA1}` (the seed's line); it printed {lines:?}"
         ));
     }
     Ok(())
@@ -100,11 +103,8 @@ pub(super) fn wrong_hash(ctx: &Ctx) -> Result<(), String> {
             "the reply carried {wrong}, not the payload's SHA-1: the client should say so and exit 1; it printed {lines:?} and exited with {code:?}"
         ));
     }
-    if !lines
-        .iter()
-        .any(|l| l.contains(&wrong) || l.contains(PAYLOAD_SHA1))
-    {
-        return Err(format!("on a wrong hash the client should say what differs (show the hashes); it printed {lines:?}"));
+    if !lines.iter().any(|l| l.contains(PAYLOAD_SHA1)) {
+        return Err(format!("on a wrong hash the client should say what differs: the hash it computed ({PAYLOAD_SHA1}) against the one that came; it printed {lines:?}"));
     }
     // The right hash for another client is not an answer for this one either.
     let (client, mut conn) = client_with_proxy(ctx)?;
@@ -112,9 +112,9 @@ pub(super) fn wrong_hash(ctx: &Ctx) -> Result<(), String> {
         &json!({"type": 2, "srcid": 2, "destid": 9999, "payloadsize": 40, "payload": PAYLOAD_SHA1}),
     )?;
     let (lines, code) = ended(&client)?;
-    if matched(&lines) || code != Some(1) {
+    if matched(&lines) || code != Some(1) || !lines.iter().any(|l| l.contains("9999")) {
         return Err(format!(
-            "a reply for client 9999 reached client 1327: it should say so and exit 1; it printed {lines:?} and exited with {code:?}"
+            "a reply for client 9999 reached client 1327: it should say so (naming 9999) and exit 1; it printed {lines:?} and exited with {code:?}"
         ));
     }
     Ok(())
@@ -146,6 +146,39 @@ pub(super) fn proxy_error(ctx: &Ctx) -> Result<(), String> {
                 "the proxy answered {{\"{key}\": \"{sentence}\"}}: the client should print the sentence and exit 1; it printed {lines:?} and exited with {code:?}"
             ));
         }
+    }
+    // Neither a reply nor an error: the client says what came.
+    let (client, mut conn) = client_with_proxy(ctx)?;
+    conn.send(&json!({"Status": "Successfully setup with reverse proxy"}))?;
+    let (lines, code) = ended(&client)?;
+    if code != Some(1) || matched(&lines) || !lines.iter().any(|l| l.contains("Successfully setup"))
+    {
+        return Err(format!(
+            "the proxy answered {{\"Status\": \"Successfully setup with reverse proxy\"}}, which is no reply: the client should say what came (show it) and exit 1; it printed {lines:?} and exited with {code:?}"
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn one_write_per_message(ctx: &Ctx) -> Result<(), String> {
+    let (client, mut conn) = client_with_proxy(ctx)?;
+    conn.send(&reply(PAYLOAD_SHA1))?;
+    ended(&client)?;
+    one_write(&mut conn, "the client's data message")
+}
+
+pub(super) fn judges_by_hash(ctx: &Ctx) -> Result<(), String> {
+    let (client, mut conn) = client_with_proxy(ctx)?;
+    // The right hash, but the request's payloadsize copied into the reply (a real student's
+    // server does that, and the proxy relays it).
+    conn.send(
+        &json!({"type": 2, "srcid": 2, "destid": 1327, "payloadsize": 32, "payload": PAYLOAD_SHA1}),
+    )?;
+    let (lines, code) = ended(&client)?;
+    if !matched(&lines) || code != Some(0) {
+        return Err(format!(
+            "the reply carried the right SHA-1 with \"payloadsize\": 32 (its server copied the request's size); the hash is what the client judges: it should print `Hash matched.` and exit 0; it printed {lines:?} and exited with {code:?}"
+        ));
     }
     Ok(())
 }

@@ -13,7 +13,9 @@
 
 use serde_json::{json, Value};
 use sha1::{Digest, Sha1};
-use socklab::grader::{hosts, secs, tcp_from, Check, Context, Ctx, Lab, StandIn, WAIT};
+use socklab::grader::{
+    data_segments_in, hosts, secs, tcp_from, Check, Context, Ctx, Lab, StandIn, WAIT,
+};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::thread;
@@ -39,60 +41,79 @@ pub fn lab() -> Lab {
             Check::new("1 registration", "the proxy acknowledges a setup, with either policy key and with ids as strings", 2,
                 "revproc: listen and accept in a loop, read one message (read_message), and answer a setup with the acknowledgement.", proxy::acknowledges).across_hosts(),
             Check::new("1 registration", "the proxy reads a message that arrives in pieces or with a newline", 2,
-                "read_message: one read() may hold part of a message. Keep reading until complete_value has a whole value.", proxy::framing).across_hosts(),
+                "read_message: one read() may hold part of a message. Keep reading until complete_value has a whole value.", proxy::framing).needs(&["the proxy acknowledges a setup, with either policy key and with ids as strings"]).across_hosts(),
             Check::new("1 registration", "the server registers: type 1, its id, both policy keys, its real listening port", 2,
                 "rp_server: listen first, then connect to the proxy and send the setup (register); look at what Setup::to_json sends.", server::registers).across_hosts(),
             Check::new("1 registration", "the server serves whether or not the proxy acknowledges", 1,
-                "rp_server's register: a proxy that closes, or says nothing for a while, has still registered you.", server::without_ack)
+                "rp_server's register: a proxy that closes, or says nothing for a while, has still registered you.", server::without_ack).needs(&["the server registers: type 1, its id, both policy keys, its real listening port"])
                 .limit(20).across_hosts(),
             Check::new("1 registration", "the server stops, with the proxy's sentence, when its setup is refused", 1,
-                "rp_server's register: an answer with an error sentence means the proxy did not take you.", server::refused_setup).across_hosts(),
+                "rp_server's register: an answer with an error sentence means the proxy did not take you.", server::refused_setup).needs(&["the server registers: type 1, its id, both policy keys, its real listening port"]).across_hosts(),
             Check::new("2 routing", "the proxy forwards a message to a server of its policy and relays the reply", 3,
-                "revproc: answer() for a data message calls route(); pick() and forward() are yours.", proxy::routes_by_policy).across_hosts(),
+                "revproc: answer() for a data message calls route(); pick() and forward() are yours.", proxy::routes_by_policy).needs(&["the proxy acknowledges a setup, with either policy key and with ids as strings"]).across_hosts(),
             Check::new("2 routing", "round-robin per policy, in registration order (1, 2, 1, 2, 1)", 2,
-                "Table::pick: whose turn it is belongs to each policy, and moves past the server chosen.", proxy::round_robin).across_hosts(),
+                "Table::pick: whose turn it is belongs to each policy, and moves past the server chosen.", proxy::round_robin).needs(&["the proxy forwards a message to a server of its policy and relays the reply"]).across_hosts(),
             Check::new("2 routing", "a new connection per message to the address the server registered from", 1,
-                "Register the setup's source address (from.ip()) with its listenport, and connect anew for each message.", proxy::registered_address).across_hosts(),
+                "Register the setup's source address (from.ip()) with its listenport, and connect anew for each message.", proxy::registered_address).needs(&["the proxy forwards a message to a server of its policy and relays the reply"]).across_hosts(),
             Check::new("2 routing", "an unknown policy gets an error sentence, and the proxy goes on", 1,
-                "When pick() finds no server, the client gets error_message with a sentence.", proxy::unknown_policy).across_hosts(),
+                "When pick() finds no server, the client gets error_message with a sentence.", proxy::unknown_policy).needs(&["the proxy acknowledges a setup, with either policy key and with ids as strings"]).across_hosts(),
+            Check::new("2 routing", "a server is reached whichever policy key its setup used (privPolyId or privPoliId)", 2,
+                "Real servers send the policy as `privPolyId` or as `privPoliId` (the handout says why): where does the proxy read a setup's policy?", proxy::either_policy_key).needs(&["the proxy forwards a message to a server of its policy and relays the reply"]).across_hosts(),
+            Check::new("2 routing", "the proxy reads a server's reply that arrives in pieces", 1,
+                "The proxy reads the server's reply as it reads any message: until it is one whole JSON value.", proxy::reply_in_pieces).needs(&["the proxy forwards a message to a server of its policy and relays the reply"]).across_hosts(),
+            Check::new("2 routing", "the proxy sends every message in one write (acknowledgement, forward, reply, error)", 2,
+                "A Python peer reads each message with one recv(1024): how many writes does each of your messages take?", proxy::one_write_per_message).needs(&["the proxy forwards a message to a server of its policy and relays the reply"]).across_hosts(),
+            Check::new("2 routing", "the proxy prints the seed's log lines", 1,
+                "The handout's table of log lines: one line for each step a message takes through the proxy.", proxy::log_lines).needs(&["the proxy forwards a message to a server of its policy and relays the reply"]).across_hosts(),
             Check::new("3 server", "the server answers type 2 with the payload's SHA-1, ids swapped", 3,
                 "rp_server: accept in a loop, read the data message and write reply_to(…): srcid is the server, destid the client.", server::answers_sha1).across_hosts(),
             Check::new("3 server", "the server closes the connection after its reply", 1,
-                "One message per connection: after writing the reply, let the stream go.", server::closes_after_reply).across_hosts(),
+                "One message per connection: after writing the reply, let the stream go.", server::closes_after_reply).needs(&["the server answers type 2 with the payload's SHA-1, ids swapped"]).across_hosts(),
             Check::new("3 server", "the server serves several connections at once", 1,
-                "One thread per connection: a connection that sends nothing must not hold up the next.", server::several_at_once).across_hosts(),
+                "One thread per connection: a connection that sends nothing must not hold up the next.", server::several_at_once).needs(&["the server answers type 2 with the payload's SHA-1, ids swapped"]).across_hosts(),
             Check::new("3 server", "the server survives bad input and answers it with an error", 1,
-                "rp_server's handle: a read or decode error is logged and answered with error_message, never unwrap()ed.", server::survives_bad_input).across_hosts(),
+                "rp_server's handle: a read or decode error is logged and answered with error_message, never unwrap()ed.", server::survives_bad_input).needs(&["the server answers type 2 with the payload's SHA-1, ids swapped"]).across_hosts(),
             Check::new("3 server", "the server prints the assignment's log lines", 1,
-                "Print `Received a message from client ID payload: …` and `Sending a response to the client ID payload: …`.", server::log_lines).across_hosts(),
+                "Print `Received a message from client ID payload: …` and `Sending a response to the client ID payload: …`.", server::log_lines).needs(&["the server answers type 2 with the payload's SHA-1, ids swapped"]).across_hosts(),
+            Check::new("3 server", "the server sends its setup and its reply each in one write", 1,
+                "A Python proxy reads each message with one recv(1024): how many writes does each of your messages take?", server::one_write_per_message).needs(&["the server answers type 2 with the payload's SHA-1, ids swapped"]).across_hosts(),
             Check::new("4 client", "the client sends the packet file's message with its -id and prints `Hash matched.`", 3,
                 "rp_client: exchange() connects, writes the data message and reads the answer; -pkt NAME may mean NAME.json.", client::hash_matched).across_hosts(),
             Check::new("4 client", "the client fails (exit 1) on a wrong hash and says what differs", 2,
-                "rp_client's verify: compute the SHA-1 yourself and compare it with the reply's payload.", client::wrong_hash).across_hosts(),
+                "rp_client's verify: compute the SHA-1 yourself and compare it with the reply's payload.", client::wrong_hash).needs(&["the client sends the packet file's message with its -id and prints `Hash matched.`"]).across_hosts(),
             Check::new("4 client", "the client reads a reply that arrives in pieces, ids as strings", 1,
-                "The reply may come in several reads: exchange() must use read_message, not one read().", client::reply_in_pieces).across_hosts(),
+                "The reply may come in several reads: exchange() must use read_message, not one read().", client::reply_in_pieces).needs(&["the client sends the packet file's message with its -id and prints `Hash matched.`"]).across_hosts(),
             Check::new("4 client", "the client prints the proxy's error sentence and exits 1", 1,
-                "An answer with an `error` (or `Error`) field is not a reply: print it and fail.", client::proxy_error).across_hosts(),
+                "An answer with an `error` (or `Error`) field is not a reply: print it and fail.", client::proxy_error).needs(&["the client sends the packet file's message with its -id and prints `Hash matched.`"]).across_hosts(),
+            Check::new("4 client", "the client sends its message in one write", 1,
+                "A Python proxy reads the client's message with one recv(1024): how many writes does yours take?", client::one_write_per_message).needs(&["the client sends the packet file's message with its -id and prints `Hash matched.`"]).across_hosts(),
+            Check::new("4 client", "the client judges a reply by its hash, not by its payloadsize", 1,
+                "Some servers copy the request's payloadsize into their reply: what does the client compare to decide?", client::judges_by_hash).needs(&["the client sends the packet file's message with its -id and prints `Hash matched.`"]).across_hosts(),
             Check::new("5 failures", "a dead server is skipped and the message goes to the next one", 2,
-                "forward() failing to connect is Failure::Down: mark_down, then pick() again; pick() skips servers that are down. A server that registers again is back.", proxy::dead_server_skipped).across_hosts(),
+                "forward() failing to connect is Failure::Down: mark_down, then pick() again; pick() skips servers that are down. A server that registers again is back.", proxy::dead_server_skipped).needs(&["the proxy forwards a message to a server of its policy and relays the reply"]).across_hosts(),
             Check::new("5 failures", "a server that does not answer in time is marked down and skipped for a while", 2,
-                "forward(): a timeout waiting for the reply is Failure::Down too; then mark_down, and pick() must skip it for a while.", proxy::silent_server_skipped)
+                "forward(): a timeout waiting for the reply is Failure::Down too; then mark_down, and pick() must skip it for a while.", proxy::silent_server_skipped).needs(&["the proxy forwards a message to a server of its policy and relays the reply"])
                 .limit(20).across_hosts(),
+            Check::new("5 failures", "a server marked down is tried again a few seconds later", 1,
+                "Marked down is not removed: is_up says when a server may be tried again.", proxy::down_server_tried_again)
+                .limit(25).needs(&["a dead server is skipped and the message goes to the next one"]).across_hosts(),
             Check::new("5 failures", "with every server of a policy down, the client gets an error sentence", 1,
-                "When pick() finds every server down, answer with error_message instead of waiting or closing.", proxy::all_down).across_hosts(),
+                "When pick() finds every server down, answer with error_message instead of waiting or closing.", proxy::all_down).needs(&["the proxy forwards a message to a server of its policy and relays the reply"]).across_hosts(),
             Check::new("5 failures", "a slow server stalls no one else", 2,
-                "A thread per connection, and the table's lock let go before forward(): who waits on the lock while one server is slow?", proxy::slow_server_stalls_no_one).across_hosts(),
+                "A thread per connection, and the table's lock let go before forward(): who waits on the lock while one server is slow?", proxy::slow_server_stalls_no_one).needs(&["the proxy forwards a message to a server of its policy and relays the reply"]).across_hosts(),
             Check::new("5 failures", "the proxy answers bad messages with an error and goes on", 2,
-                "handle_connection: log what is wrong and write error_message; never unwrap() what came from the network.", proxy::survives_bad_input).across_hosts(),
+                "handle_connection: log what is wrong and write error_message; never unwrap() what came from the network.", proxy::survives_bad_input).needs(&["the proxy acknowledges a setup, with either policy key and with ids as strings"]).across_hosts(),
             Check::new("5 failures", "the proxy refuses a message over 64 KiB and closes", 1,
-                "read_message must stop at MAX_MESSAGE bytes: an endless message must not grow a buffer without end.", proxy::too_large).across_hosts(),
+                "read_message must stop at MAX_MESSAGE bytes: an endless message must not grow a buffer without end.", proxy::too_large).needs(&["the proxy forwards a message to a server of its policy and relays the reply"]).across_hosts(),
             Check::new("5 failures", "garbage from a server reaches the client as an error", 1,
-                "A server that answers garbage is up, only its answer is wrong: which Failure is that in forward(), and what does route() do with it?", proxy::garbage_from_server).across_hosts(),
+                "A server that answers garbage is up, only its answer is wrong: which Failure is that in forward(), and what does route() do with it?", proxy::garbage_from_server).needs(&["the proxy forwards a message to a server of its policy and relays the reply"]).across_hosts(),
+            Check::new("5 failures", "a reply whose payloadsize disagrees is relayed, not refused", 1,
+                "checked_reply: the client hashes its payload itself; what is left for the proxy to judge?", proxy::relays_wrong_size).needs(&["the proxy forwards a message to a server of its policy and relays the reply"]).across_hosts(),
             Check::new("6 together", "50 clients at once all get the right reply, spread 25/25", 2,
-                "Thread per connection, round-robin turns taken under the lock, the lock let go before forwarding.", proxy::fifty_clients)
+                "Thread per connection, round-robin turns taken under the lock, the lock let go before forwarding.", proxy::fifty_clients).needs(&["round-robin per policy, in registration order (1, 2, 1, 2, 1)"])
                 .limit(20).across_hosts(),
             Check::new("6 together", "your proxy, two of your servers and your clients", 2,
-                "Run them by hand: revproc -port 5000, two rp_server with -pp PP_2, then rp_client -pkt 1327.PP_2.", proxy::all_three)
+                "Run them by hand: revproc -port 5000, two rp_server with -pp PP_2, then rp_client -pkt 1327.PP_2.", proxy::all_three).needs(&["the server answers type 2 with the payload's SHA-1, ids swapped", "the client sends the packet file's message with its -id and prints `Hash matched.`", "the proxy forwards a message to a server of its policy and relays the reply"])
                 .limit(20).across_hosts(),
         ])
         .questions(&questions::QUESTIONS)
@@ -298,6 +319,24 @@ impl JsonPeer {
     }
 }
 
+/// Checks that the program wrote the message(s) `peer` received, `what`, in one write: the data
+/// segments its connection received, counted once the program closed it (or after [`WAIT`]), so
+/// that every write has arrived. A message far below the MSS written with one `write` is one
+/// segment on a connection with nothing unacknowledged, as here (see `data_segments_in`).
+fn one_write(peer: &mut JsonPeer, what: &str) -> Result<(), String> {
+    let _ = peer.closes(WAIT);
+    let writes = data_segments_in(&peer.stream)?;
+    if writes <= 1 {
+        return Ok(());
+    }
+    Err(format!(
+        "{what} came in {writes} TCP segments: it was written with {writes} writes. The handout \
+         asks for one write per message: a peer that reads it with one recv(1024), as the \
+         course's Python programs do, gets only the first piece, which is not JSON yet. Make the \
+         whole JSON text first, then write it at once (write_message)."
+    ))
+}
+
 /// One request through the proxy at `proxy`: sends `message`, returns the answer.
 fn ask(proxy: SocketAddr, message: &Value, who: &str) -> Result<Value, String> {
     let mut peer = JsonPeer::connect(proxy, who)?;
@@ -317,6 +356,11 @@ enum Behaviour {
     Slow(Duration),
     /// Bytes that are not JSON.
     Garbage,
+    /// The right reply in two writes 300 ms apart.
+    Pieces,
+    /// The right hash, but `payloadsize` copied from the request (as a real student's server
+    /// does).
+    CopiesSize,
 }
 
 /// Where the stand-in servers behind the student's proxy listen and register from: 127.0.0.1
@@ -328,9 +372,19 @@ fn servers_ip(ctx: &Ctx) -> IpAddr {
 /// A stand-in server with id `id` at [`servers_ip`]: it answers each connection's message, then
 /// closes; it reports each message it received.
 fn stand_in_server(ctx: &Ctx, id: i64, how: Behaviour) -> Result<StandIn<Value>, String> {
+    stand_in_server_on(ctx, id, how, 0)
+}
+
+/// The same on a chosen port (0: any).
+fn stand_in_server_on(
+    ctx: &Ctx,
+    id: i64,
+    how: Behaviour,
+    port: u16,
+) -> Result<StandIn<Value>, String> {
     let ip = servers_ip(ctx);
     hosts::at(ip, || {
-        StandIn::tcp((ip, 0), move |stream, _from, seen| {
+        StandIn::tcp((ip, port), move |stream, _from, seen| {
             let Ok(mut peer) = JsonPeer::new(stream, "the test server") else {
                 return;
             };
@@ -339,14 +393,24 @@ fn stand_in_server(ctx: &Ctx, id: i64, how: Behaviour) -> Result<StandIn<Value>,
             };
             let _ = seen.send(message.clone());
             match how {
-                Behaviour::Good => {}
+                Behaviour::Good | Behaviour::Pieces | Behaviour::CopiesSize => {}
                 Behaviour::Slow(pause) => thread::sleep(pause),
                 Behaviour::Garbage => {
                     let _ = peer.send_raw(b"%%% not json %%%");
                     return;
                 }
             }
-            let _ = peer.send(&reply_to(id, &message));
+            let mut reply = reply_to(id, &message);
+            match how {
+                Behaviour::Pieces => {
+                    let text = reply.to_string();
+                    let _ = peer.send_split(text.as_bytes(), 25, Duration::from_millis(300));
+                    return;
+                }
+                Behaviour::CopiesSize => reply["payloadsize"] = message["payloadsize"].clone(),
+                _ => {}
+            }
+            let _ = peer.send(&reply);
         })
     })
 }

@@ -2,13 +2,13 @@
 //! three of the student's programs together.
 
 use super::{
-    ask, data, error_sentence, expect_reply, number, random_payload, register, register_from,
-    servers_ip, sha1_hex, stand_in_server, Behaviour, JsonPeer, ACK, CLIENT, PAYLOAD, PAYLOAD_SHA1,
-    PROXY, SERVER,
+    ask, data, error_sentence, expect_reply, number, one_write, random_payload, register,
+    register_from, reply_to, servers_ip, sha1_hex, stand_in_server, stand_in_server_on, Behaviour,
+    JsonPeer, ACK, CLIENT, PAYLOAD, PAYLOAD_SHA1, PROXY, SERVER,
 };
 use serde_json::{json, Value};
 use socklab::grader::{hosts, Context, Ctx, Program, StandIn, WAIT};
-use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -120,6 +120,128 @@ pub(super) fn routes_by_policy(ctx: &Ctx) -> Result<(), String> {
         return Err("after the reply, the proxy should close the client's connection (one message per connection)".into());
     }
     Ok(())
+}
+
+pub(super) fn either_policy_key(ctx: &Ctx) -> Result<(), String> {
+    let (proxy, addr) = start_proxy(ctx)?;
+    let ip = servers_ip(ctx);
+    let servers = [
+        (
+            11,
+            "PP_1",
+            "privPolyId",
+            stand_in_server(ctx, 11, Behaviour::Good)?,
+        ),
+        (
+            12,
+            "PP_2",
+            "privPoliId",
+            stand_in_server(ctx, 12, Behaviour::Good)?,
+        ),
+        (
+            13,
+            "PP_3",
+            "privPoliId",
+            stand_in_server(ctx, 13, Behaviour::Good)?,
+        ),
+    ];
+    for (id, policy, key, server) in &servers {
+        let port = server.addr().port();
+        // The third one sends every number as a string, as some servers do.
+        let setup = if *id == 13 {
+            json!({"type": "1", "id": id.to_string(), *key: policy, "listenport": port.to_string()})
+        } else {
+            json!({"type": 1, "id": id, *key: policy, "listenport": port})
+        };
+        register_from(addr, ip, &setup).map_err(|e| proxy.explain(e))?;
+    }
+    for (i, (id, policy, key, _)) in servers.iter().enumerate() {
+        let why = if *id == 13 {
+            format!("server {id} registered for {policy} with the key `{key}` and every number as a string")
+        } else {
+            format!("server {id} registered for {policy} with the key `{key}` (real servers send either spelling)")
+        };
+        expect_reply(addr, 200 + i as i64, policy, *id)
+            .context(&why)
+            .map_err(|e| proxy.explain(e))?;
+    }
+    Ok(())
+}
+
+pub(super) fn reply_in_pieces(ctx: &Ctx) -> Result<(), String> {
+    let (proxy, addr) = start_proxy(ctx)?;
+    let server = stand_in_server(ctx, 6, Behaviour::Pieces)?;
+    register(ctx, addr, 6, "PP_6", server.addr().port())?;
+    expect_reply(addr, 210, "PP_6", 6)
+        .context("PP_6's server writes its reply in two pieces 300 ms apart; the proxy must read until the reply is whole (read_message), not take one read as the message")
+        .map_err(|e| proxy.explain(e))
+}
+
+pub(super) fn relays_wrong_size(ctx: &Ctx) -> Result<(), String> {
+    let (proxy, addr) = start_proxy(ctx)?;
+    let server = stand_in_server(ctx, 5, Behaviour::CopiesSize)?;
+    register(ctx, addr, 5, "PP_5", server.addr().port())?;
+    let payload = random_payload();
+    let answer =
+        ask(addr, &data(220, "PP_5", &payload), "client 220").map_err(|e| proxy.explain(e))?;
+    let want = sha1_hex(&payload);
+    let relayed = number(&answer, "type", true) == Some(2)
+        && number(&answer, "srcid", true) == Some(5)
+        && number(&answer, "destid", true) == Some(220)
+        && answer["payload"].as_str() == Some(want.as_str())
+        && error_sentence(&answer).is_none();
+    if !relayed {
+        return Err(format!(
+            "PP_5's server 5 replied with the right SHA-1 but with \"payloadsize\": 32 (it copied the request's, as a real student's server does); the proxy should relay that reply to the client (log a warning if you like: the client's hash check judges the reply), not answer an error; client 220 got {answer}"
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn one_write_per_message(ctx: &Ctx) -> Result<(), String> {
+    let (proxy, addr) = start_proxy(ctx)?;
+    let ip = servers_ip(ctx);
+    // The server is played here, connection by connection.
+    let server: StandIn<(TcpStream, SocketAddr)> = hosts::at(ip, || StandIn::listen((ip, 0)))?;
+    let mut setup = JsonPeer::connect_from(addr, ip, "a test server registering")
+        .map_err(|e| proxy.explain(e))?;
+    setup.send(
+        &json!({"type": 1, "id": 8, "privPolyId": "PP_8", "listenport": server.addr().port()}),
+    )?;
+    let ack = setup.receive().map_err(|e| proxy.explain(e))?;
+    if ack.get("Status").and_then(Value::as_str) != Some(ACK) {
+        return Err(format!(
+            "after a setup the proxy should answer {{\"Status\": \"{ACK}\"}}; it answered {ack}"
+        ));
+    }
+    one_write(&mut setup, "the proxy's acknowledgement of a setup")?;
+    let payload = random_payload();
+    let mut client = JsonPeer::connect(addr, "client 230").map_err(|e| proxy.explain(e))?;
+    client.send(&data(230, "PP_8", &payload))?;
+    let (stream, _) = server.next("connection from the proxy", &proxy)?;
+    let mut up = JsonPeer::new(stream, "the test server")?;
+    let forwarded = up.receive().map_err(|e| proxy.explain(e))?;
+    up.send(&reply_to(8, &forwarded))?;
+    one_write(
+        &mut up,
+        "the data message the proxy forwarded to the server",
+    )?;
+    let answer = client.receive().map_err(|e| proxy.explain(e))?;
+    if answer["payload"].as_str() != Some(sha1_hex(&payload).as_str()) {
+        return Err(format!(
+            "client 230 should get server 8's reply with the SHA-1 of its payload; it got {answer}"
+        ));
+    }
+    one_write(&mut client, "the reply the proxy relayed to the client")?;
+    let mut lost = JsonPeer::connect(addr, "client 231").map_err(|e| proxy.explain(e))?;
+    lost.send(&data(231, "PP_9", &payload))?;
+    let error = lost.receive().map_err(|e| proxy.explain(e))?;
+    if error_sentence(&error).is_none() {
+        return Err(format!(
+            "no server serves PP_9; client 231 should get an error object with a sentence; it got {error}"
+        ));
+    }
+    one_write(&mut lost, "the proxy's error message (no server for PP_9)")
 }
 
 /// Sends `policies` in order and returns the id of the server whose reply each got.
@@ -255,6 +377,42 @@ pub(super) fn dead_server_skipped(ctx: &Ctx) -> Result<(), String> {
             "server 1 of PP_1 registered again from a new port; the next two messages should reach servers 1 and 2, one each; they reached {ids:?}"
         ));
     }
+    // A dead server between two live ones: skipping it must not upset the turn of the others.
+    let first = stand_in_server(ctx, 21, Behaviour::Good)?;
+    let last = stand_in_server(ctx, 22, Behaviour::Good)?;
+    register(ctx, addr, 21, "PP_2", first.addr().port())?;
+    register(ctx, addr, 23, "PP_2", dead_port(ctx)?)?;
+    register(ctx, addr, 22, "PP_2", last.addr().port())?;
+    let ids = servers_of(&proxy, addr, &["PP_2"; 5])?;
+    if ids != [21, 22, 21, 22, 21] {
+        return Err(format!(
+            "PP_2 has servers 21, 23 and 22 in that order, and 23 refuses connections; five messages should reach 21, 22, 21, 22, 21 (23 skipped, the turn moving past the server chosen); they reached {ids:?}"
+        ));
+    }
+    // Three dead servers in a row before a live one: one message tries them all (up to four).
+    let alive = stand_in_server(ctx, 44, Behaviour::Good)?;
+    for id in [41, 42, 43] {
+        register(ctx, addr, id, "PP_4", dead_port(ctx)?)?;
+    }
+    register(ctx, addr, 44, "PP_4", alive.addr().port())?;
+    expect_reply(addr, 240, "PP_4", 44)
+        .context("PP_4's servers 41, 42 and 43 refuse connections and 44 is up; the handout: a message tries up to four servers, so the first message should reach server 44")
+        .map_err(|e| proxy.explain(e))?;
+    // Server 31 registers again from a new port while its old one still answers: the proxy
+    // knows one address per server, the newest.
+    let old = stand_in_server(ctx, 31, Behaviour::Good)?;
+    let other = stand_in_server(ctx, 32, Behaviour::Good)?;
+    let new = stand_in_server(ctx, 31, Behaviour::Good)?;
+    register(ctx, addr, 31, "PP_3", old.addr().port())?;
+    register(ctx, addr, 32, "PP_3", other.addr().port())?;
+    register(ctx, addr, 31, "PP_3", new.addr().port())?;
+    servers_of(&proxy, addr, &["PP_3"; 4])?;
+    let (at_old, at_new, at_other) = (old.drain().len(), new.drain().len(), other.drain().len());
+    if at_old != 0 || at_new != 2 || at_other != 2 {
+        return Err(format!(
+            "server 31 of PP_3 registered again from a new port: the proxy should forget its old address, so four messages go 2 to its new port and 2 to server 32; its old port got {at_old}, its new port {at_new}, server 32 {at_other}"
+        ));
+    }
     Ok(())
 }
 
@@ -384,9 +542,8 @@ pub(super) fn too_large(ctx: &Ctx) -> Result<(), String> {
     // A string that never ends: only the size limit can stop the reading.
     let mut endless = br#"{"type": 0, "payload": ""#.to_vec();
     endless.resize(80 * 1024, b'a');
-    // The proxy may close while this is still being written: that is fine.
+    // The proxy may stop reading while this is still being written: that is fine.
     let _ = peer.send_raw(&endless);
-    let started = Instant::now();
     match peer.receive() {
         Ok(answer) if error_sentence(&answer).is_some() => {}
         Ok(answer) => {
@@ -394,23 +551,22 @@ pub(super) fn too_large(ctx: &Ctx) -> Result<(), String> {
                 "after 80 KiB without a complete message, the proxy should answer an error; it answered {answer}"
             ))
         }
-        Err(e) if started.elapsed() >= WAIT => {
+        Err(e) => {
             return Err(proxy.explain(format!(
-                "after 80 KiB without a complete message (the limit is 64 KiB), the proxy should answer an error and close: {e}"
+                "after 80 KiB without a complete message (the limit is 64 KiB), the proxy should answer an error sentence and close: {e}"
             )))
         }
-        // A reset (the proxy closed with unread bytes) loses the error reply; closing counts.
-        Err(_) => {}
     }
     if !peer.closes(WAIT) {
         return Err(
             "after refusing an overlong message, the proxy should close the connection".into(),
         );
     }
-    if !proxy.is_running() {
-        return Err(proxy.explain("the proxy stopped".into()));
-    }
-    Ok(())
+    let server = stand_in_server(ctx, 1, Behaviour::Good)?;
+    register(ctx, addr, 1, "PP_1", server.addr().port())?;
+    expect_reply(addr, 91, "PP_1", 1)
+        .context("after refusing an overlong message, the proxy should go on serving")
+        .map_err(|e| proxy.explain(e))
 }
 
 pub(super) fn garbage_from_server(ctx: &Ctx) -> Result<(), String> {
@@ -559,4 +715,97 @@ pub(super) fn all_three(ctx: &Ctx) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+pub(super) fn log_lines(ctx: &Ctx) -> Result<(), String> {
+    let (proxy, addr) = start_proxy(ctx)?;
+    let server = stand_in_server(ctx, 2, Behaviour::Good)?;
+    register(ctx, addr, 2, "PP_2", server.addr().port())?;
+    ask(addr, &data(1327, "PP_2", PAYLOAD), "client 1327").map_err(|e| proxy.explain(e))?;
+    type Want = fn(&str) -> bool;
+    let lines: [(&str, Want); 5] = [
+        (
+            "`Receiving setup message from server id 2 privacy policy PP_2 port …`",
+            |l| {
+                (l.contains("Receiving setup message") || l.contains("Received setup message"))
+                    && l.contains("server id 2")
+                    && l.contains("PP_2")
+            },
+        ),
+        (
+            "`Received a data message from client 1327 privacy policy PP_2 payload: …`",
+            |l| {
+                l.contains("Received a data message from client")
+                    && l.contains("1327")
+                    && l.contains(PAYLOAD)
+            },
+        ),
+        (
+            "`Forwarding a data message to server id 2 payload: …`",
+            |l| {
+                l.contains("Forwarding a data message")
+                    && l.contains("server id 2")
+                    && l.contains(PAYLOAD)
+            },
+        ),
+        (
+            "`Received a data message from server id 2 payload: …`",
+            |l| l.contains("Received a data message from server id 2") && l.contains(PAYLOAD_SHA1),
+        ),
+        (
+            "`Forwarding a data message to client id 1327 payload: …`",
+            |l| {
+                l.contains("Forwarding a data message to client")
+                    && l.contains("1327")
+                    && l.contains(PAYLOAD_SHA1)
+            },
+        ),
+    ];
+    for (what, want) in lines {
+        proxy
+            .expect_line(
+                &format!("the proxy to print {what}, in this order"),
+                WAIT,
+                want,
+            )
+            .map_err(|e| proxy.explain(e))?;
+    }
+    Ok(())
+}
+
+pub(super) fn down_server_tried_again(ctx: &Ctx) -> Result<(), String> {
+    let (proxy, addr) = start_proxy(ctx)?;
+    let port = dead_port(ctx)?;
+    let alive = stand_in_server(ctx, 2, Behaviour::Good)?;
+    register(ctx, addr, 1, "PP_1", port)?;
+    register(ctx, addr, 2, "PP_1", alive.addr().port())?;
+    expect_reply(addr, 250, "PP_1", 2)
+        .context("server 1 of PP_1 refuses connections; the message should reach server 2")
+        .map_err(|e| proxy.explain(e))?;
+    // Server 1 comes back at the same address, without registering again.
+    let back = stand_in_server_on(ctx, 1, Behaviour::Good, port)?;
+    let within = Duration::from_secs(12);
+    let deadline = Instant::now() + within;
+    for srcid in 251.. {
+        let payload = random_payload();
+        let answer =
+            ask(addr, &data(srcid, "PP_1", &payload), "a client").map_err(|e| proxy.explain(e))?;
+        if answer["payload"].as_str() != Some(sha1_hex(&payload).as_str()) {
+            return Err(format!(
+                "client {srcid} of PP_1 should get the SHA-1 of its payload from server 1 or 2; it got {answer}"
+            ));
+        }
+        if !back.drain().is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        // One message every 300 ms: the proxy's time, not the grader's, decides when.
+        thread::sleep(Duration::from_millis(300));
+    }
+    Err(format!(
+        "server 1 of PP_1 was marked down when it refused a connection, then came back at the same address; a server marked down should be skipped for a few seconds and then tried again, but in {} of messages for PP_1 it got none",
+        socklab::grader::secs(within)
+    ))
 }

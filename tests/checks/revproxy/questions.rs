@@ -18,20 +18,19 @@ pub(super) static QUESTIONS: QuestionSet = QuestionSet {
         name: "revproxy",
         holds: "a server's setup and one client message through the proxy, with the reply (TCP on \
                 the proxy's and the server's ports)",
-        check: |packets| request_seen(packets).map(|_| ()),
+        check: |packets| request_seen(packets).and(setup_port(packets)).map(|_| ()),
     }],
     questions: &[
         Question {
-            key: "connections",
+            key: "setup_port",
             capture: "revproxy",
-            title: "TCP connections one client message causes, read from the capture",
-            text: "How many TCP connections did the client's one message cause, from the client's \
-                   connect until the reply reached it? (Do not count the server's setup \
-                   connection.)",
+            title: "the source port of the server's setup connection, read from the capture",
+            text: "From which TCP port did the server send its setup message (type 1) to the \
+                   proxy?",
             form: Form::Integer,
-            answer: Answer::Capture(|p| Ok(request_seen(p)?.connections as f64)),
-            hint: "Filter `tcp.flags.syn == 1 && tcp.flags.ack == 0`: each SYN opens a \
-                   connection. Which of them carry the client's payload or its SHA-1?",
+            answer: Answer::Capture(|p| Ok(f64::from(setup_port(p)?))),
+            hint: "Find the segment carrying the setup message (type 1). Compare its source port \
+                   with the `listenport` it carries: which one does the proxy connect to later?",
         },
         Question {
             key: "proxy_port",
@@ -83,11 +82,21 @@ pub(super) static QUESTIONS: QuestionSet = QuestionSet {
     scenario,
 };
 
+/// The source port of the segment carrying the server's setup (type 1).
+fn setup_port(packets: &[Packet]) -> Result<u16, String> {
+    packets
+        .iter()
+        .filter(|p| p.is_tcp())
+        .find(|p| message(p).is_some_and(|m| type_is(&m, 1)))
+        .map(|p| p.src.port())
+        .ok_or_else(|| {
+            "it holds no setup message (type 1): start the capture before the server".to_string()
+        })
+}
+
 /// What the questions read from a capture of one request through the proxy.
 #[derive(Debug)]
 struct RequestSeen {
-    /// Connections that carried the client's payload or its SHA-1.
-    connections: usize,
     /// The proxy's port on its connection to the server.
     proxy_port: u16,
 }
@@ -98,13 +107,18 @@ fn message(packet: &Packet) -> Option<Value> {
     value.is_object().then_some(value)
 }
 
-/// Whether `message` is a data message (type 0, as a number or a string).
-fn is_data(message: &Value) -> bool {
+/// Whether `message` has type `want` (as a number or a string).
+fn type_is(message: &Value, want: i64) -> bool {
     match &message["type"] {
-        Value::Number(n) => n.as_i64() == Some(0),
-        Value::String(s) => s.trim() == "0",
+        Value::Number(n) => n.as_i64() == Some(want),
+        Value::String(s) => s.trim().parse() == Ok(want),
         _ => false,
     }
+}
+
+/// Whether `message` is a data message (type 0).
+fn is_data(message: &Value) -> bool {
+    type_is(message, 0)
 }
 
 /// A connection, the same whichever way its packet goes.
@@ -169,7 +183,6 @@ fn request_seen(packets: &[Packet]) -> Result<RequestSeen, String> {
         ));
     }
     Ok(RequestSeen {
-        connections: carriers.len(),
         proxy_port: forwarded.src.port(),
     })
 }
@@ -258,12 +271,17 @@ mod tests {
             Packet::segment(6, proxy, client, psh | ack, 2, reply.as_bytes()),
         ];
         let seen = request_seen(&packets).unwrap();
-        assert_eq!((seen.connections, seen.proxy_port), (2, out));
+        assert_eq!(seen.proxy_port, out);
         let err = request_seen(&packets[..5]).unwrap_err();
         assert!(err.contains("no reply"), "{err}");
         let err = request_seen(&packets[1..]).unwrap_err();
         assert!(err.contains("SYN is missing"), "{err}");
         let err = request_seen(&packets[..2]).unwrap_err();
         assert!(err.contains("proxy's copy"), "{err}");
+        assert!(setup_port(&packets).is_err());
+        let setup = br#"{"type": "1", "id": 2, "privPolyId": "PP_1", "listenport": 6000}"#;
+        let mut with_setup = vec![Packet::segment(0, 39000, proxy, psh | ack, 2, setup)];
+        with_setup.extend(packets);
+        assert_eq!(setup_port(&with_setup).unwrap(), 39000);
     }
 }

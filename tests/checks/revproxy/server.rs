@@ -1,7 +1,9 @@
 //! The student's server (`rp_server`) behind a stand-in proxy written here: its setup is read
 //! here, and its data messages are sent here, straight to the port it listens on.
 
-use super::{data, error_sentence, number, sha1_hex, JsonPeer, ACK, PAYLOAD, PAYLOAD_SHA1, SERVER};
+use super::{
+    data, error_sentence, number, one_write, sha1_hex, JsonPeer, ACK, PAYLOAD, PAYLOAD_SHA1, SERVER,
+};
 use serde_json::{json, Value};
 use socklab::grader::{Ctx, Program, StandIn, QUIET, WAIT};
 use std::net::{SocketAddr, TcpStream};
@@ -250,4 +252,17 @@ pub(super) fn refused_setup(ctx: &Ctx) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+pub(super) fn one_write_per_message(ctx: &Ctx) -> Result<(), String> {
+    let (proxy, server, addr) = start(ctx)?;
+    let (stream, _) = proxy.next("setup connection from the server", &server)?;
+    let mut conn = JsonPeer::new(stream, "the test proxy")?;
+    conn.receive()
+        .map_err(|e| server.explain(format!("the server should send its setup at once: {e}")))?;
+    conn.send(&json!({"Status": ACK}))?;
+    one_write(&mut conn, "the server's setup")?;
+    let (mut peer, answer) = ask_server(&server, addr, &data(57, "PP_1", PAYLOAD), WAIT)?;
+    check_reply(&answer, 57, PAYLOAD)?;
+    one_write(&mut peer, "the server's reply")
 }
