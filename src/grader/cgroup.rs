@@ -59,6 +59,10 @@ impl Cgroups {
     /// Finds a place where this process may make groups with the three controllers. `Err` says
     /// in one sentence why not.
     pub fn find() -> Result<Cgroups, String> {
+        // For measuring what the groups change (docs/instructors.md): SOCKLAB_CGROUPS=off.
+        if std::env::var_os("SOCKLAB_CGROUPS").is_some_and(|v| v == "off") {
+            return Err("SOCKLAB_CGROUPS=off".into());
+        }
         let mounts = fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
         let own = fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
         // Mount points: (fstype, super options, mount point).

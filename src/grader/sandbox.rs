@@ -259,7 +259,7 @@ impl Sandbox {
     /// may use its part of them (and one core at least), so a submission spinning many processes
     /// takes no more than a fair part, however many it starts.
     pub fn share(&mut self, students: usize) {
-        self.cores = (cores() as f64 / students.max(1) as f64).max(1.0);
+        self.cores = (cores() as f64 / students.max(1) as f64).max(0.25);
     }
 
     /// The control groups in use, for the grader's first line.
