@@ -76,7 +76,7 @@ pub fn unzip(zip: &Path, to: &Path, max: u64, time: Duration) -> Result<(), Stri
             let n = match entry.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => n,
-                Err(e) => return Err(format!("{name}: {shown} is damaged ({e})")),
+                Err(e) => return Err(format!("{name}: {shown} cannot be unpacked ({e}); refused")),
             };
             written += n as u64;
             if written > max {
