@@ -205,6 +205,13 @@ impl Sandbox {
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
             .filter(|p| p.is_dir())
             .ok_or("no cargo home (CARGO_HOME or ~/.cargo)")?;
+        // Where the crates really are: the sandbox sees them at that path (its CARGO_HOME is the
+        // folder holding registry/), so they are the ones the kit's own build compiled, however
+        // the cargo home was reached (a link, another CARGO_HOME).
+        let cargo_home = std::fs::canonicalize(cargo_home.join("registry"))
+            .ok()
+            .and_then(|r| r.parent().map(Path::to_path_buf))
+            .unwrap_or(cargo_home);
         let grader = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
         let cgroups = match Cgroups::find() {
             Ok(c) => Some(c),
