@@ -217,7 +217,7 @@ impl Sandbox {
             Ok(c) => Some(c),
             Err(why) => {
                 eprintln!(
-                    "grade: warning: no control group per sandbox ({why}); only per-process                      limits hold, and a submission's processes compete with its neighbours'"
+                    "grade: warning: no control group per sandbox ({why}); only per-process limits hold, and a submission's processes compete with its neighbours'"
                 );
                 None
             }
