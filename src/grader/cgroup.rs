@@ -99,14 +99,33 @@ impl Cgroups {
                 .lines()
                 .find_map(|l| l.strip_prefix("0::"))
                 .unwrap_or("/");
-            let dir = mount.join(path.trim_start_matches('/'));
-            match enable_v2(&dir) {
-                Ok(()) => {
-                    return Ok(Cgroups {
-                        kind: Kind::V2(dir),
-                    })
+            let own_dir = mount.join(path.trim_start_matches('/'));
+            // Below the grader's own group when its controllers are on for children (the root
+            // group, a container's, a delegated one); as root, else, in a group of the kit's
+            // own at the top (as Docker does with its cgroupfs driver); not root, in a
+            // delegated group whose processes first move to a leaf of their own.
+            // SAFETY: geteuid has no arguments and cannot fail.
+            let as_root = unsafe { libc::geteuid() } == 0;
+            // (group, move its processes to a leaf first, enable the controllers in its parent)
+            let mut tries: Vec<(PathBuf, bool, bool)> = vec![(own_dir.clone(), false, false)];
+            if as_root && own_dir != mount {
+                tries.push((mount.join("socklab"), false, true));
+            } else if !as_root {
+                tries.push((own_dir, true, false));
+            }
+            for (dir, move_out, in_parent) in tries {
+                let _ = fs::create_dir(&dir);
+                if move_out {
+                    move_to_leaf(&dir);
                 }
-                Err(e) => why = e,
+                match enable_v2(&dir, in_parent) {
+                    Ok(()) => {
+                        return Ok(Cgroups {
+                            kind: Kind::V2(dir),
+                        })
+                    }
+                    Err(e) => why = e,
+                }
             }
         }
         if let (Some(cpu), Some(memory), Some(pids)) = (v1("cpu"), v1("memory"), v1("pids")) {
@@ -187,8 +206,31 @@ impl Cgroups {
     }
 }
 
-/// Turns on the cpu, memory and pids controllers for the children of `dir`.
-fn enable_v2(dir: &Path) -> Result<(), String> {
+/// Moves every process of `dir` (a delegated group: ours to arrange) to its leaf
+/// `socklab-processes`, since a group with processes cannot give its children controllers.
+fn move_to_leaf(dir: &Path) {
+    let leaf = dir.join("socklab-processes");
+    let _ = fs::create_dir(&leaf);
+    for pid in fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+    {
+        let _ = fs::write(leaf.join("cgroup.procs"), pid);
+    }
+}
+
+/// Turns on the cpu, memory and pids controllers for the children of `dir` (and, `in_parent`,
+/// for `dir` itself in its parent: the hierarchy's root, which may have processes).
+fn enable_v2(dir: &Path, in_parent: bool) -> Result<(), String> {
+    if let Some(parent) = dir.parent().filter(|_| in_parent) {
+        let control = fs::read_to_string(parent.join("cgroup.subtree_control")).unwrap_or_default();
+        if !["cpu", "memory", "pids"]
+            .iter()
+            .all(|c| control.split_whitespace().any(|e| e == *c))
+        {
+            let _ = fs::write(parent.join("cgroup.subtree_control"), "+cpu +memory +pids");
+        }
+    }
     let available = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
     let missing: Vec<&str> = ["cpu", "memory", "pids"]
         .into_iter()
