@@ -600,7 +600,8 @@ fn cores() -> usize {
     thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// The bytes of the files under `dir` (links not followed): the shared build's size.
+/// The bytes of the files under `dir` (links not followed), in whole pages: the room the
+/// shared build takes in a tmpfs.
 fn tree_size(dir: &Path) -> u64 {
     std::fs::read_dir(dir)
         .into_iter()
@@ -608,7 +609,8 @@ fn tree_size(dir: &Path) -> u64 {
         .flatten()
         .map(|e| match e.file_type() {
             Ok(t) if t.is_dir() => tree_size(&e.path()),
-            _ => e.metadata().map_or(0, |m| m.len()),
+            // Whole pages, as a tmpfs holds them.
+            _ => e.metadata().map_or(0, |m| m.len().div_ceil(4096) * 4096),
         })
         .sum()
 }
