@@ -193,6 +193,27 @@ impl Sandbox {
         let bwrap = which("bwrap").ok_or(
             "bubblewrap (bwrap) is not installed (Debian and Ubuntu: apt-get install bubblewrap)",
         )?;
+        // --disable-userns came with bubblewrap 0.8.0 (Debian 12, Ubuntu 24.04). An older one
+        // could deny nested user namespaces with a seccomp filter on clone/unshare
+        // (CLONE_NEWUSER) given by --seccomp; the kit asks for 0.8.0 instead.
+        let said = Command::new(&bwrap)
+            .arg("--version")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let version: Vec<u32> = said
+            .split_whitespace()
+            .last()
+            .unwrap_or("")
+            .split('.')
+            .map(|n| n.parse().unwrap_or(0))
+            .collect();
+        if version < vec![0, 8, 0] {
+            return Err(format!(
+                "bubblewrap 0.8.0 or later is needed (for --disable-userns); this one says \"{}\"",
+                said.trim()
+            ));
+        }
         let sysroot = Command::new("rustc")
             .args(["--print", "sysroot"])
             .output()
