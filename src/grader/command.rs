@@ -204,6 +204,18 @@ fn grade_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
     );
     opts.optopt(
         "",
+        "disk-limit",
+        "MiB a submission may write into its kit copy (default 2048)",
+        "MIB",
+    );
+    opts.optopt(
+        "",
+        "memory-limit",
+        "MiB of memory a submission's sandbox may use beyond its files (default 3072)",
+        "MIB",
+    );
+    opts.optopt(
+        "",
         "in-sandbox",
         "(the sandbox's own) grade the kit copy at DIR, results on fd 3",
         "DIR",
@@ -304,13 +316,22 @@ fn grade_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
         root: root.clone(),
         labs: labs.clone(),
         sandbox: if sandboxed {
-            Some(Sandbox::find().unwrap_or_else(|why| {
+            let mut sandbox = Sandbox::find().unwrap_or_else(|why| {
                 eprintln!(
                     "grade: cannot grade in a sandbox: {why}.\nGrading without one runs the \
                      submission's code with your privileges; pass --no-sandbox to do so anyway."
                 );
                 exit(1)
-            }))
+            });
+            sandbox.share(if class.is_some() {
+                args.get("students", 1usize)
+            } else {
+                1
+            });
+            sandbox.disk = args.get("disk-limit", sandbox.disk >> 20) << 20;
+            sandbox.group_memory = args.get("memory-limit", sandbox.group_memory >> 20) << 20;
+            eprintln!("grade: sandboxes with {}", sandbox.describe());
+            Some(sandbox)
         } else {
             None
         },

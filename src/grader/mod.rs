@@ -16,8 +16,10 @@
 //! - [`Context`]: errors that name the step that failed;
 //! - [`hosts`]: grading across netlab's hosts (`grade --net`), for checks that say they can.
 
+pub mod cgroup;
 mod command;
 mod context;
+mod gradebook;
 pub mod hosts;
 mod peer;
 mod program;
@@ -27,14 +29,16 @@ pub mod sandbox;
 mod stand_in;
 mod submissions;
 pub mod transcript;
+mod unzip;
 
 pub use command::main;
 pub use context::Context;
+pub use gradebook::Row;
 pub use peer::{data_segments_in, shown, tcp_from, Found, LinePeer};
 pub use program::{memory_kib, secs, start_server, Ctx, Program};
 pub use report::{rust_words, Hosts, Outcome, Report};
 pub use stand_in::StandIn;
-pub use submissions::{Grading, Row};
+pub use submissions::Grading;
 
 use crate::answers::QuestionSet;
 use crossbeam_channel::{bounded, unbounded, RecvTimeoutError};

@@ -2,16 +2,25 @@
 //! `--submissions`): Debian's bubblewrap, the tool Flatpak uses.
 //!
 //! What a submission's code can do inside, and what it cannot:
-//! - It sees the system read-only (`/usr`, `/etc`), the Rust toolchain and cargo's sources
-//!   read-only, its own scratch copy of the kit at `/kit` (writable), and a private `/tmp` (also
-//!   `$HOME`, 256 MiB) that vanishes with it; everything else is read-only. Nothing else of the
-//!   machine: no other student's folder, no gradebook, no results file.
+//! - It sees the system read-only (`/usr`, `/etc`), the Rust toolchain and cargo's downloaded
+//!   sources (`registry/` and `git/` of the cargo home, never the rest: no credentials) read-only,
+//!   its own copy of the kit at `/kit`, and a private `/tmp` (also `$HOME`) and `/dev/shm`; all
+//!   three are size-limited tmpfs that vanish with it, so the folder's limit holds for files
+//!   deleted but kept open, for paths of any length and for anything else a walk would miss.
+//!   Everything else is read-only. Nothing else of the machine: no other student's folder, no
+//!   gradebook, no results file.
+//! - It cannot make user namespaces of its own (bubblewrap's `--disable-userns`, 0.8.0 and later:
+//!   Debian 12's): no root inside, no mounts of its own.
+//! - One control group per sandbox ([`super::cgroup`]) limits its CPU (a share of the cores),
+//!   memory (its tmpfs pages and memfds included, no swap beyond) and processes as a whole, so a
+//!   submission that spins up a hundred processes slows itself, not the one graded beside it.
+//!   Without cgroups (a one-line warning) the per-process limits below remain.
 //! - Its network namespace has only loopback: nothing leaves, and submissions graded side by side
 //!   cannot see each other's ports.
 //! - Its PID namespace ends with the grader inside: no process outlives grading.
-//! - Limits on processes, memory, file size and CPU time ([`LIMITS`]); the outer grader adds a
-//!   wall-clock limit for the whole run and watches how much its folder grows, the inner one
-//!   adds a wall-clock limit per compile.
+//! - Limits on processes, memory, file size and CPU time per process ([`LIMITS`]); the outer
+//!   grader adds a wall-clock limit for the whole run, the inner one a wall-clock limit per
+//!   compile.
 //! - The results come back on a pipe (fd 3 inside) that only the grader holds: [`enter`] moves it
 //!   where no child inherits it and makes the grader undumpable, so a student's program, running
 //!   as the same user, can neither open the grader's descriptors nor write into its memory.
@@ -20,6 +29,7 @@
 //! paths it needs are first bound, in a private mount namespace of the bubblewrap process, below
 //! a stage folder that `nobody` may enter.
 
+use super::cgroup::{self, Cgroups, GroupLimits};
 use std::ffi::CString;
 use std::fs::File;
 use std::io::Read;
@@ -41,8 +51,13 @@ pub struct Limits {
     pub file_size: u64,
     /// CPU seconds of one process.
     pub cpu: u64,
-    /// How much the kit copy may grow, all files together (watched from outside).
+    /// How much the kit copy may grow, all files together (the size of its tmpfs beyond the kit).
     pub disk: u64,
+    /// Memory of the sandbox as a whole (its cgroup), beyond what its tmpfs hold.
+    pub group_memory: u64,
+    /// `/tmp` (also `$HOME`) and `/dev/shm`.
+    pub tmp: u64,
+    pub shm: u64,
 }
 
 pub const LIMITS: Limits = Limits {
@@ -51,6 +66,9 @@ pub const LIMITS: Limits = Limits {
     file_size: 512 << 20,
     cpu: 600,
     disk: 2 << 30,
+    group_memory: 3 << 30,
+    tmp: 256 << 20,
+    shm: 64 << 20,
 };
 
 /// Where the kit copy is mounted inside, and the grader binary.
@@ -148,6 +166,24 @@ pub struct Sandbox {
     cargo_home: PathBuf,
     grader: PathBuf,
     as_root: bool,
+    /// Where each sandbox's control group is made; `None` where cgroups are unavailable.
+    cgroups: Option<Cgroups>,
+    /// CPU of one sandbox, in cores ([`Sandbox::share`]).
+    cores: f64,
+    /// How much a submission's kit copy may grow, and its cgroup's memory beyond its tmpfs
+    /// (defaults from [`LIMITS`]; `--disk-limit`, `--memory-limit`).
+    pub disk: u64,
+    pub group_memory: u64,
+}
+
+/// Where a sandbox's `/kit` comes from.
+pub enum KitFrom<'a> {
+    /// This folder, bound writable (the shared build, compiled once).
+    Folder(&'a Path),
+    /// A copy, made inside on a tmpfs of the kit's size plus the disk limit: the shared build
+    /// (bound read-only at `/base`), then the student's files (`/submitted`, laid out as in the
+    /// kit) over it.
+    Copy { base: &'a Path, submitted: &'a Path },
 }
 
 impl Sandbox {
@@ -157,6 +193,27 @@ impl Sandbox {
         let bwrap = which("bwrap").ok_or(
             "bubblewrap (bwrap) is not installed (Debian and Ubuntu: apt-get install bubblewrap)",
         )?;
+        // --disable-userns came with bubblewrap 0.8.0 (Debian 12, Ubuntu 24.04). An older one
+        // could deny nested user namespaces with a seccomp filter on clone/unshare
+        // (CLONE_NEWUSER) given by --seccomp; the kit asks for 0.8.0 instead.
+        let said = Command::new(&bwrap)
+            .arg("--version")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let version: Vec<u32> = said
+            .split_whitespace()
+            .last()
+            .unwrap_or("")
+            .split('.')
+            .map(|n| n.parse().unwrap_or(0))
+            .collect();
+        if version < vec![0, 8, 0] {
+            return Err(format!(
+                "bubblewrap 0.8.0 or later is needed (for --disable-userns); this one says \"{}\"",
+                said.trim()
+            ));
+        }
         let sysroot = Command::new("rustc")
             .args(["--print", "sysroot"])
             .output()
@@ -169,7 +226,23 @@ impl Sandbox {
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
             .filter(|p| p.is_dir())
             .ok_or("no cargo home (CARGO_HOME or ~/.cargo)")?;
+        // Where the crates really are: the sandbox sees them at that path (its CARGO_HOME is the
+        // folder holding registry/), so they are the ones the kit's own build compiled, however
+        // the cargo home was reached (a link, another CARGO_HOME).
+        let cargo_home = std::fs::canonicalize(cargo_home.join("registry"))
+            .ok()
+            .and_then(|r| r.parent().map(Path::to_path_buf))
+            .unwrap_or(cargo_home);
         let grader = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
+        let cgroups = match Cgroups::find() {
+            Ok(c) => Some(c),
+            Err(why) => {
+                eprintln!(
+                    "grade: warning: no control group per sandbox ({why}); only per-process limits hold, and a submission's processes compete with its neighbours'"
+                );
+                None
+            }
+        };
         let sandbox = Sandbox {
             bwrap,
             sysroot,
@@ -177,12 +250,16 @@ impl Sandbox {
             grader,
             // SAFETY: geteuid has no arguments and cannot fail.
             as_root: unsafe { libc::geteuid() } == 0,
+            cgroups,
+            cores: cores() as f64,
+            disk: LIMITS.disk,
+            group_memory: LIMITS.group_memory,
         };
         let probe = std::env::temp_dir().join(format!("socklab-probe-{}", std::process::id()));
         std::fs::create_dir_all(&probe).map_err(|e| format!("{}: {e}", probe.display()))?;
         let log = probe.join("log");
         let ran = sandbox.run(
-            &probe.join("kit"),
+            KitFrom::Folder(&probe.join("kit")),
             &["true".to_string()],
             Duration::from_secs(20),
             &log,
@@ -199,23 +276,73 @@ impl Sandbox {
         }
     }
 
-    /// Runs `argv` inside a sandbox around the kit copy `kit` (mounted at [`KIT`]; created if
-    /// missing, and given to `nobody` when run as root), for at most `limit`. Its output goes to
-    /// `log` (the first MiB); the results pipe is returned.
+    /// How these sandboxes share the machine's cores when `students` are graded at once: each
+    /// may use its part of them (and one core at least), so a submission spinning many processes
+    /// takes no more than a fair part, however many it starts.
+    pub fn share(&mut self, students: usize) {
+        self.cores = (cores() as f64 / students.max(1) as f64).max(0.25);
+    }
+
+    /// The control groups in use, for the grader's first line.
+    pub fn describe(&self) -> String {
+        match &self.cgroups {
+            Some(c) => format!(
+                "{}: {:.1} cores, {} MiB and {} processes per submission",
+                c.describe(),
+                self.cores,
+                self.group_memory >> 20,
+                LIMITS.processes
+            ),
+            None => "no control groups".into(),
+        }
+    }
+
+    /// Runs `argv` inside a sandbox around the kit (mounted at [`KIT`]: see [`KitFrom`]; a
+    /// folder is created if missing, and given to `nobody` when run as root), for at most
+    /// `limit`. Its output goes to `log` (the first MiB); the results pipe is returned.
     pub fn run(
         &self,
-        kit: &Path,
+        kit: KitFrom,
         argv: &[String],
         limit: Duration,
         log: &Path,
     ) -> Result<Ran, String> {
         let started = Instant::now();
-        std::fs::create_dir_all(kit).map_err(|e| format!("{}: {e}", kit.display()))?;
-        let mut binds: Vec<(PathBuf, String, bool)> = vec![
-            (self.grader.clone(), GRADER.into(), false),
-            (self.cargo_home.clone(), path_str(&self.cargo_home), false),
-            (kit.to_path_buf(), KIT.into(), true),
-        ];
+        let mut binds: Vec<(PathBuf, String, bool)> =
+            vec![(self.grader.clone(), GRADER.into(), false)];
+        // Cargo's downloaded crates only: never the whole cargo home (credentials.toml, config).
+        for part in ["registry", "git"] {
+            let dir = self.cargo_home.join(part);
+            if dir.is_dir() {
+                binds.push((dir.clone(), path_str(&dir), false));
+            }
+        }
+        let mut argv = argv.to_vec();
+        let mut kit_tmpfs = None;
+        match kit {
+            KitFrom::Folder(kit) => {
+                std::fs::create_dir_all(kit).map_err(|e| format!("{}: {e}", kit.display()))?;
+                if self.as_root {
+                    chown_tree(kit, NOBODY)?;
+                }
+                binds.push((kit.to_path_buf(), KIT.into(), true));
+            }
+            KitFrom::Copy { base, submitted } => {
+                binds.push((base.to_path_buf(), "/base".into(), false));
+                binds.push((submitted.to_path_buf(), "/submitted".into(), false));
+                // The tmpfs holds the kit and at most `disk` more; the copy is made inside, by
+                // the sandbox's user, so its pages count in the sandbox's cgroup.
+                kit_tmpfs = Some(tree_size(base) + self.disk);
+                let mut copy = vec![
+                    "/bin/sh".to_string(),
+                    "-c".into(),
+                    "cp -a /base/. /kit/ && cp -R /submitted/. /kit/ && exec \"$@\"".into(),
+                    "sh".into(),
+                ];
+                copy.append(&mut argv);
+                argv = copy;
+            }
+        }
         if !self.sysroot.starts_with("/usr") {
             binds.push((self.sysroot.clone(), path_str(&self.sysroot), false));
         }
@@ -225,7 +352,6 @@ impl Sandbox {
             std::env::temp_dir().join(format!("socklab-stage-{}-{}", std::process::id(), unique()));
         let mut staged = Vec::new();
         if self.as_root {
-            chown_tree(kit, NOBODY)?;
             std::fs::create_dir_all(&stage).map_err(|e| format!("{}: {e}", stage.display()))?;
             for (i, (source, _, _)) in binds.iter_mut().enumerate() {
                 let point = stage.join(i.to_string());
@@ -244,6 +370,9 @@ impl Sandbox {
             // Nothing of the grader's environment reaches the submission.
             "--clearenv",
             "--unshare-all",
+            // No user namespaces inside (it needs its own, hence --unshare-user).
+            "--unshare-user",
+            "--disable-userns",
             "--die-with-parent",
             "--new-session",
             "--hostname",
@@ -258,15 +387,31 @@ impl Sandbox {
             "/proc",
             "--dev",
             "/dev",
-            // A private /tmp, and the only place outside /kit it may write: sized, since a
-            // tmpfs is memory.
-            "--size",
-            "268435456",
-            "--tmpfs",
-            "/tmp",
         ]
         .map(String::from)
         .to_vec();
+        // A private /tmp and /dev/shm, the only places outside /kit it may write: sized, since
+        // a tmpfs is memory (bubblewrap's /dev is a tmpfs too: made read-only below).
+        args.extend([
+            "--size".into(),
+            LIMITS.shm.to_string(),
+            "--tmpfs".into(),
+            "/dev/shm".into(),
+        ]);
+        args.extend([
+            "--size".into(),
+            LIMITS.tmp.to_string(),
+            "--tmpfs".into(),
+            "/tmp".into(),
+        ]);
+        if let Some(size) = kit_tmpfs {
+            args.extend([
+                "--size".into(),
+                size.to_string(),
+                "--tmpfs".into(),
+                KIT.into(),
+            ]);
+        }
         // /bin, /lib, … are links into /usr on current systems, folders on older ones.
         for top in ["bin", "sbin", "lib", "lib32", "lib64", "libx32"] {
             let path = Path::new("/").join(top);
@@ -283,6 +428,7 @@ impl Sandbox {
         let path = format!("{}/bin:/usr/bin:/bin", self.sysroot.display());
         let home = "/tmp";
         let cargo_home = path_str(&self.cargo_home);
+        let jobs = self.cores.ceil().to_string();
         for (name, value) in [
             ("PATH", path.as_str()),
             ("HOME", home),
@@ -295,13 +441,31 @@ impl Sandbox {
             ("CARGO_PROFILE_DEV_DEBUG", "0"),
             ("CARGO_INCREMENTAL", "0"),
             ("CARGO_TERM_COLOR", "never"),
+            // As many compiler processes as the sandbox has cores.
+            ("CARGO_BUILD_JOBS", jobs.as_str()),
         ] {
             args.extend(["--setenv".into(), name.into(), value.into()]);
         }
         // The root bubblewrap built (a tmpfs too) becomes read-only; /kit and /tmp stay writable.
         args.extend(["--remount-ro".into(), "/".into()]);
+        args.extend(["--remount-ro".into(), "/dev".into()]);
         args.extend(["--chdir".into(), KIT.into(), "--".into()]);
         args.extend(argv.iter().cloned());
+
+        // Its control group, entered by bubblewrap's process before it starts anything.
+        let group = match &self.cgroups {
+            Some(cgroups) => {
+                let memory = self.group_memory + kit_tmpfs.unwrap_or(0) + LIMITS.tmp + LIMITS.shm;
+                let limits = GroupLimits {
+                    cores: self.cores,
+                    memory,
+                    pids: LIMITS.processes + 64,
+                };
+                Some(cgroups.make(&unique().to_string(), limits)?)
+            }
+            None => None,
+        };
+        let enter_group = group.as_ref().map(|g| g.enter_paths()).unwrap_or_default();
 
         let (read_end, write_end) = pipe()?;
         let write_fd = write_end.as_raw_fd();
@@ -316,6 +480,9 @@ impl Sandbox {
         unsafe {
             cmd.pre_exec(move || {
                 if libc::dup2(write_fd, RESULTS_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if !cgroup::enter(&enter_group) {
                     return Err(std::io::Error::last_os_error());
                 }
                 if as_root {
@@ -364,8 +531,6 @@ impl Sandbox {
         });
         let out = child.stdout.take().map(keep_start);
         let err = child.stderr.take().map(keep_start);
-        let size_before = tree_size(kit);
-        let mut weighed = Instant::now();
         let mut stopped = None;
         let status = loop {
             match child.try_wait() {
@@ -376,15 +541,6 @@ impl Sandbox {
                             "stopped after {} s, the time limit for a submission",
                             limit.as_secs()
                         ));
-                    } else if weighed.elapsed() >= Duration::from_secs(1) {
-                        // Each file is capped inside; how many there are is watched here.
-                        weighed = Instant::now();
-                        if tree_size(kit).saturating_sub(size_before) > LIMITS.disk {
-                            stopped = Some(format!(
-                                "stopped: it wrote more than {} GiB into its folder, the limit",
-                                LIMITS.disk >> 30
-                            ));
-                        }
                     }
                     if stopped.is_some() {
                         // bubblewrap's death takes every process of the sandbox with it.
@@ -405,6 +561,15 @@ impl Sandbox {
         let _ = std::fs::write(log, text);
         let results = results.join().unwrap_or_default();
         let _ = std::fs::remove_dir_all(&stage);
+        if group.as_ref().is_some_and(|g| g.oom_killed()) && stopped.is_none() && results.is_empty()
+        {
+            stopped = Some(format!(
+                "its sandbox ran out of memory ({} MiB with its files, the limit) and the kernel \
+                 killed processes in it",
+                (self.group_memory + kit_tmpfs.unwrap_or(0)) >> 20
+            ));
+        }
+        drop(group);
         Ok(Ran {
             results,
             code: status.and_then(|s| s.code()),
@@ -451,7 +616,13 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// The bytes of the files under `dir` (links not followed).
+/// The cores this process may use.
+fn cores() -> usize {
+    thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The bytes of the files under `dir` (links not followed), in whole pages: the room the
+/// shared build takes in a tmpfs.
 fn tree_size(dir: &Path) -> u64 {
     std::fs::read_dir(dir)
         .into_iter()
@@ -459,7 +630,8 @@ fn tree_size(dir: &Path) -> u64 {
         .flatten()
         .map(|e| match e.file_type() {
             Ok(t) if t.is_dir() => tree_size(&e.path()),
-            _ => e.metadata().map_or(0, |m| m.len()),
+            // Whole pages, as a tmpfs holds them.
+            _ => e.metadata().map_or(0, |m| m.len().div_ceil(4096) * 4096),
         })
         .sum()
 }

@@ -15,9 +15,11 @@
 //! `target/grade/students/<student>.json` (Gradescope's format) with a `.log` beside it. A student
 //! whose row says `graded` is skipped on the next run unless `--force`.
 
-use super::sandbox::{Ran, Sandbox};
+use super::gradebook::{self, Row};
+use super::sandbox::{KitFrom, Ran, Sandbox};
+use super::unzip::{unzip, MAX_UNZIPPED, UNZIP_TIME};
 use super::{copy_tree, grade, secs, Build, Lab, Report};
-use std::fmt::Write as _;
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,8 +28,6 @@ use std::time::{Duration, Instant};
 
 /// The largest file taken from a submission (captures included).
 pub const MAX_FILE: u64 = 20 << 20;
-/// The largest a `.zip` may unpack to.
-const MAX_UNZIPPED: u64 = 200 << 20;
 
 /// How submissions are graded.
 pub struct Grading {
@@ -79,7 +79,12 @@ impl Grading {
                 let argv = ["cargo", "build", "--lib", "--message-format", "short"]
                     .map(String::from)
                     .to_vec();
-                sandbox.run(&base, &argv, Duration::from_secs(1800), &log)?
+                sandbox.run(
+                    KitFrom::Folder(&base),
+                    &argv,
+                    Duration::from_secs(1800),
+                    &log,
+                )?
             }
             None => {
                 let status = super::cargo()
@@ -115,24 +120,22 @@ impl Grading {
 
     fn in_scratch(&self, submission: &Path, scratch: &Path, log: &Path) -> Graded {
         let folder = if submission.extension().is_some_and(|e| e == "zip") {
-            unzip(submission, &scratch.join("unzipped"))?
+            let to = scratch.join("unzipped");
+            unzip(submission, &to, MAX_UNZIPPED, UNZIP_TIME)?;
+            to
         } else {
             submission.to_path_buf()
         };
-        let kit = scratch.join("kit");
         let base = self.base();
         let files = locate(&folder, &self.labs, &base.join("labs"))?;
-        let copied = Command::new("cp")
-            .arg("-a")
-            .arg(&base)
-            .arg(&kit)
-            .status()
-            .map_err(|e| format!("could not run cp: {e}"))?;
-        if !copied.success() {
-            return Err(format!("could not copy {}", base.display()));
-        }
+        // The student's files, laid out as in the kit: copied over the kit inside the sandbox.
+        let submitted = scratch.join("submitted");
         for (from, to) in &files {
-            fs::copy(from, kit.join(to)).map_err(|e| format!("{}: {e}", from.display()))?;
+            let to = submitted.join(to);
+            if let Some(parent) = to.parent() {
+                fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+            }
+            fs::copy(from, &to).map_err(|e| format!("{}: {e}", from.display()))?;
         }
         let mut args = vec![
             "--jobs".to_string(),
@@ -144,6 +147,17 @@ impl Grading {
             args.extend(["--lab".to_string(), lab.name.to_string()]);
         }
         let Some(sandbox) = &self.sandbox else {
+            let kit = scratch.join("kit");
+            let copied = Command::new("cp")
+                .arg("-a")
+                .arg(&base)
+                .arg(&kit)
+                .status()
+                .map_err(|e| format!("could not run cp: {e}"))?;
+            if !copied.success() {
+                return Err(format!("could not copy {}", base.display()));
+            }
+            copy_tree(&submitted, &kit, &[])?;
             let build = Build {
                 root: kit.clone(),
                 solutions: false,
@@ -152,7 +166,11 @@ impl Grading {
             };
             return Ok(grade(&self.labs, &build, self.jobs));
         };
-        let ran = sandbox.run(&kit, &sandbox.grader_argv(&args), self.time_limit, log)?;
+        let kit = KitFrom::Copy {
+            base: &base,
+            submitted: &submitted,
+        };
+        let ran = sandbox.run(kit, &sandbox.grader_argv(&args), self.time_limit, log)?;
         if let Some(why) = ran.stopped {
             return Err(format!("{why} (log: {})", log.display()));
         }
@@ -184,7 +202,7 @@ impl Grading {
         let results = out.join("students");
         fs::create_dir_all(&results).map_err(|e| format!("{}: {e}", results.display()))?;
         let book = out.join("gradebook.csv");
-        let before = read_gradebook(&book, &self.labs);
+        let before = gradebook::read(&book, &self.labs);
         let entries = submissions(dir)?;
         if entries.is_empty() {
             return Err(format!(
@@ -207,15 +225,27 @@ impl Grading {
                 let (results, book) = (&results, &book);
                 s.spawn(move || {
                     for (student, path) in todo_rx {
-                        let kept = before
-                            .iter()
-                            .find(|r| r.student == student && r.status == "graded")
-                            .filter(|_| {
-                                !force && results.join(format!("{student}.json")).is_file()
-                            });
-                        let (row, took) = match kept {
-                            Some(row) => (row.clone(), "kept; --force grades again".to_string()),
-                            None => {
+                        let kept = before.iter().find(|r| r.student == student).filter(|r| {
+                            !force
+                                && gradebook::confirmed(
+                                    r,
+                                    &self.labs,
+                                    &results.join(format!("{student}.json")),
+                                )
+                        });
+                        let (row, took) = match (kept, path) {
+                            (_, Err(why)) => (
+                                Row {
+                                    student: student.clone(),
+                                    points: vec![0; self.labs.len()],
+                                    status: format!("not graded: {why}"),
+                                },
+                                "refused".to_string(),
+                            ),
+                            (Some(row), Ok(_)) => {
+                                (row.clone(), "kept; --force grades again".to_string())
+                            }
+                            (None, Ok(path)) => {
                                 let begun = Instant::now();
                                 let scratch = self
                                     .root
@@ -241,14 +271,14 @@ impl Grading {
                             student,
                             row.summary()
                         );
-                        let _ = write_gradebook(book, &self.labs, &rows);
+                        let _ = gradebook::write(book, &self.labs, &rows);
                     }
                 });
             }
         });
         let mut rows = rows.into_inner().unwrap_or_else(|p| p.into_inner());
         rows.sort_by(|a, b| a.student.cmp(&b.student));
-        write_gradebook(&book, &self.labs, &rows)?;
+        gradebook::write(&book, &self.labs, &rows)?;
         let graded = rows.iter().filter(|r| r.status == "graded").count();
         println!(
             "\n{graded} of {total} submissions graded in {} ({} each on average); gradebook: {}",
@@ -287,45 +317,73 @@ impl Grading {
     }
 }
 
-/// One line of the gradebook.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Row {
-    pub student: String,
-    /// Points per lab, in the order of the labs graded.
-    pub points: Vec<u32>,
-    pub status: String,
-}
+/// A submission's path, or why it is refused.
+type Entry = Result<PathBuf, String>;
 
-impl Row {
-    fn summary(&self) -> String {
-        match self.status.as_str() {
-            "graded" => format!("{} points", self.points.iter().sum::<u32>()),
-            other => other.to_string(),
-        }
-    }
-}
-
-/// The submissions under `dir`: each folder and each `.zip`, named by its file name.
-fn submissions(dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
-    let mut found = Vec::new();
+/// The submissions under `dir`: each folder and each `.zip`, named by its file name (less one
+/// `.zip`). A name that cannot be a gradebook row and a file name (control characters), or that
+/// two submissions share once read as text (`carol/` and `carol.zip`, or two names that are not
+/// UTF-8 and differ only in bytes that are not text), is refused with its reason: its student
+/// is then listed under a printable form of the name, and nothing of it is written.
+fn submissions(dir: &Path) -> Result<Vec<(String, Entry)>, String> {
+    let mut by_name: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
     for entry in fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
         let path = entry.map_err(|e| e.to_string())?.path();
-        let name = path
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
+        let raw = path.file_name().unwrap_or_default();
+        let name = raw.to_string_lossy();
         let meta = fs::symlink_metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         if name.starts_with('.') {
             continue;
         }
-        if meta.is_dir() {
-            found.push((name, path));
+        let student = if meta.is_dir() {
+            name.to_string()
         } else if meta.is_file() && name.ends_with(".zip") {
-            found.push((name.trim_end_matches(".zip").to_string(), path));
+            name[..name.len() - ".zip".len()].to_string()
+        } else {
+            continue;
+        };
+        by_name.entry(student).or_default().push(path);
+    }
+    let mut found = Vec::new();
+    for (student, paths) in by_name {
+        let shown = student.escape_debug().to_string();
+        if student.chars().any(char::is_control) {
+            for _ in &paths {
+                found.push((
+                    shown.clone(),
+                    Err(
+                        "its name holds control characters (a line break, a tab, …); rename it"
+                            .to_string(),
+                    ),
+                ));
+            }
+            continue;
+        }
+        if let [path] = &paths[..] {
+            found.push((student, Ok(path.clone())));
+            continue;
+        }
+        let names: Vec<String> = paths
+            .iter()
+            .map(|p| {
+                p.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .escape_debug()
+                    .to_string()
+            })
+            .collect();
+        for _ in &paths {
+            found.push((
+                shown.clone(),
+                Err(format!(
+                    "{} submissions are named {shown} ({}); rename all but one",
+                    paths.len(),
+                    names.join(", ")
+                )),
+            ));
         }
     }
-    found.sort();
     Ok(found)
 }
 
@@ -412,47 +470,6 @@ fn regular_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Unpacks `zip` into `to` with `unzip`, after checking what it would unpack to.
-fn unzip(zip: &Path, to: &Path) -> Result<PathBuf, String> {
-    let listed = Command::new("unzip")
-        .arg("-Zt")
-        .arg(zip)
-        .output()
-        .map_err(|e| format!("could not run unzip (apt-get install unzip): {e}"))?;
-    // "3 files, 12345 bytes uncompressed, 6789 bytes compressed:  45.0%"
-    let summary = String::from_utf8_lossy(&listed.stdout).into_owned();
-    let size: Option<u64> = summary
-        .split(", ")
-        .find_map(|part| part.strip_suffix(" bytes uncompressed"))
-        .and_then(|n| n.trim().parse().ok());
-    match size {
-        None => {
-            return Err(format!(
-                "{} is not a zip file unzip can read",
-                zip.display()
-            ))
-        }
-        Some(n) if n > MAX_UNZIPPED => {
-            return Err(format!(
-                "{} unpacks to {n} bytes, more than the limit",
-                zip.display()
-            ))
-        }
-        Some(_) => {}
-    }
-    let status = Command::new("unzip")
-        .args(["-qq", "-o"])
-        .arg(zip)
-        .arg("-d")
-        .arg(to)
-        .status()
-        .map_err(|e| format!("could not run unzip: {e}"))?;
-    if !status.success() {
-        return Err(format!("unzip could not unpack {}", zip.display()));
-    }
-    Ok(to.to_path_buf())
-}
-
 /// A Gradescope-format result for a submission that could not be graded.
 fn not_graded_json(why: &str) -> serde_json::Value {
     serde_json::json!({
@@ -461,102 +478,4 @@ fn not_graded_json(why: &str) -> serde_json::Value {
         "visibility": "visible",
         "tests": [],
     })
-}
-
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
-}
-
-fn write_gradebook(path: &Path, labs: &[Lab], rows: &[Row]) -> Result<(), String> {
-    let mut text = String::from("student");
-    for lab in labs {
-        let _ = write!(text, ",{}", lab.name);
-    }
-    text.push_str(",total,status\n");
-    for row in rows {
-        let _ = write!(text, "{}", csv_field(&row.student));
-        for p in &row.points {
-            let _ = write!(text, ",{p}");
-        }
-        let total: u32 = row.points.iter().sum();
-        let _ = writeln!(text, ",{total},{}", csv_field(&row.status));
-    }
-    fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// The rows of an earlier gradebook of the same labs (for skipping students already graded);
-/// none when it graded other labs.
-fn read_gradebook(path: &Path, labs: &[Lab]) -> Vec<Row> {
-    let Ok(text) = fs::read_to_string(path) else {
-        return Vec::new();
-    };
-    let mut lines = text.lines();
-    let names: Vec<&str> = labs.iter().map(|l| l.name).collect();
-    let header = format!("student,{},total,status", names.join(","));
-    if lines.next() != Some(header.as_str()) {
-        return Vec::new();
-    }
-    lines
-        .filter_map(|line| {
-            let fields = split_csv(line);
-            let (student, rest) = fields.split_first()?;
-            let (status, numbers) = rest.split_last()?;
-            let (_total, points) = numbers.split_last()?;
-            Some(Row {
-                student: student.clone(),
-                points: points.iter().map(|p| p.parse().unwrap_or(0)).collect(),
-                status: status.clone(),
-            })
-        })
-        .collect()
-}
-
-fn split_csv(line: &str) -> Vec<String> {
-    let (mut fields, mut field, mut quoted) = (Vec::new(), String::new(), false);
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => fields.push(std::mem::take(&mut field)),
-            _ => field.push(c),
-        }
-    }
-    fields.push(field);
-    fields
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn gradebook_rows_survive_a_round_trip() {
-        let dir = std::env::temp_dir().join(format!("socklab-book-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let rows = vec![
-            Row {
-                student: "ann, \"the\" first".into(),
-                points: vec![3, 0],
-                status: "graded".into(),
-            },
-            Row {
-                student: "bob".into(),
-                points: vec![0, 0],
-                status: "not graded: no labs/ folder, or \"x\"".into(),
-            },
-        ];
-        let labs = [Lab::new("a", "A", &[]), Lab::new("b", "B", &[])];
-        write_gradebook(&dir.join("g.csv"), &labs, &rows).unwrap();
-        assert_eq!(read_gradebook(&dir.join("g.csv"), &labs), rows);
-        assert_eq!(read_gradebook(&dir.join("g.csv"), &labs[..1]), vec![]);
-        let _ = fs::remove_dir_all(&dir);
-    }
 }
