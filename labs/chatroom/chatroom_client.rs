@@ -147,12 +147,7 @@ fn handshake(
                 println!("{before}");
                 refused |= before.starts_with("ERROR");
             }
-            if refused {
-                match ask(input, "Choose your nickname:")? {
-                    Some(name) => nickname = name,
-                    None => return Ok(None),
-                }
-            }
+            todo!("fill in: if the server refused the last nickname, ask the user for another one (the prompt `Choose your nickname:`); give up (Ok(None)) when stdin has ended");
             send_message(stream, &nickname, wire)?;
             continue;
         }

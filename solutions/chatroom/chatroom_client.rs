@@ -147,12 +147,14 @@ fn handshake(
                 println!("{before}");
                 refused |= before.starts_with("ERROR");
             }
+            // BEGIN BLANK: if the server refused the last nickname, ask the user for another one (the prompt `Choose your nickname:`); give up (Ok(None)) when stdin has ended
             if refused {
                 match ask(input, "Choose your nickname:")? {
                     Some(name) => nickname = name,
                     None => return Ok(None),
                 }
             }
+            // END BLANK
             send_message(stream, &nickname, wire)?;
             continue;
         }

@@ -157,6 +157,7 @@ fn nick_char(c: char) -> bool {
 
 /// Why `name` cannot be a nickname, if it cannot.
 fn check_nickname(name: &str) -> Result<(), String> {
+    // BEGIN BLANK: refuse (Err with the reason, in words) a nickname that is empty, longer than MAX_NICK characters, or holds a character nick_char does not allow; Ok(()) otherwise
     if name.is_empty() {
         return Err("a nickname cannot be empty".into());
     }
@@ -169,6 +170,7 @@ fn check_nickname(name: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+    // END BLANK
 }
 
 /// Whom a chat text is for: the first word that starts with `@`, up to the first character a
@@ -350,6 +352,7 @@ fn handshake(
 /// no one can speak as someone else; a prefix with the sender's own name (what the seed's
 /// client sends) is taken off first, so it does not appear twice.
 fn chat(room: &Room, name: &str, me: &Sender<String>, line: &str) {
+    // BEGIN BLANK: take a `NAME:` prefix with the sender's own nickname off the line (and the spaces after it); ignore a text that is only blanks; print `NAME: text` and route it: to private_target(text) with room.unicast (if no one has that name, queue an `ERROR …` line for the sender on `me`), else to everyone with room.broadcast
     let text = match line.strip_prefix(name).and_then(|r| r.strip_prefix(':')) {
         Some(rest) => rest.trim_start(),
         None => line,
@@ -359,7 +362,6 @@ fn chat(room: &Room, name: &str, me: &Sender<String>, line: &str) {
     }
     let out = format!("{name}: {text}");
     println!("{out}");
-    // BEGIN BLANK: if private_target(text) names someone, room.unicast `out` to them, and if no one has that name, queue an `ERROR …` line for the sender on `me`; otherwise room.broadcast `out`
     match private_target(text) {
         Some(to) => {
             if !room.unicast(to, &out) {
