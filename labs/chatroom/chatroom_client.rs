@@ -147,7 +147,9 @@ fn handshake(
                 println!("{before}");
                 refused |= before.starts_with("ERROR");
             }
-            todo!("fill in: if the server refused the last nickname, ask the user for another one (the prompt `Choose your nickname:`); give up (Ok(None)) when stdin has ended");
+            if refused {
+                todo!("fill in: the server refused the last nickname: ask the user for another one (the prompt `Choose your nickname:`) and make it `nickname`; give up (Ok(None)) when stdin has ended");
+            }
             send_message(stream, &nickname, wire)?;
             continue;
         }

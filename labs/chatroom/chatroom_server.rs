@@ -226,8 +226,10 @@ impl Room {
     }
 
     /// Queues `line` for member `to` only; `false` if no one has that nickname.
+    /// A member whose queue is full is disconnected by `offer`; its own reader thread then
+    /// takes it out of the room and says so.
     fn unicast(&self, to: &str, line: &str) -> bool {
-        todo!("fill in: look `to` up; if absent return false; else offer it `line` (remove it if offer returns false) and return true");
+        todo!("fill in: look `to` up among the members; false if no one has that nickname, else offer it `line` and return true");
     }
 }
 
@@ -359,7 +361,15 @@ fn handle_client(stream: TcpStream, who: SocketAddr, room: Arc<Room>) {
 
     todo!("fill in: read loop: read_message (with room.wire) until a clean end (Ok(None)) or an I/O error (log it); pass each line to chat(); log a line that is too long or not UTF-8, tell the sender with an `ERROR …` line, and go on");
 
-    todo!("fill in: cleanup: room.leave(name, id), broadcast and print `NAME left!`, then drop tx (the writer sends what is queued and stops) and join the writer");
+    todo!("fill in: cleanup: room.leave(name, id), broadcast and print `NAME left!`, then close this client's queue (drop tx): the writer sends what is queued and stops");
+    let _ = writer.join();
+}
+
+/// After a failed `accept` (out of file descriptors, for example): logs it and gives the other
+/// connections a moment to end, rather than spinning.
+fn accept_failed(e: &io::Error) {
+    log::warn!("accept failed: {e}");
+    thread::sleep(Duration::from_millis(50));
 }
 
 fn server(host: &str, port: u16, name: &str, wire: Wire) -> io::Result<()> {
@@ -369,7 +379,7 @@ fn server(host: &str, port: u16, name: &str, wire: Wire) -> io::Result<()> {
         wire,
         ..Room::default()
     });
-    todo!("fill in: accept loop: accept each connection (log accept errors and go on), print `Connected with ADDR`, and run handle_client(stream, addr, room clone) in a new thread");
+    todo!("fill in: accept loop: accept each connection (on an error, call accept_failed and go on), print `Connected with ADDR`, and run handle_client(stream, addr, room clone) in a new thread");
 }
 
 const USAGE: &str = "Usage: chatroom_server [--host H] [--port P] [--name NAME] [--wire lines|seed]

@@ -147,14 +147,14 @@ fn handshake(
                 println!("{before}");
                 refused |= before.starts_with("ERROR");
             }
-            // BEGIN BLANK: if the server refused the last nickname, ask the user for another one (the prompt `Choose your nickname:`); give up (Ok(None)) when stdin has ended
             if refused {
+                // BEGIN BLANK: the server refused the last nickname: ask the user for another one (the prompt `Choose your nickname:`) and make it `nickname`; give up (Ok(None)) when stdin has ended
                 match ask(input, "Choose your nickname:")? {
                     Some(name) => nickname = name,
                     None => return Ok(None),
                 }
+                // END BLANK
             }
-            // END BLANK
             send_message(stream, &nickname, wire)?;
             continue;
         }

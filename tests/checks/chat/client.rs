@@ -102,6 +102,9 @@ pub(super) fn prompt(ctx: &Ctx) -> Result<(), String> {
 
 pub(super) fn room_messages(ctx: &Ctx) -> Result<(), String> {
     let mut j = joined_client(ctx, 112)?;
+    // A `!` line only updates the map: the next line printed is the chat line after it.
+    j.conn
+        .send(&format!("!{{\"alice\":\"{}\"}}", at(ctx, 112, 2)))?;
     j.conn.send("bob: how are you?")?;
     let line = j.client.expect_line(
         "`incoming msg from chatserver (bob: how are you?)`",
@@ -135,6 +138,29 @@ pub(super) fn lists_users(ctx: &Ctx) -> Result<(), String> {
         WAIT,
         |l| l.contains("alice") && l.contains("bob") && l.contains(&bob),
     )?;
+    // bob leaves and carol comes: the new map replaces the old one.
+    let carol = at(ctx, 114, 4).to_string();
+    j.conn.send(&format!(
+        "!{{\"alice\":\"{}\",\"carol\":\"{carol}\"}}",
+        at(ctx, 114, 2)
+    ))?;
+    j.conn.send("carol: sync")?;
+    j.client
+        .expect_line("`incoming msg from chatserver (carol: sync)`", WAIT, |l| {
+            l.contains("incoming msg from chatserver (carol: sync")
+        })?;
+    j.client.send_line("#ls")?;
+    let listed = j.client.expect_line(
+        &format!("a line listing alice and carol ({carol})"),
+        WAIT,
+        |l| l.contains("alice") && l.contains("carol"),
+    )?;
+    if listed.contains("bob") {
+        return Err(format!(
+            "after a new user list without bob, #ls printed {listed:?}: each `!` line replaces \
+             the whole map"
+        ));
+    }
     Ok(())
 }
 

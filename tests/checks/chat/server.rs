@@ -130,6 +130,8 @@ pub(super) fn refuses_names(ctx: &Ctx) -> Result<(), String> {
             "at@sign",
             "co:lon",
             "!bang",
+            "#hash",
+            "tab\there",
             long.as_str(),
             "alice",
         ] {
@@ -146,6 +148,28 @@ pub(super) fn refuses_names(ctx: &Ctx) -> Result<(), String> {
         let map = map_with(&mut alice, &["alice", "dave"])?;
         if map.get("alice") != Some(&peer_ip(ctx, 105, 2).to_string()) {
             return Err(format!("someone else took alice's entry: {map:?}"));
+        }
+        Ok(())
+    };
+    check().map_err(|e| server.explain(e))
+}
+
+/// A connection that says nothing must not stop the server from serving the next ones: the
+/// name is read in the client's own thread, never in the accept loop.
+pub(super) fn serves_at_once(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = start_server(ctx)?;
+    let check = || -> Result<(), String> {
+        let _silent = LinePeer::connect_from(addr, peer_ip(ctx, 108, 9), "a silent client")?;
+        let mut alice = join(addr, peer_ip(ctx, 108, 2), "alice")
+            .context("while another client was connected but had not sent its name yet")?;
+        let mut bob = join(addr, peer_ip(ctx, 108, 3), "bob")?;
+        map_with(&mut alice, &["alice", "bob"])?;
+        bob.send("still served")?;
+        let got = chat(&mut alice)?;
+        if got.trim_end() != "bob: still served" {
+            return Err(format!(
+                "bob sent `still served` while a silent client was connected; alice got {got:?}"
+            ));
         }
         Ok(())
     };

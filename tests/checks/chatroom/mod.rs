@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 mod client;
 mod questions;
-mod seed;
+pub(super) mod seed;
 mod server;
 
 use client::{

@@ -11,19 +11,19 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Instant;
 
 /// A connection that speaks the seed's bytes.
-pub(super) struct SeedPeer {
+pub(crate) struct SeedPeer {
     stream: TcpStream,
     who: String,
 }
 
 impl SeedPeer {
-    pub(super) fn connect(to: SocketAddr, who: &str) -> Result<SeedPeer, String> {
+    pub(crate) fn connect(to: SocketAddr, who: &str) -> Result<SeedPeer, String> {
         let stream = TcpStream::connect_timeout(&to, WAIT)
             .with_context(|| format!("{who} connecting to the server at {to}"))?;
         SeedPeer::new(stream, who)
     }
 
-    pub(super) fn new(stream: TcpStream, who: &str) -> Result<SeedPeer, String> {
+    pub(crate) fn new(stream: TcpStream, who: &str) -> Result<SeedPeer, String> {
         stream
             .set_nonblocking(false)
             .and_then(|()| stream.set_write_timeout(Some(WAIT)))
@@ -34,7 +34,7 @@ impl SeedPeer {
         })
     }
 
-    pub(super) fn send(&mut self, text: &str) -> Result<(), String> {
+    pub(crate) fn send(&mut self, text: &str) -> Result<(), String> {
         self.stream
             .write_all(text.as_bytes())
             .with_context(|| format!("{} sending {text:?}", self.who))
@@ -42,7 +42,7 @@ impl SeedPeer {
 
     /// Reads until exactly the bytes of `want` came (within [`WAIT`]); anything else, a newline
     /// included, is a failure that shows what came.
-    pub(super) fn expect(&mut self, want: &str) -> Result<(), String> {
+    pub(crate) fn expect(&mut self, want: &str) -> Result<(), String> {
         let deadline = Instant::now() + WAIT;
         let mut got = Vec::new();
         while got.len() < want.len() {
@@ -78,7 +78,7 @@ impl SeedPeer {
     }
 
     /// How many data segments this socket has received so far.
-    pub(super) fn segments(&self) -> Result<u32, String> {
+    pub(crate) fn segments(&self) -> Result<u32, String> {
         data_segments_in(&self.stream)
     }
 }
