@@ -192,12 +192,15 @@ impl Hub {
         }
     }
 
+    /// Queues `line` for every client except the one with id `skip` (if any); returns the names
+    /// of those whose queue is full or closed.
+    fn queue_all(&self, skip: Option<u64>, line: &str) -> Vec<String> {
+        todo!("fill in: for every client but the one whose id is `skip`: queue line (Hub::send), and collect the names of those for which that fails");
+    }
+
     /// Sends `msg` to every client except the one with id `sender`.
     fn broadcast_msg(&mut self, sender: u64, msg: &str) {
-        let mut slow = Vec::new();
-        for (name, client) in &self.clients {
-            todo!("fill in: if client is not the sender, queue msg for it (Hub::send); push its name on `slow` when that fails");
-        }
+        let slow = self.queue_all(Some(sender), msg);
         if !slow.is_empty() {
             self.cut_off(&slow);
             self.broadcast_active_users();
@@ -218,10 +221,7 @@ impl Hub {
                 Wire::Seed => python_json(&users),
             };
             let active_users = format!("!{json}");
-            let mut slow = Vec::new();
-            for (name, client) in &self.clients {
-                todo!("fill in: queue active_users for every client (Hub::send); push the name on `slow` when that fails");
-            }
+            let slow = self.queue_all(None, &active_users);
             if slow.is_empty() {
                 return;
             }

@@ -192,16 +192,23 @@ impl Hub {
         }
     }
 
-    /// Sends `msg` to every client except the one with id `sender`.
-    fn broadcast_msg(&mut self, sender: u64, msg: &str) {
+    /// Queues `line` for every client except the one with id `skip` (if any); returns the names
+    /// of those whose queue is full or closed.
+    fn queue_all(&self, skip: Option<u64>, line: &str) -> Vec<String> {
+        // BEGIN BLANK: for every client but the one whose id is `skip`: queue line (Hub::send), and collect the names of those for which that fails
         let mut slow = Vec::new();
         for (name, client) in &self.clients {
-            // BEGIN BLANK: if client is not the sender, queue msg for it (Hub::send); push its name on `slow` when that fails
-            if client.id != sender && !Hub::send(client, msg) {
+            if Some(client.id) != skip && !Hub::send(client, line) {
                 slow.push(name.clone());
             }
-            // END BLANK
         }
+        slow
+        // END BLANK
+    }
+
+    /// Sends `msg` to every client except the one with id `sender`.
+    fn broadcast_msg(&mut self, sender: u64, msg: &str) {
+        let slow = self.queue_all(Some(sender), msg);
         if !slow.is_empty() {
             self.cut_off(&slow);
             self.broadcast_active_users();
@@ -222,14 +229,7 @@ impl Hub {
                 Wire::Seed => python_json(&users),
             };
             let active_users = format!("!{json}");
-            let mut slow = Vec::new();
-            for (name, client) in &self.clients {
-                // BEGIN BLANK: queue active_users for every client (Hub::send); push the name on `slow` when that fails
-                if !Hub::send(client, &active_users) {
-                    slow.push(name.clone());
-                }
-                // END BLANK
-            }
+            let slow = self.queue_all(None, &active_users);
             if slow.is_empty() {
                 return;
             }
@@ -498,10 +498,9 @@ fn save(path: &Path, users: &BTreeMap<String, Account>) -> io::Result<()> {
     let temporary = folder.join(format!(".{name}.tmp"));
     // BEGIN BLANK: write text to the file `temporary` (create_private), sync it to the disk (sync_all), then rename it to path
     let mut out = create_private(&temporary)?;
-    out.write_all(text.as_bytes())?;
-    out.sync_all()?;
-    drop(out);
-    fs::rename(&temporary, path)?;
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.sync_all())
+        .and_then(|()| fs::rename(&temporary, path))?;
     // END BLANK
     File::open(&folder)?.sync_all()
 }

@@ -5,6 +5,7 @@
 //! must leave in one write, which is counted ([`SeedPeer::segments`]), never guessed.
 
 use super::super::chatroom::seed::SeedPeer;
+use super::client::at;
 use super::{free_udp_port, peer_ip, spawn_client, start_server_with};
 use socklab::grader::{tcp_from, Ctx, StandIn};
 use std::net::{SocketAddr, TcpStream};
@@ -12,7 +13,7 @@ use std::net::{SocketAddr, TcpStream};
 /// The server in seed mode, as two of the course's clients see it.
 pub(super) fn seed_server(ctx: &Ctx) -> Result<(), String> {
     let (server, addr) = start_server_with(ctx, &["--wire", "seed"])?;
-    let (a, b) = (peer_ip(ctx, 131, 2), peer_ip(ctx, 131, 3));
+    let (a, b) = (peer_ip(ctx, 141, 2), peer_ip(ctx, 141, 3));
     let mut amy = SeedPeer::new(tcp_from(addr, a, "amy", None)?, "amy")?;
     amy.send("amy")?;
     // A bare name gets no OK in seed mode: the map comes first, in Python's spelling.
@@ -39,9 +40,9 @@ pub(super) fn seed_server(ctx: &Ctx) -> Result<(), String> {
 
 /// The client in seed mode: its name, then each typed line, in one write each, no newline.
 pub(super) fn seed_client(ctx: &Ctx) -> Result<(), String> {
-    let hub: StandIn<(TcpStream, SocketAddr)> = StandIn::listen((peer_ip(ctx, 132, 1), 0))?;
+    let hub: StandIn<(TcpStream, SocketAddr)> = StandIn::listen((at(ctx, 142, 1), 0))?;
     let udp = free_udp_port()?;
-    let a = peer_ip(ctx, 132, 2);
+    let a = at(ctx, 142, 2);
     let mut client = spawn_client(
         ctx,
         hub.addr(),
