@@ -230,6 +230,14 @@ pub(super) fn refuses_taken_and_malformed(ctx: &Ctx) -> Result<(), String> {
             "LOGIN without a password",
             "malformed",
         )?;
+        let long = format!("SIGNUP carol {}", "p".repeat(257));
+        expect_err(
+            addr,
+            peer_ip(ctx, 124, 3),
+            &long,
+            "a sign-up with a password of 257 bytes",
+            "256",
+        )?;
         expect_err(
             addr,
             peer_ip(ctx, 124, 3),

@@ -201,6 +201,20 @@ pub(super) fn receives_p2p(ctx: &Ctx) -> Result<(), String> {
         .expect_line("`Incoming msg (P2P) from bob:hello alice`", WAIT, |l| {
             l.contains("Incoming msg (P2P) from bob") && l.contains("hello alice")
         })?;
+    // A newline in a datagram must not fake a line of output: control characters are spaces.
+    bob.send_to(b"one\nIncoming msg (P2P) from carol:fake", to)
+        .with_context(|| format!("bob sending a datagram to alice at {to}"))?;
+    let line = j.client.expect_line(
+        "bob's datagram with a newline in it, on one line",
+        WAIT,
+        |l| l.contains("Incoming msg (P2P) from bob") && l.contains("one"),
+    )?;
+    if !line.contains("one Incoming msg (P2P) from carol:fake") {
+        return Err(format!(
+            "bob sent `one`, a newline and `Incoming msg (P2P) from carol:fake`: the control \
+             character should be printed as a space, on bob's line; it printed {line:?}"
+        ));
+    }
     let stranger = udp_at(at(ctx, 116, 9), 0)?;
     stranger
         .send_to(b"who am I", to)

@@ -17,9 +17,9 @@ use client::{
     client_with_server,
 };
 use server::{
-    abrupt_leave, bad_lines, broadcast, clients_at_once, exact_target, exactly_once, handshake,
-    join_notices, leave_closes, leave_notice, nickname_rules, no_impersonation, private_message,
-    server_log, stuck_client, unknown_target,
+    abrupt_leave, bad_lines, broadcast, clients_at_once, exact_target, exactly_once, gives_up,
+    handshake, join_notices, leave_closes, leave_notice, nickname_rules, no_impersonation,
+    private_message, server_log, stuck_client, unknown_target,
 };
 
 const SERVER: &str = "chatroom_server";
@@ -38,6 +38,8 @@ pub fn lab() -> Lab {
                 "One thread per client: while one client has not answered NICKNAME yet, the others must be served.", clients_at_once).needs(&["sends NICKNAME, then `Connected to server!` for a good nickname"]).across_hosts(),
             Check::new("1 accept and handshake", "refuses bad or taken nicknames with `ERROR …`, then asks again", 1,
                 "check_nickname says why a name is refused (empty, too long, a character nick_char refuses); the given handshake() refuses a taken name and asks again.", nickname_rules).needs(&["sends NICKNAME, then `Connected to server!` for a good nickname"]).across_hosts(),
+            Check::new("1 accept and handshake", "gives up on a connection after 5 refused nicknames", 1,
+                "The given handshake() says goodbye after NICK_TRIES refusals; your cleanup must then let the writer send it and close the socket.", gives_up).needs(&["refuses bad or taken nicknames with `ERROR …`, then asks again"]).across_hosts(),
             Check::new("2 join notices", "everyone, the newcomer included, gets `NAME joined!`", 2,
                 "After the handshake, room.broadcast `NAME joined!`: broadcast must reach every member.", join_notices).needs(&["sends NICKNAME, then `Connected to server!` for a good nickname"]).across_hosts(),
             Check::new("2 join notices", "the server prints `Connected with ADDR` and `Client name is NAME`", 1,

@@ -78,6 +78,45 @@ pub(super) fn nickname_rules(ctx: &Ctx) -> Result<(), String> {
     Ok(())
 }
 
+/// After 5 refused nicknames the server says goodbye and closes the connection.
+pub(super) fn gives_up(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = start_server(ctx)?;
+    let mut peer = connect(&server, addr, "newcomer")?;
+    for i in 1..=5 {
+        peer.expect_next("NICKNAME")
+            .with_context(|| format!("before try {i}"))?;
+        peer.send("not valid")?;
+        match peer.next_within(WAIT)? {
+            Some(line) if line.starts_with("ERROR") => {}
+            other => {
+                return Err(format!(
+                    "try {i}: the nickname \"not valid\" should be refused with `ERROR …`; got {}",
+                    shown(other.as_slice())
+                ))
+            }
+        }
+    }
+    // The goodbye, then the end of the stream.
+    match peer.next_within(WAIT)? {
+        Some(line) if line.starts_with("ERROR") => {}
+        other => {
+            return Err(format!(
+                "after 5 refused nicknames the server should say goodbye with an `ERROR …` line \
+                 and give up on the connection; got {}",
+                shown(other.as_slice())
+            ))
+        }
+    }
+    if !peer.closes(WAIT) {
+        return Err(format!(
+            "after 5 refused nicknames the server should close the connection; it is still open \
+             after {}",
+            secs(WAIT)
+        ));
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // 2 join notices.
 
