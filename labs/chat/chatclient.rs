@@ -39,18 +39,12 @@ impl ActiveUsers {
 
     /// Replaces the map with the JSON after the `!` of a server line.
     fn update(&self, json: &str) {
-        match serde_json::from_str::<BTreeMap<String, String>>(json) {
-            Ok(users) => *self.get() = users,
-            Err(e) => log::warn!("ignored a malformed user list from the server ({e})"),
-        }
+        todo!("fill in: parse json as a map name → IP text (serde_json) and make it the active users; a list that does not parse is logged (log::warn!) and ignored");
     }
 
     /// The name registered with `ip`, or `Non-registered`.
     fn name_of(&self, ip: IpAddr) -> String {
-        let ip = ip.to_string();
-        let users = self.get();
-        let found = users.iter().find(|(_, address)| **address == ip);
-        found.map_or("Non-registered".to_string(), |(name, _)| name.clone())
+        todo!("fill in: find the active user whose IP is `ip` (the map holds IPs as text) and give its name; `Non-registered` when there is none");
     }
 }
 
@@ -205,17 +199,7 @@ fn send(
                 continue;
             };
             let receiving_client = receiving_client.trim();
-            let ip = users.get().get(receiving_client).cloned();
-            match ip.map(|ip| ip.parse::<IpAddr>()) {
-                None => println!("{receiving_client} is not registered"),
-                Some(Err(_)) => log::warn!("the server gave {receiving_client} a bad address"),
-                Some(Ok(_)) if msg.len() > MAX_DATAGRAM => {
-                    println!("a message to one user has at most {MAX_DATAGRAM} bytes")
-                }
-                Some(Ok(ip)) => {
-                    todo!("fill in: send msg to (ip, udp_port) from the UDP socket; log a failure with log::warn!");
-                }
-            }
+            todo!("fill in: look receiving_client up in the active users: absent, print `NAME is not registered`; an address that does not parse as an IP is logged; a msg over MAX_DATAGRAM bytes is refused with a line saying so; else send msg over UDP to (that IP, udp_port) and log a failure with log::warn!");
         } else if usr_input.len() > MAX_LINE {
             println!("a message has at most {MAX_LINE} bytes");
         } else if !usr_input.is_empty() {

@@ -192,12 +192,15 @@ impl Hub {
         }
     }
 
+    /// Queues `line` for every client except the one with id `skip` (if any); returns the names
+    /// of those whose queue is full or closed.
+    fn queue_all(&self, skip: Option<u64>, line: &str) -> Vec<String> {
+        todo!("fill in: for every client but the one whose id is `skip`: queue line (Hub::send), and collect the names of those for which that fails");
+    }
+
     /// Sends `msg` to every client except the one with id `sender`.
     fn broadcast_msg(&mut self, sender: u64, msg: &str) {
-        let mut slow = Vec::new();
-        for (name, client) in &self.clients {
-            todo!("fill in: if client is not the sender, queue msg for it (Hub::send); push its name on `slow` when that fails");
-        }
+        let slow = self.queue_all(Some(sender), msg);
         if !slow.is_empty() {
             self.cut_off(&slow);
             self.broadcast_active_users();
@@ -218,10 +221,7 @@ impl Hub {
                 Wire::Seed => python_json(&users),
             };
             let active_users = format!("!{json}");
-            let mut slow = Vec::new();
-            for (name, client) in &self.clients {
-                todo!("fill in: queue active_users for every client (Hub::send); push the name on `slow` when that fails");
-            }
+            let slow = self.queue_all(None, &active_users);
             if slow.is_empty() {
                 return;
             }
@@ -310,9 +310,8 @@ impl Server {
 /// (the client left) or the socket fails. Only this thread writes to the socket after `OK`.
 fn writer(stream: TcpStream, lines: Receiver<String>, wire: Wire) {
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-    for line in lines {
-        todo!("fill in: write line to stream (write_message, with wire); on an error, log it and stop (break)");
-    }
+    todo!("fill in: write each line of the queue `lines`, in order, to stream (write_message, with wire) until one write fails; log that failure (log::info!)");
+    // A failed write (a stuck client's 10 s) also ends the reader thread: the client leaves.
     let _ = stream.shutdown(Shutdown::Both);
 }
 
@@ -321,24 +320,7 @@ fn writer(stream: TcpStream, lines: Receiver<String>, wire: Wire) {
 
 /// Why `name` cannot be used, if it cannot.
 fn check_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("a name cannot be empty".into());
-    }
-    if name.chars().count() > MAX_NAME {
-        return Err(format!("a name has at most {MAX_NAME} characters"));
-    }
-    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("a name cannot contain spaces or control characters".into());
-    }
-    if name.contains(['@', ':']) {
-        return Err("a name cannot contain @ or : (they mark private messages)".into());
-    }
-    if name.starts_with(['!', '#']) {
-        return Err(
-            "a name cannot start with ! or # (they mark the user list and commands)".into(),
-        );
-    }
-    Ok(())
+    todo!("fill in: Err(reason, in words) for a name that is empty, longer than MAX_NAME characters, holds a space or control character, holds @ or :, or starts with ! or #; Ok(()) otherwise");
 }
 
 /// One account as stored: never the password, only its salted PBKDF2 hash.
@@ -425,16 +407,7 @@ impl Accounts {
             iterations: ITERATIONS,
             hash: password::to_hex(&hash),
         };
-        let mut users = self.users();
-        if users.contains_key(name) {
-            return Err(format!("the name {name} is taken by another account"));
-        }
-        users.insert(name.to_string(), account);
-        if let Err(e) = save(&self.path, &users) {
-            users.remove(name);
-            log::error!("could not save {}: {e}", self.path.display());
-            return Err("the server could not save the account".into());
-        }
+        todo!("fill in: hold the accounts lock (self.users()) until the file is saved: refuse a name that has an account (`the name NAME is taken by another account`); insert the account and save the file (save), taking the account out again and answering an error if saving fails (log it with log::error!)");
         log::info!("new account {name}");
         Ok(())
     }
@@ -586,13 +559,7 @@ fn handle_client(stream: TcpStream, address: SocketAddr, server: Arc<Server>) {
         match received {
             Ok(Some(Line::Text(msg))) if msg.trim().is_empty() => {}
             Ok(Some(Line::Text(msg))) => {
-                // Attach the sender's name: the server says who wrote it, not the client.
-                let msg = match wire {
-                    Wire::Lines => format!("{name}: {msg}"),
-                    // The seed's server adds a space after the text.
-                    Wire::Seed => format!("{name}: {msg} "),
-                };
-                todo!("fill in: send msg to every client except this one (Hub::broadcast_msg with this client's id)");
+                todo!("fill in: attach the sender's name (`NAME: text`; in seed mode the seed's `NAME: text ` with a space after the text), then send it to every client except this one (Hub::broadcast_msg with this client's id)");
             }
             Ok(Some(Line::TooLong)) => log::warn!("{name} sent a line over {MAX_LINE} bytes"),
             Ok(Some(Line::NotUtf8)) => log::warn!("{name} sent a line that is not UTF-8"),
@@ -632,13 +599,7 @@ fn server(host: &str, port: u16, accounts: Option<Accounts>, wire: Wire) -> io::
         };
         // Registration happens in the client's own thread: a client that never sends its
         // name must not stop the server from accepting others.
-        let server = Arc::clone(&server);
-        // Builder::spawn reports a failure (too many threads) instead of panicking.
-        let spawned = thread::Builder::new()
-            .spawn(move || handle_client(client_socket, client_address, server));
-        if let Err(e) = spawned {
-            log::warn!("{client_address}: no thread for this client: {e}");
-        }
+        todo!("fill in: run handle_client for this connection in a thread of its own (thread::Builder reports a failure instead of panicking: log it), so that the loop goes back to accept at once");
     }
 }
 

@@ -148,10 +148,7 @@ fn handshake(
                 refused |= before.starts_with("ERROR");
             }
             if refused {
-                match ask(input, "Choose your nickname:")? {
-                    Some(name) => nickname = name,
-                    None => return Ok(None),
-                }
+                todo!("fill in: the server refused the last nickname: ask the user for another one (the prompt `Choose your nickname:`) and make it `nickname`; give up (Ok(None)) when stdin has ended");
             }
             send_message(stream, &nickname, wire)?;
             continue;
@@ -180,20 +177,10 @@ fn client(
     wire: Wire,
 ) -> io::Result<ExitCode> {
     let mut input = io::stdin().lock();
-    let host = match host {
-        Some(h) => h,
-        None => match ask(&mut input, "Enter server IP address:")? {
-            Some(h) => h,
-            None => return Ok(ExitCode::FAILURE),
-        },
-    };
-    let nickname = match nickname {
-        Some(n) => n,
-        None => match ask(&mut input, "Choose your nickname:")? {
-            Some(n) => n,
-            None => return Ok(ExitCode::FAILURE),
-        },
-    };
+    let host: String =
+        todo!("fill in: the --host given, else ask the user for it (ask, with the prompt `Enter server IP address:`); when stdin has ended, return Ok(ExitCode::FAILURE)");
+    let nickname: String =
+        todo!("fill in: the --nickname given, else ask the user (ask, with the prompt `Choose your nickname:`); when stdin has ended, return Ok(ExitCode::FAILURE)");
     let stream: TcpStream =
         todo!("fill in: connect a TCP stream to (host, port)");
     let mut server = BufReader::new(stream.try_clone()?);

@@ -157,18 +157,7 @@ fn nick_char(c: char) -> bool {
 
 /// Why `name` cannot be a nickname, if it cannot.
 fn check_nickname(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("a nickname cannot be empty".into());
-    }
-    if name.chars().count() > MAX_NICK {
-        return Err(format!("a nickname has at most {MAX_NICK} characters"));
-    }
-    if let Some(c) = name.chars().find(|&c| !nick_char(c)) {
-        return Err(format!(
-            "a nickname cannot hold {c:?}: use letters, digits, '_' and '-'"
-        ));
-    }
-    Ok(())
+    todo!("fill in: refuse (Err with the reason, in words) a nickname that is empty, longer than MAX_NICK characters, or holds a character nick_char does not allow; Ok(()) otherwise");
 }
 
 /// Whom a chat text is for: the first word that starts with `@`, up to the first character a
@@ -237,8 +226,10 @@ impl Room {
     }
 
     /// Queues `line` for member `to` only; `false` if no one has that nickname.
+    /// A member whose queue is full is disconnected by `offer`; its own reader thread then
+    /// takes it out of the room and says so.
     fn unicast(&self, to: &str, line: &str) -> bool {
-        todo!("fill in: look `to` up; if absent return false; else offer it `line` (remove it if offer returns false) and return true");
+        todo!("fill in: look `to` up among the members; false if no one has that nickname, else offer it `line` and return true");
     }
 }
 
@@ -338,16 +329,7 @@ fn handshake(
 /// no one can speak as someone else; a prefix with the sender's own name (what the seed's
 /// client sends) is taken off first, so it does not appear twice.
 fn chat(room: &Room, name: &str, me: &Sender<String>, line: &str) {
-    let text = match line.strip_prefix(name).and_then(|r| r.strip_prefix(':')) {
-        Some(rest) => rest.trim_start(),
-        None => line,
-    };
-    if text.trim().is_empty() {
-        return;
-    }
-    let out = format!("{name}: {text}");
-    println!("{out}");
-    todo!("fill in: if private_target(text) names someone, room.unicast `out` to them, and if no one has that name, queue an `ERROR …` line for the sender on `me`; otherwise room.broadcast `out`");
+    todo!("fill in: take a `NAME:` prefix with the sender's own nickname off the line (and the spaces after it); ignore a text that is only blanks; print `NAME: text` and route it: to private_target(text) with room.unicast (if no one has that name, queue an `ERROR …` line for the sender on `me`), else to everyone with room.broadcast");
 }
 
 /// Everything about one client, from its connection to its departure (its reader thread).
@@ -379,7 +361,15 @@ fn handle_client(stream: TcpStream, who: SocketAddr, room: Arc<Room>) {
 
     todo!("fill in: read loop: read_message (with room.wire) until a clean end (Ok(None)) or an I/O error (log it); pass each line to chat(); log a line that is too long or not UTF-8, tell the sender with an `ERROR …` line, and go on");
 
-    todo!("fill in: cleanup: room.leave(name, id), broadcast and print `NAME left!`, then drop tx (the writer sends what is queued and stops) and join the writer");
+    todo!("fill in: cleanup: room.leave(name, id), broadcast and print `NAME left!`, then close this client's queue (drop tx): the writer sends what is queued and stops");
+    let _ = writer.join();
+}
+
+/// After a failed `accept` (out of file descriptors, for example): logs it and gives the other
+/// connections a moment to end, rather than spinning.
+fn accept_failed(e: &io::Error) {
+    log::warn!("accept failed: {e}");
+    thread::sleep(Duration::from_millis(50));
 }
 
 fn server(host: &str, port: u16, name: &str, wire: Wire) -> io::Result<()> {
@@ -389,7 +379,7 @@ fn server(host: &str, port: u16, name: &str, wire: Wire) -> io::Result<()> {
         wire,
         ..Room::default()
     });
-    todo!("fill in: accept loop: accept each connection (log accept errors and go on), print `Connected with ADDR`, and run handle_client(stream, addr, room clone) in a new thread");
+    todo!("fill in: accept loop: accept each connection (on an error, call accept_failed and go on), print `Connected with ADDR`, and run handle_client(stream, addr, room clone) in a new thread");
 }
 
 const USAGE: &str = "Usage: chatroom_server [--host H] [--port P] [--name NAME] [--wire lines|seed]

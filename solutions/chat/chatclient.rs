@@ -39,18 +39,22 @@ impl ActiveUsers {
 
     /// Replaces the map with the JSON after the `!` of a server line.
     fn update(&self, json: &str) {
+        // BEGIN BLANK: parse json as a map name → IP text (serde_json) and make it the active users; a list that does not parse is logged (log::warn!) and ignored
         match serde_json::from_str::<BTreeMap<String, String>>(json) {
             Ok(users) => *self.get() = users,
             Err(e) => log::warn!("ignored a malformed user list from the server ({e})"),
         }
+        // END BLANK
     }
 
     /// The name registered with `ip`, or `Non-registered`.
     fn name_of(&self, ip: IpAddr) -> String {
+        // BEGIN BLANK: find the active user whose IP is `ip` (the map holds IPs as text) and give its name; `Non-registered` when there is none
         let ip = ip.to_string();
         let users = self.get();
         let found = users.iter().find(|(_, address)| **address == ip);
         found.map_or("Non-registered".to_string(), |(name, _)| name.clone())
+        // END BLANK
     }
 }
 
@@ -218,6 +222,7 @@ fn send(
                 continue;
             };
             let receiving_client = receiving_client.trim();
+            // BEGIN BLANK: look receiving_client up in the active users: absent, print `NAME is not registered`; an address that does not parse as an IP is logged; a msg over MAX_DATAGRAM bytes is refused with a line saying so; else send msg over UDP to (that IP, udp_port) and log a failure with log::warn!
             let ip = users.get().get(receiving_client).cloned();
             match ip.map(|ip| ip.parse::<IpAddr>()) {
                 None => println!("{receiving_client} is not registered"),
@@ -226,13 +231,12 @@ fn send(
                     println!("a message to one user has at most {MAX_DATAGRAM} bytes")
                 }
                 Some(Ok(ip)) => {
-                    // BEGIN BLANK: send msg to (ip, udp_port) from the UDP socket; log a failure with log::warn!
                     if let Err(e) = udp.send_to(msg.as_bytes(), (ip, udp_port)) {
                         log::warn!("could not send to {receiving_client}: {e}");
                     }
-                    // END BLANK
                 }
             }
+            // END BLANK
         } else if usr_input.len() > MAX_LINE {
             println!("a message has at most {MAX_LINE} bytes");
         } else if !usr_input.is_empty() {

@@ -192,16 +192,23 @@ impl Hub {
         }
     }
 
-    /// Sends `msg` to every client except the one with id `sender`.
-    fn broadcast_msg(&mut self, sender: u64, msg: &str) {
+    /// Queues `line` for every client except the one with id `skip` (if any); returns the names
+    /// of those whose queue is full or closed.
+    fn queue_all(&self, skip: Option<u64>, line: &str) -> Vec<String> {
+        // BEGIN BLANK: for every client but the one whose id is `skip`: queue line (Hub::send), and collect the names of those for which that fails
         let mut slow = Vec::new();
         for (name, client) in &self.clients {
-            // BEGIN BLANK: if client is not the sender, queue msg for it (Hub::send); push its name on `slow` when that fails
-            if client.id != sender && !Hub::send(client, msg) {
+            if Some(client.id) != skip && !Hub::send(client, line) {
                 slow.push(name.clone());
             }
-            // END BLANK
         }
+        slow
+        // END BLANK
+    }
+
+    /// Sends `msg` to every client except the one with id `sender`.
+    fn broadcast_msg(&mut self, sender: u64, msg: &str) {
+        let slow = self.queue_all(Some(sender), msg);
         if !slow.is_empty() {
             self.cut_off(&slow);
             self.broadcast_active_users();
@@ -222,14 +229,7 @@ impl Hub {
                 Wire::Seed => python_json(&users),
             };
             let active_users = format!("!{json}");
-            let mut slow = Vec::new();
-            for (name, client) in &self.clients {
-                // BEGIN BLANK: queue active_users for every client (Hub::send); push the name on `slow` when that fails
-                if !Hub::send(client, &active_users) {
-                    slow.push(name.clone());
-                }
-                // END BLANK
-            }
+            let slow = self.queue_all(None, &active_users);
             if slow.is_empty() {
                 return;
             }
@@ -318,14 +318,15 @@ impl Server {
 /// (the client left) or the socket fails. Only this thread writes to the socket after `OK`.
 fn writer(stream: TcpStream, lines: Receiver<String>, wire: Wire) {
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-    for line in lines {
-        // BEGIN BLANK: write line to stream (write_message, with wire); on an error, log it and stop (break)
-        if let Err(e) = write_message(&stream, &line, wire) {
-            log::info!("could not write to a client: {e}");
-            break;
-        }
-        // END BLANK
+    // BEGIN BLANK: write each line of the queue `lines`, in order, to stream (write_message, with wire) until one write fails; log that failure (log::info!)
+    let sent = lines
+        .iter()
+        .try_for_each(|line| write_message(&stream, &line, wire));
+    if let Err(e) = sent {
+        log::info!("could not write to a client: {e}");
     }
+    // END BLANK
+    // A failed write (a stuck client's 10 s) also ends the reader thread: the client leaves.
     let _ = stream.shutdown(Shutdown::Both);
 }
 
@@ -334,6 +335,7 @@ fn writer(stream: TcpStream, lines: Receiver<String>, wire: Wire) {
 
 /// Why `name` cannot be used, if it cannot.
 fn check_name(name: &str) -> Result<(), String> {
+    // BEGIN BLANK: Err(reason, in words) for a name that is empty, longer than MAX_NAME characters, holds a space or control character, holds @ or :, or starts with ! or #; Ok(()) otherwise
     if name.is_empty() {
         return Err("a name cannot be empty".into());
     }
@@ -352,6 +354,7 @@ fn check_name(name: &str) -> Result<(), String> {
         );
     }
     Ok(())
+    // END BLANK
 }
 
 /// One account as stored: never the password, only its salted PBKDF2 hash.
@@ -441,6 +444,7 @@ impl Accounts {
             iterations: ITERATIONS,
             hash: password::to_hex(&hash),
         };
+        // BEGIN BLANK: hold the accounts lock (self.users()) until the file is saved: refuse a name that has an account (`the name NAME is taken by another account`); insert the account and save the file (save), taking the account out again and answering an error if saving fails (log it with log::error!)
         let mut users = self.users();
         if users.contains_key(name) {
             return Err(format!("the name {name} is taken by another account"));
@@ -451,6 +455,7 @@ impl Accounts {
             log::error!("could not save {}: {e}", self.path.display());
             return Err("the server could not save the account".into());
         }
+        // END BLANK
         log::info!("new account {name}");
         Ok(())
     }
@@ -493,10 +498,9 @@ fn save(path: &Path, users: &BTreeMap<String, Account>) -> io::Result<()> {
     let temporary = folder.join(format!(".{name}.tmp"));
     // BEGIN BLANK: write text to the file `temporary` (create_private), sync it to the disk (sync_all), then rename it to path
     let mut out = create_private(&temporary)?;
-    out.write_all(text.as_bytes())?;
-    out.sync_all()?;
-    drop(out);
-    fs::rename(&temporary, path)?;
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.sync_all())
+        .and_then(|()| fs::rename(&temporary, path))?;
     // END BLANK
     File::open(&folder)?.sync_all()
 }
@@ -612,13 +616,13 @@ fn handle_client(stream: TcpStream, address: SocketAddr, server: Arc<Server>) {
         match received {
             Ok(Some(Line::Text(msg))) if msg.trim().is_empty() => {}
             Ok(Some(Line::Text(msg))) => {
-                // Attach the sender's name: the server says who wrote it, not the client.
+                // BEGIN BLANK: attach the sender's name (`NAME: text`; in seed mode the seed's `NAME: text ` with a space after the text), then send it to every client except this one (Hub::broadcast_msg with this client's id)
+                // The server says who wrote it, not the client.
                 let msg = match wire {
                     Wire::Lines => format!("{name}: {msg}"),
                     // The seed's server adds a space after the text.
                     Wire::Seed => format!("{name}: {msg} "),
                 };
-                // BEGIN BLANK: send msg to every client except this one (Hub::broadcast_msg with this client's id)
                 server.hub().broadcast_msg(id, &msg);
                 // END BLANK
             }
@@ -660,13 +664,14 @@ fn server(host: &str, port: u16, accounts: Option<Accounts>, wire: Wire) -> io::
         };
         // Registration happens in the client's own thread: a client that never sends its
         // name must not stop the server from accepting others.
+        // BEGIN BLANK: run handle_client for this connection in a thread of its own (thread::Builder reports a failure instead of panicking: log it), so that the loop goes back to accept at once
         let server = Arc::clone(&server);
-        // Builder::spawn reports a failure (too many threads) instead of panicking.
         let spawned = thread::Builder::new()
             .spawn(move || handle_client(client_socket, client_address, server));
         if let Err(e) = spawned {
             log::warn!("{client_address}: no thread for this client: {e}");
         }
+        // END BLANK
     }
 }
 

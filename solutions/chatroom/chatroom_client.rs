@@ -148,10 +148,12 @@ fn handshake(
                 refused |= before.starts_with("ERROR");
             }
             if refused {
+                // BEGIN BLANK: the server refused the last nickname: ask the user for another one (the prompt `Choose your nickname:`) and make it `nickname`; give up (Ok(None)) when stdin has ended
                 match ask(input, "Choose your nickname:")? {
                     Some(name) => nickname = name,
                     None => return Ok(None),
                 }
+                // END BLANK
             }
             send_message(stream, &nickname, wire)?;
             continue;
@@ -197,20 +199,26 @@ fn client(
     wire: Wire,
 ) -> io::Result<ExitCode> {
     let mut input = io::stdin().lock();
-    let host = match host {
-        Some(h) => h,
-        None => match ask(&mut input, "Enter server IP address:")? {
+    let host: String =
+        /* BLANK: the --host given, else ask the user for it (ask, with the prompt `Enter server IP address:`); when stdin has ended, return Ok(ExitCode::FAILURE) */
+        match host {
             Some(h) => h,
-            None => return Ok(ExitCode::FAILURE),
-        },
-    };
-    let nickname = match nickname {
-        Some(n) => n,
-        None => match ask(&mut input, "Choose your nickname:")? {
+            None => match ask(&mut input, "Enter server IP address:")? {
+                Some(h) => h,
+                None => return Ok(ExitCode::FAILURE),
+            },
+        }
+        /* END */;
+    let nickname: String =
+        /* BLANK: the --nickname given, else ask the user (ask, with the prompt `Choose your nickname:`); when stdin has ended, return Ok(ExitCode::FAILURE) */
+        match nickname {
             Some(n) => n,
-            None => return Ok(ExitCode::FAILURE),
-        },
-    };
+            None => match ask(&mut input, "Choose your nickname:")? {
+                Some(n) => n,
+                None => return Ok(ExitCode::FAILURE),
+            },
+        }
+        /* END */;
     let stream: TcpStream =
         /* BLANK: connect a TCP stream to (host, port) */ TcpStream::connect((host.as_str(), port))? /* END */;
     let mut server = BufReader::new(stream.try_clone()?);

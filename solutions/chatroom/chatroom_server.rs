@@ -157,6 +157,7 @@ fn nick_char(c: char) -> bool {
 
 /// Why `name` cannot be a nickname, if it cannot.
 fn check_nickname(name: &str) -> Result<(), String> {
+    // BEGIN BLANK: refuse (Err with the reason, in words) a nickname that is empty, longer than MAX_NICK characters, or holds a character nick_char does not allow; Ok(()) otherwise
     if name.is_empty() {
         return Err("a nickname cannot be empty".into());
     }
@@ -169,6 +170,7 @@ fn check_nickname(name: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+    // END BLANK
 }
 
 /// Whom a chat text is for: the first word that starts with `@`, up to the first character a
@@ -240,16 +242,17 @@ impl Room {
     }
 
     /// Queues `line` for member `to` only; `false` if no one has that nickname.
+    /// A member whose queue is full is disconnected by `offer`; its own reader thread then
+    /// takes it out of the room and says so.
     fn unicast(&self, to: &str, line: &str) -> bool {
-        // BEGIN BLANK: look `to` up; if absent return false; else offer it `line` (remove it if offer returns false) and return true
-        let mut members = self.members();
-        let Some(member) = members.get(to) else {
-            return false;
-        };
-        if !offer(to, member, line) {
-            members.remove(to);
+        // BEGIN BLANK: look `to` up among the members; false if no one has that nickname, else offer it `line` and return true
+        match self.members().get(to) {
+            Some(member) => {
+                offer(to, member, line);
+                true
+            }
+            None => false,
         }
-        true
         // END BLANK
     }
 }
@@ -350,6 +353,7 @@ fn handshake(
 /// no one can speak as someone else; a prefix with the sender's own name (what the seed's
 /// client sends) is taken off first, so it does not appear twice.
 fn chat(room: &Room, name: &str, me: &Sender<String>, line: &str) {
+    // BEGIN BLANK: take a `NAME:` prefix with the sender's own nickname off the line (and the spaces after it); ignore a text that is only blanks; print `NAME: text` and route it: to private_target(text) with room.unicast (if no one has that name, queue an `ERROR …` line for the sender on `me`), else to everyone with room.broadcast
     let text = match line.strip_prefix(name).and_then(|r| r.strip_prefix(':')) {
         Some(rest) => rest.trim_start(),
         None => line,
@@ -359,7 +363,6 @@ fn chat(room: &Room, name: &str, me: &Sender<String>, line: &str) {
     }
     let out = format!("{name}: {text}");
     println!("{out}");
-    // BEGIN BLANK: if private_target(text) names someone, room.unicast `out` to them, and if no one has that name, queue an `ERROR …` line for the sender on `me`; otherwise room.broadcast `out`
     match private_target(text) {
         Some(to) => {
             if !room.unicast(to, &out) {
@@ -421,29 +424,36 @@ fn handle_client(stream: TcpStream, who: SocketAddr, room: Arc<Room>) {
     let _ = tx.try_send("Connected to server!".into());
 
     // BEGIN BLANK: read loop: read_message (with room.wire) until a clean end (Ok(None)) or an I/O error (log it); pass each line to chat(); log a line that is too long or not UTF-8, tell the sender with an `ERROR …` line, and go on
-    loop {
+    let end: io::Result<()> = loop {
         match read_message(&mut reader, room.wire) {
             Ok(Some(line)) => chat(&room, &name, &tx, &line),
-            Ok(None) => break,
-            Err(LineError::Io(e)) => {
-                log::warn!("{name} ({who}): connection lost: {e}");
-                break;
-            }
+            Ok(None) => break Ok(()),
+            Err(LineError::Io(e)) => break Err(e),
             Err(bad) => {
                 log::warn!("{name} ({who}): dropped a line: {bad}");
                 let _ = tx.try_send(format!("ERROR {bad}; it was dropped"));
             }
         }
+    };
+    if let Err(e) = end {
+        log::warn!("{name} ({who}): connection lost: {e}");
     }
     // END BLANK
 
-    // BEGIN BLANK: cleanup: room.leave(name, id), broadcast and print `NAME left!`, then drop tx (the writer sends what is queued and stops) and join the writer
+    // BEGIN BLANK: cleanup: room.leave(name, id), broadcast and print `NAME left!`, then close this client's queue (drop tx): the writer sends what is queued and stops
     room.leave(&name, id);
     room.broadcast(&format!("{name} left!"));
     println!("{name} left!");
     drop(tx);
-    let _ = writer.join();
     // END BLANK
+    let _ = writer.join();
+}
+
+/// After a failed `accept` (out of file descriptors, for example): logs it and gives the other
+/// connections a moment to end, rather than spinning.
+fn accept_failed(e: &io::Error) {
+    log::warn!("accept failed: {e}");
+    thread::sleep(Duration::from_millis(50));
 }
 
 fn server(host: &str, port: u16, name: &str, wire: Wire) -> io::Result<()> {
@@ -453,14 +463,12 @@ fn server(host: &str, port: u16, name: &str, wire: Wire) -> io::Result<()> {
         wire,
         ..Room::default()
     });
-    // BEGIN BLANK: accept loop: accept each connection (log accept errors and go on), print `Connected with ADDR`, and run handle_client(stream, addr, room clone) in a new thread
+    // BEGIN BLANK: accept loop: accept each connection (on an error, call accept_failed and go on), print `Connected with ADDR`, and run handle_client(stream, addr, room clone) in a new thread
     loop {
         let (stream, addr) = match listener.accept() {
             Ok(conn) => conn,
             Err(e) => {
-                log::warn!("accept failed: {e}");
-                // Out of file descriptors, for example: give the others a moment to leave.
-                thread::sleep(Duration::from_millis(50));
+                accept_failed(&e);
                 continue;
             }
         };

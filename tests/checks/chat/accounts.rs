@@ -8,6 +8,7 @@ use super::{answer, chat, free_udp_port, map, map_with, peer_ip, ANSWER_WAIT, CL
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use socklab::grader::{Context, Ctx, LinePeer, Program, WAIT};
+use std::fs;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};
@@ -229,6 +230,14 @@ pub(super) fn refuses_taken_and_malformed(ctx: &Ctx) -> Result<(), String> {
             "LOGIN without a password",
             "malformed",
         )?;
+        let long = format!("SIGNUP carol {}", "p".repeat(257));
+        expect_err(
+            addr,
+            peer_ip(ctx, 124, 3),
+            &long,
+            "a sign-up with a password of 257 bytes",
+            "256",
+        )?;
         expect_err(
             addr,
             peer_ip(ctx, 124, 3),
@@ -449,4 +458,33 @@ pub(super) fn corrupt_file_stops(ctx: &Ctx) -> Result<(), String> {
         return Err("the damaged users file was changed; it must be left as it was".into());
     }
     Ok(())
+}
+
+/// `OK` only once the account is on disk: a sign-up whose file cannot be written is refused,
+/// and leaves no account behind (in memory either), and the server goes on.
+pub(super) fn unsaved_signup_refused(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr, path) = users_server(ctx)?;
+    let check = || -> Result<(), String> {
+        // A folder where the users file goes: renaming the new file onto it fails.
+        fs::create_dir(&path).context("making a folder where the users file goes")?;
+        expect_err(
+            addr,
+            peer_ip(ctx, 129, 2),
+            "SIGNUP alice pw1",
+            "a sign-up whose users file cannot be written (a folder is in its place)",
+            "",
+        )?;
+        expect_err(
+            addr,
+            peer_ip(ctx, 129, 2),
+            "LOGIN alice pw1",
+            "a login to an account whose sign-up could not be saved",
+            "unknown",
+        )?;
+        fs::remove_dir(&path).context("removing the folder again")?;
+        expect_ok(addr, peer_ip(ctx, 129, 3), "SIGNUP bob pw2")
+            .context("once the file can be written again, a sign-up should work")?;
+        Ok(())
+    };
+    check().map_err(|e| server.explain(e))
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 /// Who is at 127.0.`net`.`host` on loopback, across netlab's hosts: .2 is the client under
 /// test (webserver, where the student's programs run), .3 is bob (client2), and the test
 /// server (.1) and strangers are on client1.
-fn at(ctx: &Ctx, net: u8, host: u8) -> IpAddr {
+pub(super) fn at(ctx: &Ctx, net: u8, host: u8) -> IpAddr {
     let on = match host {
         2 => "webserver",
         3 => "client2",
@@ -102,6 +102,9 @@ pub(super) fn prompt(ctx: &Ctx) -> Result<(), String> {
 
 pub(super) fn room_messages(ctx: &Ctx) -> Result<(), String> {
     let mut j = joined_client(ctx, 112)?;
+    // A `!` line only updates the map: the next line printed is the chat line after it.
+    j.conn
+        .send(&format!("!{{\"alice\":\"{}\"}}", at(ctx, 112, 2)))?;
     j.conn.send("bob: how are you?")?;
     let line = j.client.expect_line(
         "`incoming msg from chatserver (bob: how are you?)`",
@@ -135,6 +138,29 @@ pub(super) fn lists_users(ctx: &Ctx) -> Result<(), String> {
         WAIT,
         |l| l.contains("alice") && l.contains("bob") && l.contains(&bob),
     )?;
+    // bob leaves and carol comes: the new map replaces the old one.
+    let carol = at(ctx, 114, 4).to_string();
+    j.conn.send(&format!(
+        "!{{\"alice\":\"{}\",\"carol\":\"{carol}\"}}",
+        at(ctx, 114, 2)
+    ))?;
+    j.conn.send("carol: sync")?;
+    j.client
+        .expect_line("`incoming msg from chatserver (carol: sync)`", WAIT, |l| {
+            l.contains("incoming msg from chatserver (carol: sync")
+        })?;
+    j.client.send_line("#ls")?;
+    let listed = j.client.expect_line(
+        &format!("a line listing alice and carol ({carol})"),
+        WAIT,
+        |l| l.contains("alice") && l.contains("carol"),
+    )?;
+    if listed.contains("bob") {
+        return Err(format!(
+            "after a new user list without bob, #ls printed {listed:?}: each `!` line replaces \
+             the whole map"
+        ));
+    }
     Ok(())
 }
 
@@ -175,6 +201,20 @@ pub(super) fn receives_p2p(ctx: &Ctx) -> Result<(), String> {
         .expect_line("`Incoming msg (P2P) from bob:hello alice`", WAIT, |l| {
             l.contains("Incoming msg (P2P) from bob") && l.contains("hello alice")
         })?;
+    // A newline in a datagram must not fake a line of output: control characters are spaces.
+    bob.send_to(b"one\nIncoming msg (P2P) from carol:fake", to)
+        .with_context(|| format!("bob sending a datagram to alice at {to}"))?;
+    let line = j.client.expect_line(
+        "bob's datagram with a newline in it, on one line",
+        WAIT,
+        |l| l.contains("Incoming msg (P2P) from bob") && l.contains("one"),
+    )?;
+    if !line.contains("one Incoming msg (P2P) from carol:fake") {
+        return Err(format!(
+            "bob sent `one`, a newline and `Incoming msg (P2P) from carol:fake`: the control \
+             character should be printed as a space, on bob's line; it printed {line:?}"
+        ));
+    }
     let stranger = udp_at(at(ctx, 116, 9), 0)?;
     stranger
         .send_to(b"who am I", to)
@@ -320,6 +360,80 @@ pub(super) fn refuses_unusable_addresses(ctx: &Ctx) -> Result<(), String> {
             "UDP port {}:{udp_port} was taken by another program: the client should exit non-zero",
             at(ctx, 131, 2)
         ));
+    }
+    Ok(())
+}
+
+/// Nothing listens at the server's address: the client says it cannot connect (naming the
+/// address) and exits non-zero, instead of failing later on a socket that never connected.
+pub(super) fn no_server(ctx: &Ctx) -> Result<(), String> {
+    // A port that was free a moment ago: nothing listens there.
+    let ip = at(ctx, 143, 1);
+    let listener = socklab::grader::hosts::at(ip, || std::net::TcpListener::bind((ip, 0)))
+        .context("binding a test port")?;
+    let addr = listener.local_addr().context("reading the test port")?;
+    drop(listener);
+    let client = spawn_client(
+        ctx,
+        addr,
+        at(ctx, 143, 2),
+        free_udp_port()?,
+        &["--name", "alice"],
+    )?;
+    let (lines, status) = client.finish(WAIT)?;
+    let stderr = client.stderr();
+    let said = lines
+        .iter()
+        .map(String::as_str)
+        .chain(stderr.lines())
+        .any(|l| l.contains("connect") && l.contains(&addr.to_string()));
+    if status.success() || !said {
+        return Err(format!(
+            "no server listens at {addr}: the client should say it could not connect to {addr} \
+             and exit non-zero; it printed {lines:?} and {}",
+            if status.success() {
+                "exited with success"
+            } else {
+                "exited with an error"
+            }
+        ));
+    }
+    Ok(())
+}
+
+/// Two clients on one address, each with its own P2P port, both connect: `--bind` chooses the
+/// source address only, and the system picks a free source port for each connection.
+pub(super) fn two_on_one_address(ctx: &Ctx) -> Result<(), String> {
+    let server = StandIn::listen((at(ctx, 144, 1), 0))?;
+    let bind = at(ctx, 144, 2);
+    let mut clients = Vec::new();
+    for name in ["alice", "bob"] {
+        let client = spawn_client(
+            ctx,
+            server.addr(),
+            bind,
+            free_udp_port()?,
+            &["--name", name],
+        )?;
+        let (mut conn, from) = accept(&server, &client).map_err(|e| {
+            format!(
+                "{name} (with --bind {bind}, while another client of that address was connected) \
+                 did not connect: {e}; bind the TCP socket to port 0, so that the system picks \
+                 a free port for each connection"
+            )
+        })?;
+        let first = conn
+            .line()
+            .with_context(|| format!("{name}'s first line"))?;
+        if first.trim() != name {
+            return Err(format!(
+                "{name}'s first line should be its name, was {first:?}"
+            ));
+        }
+        clients.push((client, conn, from));
+    }
+    if clients[0].2 == clients[1].2 {
+        return Err(format!("both clients connected from {}", clients[0].2));
     }
     Ok(())
 }

@@ -17,6 +17,7 @@
 mod accounts;
 mod client;
 mod questions;
+mod seed;
 mod server;
 
 use socklab::grader::{hosts, secs, Check, Context, Ctx, Lab, LinePeer, Program, WAIT};
@@ -42,31 +43,41 @@ pub fn lab() -> Lab {
             Check::new("1 server", "registers names and sends everyone `!` + the JSON map name → IP", 3,
                 "Read the first line as the name, then queue `!{…}` for every client (broadcast_active_users).", server::registers).across_hosts(),
             Check::new("1 server", "relays a chat line to every other client as `NAME: text`", 3,
-                "Read lines in the client's thread and broadcast `NAME: text` to every client but the sender.", server::relays).across_hosts(),
+                "Read lines in the client's thread; the server writes the `NAME: ` prefix itself and broadcasts to every client but the sender (compare ids).", server::relays).needs(&["registers names and sends everyone `!` + the JSON map name → IP"]).across_hosts(),
             Check::new("1 server", "announces departures, clean or abrupt, with the updated map", 2,
-                "At end of stream or a read error, remove the client (Server::leave) and broadcast the map again.", server::departures).across_hosts(),
+                "At end of stream or a read error, remove the client (Server::leave) and broadcast the map again.", server::departures).needs(&["registers names and sends everyone `!` + the JSON map name → IP"]).across_hosts(),
             Check::new("1 server", "refuses empty, long, spaced, @/: and taken names with `ERR reason`", 2,
-                "check_name() and join() refuse; register() answers `ERR reason`.", server::refuses_names).across_hosts(),
+                "check_name says why a name breaks the rules (length, spaces and control characters, @ and :, a leading ! or #); join() refuses a taken one.", server::refuses_names).needs(&["registers names and sends everyone `!` + the JSON map name → IP"]).across_hosts(),
+            Check::new("1 server", "a client that has not sent its name yet does not hold up the others", 1,
+                "Registration happens in the client's own thread: the accept loop must go back to accept at once.", server::serves_at_once).needs(&["registers names and sends everyone `!` + the JSON map name → IP"]).across_hosts(),
+            Check::new("1 server", "`--wire seed`: the course's bytes (no OK, Python's map, `NAME: text `), one message per write", 1,
+                "In seed mode every message is one read and one write: read with read_framed(…, wire) and let the writer frame with wire.", seed::seed_server).needs(&["relays a chat line to every other client as `NAME: text`"]).across_hosts(),
             Check::new("1 server", "a client that never reads does not stall the others", 2,
-                "Queue lines with try_send to each client's writer thread; never write to a socket in the broadcast loop; a client whose queue is full is cut off.", server::slow_client).limit(20).across_hosts(),
+                "Queue lines with try_send to each client's writer thread; never write to a socket in the broadcast loop; a client whose queue is full is cut off.", server::slow_client).limit(20).needs(&["relays a chat line to every other client as `NAME: text`"]).across_hosts(),
             Check::new("1 server", "survives an overlong line and invalid UTF-8", 1,
-                "read_message skips lines over MAX_LINE and reports non-UTF-8 ones; log them and keep reading.", server::survives_garbage).across_hosts(),
+                "read_message skips lines over MAX_LINE and reports non-UTF-8 ones; log them and keep reading.", server::survives_garbage).needs(&["registers names and sends everyone `!` + the JSON map name → IP"]).across_hosts(),
             Check::new("2 client", "asks for a name with the seed's prompt and sends it first", 2,
                 "Resolve the server, connect, then send the name typed at the prompt as the first line.", client::prompt).across_hosts(),
             Check::new("2 client", "prints room messages as `incoming msg from chatserver (…)`", 2,
-                "In receive_tcp, read lines; `!` lines update the active users, the rest are printed.", client::room_messages).across_hosts(),
+                "In receive_tcp, read lines; `!` lines update the active users, the rest are printed.", client::room_messages).needs(&["asks for a name with the seed's prompt and sends it first"]).across_hosts(),
             Check::new("2 client", "sends a typed line to the room over TCP", 2,
-                "A line that is not `#ls` and does not start with @ goes to the server with send_line.", client::sends_to_room).across_hosts(),
+                "A line that is not `#ls` and does not start with @ goes to the server with send_line.", client::sends_to_room).needs(&["asks for a name with the seed's prompt and sends it first"]).across_hosts(),
             Check::new("2 client", "`#ls` prints the active users from the last `!` map", 1,
-                "Keep the map from the latest `!` line; #ls prints it.", client::lists_users).across_hosts(),
+                "Each `!` line replaces the whole map (update); #ls prints the latest one.", client::lists_users).needs(&["prints room messages as `incoming msg from chatserver (…)`"]).across_hosts(),
             Check::new("2 client", "`@NAME: text` goes over UDP to NAME's IP, from the shared port", 3,
-                "Bind the UDP socket to (your IP, --udp-port); send_to (NAME's IP, --udp-port).", client::sends_p2p).across_hosts(),
+                "Bind the UDP socket to (your IP, --udp-port); send_to (NAME's IP, --udp-port).", client::sends_p2p).needs(&["prints room messages as `incoming msg from chatserver (…)`"]).across_hosts(),
             Check::new("2 client", "prints P2P datagrams with the sender's name, or Non-registered", 2,
-                "recv_from gives the sender's address; look its IP up in the map.", client::receives_p2p).across_hosts(),
+                "recv_from gives the sender's address; name_of looks its IP up among the map's values.", client::receives_p2p).needs(&["prints room messages as `incoming msg from chatserver (…)`"]).across_hosts(),
             Check::new("2 client", "`@NAME` for someone not in the map prints `NAME is not registered`", 1,
-                "Look the name up in the active users before sending.", client::unknown_user).across_hosts(),
+                "Look the name up in the active users before sending; no entry, no datagram.", client::unknown_user).needs(&["prints room messages as `incoming msg from chatserver (…)`"]).across_hosts(),
+            Check::new("2 client", "`--wire seed`: the name and each typed line in one write, without a newline", 1,
+                "Send every message with send_message(…, wire): one write, framed as --wire says.", seed::seed_client).needs(&["sends a typed line to the room over TCP"]).across_hosts(),
             Check::new("2 client", "two built clients chat through the built server, and P2P", 2,
-                "Run it by hand: one server and two clients with --bind 127.0.0.2 and 127.0.0.3.", client::end_to_end).limit(15).across_hosts(),
+                "Run it by hand: one server and two clients with --bind 127.0.0.2 and 127.0.0.3.", client::end_to_end).limit(15).needs(&["relays a chat line to every other client as `NAME: text`", "sends a typed line to the room over TCP"]).across_hosts(),
+            Check::new("2 client", "no server at the address: says it cannot connect and exits non-zero", 1,
+                "A failed connect is an error: return it (the given code names the server in the message).", client::no_server).needs(&["asks for a name with the seed's prompt and sends it first"]).across_hosts(),
+            Check::new("2 client", "two clients with one --bind address (and two P2P ports) both connect", 1,
+                "--bind chooses the TCP socket's address only: bind it to (ip, port 0), so that the system picks a free port.", client::two_on_one_address).needs(&["asks for a name with the seed's prompt and sends it first"]).across_hosts(),
             Check::new("2 client", "a --bind address or UDP port it cannot use is an error, not ignored", 1,
                 "Every socket call can fail: what do your bind calls do with their errors?", client::refuses_unusable_addresses).across_hosts(),
     ])
@@ -75,19 +86,21 @@ pub fn lab() -> Lab {
             Check::new("Q2 accounts", "SIGNUP creates an account and joins; LOGIN joins again later", 2,
                 "With --users, the first line is SIGNUP NAME PASSWORD or LOGIN NAME PASSWORD; answer OK or ERR.", accounts::signup_then_login).limit(15).across_hosts(),
             Check::new("Q2 accounts", "the client signs up with --signup and logs in with --password", 1,
-                "The client sends SIGNUP or LOGIN with the name and password instead of the bare name.", accounts::client_signs_up_and_logs_in).limit(15).across_hosts(),
+                "The client sends SIGNUP or LOGIN with the name and password instead of the bare name.", accounts::client_signs_up_and_logs_in).limit(15).needs(&["SIGNUP creates an account and joins; LOGIN joins again later"]).across_hosts(),
             Check::new("Q2 accounts", "refuses a wrong password and an unknown user", 2,
-                "log_in compares the PBKDF2 hash in constant time; ERR says why.", accounts::refuses_bad_logins).limit(15).across_hosts(),
+                "log_in compares the PBKDF2 hash in constant time; ERR says why.", accounts::refuses_bad_logins).limit(15).needs(&["SIGNUP creates an account and joins; LOGIN joins again later"]).across_hosts(),
             Check::new("Q2 accounts", "refuses a taken name, a second login and malformed requests", 2,
-                "sign_up refuses an existing account; join refuses a name already in the room.", accounts::refuses_taken_and_malformed).limit(15).across_hosts(),
+                "sign_up refuses an existing account; join refuses a name already in the room.", accounts::refuses_taken_and_malformed).limit(15).needs(&["SIGNUP creates an account and joins; LOGIN joins again later"]).across_hosts(),
             Check::new("Q2 accounts", "closes the connection after 3 failed attempts", 1,
                 "Count refused first lines; after MAX_ATTEMPTS say goodbye and close.", accounts::closes_after_failures).across_hosts(),
             Check::new("Q2 accounts", "of racing sign-ups for one name exactly one wins", 2,
-                "Hold the accounts lock from the check that the name is free until the file is saved.", accounts::signup_race).limit(20).across_hosts(),
+                "Hold the accounts lock from the check that the name is free until the file is saved.", accounts::signup_race).limit(20).needs(&["SIGNUP creates an account and joins; LOGIN joins again later"]).across_hosts(),
             Check::new("Q2 accounts", "accounts survive a killed server", 2,
-                "Save the file (temporary file, sync, rename) before answering OK.", accounts::survive_a_killed_server).limit(20).across_hosts(),
+                "Save the file (temporary file, sync, rename) before answering OK.", accounts::survive_a_killed_server).limit(20).needs(&["SIGNUP creates an account and joins; LOGIN joins again later"]).across_hosts(),
+            Check::new("Q2 accounts", "a sign-up that cannot be saved is refused and makes no account", 1,
+                "OK only once the file is on disk: when save fails, take the new account out again and answer ERR.", accounts::unsaved_signup_refused).limit(15).needs(&["SIGNUP creates an account and joins; LOGIN joins again later"]).across_hosts(),
             Check::new("Q2 accounts", "the users file holds a salted PBKDF2 hash, never the password", 2,
-                "Store salt, iterations and PBKDF2-HMAC-SHA256(password, salt): never the password.", accounts::no_password_in_file).limit(15).across_hosts(),
+                "Store salt, iterations and PBKDF2-HMAC-SHA256(password, salt): never the password.", accounts::no_password_in_file).limit(15).needs(&["SIGNUP creates an account and joins; LOGIN joins again later"]).across_hosts(),
             Check::new("Q2 accounts", "a corrupt users file stops the server, untouched", 1,
                 "Accounts::load returns an error for a file it cannot read; main prints it and exits non-zero.", accounts::corrupt_file_stops).across_hosts(),
     ])
@@ -114,8 +127,15 @@ fn peer_ip(ctx: &Ctx, net: u8, host: u8) -> IpAddr {
 
 /// Starts the server on its host (127.0.0.1 on loopback) and a port the system picks.
 fn start_server(ctx: &Ctx) -> Result<(Program, SocketAddr), String> {
+    start_server_with(ctx, &[])
+}
+
+/// The same with more options (`--wire seed`).
+fn start_server_with(ctx: &Ctx, more: &[&str]) -> Result<(Program, SocketAddr), String> {
     let host = ctx.ip("webserver", [127, 0, 0, 1]).to_string();
-    ctx.start_server(SERVER, &["--host", &host, "--port", "0"])
+    let mut args = vec!["--host", &host, "--port", "0"];
+    args.extend_from_slice(more);
+    ctx.start_server(SERVER, &args)
 }
 
 /// A UDP port that is free right now (the system picked it), for the clients' P2P port.

@@ -83,8 +83,28 @@ pub(super) static QUESTIONS: QuestionSet = QuestionSet {
             text: "What is the value of the acknowledgement field of that SYN-ACK? (raw number)",
             form: Form::Integer,
             answer: Answer::Capture(|p| Ok(f64::from(first_connection(p)?.syn_ack.ack))),
-            hint: "Read `Acknowledgment number (raw)` in the SYN-ACK. It is the next sequence \
-                   number the server expects from the client, and a SYN counts as one byte.",
+            hint: "Read `Acknowledgment number (raw)` in the SYN-ACK's TCP details; compare it \
+                   with your answer to the first question.",
+        },
+        Question {
+            key: "p2p_port",
+            capture: "client1",
+            title: "the UDP port of the P2P datagrams",
+            text: "To which UDP port did the first P2P datagram between the two clients go?",
+            form: Form::Integer,
+            answer: Answer::Capture(|p| Ok(f64::from(p2p_datagram(p)?.dst.port()))),
+            hint: "Filter `udp` in client1.pcap and read the first datagram's destination port; \
+                   compare it with its source port.",
+        },
+        Question {
+            key: "p2p_length",
+            capture: "client1",
+            title: "the UDP Length field of the first P2P datagram",
+            text: "What is the value of the Length field in the UDP header of that datagram?",
+            form: Form::Integer,
+            answer: Answer::Capture(|p| Ok((p2p_datagram(p)?.len + 8) as f64)),
+            hint: "Expand User Datagram Protocol in that datagram and read `Length`; compare it \
+                   with the bytes of text you sent.",
         },
         Question {
             key: "udp_fields",
@@ -113,8 +133,7 @@ pub(super) static QUESTIONS: QuestionSet = QuestionSet {
                     "that is the number of bits; the question asks for bytes",
                 )],
             },
-            hint: "Click a header field in Wireshark: the bytes pane highlights its bytes. All four \
-                   are the same size.",
+            hint: "Click a header field in Wireshark: the bytes pane highlights its bytes.",
         },
         Question {
             key: "max_payload",
@@ -133,9 +152,8 @@ pub(super) static QUESTIONS: QuestionSet = QuestionSet {
                      "that is the largest Length value, but Length counts the 8-byte header too"),
                 ],
             },
-            hint: "Length is a 16-bit field, and it counts the 8-byte header as well as the \
-                   payload. (65507, which you may also meet, is what is left over IPv4 once the \
-                   20-byte IP header is taken off too; this question asks about UDP's own field.)",
+            hint: "Look up what the Length field counts (RFC 768) and how large a number its \
+                   bits can hold.",
         },
         Question {
             key: "max_port",

@@ -3,7 +3,7 @@
 
 use super::{answer, chat, ip, join, map, map_with, peer_ip, start_server, SERVER};
 use socket2::SockRef;
-use socklab::grader::{secs, tcp_from, Context, Ctx, LinePeer};
+use socklab::grader::{secs, tcp_from, Context, Ctx, LinePeer, WAIT};
 use std::collections::BTreeMap;
 use std::net::{Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
@@ -130,6 +130,8 @@ pub(super) fn refuses_names(ctx: &Ctx) -> Result<(), String> {
             "at@sign",
             "co:lon",
             "!bang",
+            "#hash",
+            "tab\there",
             long.as_str(),
             "alice",
         ] {
@@ -142,10 +144,50 @@ pub(super) fn refuses_names(ctx: &Ctx) -> Result<(), String> {
                 ));
             }
         }
+        // The limit is in characters: 20 accented letters are 40 bytes, and a good name.
+        let accented = "é".repeat(20);
+        drop(
+            join(addr, peer_ip(ctx, 105, 5), &accented)
+                .context("a name of 20 characters (40 bytes in UTF-8) should be accepted")?,
+        );
         join(addr, peer_ip(ctx, 105, 4), "dave")?;
         let map = map_with(&mut alice, &["alice", "dave"])?;
         if map.get("alice") != Some(&peer_ip(ctx, 105, 2).to_string()) {
             return Err(format!("someone else took alice's entry: {map:?}"));
+        }
+        Ok(())
+    };
+    check().map_err(|e| server.explain(e))
+}
+
+/// A connection that says nothing must not stop the server from serving the next ones: the
+/// name is read in the client's own thread, never in the accept loop.
+pub(super) fn serves_at_once(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = start_server(ctx)?;
+    let check = || -> Result<(), String> {
+        let _silent = LinePeer::connect_from(addr, peer_ip(ctx, 108, 9), "a silent client")?;
+        let mut alice = LinePeer::connect_from(addr, peer_ip(ctx, 108, 2), "alice")?;
+        alice.send("alice")?;
+        match alice.next_within(WAIT)? {
+            Some(ok) if ok.starts_with("OK") => {}
+            Some(other) => return Err(format!("alice sent `alice` and got {other:?}")),
+            None => {
+                return Err(format!(
+                    "alice sent her name while another client was connected but silent, and got \
+                     no answer within {}: the server waits for the silent client's name; each \
+                     client needs a thread of its own",
+                    secs(WAIT)
+                ))
+            }
+        }
+        let mut bob = join(addr, peer_ip(ctx, 108, 3), "bob")?;
+        map_with(&mut alice, &["alice", "bob"])?;
+        bob.send("still served")?;
+        let got = chat(&mut alice)?;
+        if got.trim_end() != "bob: still served" {
+            return Err(format!(
+                "bob sent `still served` while a silent client was connected; alice got {got:?}"
+            ));
         }
         Ok(())
     };

@@ -33,28 +33,40 @@ pub(super) static QUESTIONS: QuestionSet = QuestionSet {
                    client's SYN: the OS chose it when the server bound port 0.",
         },
         Question {
-            key: "line_bytes",
+            key: "line_seq",
             capture: "chatroom",
-            title: "the TCP payload of the segment carrying `hello everyone`",
-            text: "How many bytes of TCP payload did the segment hold that carried the line \
+            title: "the raw sequence number of the segment carrying `hello everyone`",
+            text: "What was the raw sequence number of the segment that carried the line \
                    `hello everyone` from a client to the server?",
             form: Form::Integer,
-            answer: Answer::Capture(|p| Ok(room_seen(p)?.line.len as f64)),
-            hint:
-                "Filter `tcp.len > 0` and find the segment to the server's port whose bytes show \
-                   the line; Wireshark's `Len=` (or `[TCP Segment Len]`) is the payload, without \
-                   headers. Every byte the client wrote counts: its `NAME: ` prefix and the `\\n`.",
+            answer: Answer::Capture(|p| Ok(f64::from(room_seen(p)?.line.seq))),
+            hint: "Find the segment to the server's port whose bytes show the line. Wireshark \
+                   shows sequence numbers relative to the connection's first one: the raw one is \
+                   `Sequence Number (raw)` in the segment's TCP details.",
         },
         Question {
-            key: "first_fin",
+            key: "line_ack",
             capture: "chatroom",
-            title: "which side sent the first FIN when a client left",
-            text: "Look at the first connection that ended: which side sent its first FIN, the \
-                   client or the server? (client or server)",
-            form: Form::Choice(&["client", "server"]),
-            answer: Answer::CaptureText(|p| Ok(room_seen(p)?.first_fin.to_string())),
-            hint: "Filter `tcp.flags.fin == 1` and compare the source port of the first FIN in \
-                   the capture with the server's port (question 1).",
+            title: "the acknowledgement number the server sent back for that segment",
+            text: "What acknowledgement number (raw) did the server send back to that client in \
+                   its first segment after the one carrying `hello everyone`?",
+            form: Form::Integer,
+            answer: Answer::Capture(|p| Ok(f64::from(room_seen(p)?.line_ack))),
+            hint: "Follow the client's connection (Follow > TCP Stream, or filter on its port) \
+                   and read the next segment from the server: its `Acknowledgment number (raw)`. \
+                   Compare it with the line's sequence number and its `Len=`.",
+        },
+        Question {
+            key: "first_fin_port",
+            capture: "chatroom",
+            title: "the source port of the first FIN",
+            text: "Look at the first connection that ended: from which TCP port did its first FIN \
+                   come?",
+            form: Form::Integer,
+            answer: Answer::Capture(|p| Ok(f64::from(room_seen(p)?.first_fin))),
+            hint: "Filter `tcp.flags.fin == 1` and read the source port of the first segment \
+                   listed; compare it with the server's port (question 1) to see which side \
+                   ended the connection.",
         },
         Question {
             key: "message_end",
@@ -86,8 +98,11 @@ struct RoomSeen {
     server: SocketAddr,
     /// The segment that carried `hello everyone` from a client to the server.
     line: Packet,
-    /// "client" or "server": who sent the first FIN on a connection with the server.
-    first_fin: &'static str,
+    /// The acknowledgement number of the server's first segment back to the line's sender
+    /// after the line.
+    line_ack: u32,
+    /// The source port of the first FIN on a connection with the server.
+    first_fin: u16,
 }
 
 fn room_seen(packets: &[Packet]) -> Result<RoomSeen, String> {
@@ -116,6 +131,14 @@ fn room_seen(packets: &[Packet]) -> Result<RoomSeen, String> {
         .ok_or_else(|| {
             format!("it holds no segment carrying the line `{LINE}` to the server: type it in a client while capturing")
         })?;
+    let line_ack = packets
+        .iter()
+        .filter(|p| p.number > line.number && p.is_tcp())
+        .find(|p| p.src == server && p.dst == line.src && p.flags.has(Flags::ACK))
+        .map(|p| p.ack)
+        .ok_or_else(|| {
+            format!("it holds no segment from the server back to {} after the line `{LINE}`: stop the capture later", line.src)
+        })?;
     let fin = packets
         .iter()
         .filter(|p| p.is_tcp() && (p.src == server || p.dst == server))
@@ -127,11 +150,8 @@ fn room_seen(packets: &[Packet]) -> Result<RoomSeen, String> {
     Ok(RoomSeen {
         server,
         line,
-        first_fin: if fin.src == server {
-            "server"
-        } else {
-            "client"
-        },
+        line_ack,
+        first_fin: fin.src.port(),
     })
 }
 
@@ -185,17 +205,25 @@ mod tests {
             Packet::segment(4, s, amy, psh | ack, 71, b"NICKNAME\n"),
             Packet::segment(5, amy, s, psh | ack, 11, b"amy\n"),
             Packet::segment(6, amy, s, psh | ack, 15, b"amy: hello everyone\n"),
-            Packet::segment(7, amy, s, fin | ack, 35, b""),
+            Packet::segment(7, s, amy, psh | ack, 80, b"amy: hello everyone\n"),
+            Packet::segment(8, amy, s, fin | ack, 35, b""),
         ];
         packets[2].ack = 11;
+        packets[6].ack = 35;
         let seen = room_seen(&packets).unwrap();
         assert_eq!(seen.server.port(), s);
-        assert_eq!((seen.line.number, seen.line.len), (6, 20));
-        assert_eq!(seen.first_fin, "server");
-        assert_eq!(room_seen(&packets[1..]).unwrap().first_fin, "client");
+        assert_eq!(
+            (seen.line.number, seen.line.seq, seen.line.len),
+            (6, 15, 20)
+        );
+        assert_eq!(seen.line_ack, 35);
+        assert_eq!(seen.first_fin, s);
+        assert_eq!(room_seen(&packets[1..]).unwrap().first_fin, amy);
 
-        let err = room_seen(&packets[1..6]).err().unwrap();
+        let err = room_seen(&packets[1..7]).err().unwrap();
         assert!(err.contains("no FIN"), "{err}");
+        let err = room_seen(&packets[1..6]).err().unwrap();
+        assert!(err.contains("no segment from the server back"), "{err}");
         let err = room_seen(&packets[2..]).err().unwrap();
         assert!(err.contains("no handshake"), "{err}");
         let err = room_seen(&packets[4..]).err().unwrap();

@@ -78,6 +78,45 @@ pub(super) fn nickname_rules(ctx: &Ctx) -> Result<(), String> {
     Ok(())
 }
 
+/// After 5 refused nicknames the server says goodbye and closes the connection.
+pub(super) fn gives_up(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = start_server(ctx)?;
+    let mut peer = connect(&server, addr, "newcomer")?;
+    for i in 1..=5 {
+        peer.expect_next("NICKNAME")
+            .with_context(|| format!("before try {i}"))?;
+        peer.send("not valid")?;
+        match peer.next_within(WAIT)? {
+            Some(line) if line.starts_with("ERROR") => {}
+            other => {
+                return Err(format!(
+                    "try {i}: the nickname \"not valid\" should be refused with `ERROR …`; got {}",
+                    shown(other.as_slice())
+                ))
+            }
+        }
+    }
+    // The goodbye, then the end of the stream.
+    match peer.next_within(WAIT)? {
+        Some(line) if line.starts_with("ERROR") => {}
+        other => {
+            return Err(format!(
+                "after 5 refused nicknames the server should say goodbye with an `ERROR …` line \
+                 and give up on the connection; got {}",
+                shown(other.as_slice())
+            ))
+        }
+    }
+    if !peer.closes(WAIT) {
+        return Err(format!(
+            "after 5 refused nicknames the server should close the connection; it is still open \
+             after {}",
+            secs(WAIT)
+        ));
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // 2 join notices.
 
@@ -119,9 +158,20 @@ pub(super) fn server_log(ctx: &Ctx) -> Result<(), String> {
 pub(super) fn broadcast(ctx: &Ctx) -> Result<(), String> {
     let (server, _addr, mut peers) = room(ctx, &["ida", "jon", "kim"])?;
     settle(&mut peers)?;
+    // An empty line, or a prefix with nothing after it, is nothing to say: not relayed.
+    peers[1].send("")?;
+    peers[1].send("jon:   ")?;
     peers[1].send("jon: hello, room")?;
     for peer in &mut peers {
-        peer.expect_line("jon: hello, room")?;
+        let before = peer.expect_line("jon: hello, room")?;
+        if !before.is_empty() {
+            return Err(format!(
+                "jon sent an empty line and `jon:   ` (nothing to say), then `jon: hello, room`; \
+                 {} got {} before it: an empty text is not relayed",
+                peer.who(),
+                shown(&before)
+            ));
+        }
     }
     // A netcat user types the text alone; the server adds the nickname.
     peers[2].send("plain text from netcat")?;
@@ -272,23 +322,35 @@ pub(super) fn stuck_client(ctx: &Ctx) -> Result<(), String> {
     let filler = "y".repeat(4000);
     let deadline = Instant::now() + Duration::from_secs(18);
     let mut sent = 0;
+    let mut stalled = None;
     while !listener.is_finished() && Instant::now() < deadline {
-        sam.send(&format!("sam: {sent} {filler}"))?;
-        sam.expect("its own line back", |l| {
-            l.starts_with(&format!("sam: {sent} "))
-        })
-        .map_err(|e| {
-            format!("{e}; a client that never reads must not stall the room ({sent} lines sent)")
-        })?;
+        let echoed = sam.send(&format!("sam: {sent} {filler}")).and_then(|()| {
+            sam.expect("its own line back", |l| {
+                l.starts_with(&format!("sam: {sent} "))
+            })
+        });
+        if let Err(e) = echoed {
+            stalled = Some(e);
+            break;
+        }
         sent += 1;
     }
     drop(stuck);
-    listener
+    // tia's verdict first: when tia gave up, her own departure is what sam saw last.
+    let heard = listener
         .join()
-        .map_err(|_| "the listening thread panicked".to_string())?
-        .map_err(|e| {
-            format!("{e}: `stuck` never read the {sent} lines of 4 KB, so it should have been disconnected")
-        })?;
+        .map_err(|_| "the listening thread panicked".to_string())?;
+    if let Some(e) = stalled.filter(|_| heard.is_ok()) {
+        return Err(format!(
+            "{e}; a client that never reads must not stall the room ({sent} lines sent)"
+        ));
+    }
+    heard.map_err(|e| {
+        format!(
+            "{e}: `stuck` never read the {sent} lines of 4 KB, so it should have been \
+             disconnected when its queue was full"
+        )
+    })?;
     sam.send("sam: after")?;
     sam.expect_line("sam: after")?;
     Ok(())
@@ -324,6 +386,50 @@ pub(super) fn private_message(ctx: &Ctx) -> Result<(), String> {
     server.expect_line("the private message in the server's output", WAIT, |l| {
         l.contains("@wes meet me at noon")
     })?;
+    // A netcat user types the text alone, and the target may end in punctuation: the server
+    // still writes the prefix, and `@wes,` is for wes.
+    peers[1].send("@wes, psst")?;
+    peers[1].send("vic: public marker")?;
+    let got = peers[2].next_within(WAIT)?;
+    if got.as_deref() != Some("vic: @wes, psst") {
+        return Err(format!(
+            "vic typed `@wes, psst` (no prefix, as in netcat); wes should get `vic: @wes, psst` \
+             (the server writes the prefix for private messages too), got {}",
+            shown(got.as_slice())
+        ));
+    }
+    for i in [0, 1] {
+        let peer = &mut peers[i];
+        let before = peer.expect_line("vic: public marker")?;
+        if !before.is_empty() {
+            return Err(format!(
+                "a private message to wes reached {}: {}",
+                peer.who(),
+                shown(&before)
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn exact_target(ctx: &Ctx) -> Result<(), String> {
+    let (_server, _addr, mut peers) = room(ctx, &["bob", "bobby", "al"])?;
+    settle(&mut peers)?;
+    peers[2].send("al: @bobby for bobby")?;
+    peers[2].send("al: @bob for bob")?;
+    peers[2].send("al: marker")?;
+    for (i, want) in [(0, "al: @bob for bob"), (1, "al: @bobby for bobby")] {
+        let peer = &mut peers[i];
+        let before = peer.expect_line("al: marker")?;
+        if before != [want.to_string()] {
+            return Err(format!(
+                "al wrote `@bobby for bobby`, then `@bob for bob`: {} should get only `{want}` \
+                 before al's next public line, got {}",
+                peer.who(),
+                shown(&before)
+            ));
+        }
+    }
     Ok(())
 }
 
