@@ -315,6 +315,9 @@ impl Accepted {
     }
 }
 
+/// How an accepted mutant's reason starts: kinds a reviewer can check again.
+pub const REASONS: [&str; 4] = ["logging only", "equivalent", "needs ", "test: "];
+
 /// Reads an accepted list: entries `FILE: KIND: LINE` each followed by an indented
 /// `why: REASON` line; `#` starts a comment line. A missing file is an empty list.
 pub fn read_accepted(path: &Path) -> Result<Vec<Accepted>, String> {
@@ -335,6 +338,13 @@ pub fn parse_accepted(text: &str) -> Result<Vec<Accepted>, String> {
             let why = line.trim().strip_prefix("why:").map(str::trim);
             match (entries.last_mut(), why) {
                 (Some(entry), Some(why)) if entry.why.is_empty() && !why.is_empty() => {
+                    if !REASONS.iter().any(|r| why.starts_with(r)) {
+                        return Err(format!(
+                            "line {at}: a reason starts with one of {REASONS:?}: one a reviewer \
+                             can check again (stderr is not graded; the argument why the mutant \
+                             behaves the same; what no check can provoke; the test that shows it)"
+                        ));
+                    }
                     entry.why = why.to_string()
                 }
                 _ => {
@@ -677,12 +687,14 @@ mod tests {
 
     #[test]
     fn accepted_entries_need_a_reason() {
-        let text = "# comment\nserver.rs: delete statement: log::warn!(\"{who}: {e}\");\n    why: logging only\n\nserver.rs: constant 50 → 51: sleep(50);\n    why: a pause, not a protocol value\n";
+        let text = "# comment\nserver.rs: delete statement: log::warn!(\"{who}: {e}\");\n    why: logging only\n\nserver.rs: constant 50 → 51: sleep(50);\n    why: equivalent: a pause, not a protocol value\n";
         let entries = parse_accepted(text).unwrap();
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].line, "log::warn!(\"{who}: {e}\");");
         assert_eq!(entries[1].kind, "constant 50 → 51");
-        assert_eq!(entries[1].why, "a pause, not a protocol value");
+        assert_eq!(entries[1].why, "equivalent: a pause, not a protocol value");
+        // A reason a reviewer cannot check again is refused.
+        assert!(parse_accepted("a.rs: delete statement: x;\n    why: seems fine\n").is_err());
         assert!(parse_accepted("a.rs: delete statement: x;\n").is_err());
         assert!(
             parse_accepted("a.rs: delete statement: x;\nb.rs: drop ?: y?;\n    why: z\n").is_err()
@@ -695,7 +707,7 @@ mod tests {
         let src = "fn f() {\n    // BEGIN BLANK: x\n    log::info!(\"hi\");\n    // END BLANK\n}\n";
         let m = &mutants("s.rs", src).unwrap()[0];
         let entry =
-            &parse_accepted("s.rs: delete statement: log::info!(\"hi\");\n    why: logging\n")
+            &parse_accepted("s.rs: delete statement: log::info!(\"hi\");\n    why: logging only\n")
                 .unwrap()[0];
         assert!(entry.matches(m));
         let moved = mutants("s.rs", &format!("\n\n{src}")).unwrap();
