@@ -72,6 +72,7 @@ fn mistakes_particular_to_a_program_exit_2_with_one_line_and_usage() {
         ("xmlrpc_server", &["--username", "a:b"]),
         ("xmlrpc_server", &["--allow", "10.0.0.0/33"]),
         ("xmlrpc_server", &["--allow", "not-a-network"]),
+        ("xmlrpc_server", &["--idle", "0"]),
         ("xmlrpc_client", &["--port"]),
         ("chatroom_server", &["--port", "notaport"]),
         ("chatroom_server", &["extra"]),
