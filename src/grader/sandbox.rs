@@ -138,11 +138,20 @@ pub fn limit_program(cmd: &mut Command) {
         rlim_cur: LIMITS.processes / 2,
         rlim_max: LIMITS.processes / 2,
     };
-    // SAFETY: setrlimit only, on a struct copied into the closure.
+    // SAFETY: setrlimit, open, write and close only (async-signal-safe), on a struct copied into
+    // the closure and static strings.
     unsafe {
         cmd.pre_exec(move || {
             if libc::setrlimit(libc::RLIMIT_NPROC, &limit) != 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            // When the sandbox runs out of memory, the kernel should stop the student's program,
+            // not the grader beside it (a memfd belongs to no process, so the largest process
+            // would be picked). Raising one's own score needs no privilege; it outlives exec.
+            let fd = libc::open(c"/proc/self/oom_score_adj".as_ptr(), libc::O_WRONLY);
+            if fd >= 0 {
+                libc::write(fd, b"1000".as_ptr().cast(), 4);
+                libc::close(fd);
             }
             Ok(())
         });
