@@ -509,7 +509,10 @@ impl Program {
     pub fn send_line(&mut self, line: &str) -> Result<(), String> {
         let stdin = self.stdin.as_mut().ok_or("stdin is already closed")?;
         super::transcript::note(&self.label, "was given on stdin", line);
-        writeln!(stdin, "{line}")
+        // One write, the line and its newline together: a program that reads stdin once per
+        // line (and sends each read on in one write) sees the whole line at once.
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
             .and_then(|_| stdin.flush())
             .map_err(|e| format!("could not write to {}: {e}", self.label))
     }
