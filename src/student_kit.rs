@@ -35,7 +35,7 @@ pub fn kept(path: &str) -> bool {
 }
 
 /// The students' Makefile: the kit's student targets, and a self-test of the copy.
-const MAKEFILE: &str = r#"# Your copy of socklab. Every target is a thin wrapper around cargo (README.md).
+pub const MAKEFILE: &str = r#"# Your copy of socklab. Every target is a thin wrapper around cargo (README.md).
 #   make grade [LAB=udp-time] [JSON=file] [VERBOSE=1]   build your labs and grade them
 #   make watch LAB=udp-time                  grade again on every save
 #   make capture LAB=udp-time [NET=1]        record your programs for the capture questions
