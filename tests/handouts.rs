@@ -203,13 +203,7 @@ fn every_command_in_a_handout_works_as_written() {
                     if let Err(why) = try_program(root, &name, &args) {
                         problems.push(format!("{at}: {name} {why}"));
                     }
-                } else if words
-                    .iter()
-                    .skip_while(|w| *w == "sudo")
-                    .next()
-                    .map(String::as_str)
-                    == Some("make")
-                {
+                } else if words.iter().find(|w| *w != "sudo").map(String::as_str) == Some("make") {
                     let target = words.iter().skip_while(|w| *w == "sudo").nth(1);
                     match target {
                         Some(t) if !t.contains('=') && !students.contains(t) => {

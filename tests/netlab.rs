@@ -316,8 +316,7 @@ fn a_lab_graded_across_hosts_scores_full_marks() {
     let took = started.elapsed();
     on_grade_netlab(netlab, &["down"]);
     assert!(
-        table.contains("ACROSS HOSTS: 43 of 59 checks ran across netlab's hosts")
-            && table.contains("udp-time, 8 checks in milestone 7 capture questions")
+        table.contains("udp-time, 8 checks in milestone 7 capture questions")
             && table.contains("netlab's hosts share no IPv6 network")
             && table.contains("xmlrpc, 1 check in milestone 7 allow"),
         "{table}"
@@ -326,18 +325,29 @@ fn a_lab_graded_across_hosts_scores_full_marks() {
         serde_json::from_str(&std::fs::read_to_string(&json).expect("grade wrote its results"))
             .expect("results.json is JSON");
     std::fs::remove_file(&json).unwrap();
-    let across = results["tests"]
-        .as_array()
-        .expect("a list of tests")
-        .iter()
-        .filter(|t| {
-            t["output"]
-                .as_str()
-                .unwrap_or("")
-                .contains("ran across netlab's hosts")
-        })
-        .count();
-    assert_eq!(across, 43, "{results:#}");
+    let tests = results["tests"].as_array().expect("a list of tests");
+    let said = |what: &str| {
+        tests
+            .iter()
+            .filter(|t| t["output"].as_str().unwrap_or("").contains(what))
+            .count()
+    };
+    // Every check says where it ran; most ran across (not the capture questions nor IPv6).
+    let (across, here) = (
+        said("(ran across netlab's hosts)"),
+        said("(not across netlab's hosts"),
+    );
+    assert!(
+        across + here == tests.len() && across > 30,
+        "{across} across, {here} here: {results:#}"
+    );
+    assert!(
+        table.contains(&format!(
+            "ACROSS HOSTS: {across} of {} checks ran across netlab's hosts",
+            tests.len()
+        )),
+        "{table}"
+    );
     assert!(
         took < Duration::from_secs(20),
         "capture and grade took {took:?}"
