@@ -34,7 +34,7 @@ mod unzip;
 pub use command::main;
 pub use context::Context;
 pub use gradebook::Row;
-pub use peer::{data_segments_in, shown, tcp_from, Found, LinePeer};
+pub use peer::{data_segments_in, peer_closed, shown, tcp_from, Found, LinePeer};
 pub use program::{memory_kib, secs, start_server, Ctx, Program};
 pub use report::{rust_words, Hosts, Outcome, Report};
 pub use stand_in::StandIn;

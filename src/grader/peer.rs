@@ -249,6 +249,24 @@ pub fn shown(lines: &[String]) -> String {
 /// count before the message is asked for and after all of it came; the difference is the number
 /// of writes. Unlike a single read, this does not depend on how fast the grader's thread wakes.
 pub fn data_segments_in(stream: &TcpStream) -> Result<u32, String> {
+    let (info, len) = tcp_info(stream)?;
+    let field_end = std::mem::offset_of!(libc::tcp_info, tcpi_data_segs_in) + 4;
+    if len < field_end {
+        return Err("this kernel does not count data segments (Linux 4.6 or later does)".into());
+    }
+    Ok(info.tcpi_data_segs_in)
+}
+
+/// Whether the other side of `stream` has closed or reset the connection, read from the
+/// kernel's TCP state (CLOSE_WAIT after its FIN, CLOSE after a reset) without reading any data:
+/// for a check whose peer must not read what is waiting.
+pub fn peer_closed(stream: &TcpStream) -> bool {
+    // Linux's TCP states: 7 CLOSE, 8 CLOSE_WAIT.
+    tcp_info(stream).is_ok_and(|(info, _)| matches!(info.tcpi_state, 7 | 8))
+}
+
+/// The kernel's TCP_INFO for `stream`, and how many bytes of it the kernel filled.
+fn tcp_info(stream: &TcpStream) -> Result<(libc::tcp_info, usize), String> {
     use std::os::fd::AsRawFd;
     // SAFETY: tcp_info is plain old data; the kernel fills at most `len` bytes of it.
     let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
@@ -269,11 +287,7 @@ pub fn data_segments_in(stream: &TcpStream) -> Result<u32, String> {
             std::io::Error::last_os_error()
         ));
     }
-    let field_end = std::mem::offset_of!(libc::tcp_info, tcpi_data_segs_in) + 4;
-    if (len as usize) < field_end {
-        return Err("this kernel does not count data segments (Linux 4.6 or later does)".into());
-    }
-    Ok(info.tcpi_data_segs_in)
+    Ok((info, len as usize))
 }
 
 /// A TCP connection to `to` from local address `from`, as a host with that address would make
