@@ -93,7 +93,7 @@ pub fn lab() -> Lab {
         Check::new("7 TLS (stretch)", "--ssl-verify --ssl-trustfile: the right certificate passes, another fails", 1,
             "The client side's server name must be the host you connect to: the certificate is checked against it.", tls::tls_verify).across_hosts(),
         Check::new("7 TLS (stretch)", "--ssl-cert/--ssl-key: the listener presents that certificate", 1,
-            "The given tls_side() loads them; wrap_tls() must use the server config it made.", tls::tls_cert_files).across_hosts(),
+            "The given tls_side() (tls_plumbing.rs) loads them; wrap_tls() must use the server config it made.", tls::tls_cert_files).across_hosts(),
         Check::new("8 pipes (stretch)", "prints MiB/s for pipe, unix socket, tcp and udp, with ratios and UDP losses", 2,
             "Each through_* function makes its channel (handout: Pipes and sockets, measured; std: UnixStream, TcpListener, UdpSocket).", pipes::figures)
             .limit(20)
