@@ -559,3 +559,186 @@ fn the_silly_server_answers_a_crlf_client_and_nc_then_q_closes_it() {
         "What?\nBye!\n"
     );
 }
+
+/// The handout's examples (solutions/netcat/README.md: "netcat's modes" and "The silly
+/// chatter"), as the handout shows them; the test below runs each as written, but on a free port.
+const HANDOUT_NETCAT: &str = r#"
+    netcat -l 11211                                   # a listener on port 11211
+    netcat localhost 11211                            # ... and a client: type on both sides
+    netcat -v --listen --ssl localhost 11211          # the same inside TLS
+    netcat -C --ssl localhost 11211
+    netcat -l --sh-exec "echo Successfully Connected" 11211
+    netcat -l 11211 > outputfile                      # receive a file ...
+    echo Hello > inputfile
+    netcat --send-only localhost 11211 < inputfile    # ... and send it
+    cat outputfile                                    # Hello
+"#;
+const HANDOUT_SILLY: &str = r#"
+    silly_server --port 8000 &
+    netcat 127.0.0.1 8000          # or: telnet 127.0.0.1 8000
+"#;
+
+/// Waits until something listens on TCP `port` (IPv4 or IPv6, from /proc/net), at most 5 s: the
+/// handout's listeners have no `-v`, so nothing else says when they are ready.
+fn wait_listening(port: &str, who: &Running) {
+    let hex = format!(":{:04X} ", port.parse::<u16>().expect("a port"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let listening = ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
+            std::fs::read_to_string(table)
+                .unwrap_or_default()
+                .lines()
+                .any(|l| {
+                    let words: Vec<&str> = l.split_whitespace().collect();
+                    words.len() > 3 && format!("{} ", words[1]).ends_with(&hex) && words[3] == "0A"
+                })
+        });
+        if listening {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never listened on port {port}",
+            who.1
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// One handout pair: `listener` and `client` (each the handout's words, split), both with stdin
+/// open as in a terminal; one line typed on each side must arrive on the other, then the
+/// client's Ctrl-D ends both. `crlf`: what the client's line ends as at the listener.
+fn type_on_both_sides(name: &str, listener: &[&str], client: &[&str], crlf: bool) {
+    let dir = scratch(name);
+    let file = |f: &str| dir.join(f);
+    let mut server = run(
+        NETCAT,
+        listener,
+        None,
+        Some(&file("l.out")),
+        &file("l.err"),
+        true,
+    );
+    let port = listener.last().expect("a port").to_string();
+    wait_listening(&port, &server);
+    let mut user = run(
+        NETCAT,
+        client,
+        None,
+        Some(&file("c.out")),
+        &file("c.err"),
+        true,
+    );
+    let mut typing = user.0.stdin.take().expect("client stdin");
+    typing.write_all(b"hello from the client\n").expect("typed");
+    let end = if crlf { "\r\n" } else { "\n" };
+    wait_for(
+        &file("l.out"),
+        &format!("hello from the client{end}"),
+        &server,
+    );
+    let mut answering = server.0.stdin.take().expect("listener stdin");
+    answering
+        .write_all(b"hello from the listener\n")
+        .expect("typed");
+    wait_for(&file("c.out"), "hello from the listener\n", &user);
+    drop(typing);
+    let err = |f: &str| std::fs::read_to_string(file(f)).unwrap_or_default();
+    assert!(user.wait().success(), "{}: {}", user.1, err("c.err"));
+    assert!(server.wait().success(), "{}: {}", server.1, err("l.err"));
+}
+
+#[test]
+fn the_handouts_examples_work_as_written() {
+    let handout = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/solutions/netcat/README.md"
+    ))
+    .expect("the handout");
+    for block in [HANDOUT_NETCAT, HANDOUT_SILLY] {
+        assert!(
+            handout.contains(block.trim_start_matches('\n')),
+            "the handout's examples changed: update this test to run them\n{block}"
+        );
+    }
+    let port = free_port();
+    let p = port.as_str();
+    type_on_both_sides("handout-plain", &["-l", p], &["localhost", p], false);
+    let port = free_port();
+    let p = port.as_str();
+    type_on_both_sides(
+        "handout-tls",
+        &["-v", "--listen", "--ssl", "localhost", p],
+        &["-C", "--ssl", "localhost", p],
+        true,
+    );
+
+    // --sh-exec, with the plain client of the first example (its stdin open, as a terminal's).
+    let dir = scratch("handout-sh-exec");
+    let port = free_port();
+    let p = port.as_str();
+    let args = ["-l", "--sh-exec", "echo Successfully Connected", p];
+    let mut server = run(NETCAT, &args, None, None, &dir.join("l.err"), true);
+    wait_listening(p, &server);
+    let out = dir.join("c.out");
+    let mut user = run(
+        NETCAT,
+        &["localhost", p],
+        None,
+        Some(&out),
+        &dir.join("c.err"),
+        true,
+    );
+    assert!(user.wait().success(), "{} failed", user.1);
+    assert!(server.wait().success(), "{} failed", server.1);
+    let got = std::fs::read_to_string(&out).unwrap_or_default();
+    assert_eq!(got, "Successfully Connected\n");
+
+    // A file: `-l PORT > outputfile`, `echo Hello > inputfile`, `--send-only … < inputfile`.
+    let dir = scratch("handout-file");
+    let (input, output) = (dir.join("inputfile"), dir.join("outputfile"));
+    std::fs::write(&input, "Hello\n").expect("inputfile");
+    let port = free_port();
+    let p = port.as_str();
+    let mut server = run(
+        NETCAT,
+        &["-l", p],
+        None,
+        Some(&output),
+        &dir.join("l.err"),
+        true,
+    );
+    wait_listening(p, &server);
+    let args = ["--send-only", "localhost", p];
+    let mut user = run(NETCAT, &args, Some(&input), None, &dir.join("c.err"), false);
+    assert!(user.wait().success(), "{} failed", user.1);
+    assert!(server.wait().success(), "{} failed", server.1);
+    let got = std::fs::read_to_string(&output).unwrap_or_default();
+    assert_eq!(got, "Hello\n", "outputfile holds what inputfile held");
+
+    // The silly chatter, and netcat as its client: a line, `What?`, then `q` ends both.
+    let dir = scratch("handout-silly");
+    let port = free_port();
+    let p = port.as_str();
+    let mut silly = run(SILLY, &["--port", p], None, None, &dir.join("s.err"), false);
+    wait_listening(p, &silly);
+    let out = dir.join("c.out");
+    let mut user = run(
+        NETCAT,
+        &["127.0.0.1", p],
+        None,
+        Some(&out),
+        &dir.join("c.err"),
+        true,
+    );
+    let mut typing = user.0.stdin.take().expect("client stdin");
+    typing.write_all(b"hello\n").expect("typed");
+    wait_for(&out, "What?\n", &user);
+    typing.write_all(b"q\n").expect("typed");
+    assert!(
+        silly.wait().success(),
+        "{} did not end with 0 after q",
+        silly.1
+    );
+    assert!(user.wait().success(), "{} failed", user.1);
+}

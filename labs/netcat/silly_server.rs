@@ -84,7 +84,7 @@ impl Clients {
 fn handle_client(stream: &TcpStream, who: SocketAddr) -> bool {
     let mut reader = BufReader::new(stream);
     let mut out = stream;
-    todo!("fill in: loop: read_line; at the end (Ok(None)) or on an error (log it) return false; a line `q` → return true (telnet ends its lines with `\\r\\n`, netcat with `\\n`); any other line → write `What?\\n` (on a write error, log it and return false)");
+    todo!("fill in: this client's lines, each answered; the result says whether it asked the server to close (handout: The silly chatter; read_line above; mind telnet's line ends)");
 }
 
 /// A client's thread: runs `handle_client`, then closes the connection; after a `q`, starts
@@ -102,7 +102,7 @@ fn client_thread(
         println!("{who} sent q: closing the server");
         let _ = (&stream).write_all(b"Bye!\n");
         clients.closing.store(true, Ordering::SeqCst);
-        todo!("fill in: wake the accept loop, which is waiting for a connection: connect to the server's own address `me` (log a failure)");
+        todo!("fill in: wake the accept loop, blocked until a connection comes; `me` is the server's own address (handout: The silly chatter)");
     } else {
         println!("{who} left");
     }
@@ -125,9 +125,9 @@ fn server(host: &str, port: u16) -> io::Result<()> {
     };
     let clients = Arc::new(Clients::default());
     let mut threads: Vec<JoinHandle<()>> = Vec::new();
-    todo!("fill in: accept loop: accept (on an error log it, pause 50 ms, go on); if clients.closing is set, stop (that was the wake-up); print `connection from ADDR`, keep a try_clone of the socket in clients.sockets() under a new number, and run client_thread in a new thread, keeping its JoinHandle in `threads`");
+    todo!("fill in: the accept loop: each client in a thread of its own (its handle in `threads`, its socket in clients.sockets() for the shutdown), until clients.closing says stop; print `connection from ADDR`; a failed accept must not end it");
 
-    todo!("fill in: graceful shutdown: stop listening (drop the listener); take every socket out of clients.sockets(), send it CLOSING and a newline, and shut it down; then join every thread in `threads`");
+    todo!("fill in: graceful shutdown: no more connections, every other client told CLOSING and closed, and their threads waited for (handout: The silly chatter)");
     println!("server closed");
     Ok(())
 }

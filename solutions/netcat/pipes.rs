@@ -73,21 +73,21 @@ fn measure(
 }
 
 fn through_pipe(bytes: u64) -> io::Result<Duration> {
-    // BEGIN BLANK: make an anonymous pipe (std::io::pipe: a reader and a writer end) and measure(bytes, writer, reader)
+    // BEGIN BLANK: an anonymous pipe, measured from its writing end to its reading end (std::io::pipe)
     let (reader, writer) = io::pipe()?;
     measure(bytes, writer, reader)
     // END BLANK
 }
 
 fn through_unix_socket(bytes: u64) -> io::Result<Duration> {
-    // BEGIN BLANK: make a connected pair of Unix-domain stream sockets (UnixStream::pair) and measure from one to the other
+    // BEGIN BLANK: two connected Unix-domain stream sockets, measured from one to the other (std: UnixStream)
     let (a, b) = UnixStream::pair()?;
     measure(bytes, a, b)
     // END BLANK
 }
 
 fn through_tcp(bytes: u64) -> io::Result<Duration> {
-    // BEGIN BLANK: listen on 127.0.0.1 port 0, connect a TcpStream to its address, accept the connection, and measure from the connecting socket to the accepted one
+    // BEGIN BLANK: a TCP connection over loopback, on a port the system picks, measured from one end to the other (std: TcpListener, TcpStream)
     let listener = TcpListener::bind(("127.0.0.1", 0))?;
     let client = TcpStream::connect(listener.local_addr()?)?;
     let (server, _) = listener.accept()?;
@@ -111,7 +111,7 @@ struct UdpRun {
 fn through_udp(bytes: u64) -> io::Result<UdpRun> {
     let count = bytes.div_ceil(DATAGRAM as u64);
     let receiver: UdpSocket =
-        /* BLANK: a UDP socket bound to 127.0.0.1 port 0, whose reads give up after SILENCE (set_read_timeout) */
+        /* BLANK: the receiver's UDP socket on loopback, on a port the system picks, whose reads give up after SILENCE (std: UdpSocket) */
         {
             let sock = UdpSocket::bind(("127.0.0.1", 0))?;
             sock.set_read_timeout(Some(SILENCE))?;
@@ -122,7 +122,7 @@ fn through_udp(bytes: u64) -> io::Result<UdpRun> {
     let started = Instant::now();
     let sender = thread::spawn(move || -> io::Result<()> {
         let datagram = vec![0xa5_u8; DATAGRAM];
-        // BEGIN BLANK: a UDP socket bound to 127.0.0.1 port 0 and connected to `to`; send `count` datagrams; a send refused with ErrorKind::ConnectionRefused or WouldBlock is a lost datagram, not an error
+        // BEGIN BLANK: send `count` datagrams to `to` from a UDP socket of its own; which send errors mean only a lost datagram? (handout: Pipes and sockets, measured)
         let sock = UdpSocket::bind(("127.0.0.1", 0))?;
         sock.connect(to)?;
         for _ in 0..count {
@@ -142,7 +142,7 @@ fn through_udp(bytes: u64) -> io::Result<UdpRun> {
     let mut buf = vec![0u8; DATAGRAM];
     let mut received = 0u64;
     let mut last = started;
-    // BEGIN BLANK: receive datagrams until a recv times out (ErrorKind::WouldBlock or TimedOut); count each in `received` and note its arrival time in `last`
+    // BEGIN BLANK: receive until the sender has gone quiet (how does a read timeout show as an error?); count each datagram in `received`, its arrival in `last`
     loop {
         match receiver.recv(&mut buf) {
             Ok(_) => {

@@ -1,4 +1,4 @@
-//! Milestone 9: questions on captures of netcat sessions (labs/netcat/answers.txt): a plain and
+//! Milestone 9 (stretch): questions on captures of netcat sessions (labs/netcat/answers.txt): a plain and
 //! a TLS session where a line is typed, and a `--send-only` transfer; the scenario `socklab
 //! capture` records, and what the questions read from the captures.
 
@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 const TYPED: &str = "my password is swordfish";
 
 pub(super) static QUESTIONS: QuestionSet = QuestionSet {
-    milestone: "9 capture questions",
+    milestone: "9 capture questions (stretch)",
     salt: "socklab/netcat/3b1e",
     captures: &[
         CaptureFile {
