@@ -13,8 +13,10 @@
 //! Prints the body (with `-i` first the status line and headers); exits 0 for a 2xx or 3xx
 //! status, 1 for any other status and for a failure, which one line on stderr explains.
 
-use socklab::cli::{self, Args, Options};
-use socklab::tls::{self, rustls, Trust};
+#[path = "http_get_given.rs"]
+mod given;
+
+use given::{default_port, resolve, Get, Stream, Url};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -31,46 +33,6 @@ const USER_AGENT: &str = "socklab-http_get/1.0";
 
 // ---------------------------------------------------------------------------------------------
 // URLs.
-
-/// What a URL says about where to connect and what to ask for.
-#[derive(Clone, Debug)]
-struct Url {
-    https: bool,
-    /// A host name or an IP address (an IPv6 address without its brackets).
-    host: String,
-    port: u16,
-    /// The request target: path and query, `/data?format=csv`; at least `/`.
-    target: String,
-}
-
-impl Url {
-    /// The `Host` header's value: the host, and the port unless it is the scheme's default.
-    fn authority(&self) -> String {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        if self.port == default_port(self.https) {
-            host
-        } else {
-            format!("{host}:{}", self.port)
-        }
-    }
-
-    fn show(&self) -> String {
-        let scheme = if self.https { "https" } else { "http" };
-        format!("{scheme}://{}{}", self.authority(), self.target)
-    }
-}
-
-fn default_port(https: bool) -> u16 {
-    if https {
-        443
-    } else {
-        80
-    }
-}
 
 /// Splits `scheme://host[:port][/path][?query][#fragment]`.
 fn parse_url(text: &str) -> Result<Url, String> {
@@ -139,36 +101,8 @@ fn encode_target(target: &str) -> String {
     // END BLANK
 }
 
-/// Where a redirect's `Location` leads, from `base`: an absolute URL, `//host/path` (same
-/// scheme), `/path` (same server) or a path relative to the base's folder.
-fn resolve(base: &Url, location: &str) -> Result<Url, String> {
-    let location = location.trim();
-    if location.contains("://") {
-        return parse_url(location);
-    }
-    if let Some(rest) = location.strip_prefix("//") {
-        let scheme = if base.https { "https" } else { "http" };
-        return parse_url(&format!("{scheme}://{rest}"));
-    }
-    let target = if location.starts_with('/') {
-        location.to_string()
-    } else {
-        let path = base.target.split('?').next().unwrap_or("/");
-        let folder = &path[..path.rfind('/').map_or(0, |i| i + 1)];
-        format!("{folder}{location}")
-    };
-    Ok(Url {
-        target: encode_target(target.split('#').next().unwrap_or("/")),
-        ..base.clone()
-    })
-}
-
 // ---------------------------------------------------------------------------------------------
 // The connection.
-
-/// A byte stream both ways: a `TcpStream`, or TLS around one.
-trait Stream: Read + Write {}
-impl<T: Read + Write> Stream for T {}
 
 /// Connects to the URL's server; for `https`, wraps the connection in TLS (given: the lesson is
 /// that the HTTP bytes inside are the same), trusting `cacert` or else the built-in web roots.
@@ -184,15 +118,7 @@ fn open(url: &Url, cacert: Option<&Path>) -> Result<Box<dyn Stream>, String> {
     if !url.https {
         return Ok(Box::new(tcp));
     }
-    let trust = match cacert {
-        Some(file) => Trust::File(file),
-        None => Trust::WebRoots,
-    };
-    let config = tls::client_config(trust)?;
-    let conn = rustls::ClientConnection::new(config, tls::server_name(&url.host)?)
-        .map_err(|e| format!("TLS setup: {e}"))?;
-    // The handshake (and the certificate check) happens on the first write.
-    Ok(Box::new(rustls::StreamOwned::new(conn, tcp)))
+    given::wrap_tls(tcp, &url.host, cacert)
 }
 
 /// Writes the request for `url`, all of it at once.
@@ -345,21 +271,12 @@ fn read_body(reader: &mut impl BufRead, head: &Head, out: &mut impl Write) -> Re
 // ---------------------------------------------------------------------------------------------
 // Fetching.
 
-/// What the command line asks for.
-struct Get<'a> {
-    /// `-i`: print each status line and headers too.
-    include: bool,
-    /// `-L`: follow redirects.
-    follow: bool,
-    cacert: Option<&'a Path>,
-}
-
 /// Fetches `url`, following redirects if asked, and prints what `get` says to `out`; returns
 /// the last response's status code.
 fn fetch(mut url: Url, get: &Get, out: &mut impl Write) -> Result<u16, String> {
     let mut hops = 0;
     loop {
-        let mut stream = open(&url, get.cacert)?;
+        let mut stream = open(&url, get.cacert.as_deref())?;
         send_request(&mut *stream, &url).map_err(|e| format!("sending to {}: {e}", url.show()))?;
         let mut reader = BufReader::new(stream);
         let head = read_head(&mut reader).map_err(|e| format!("{}: {e}", url.show()))?;
@@ -396,33 +313,9 @@ fn success(status: u16) -> bool {
     // END BLANK
 }
 
-const USAGE: &str = "Usage: http_get [-i] [-L] [--cacert FILE] URL
-
-Fetches URL (http:// or https://) with one HTTP/1.1 GET and prints the body. Exits 0 for a
-2xx or 3xx status, 1 otherwise; a failure is explained in one line on stderr.";
-
 pub fn main() -> ExitCode {
     socklab::logging::init();
-    let mut opts = Options::new();
-    opts.optflag("i", "include", "print the status line and headers too");
-    opts.optflag("L", "location", "follow redirects (at most 5)");
-    opts.optopt(
-        "",
-        "cacert",
-        "trust the certificates in this PEM file (default: the built-in web roots)",
-        "FILE",
-    );
-    let args: Args = cli::parse(opts, USAGE);
-    let [text] = args.free() else {
-        args.fail("give one URL");
-    };
-    let url = parse_url(text).unwrap_or_else(|e| args.fail(&e));
-    let cacert: Option<String> = args.opt("cacert");
-    let get = Get {
-        include: args.flag("include"),
-        follow: args.flag("location"),
-        cacert: cacert.as_deref().map(Path::new),
-    };
+    let (url, get) = given::command_line();
     let stdout = io::stdout();
     match fetch(url, &get, &mut stdout.lock()) {
         Ok(status) if success(status) => ExitCode::SUCCESS,
