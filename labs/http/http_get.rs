@@ -36,13 +36,13 @@ const USER_AGENT: &str = "socklab-http_get/1.0";
 
 /// Splits `scheme://host[:port][/path][?query][#fragment]`.
 fn parse_url(text: &str) -> Result<Url, String> {
-    todo!("fill in: scheme http (default port 80) or https (443), any case; the host (an IPv6 address in [brackets], kept without them) and an optional :port; the target from the first '/' or '?' on, \"/\" when empty, \"/?…\" for a bare query; drop a #fragment; Err(sentence) for anything else");
+    todo!("fill in: the Url's fields (their comments in http_get_given.rs; handout, step 1) from `text`, the target through encode_target; Err(sentence) for a URL this client cannot fetch");
 }
 
 /// Percent-encodes the bytes a request target may not hold as they are (spaces, quotes,
 /// non-ASCII letters): a space inside the request line would split it into more than 3 words.
 fn encode_target(target: &str) -> String {
-    todo!("fill in: every byte that may not stand as it is in a request target (the comment above says which kinds; RFC 3986 lists what may) becomes a %XX escape; all other bytes stay, a % too (the URL's own escapes are kept)");
+    todo!("fill in: `target` with each byte that may not stand as it is (RFC 3986 lists which may) written as %XX; a % stays: the URL's own escapes are kept");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -64,7 +64,7 @@ fn open(url: &Url, cacert: Option<&Path>) -> Result<Box<dyn Stream>, String> {
 
 /// Writes the request for `url`, all of it at once.
 fn send_request(stream: &mut dyn Stream, url: &Url) -> io::Result<()> {
-    todo!("fill in: write `GET TARGET HTTP/1.1`, then Host (url.authority()), User-Agent (USER_AGENT), Accept: */* and Connection: close, each line ending in \\r\\n, then an empty line, in one write_all");
+    todo!("fill in: the request of the handout's step 2 for `url` (Url::authority is the Host), asking for the connection to close; in one write");
     stream.flush()
 }
 
@@ -82,7 +82,7 @@ struct Head {
 impl Head {
     /// The value of the first header called `name`, as the handout says header names compare.
     fn header(&self, name: &str) -> Option<&str> {
-        todo!("fill in: the value of the first of self.headers whose name matches `name` the way HTTP compares header names (servers write `content-length` as often as `Content-Length`)");
+        todo!("fill in: the value of the header called `name`, names compared as the handout's step 2 says (look at str's methods)");
     }
 }
 
@@ -106,7 +106,7 @@ fn read_line(reader: &mut impl BufRead, what: &str) -> Result<String, String> {
 fn read_head(reader: &mut impl BufRead) -> Result<Head, String> {
     let status_line = read_line(reader, "the status line")?;
     let status: u16 =
-        todo!("fill in: the status code: the second word of `HTTP/1.1 200 OK`, three digits; Err(sentence) unless the line starts with HTTP/1. and has one");
+        todo!("fill in: the status code in the status line (handout, step 3); Err(sentence) for a line that is not an HTTP/1.x status line");
     let mut head = Head {
         status,
         lines: vec![status_line],
@@ -117,25 +117,25 @@ fn read_head(reader: &mut impl BufRead) -> Result<Head, String> {
         if line.is_empty() {
             return Ok(head);
         }
-        todo!("fill in: split `Name: value` at the first colon into head.headers (value trimmed), and keep the line in head.lines; Err(sentence) when there is no colon");
+        todo!("fill in: this header line into `head` (both of its lists); Err(sentence) for a line that is not a header");
     }
 }
 
 /// Copies exactly `n` body bytes to `out`; fewer before the close is an error.
 fn copy_exactly(reader: &mut impl BufRead, n: u64, out: &mut impl Write) -> Result<(), String> {
-    todo!("fill in: copy n bytes from reader to out (io::copy of reader.take(n) copies until n bytes or the close); Err(sentence) when fewer came");
+    todo!("fill in: the n bytes from reader to out (std::io::copy, Read::take); Err(sentence) when the close came first");
 }
 
 /// Reads a chunked body to `out`: chunks `SIZE-IN-HEX[;extension]\r\n DATA \r\n`, ended by a
 /// chunk of size 0. Trailer headers may follow that last chunk, up to an empty line; http_get
 /// closes the connection after the body, so it leaves them unread.
 fn read_chunked(reader: &mut impl BufRead, out: &mut impl Write) -> Result<(), String> {
-    todo!("fill in: loop: read the size line, drop a ;extension, parse the size as hexadecimal (Err(sentence) if it is not); size 0 → the body is complete; else copy_exactly the size, then the empty line that ends the chunk (Err(sentence) if the line holds more)");
+    todo!("fill in: the chunks as the comment above and the handout's step 4 frame them (copy_exactly, u64::from_str_radix); Err(sentence) for a chunk that breaks the framing");
 }
 
 /// Reads the body that follows `head` to `out`, framed as the headers say.
 fn read_body(reader: &mut impl BufRead, head: &Head, out: &mut impl Write) -> Result<(), String> {
-    todo!("fill in: 1xx, 204 and 304 have no body; Transfer-Encoding: chunked → read_chunked; else Content-Length N → copy_exactly N (Err if not a number); else the body runs until the server closes the connection");
+    todo!("fill in: the body, framed in whichever of the three ways of the handout's step 4 the headers say (and the statuses it names have none)");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -156,7 +156,7 @@ fn fetch(mut url: Url, get: &Get, out: &mut impl Write) -> Result<u16, String> {
             }
             write!(out, "\r\n").map_err(|e| format!("writing out: {e}"))?;
         }
-        todo!("fill in: with get.follow, a 301, 302, 303, 307 or 308 with a Location: count the hop (more than MAX_REDIRECTS → Err(sentence) saying it may be a loop), set url to resolve(&url, location)?, and continue with the next request");
+        todo!("fill in: with get.follow, a redirect (the handout's status table) leads to a next request (resolve); a loop must end: MAX_REDIRECTS, then Err(sentence)");
         read_body(&mut reader, &head, out).map_err(|e| format!("{}: {e}", url.show()))?;
         out.flush().map_err(|e| format!("writing out: {e}"))?;
         return Ok(head.status);
@@ -165,7 +165,7 @@ fn fetch(mut url: Url, get: &Get, out: &mut impl Write) -> Result<u16, String> {
 
 /// Whether a final status means success for the exit code.
 fn success(status: u16) -> bool {
-    todo!("fill in: true for 2xx (it worked) and 3xx (a redirect not followed is an answer too)");
+    todo!("fill in: whether `status` means success for the exit code (the usage in http_get_given.rs says which)");
 }
 
 pub fn main() -> ExitCode {

@@ -42,7 +42,7 @@ struct Request {
 impl Request {
     /// The value of the first header called `name`, as the handout says header names compare.
     fn header(&self, name: &str) -> Option<&str> {
-        todo!("fill in: the value of the first of self.headers whose name matches `name` the way HTTP compares header names (the handout's step 2 says how; str has a method for it)");
+        todo!("fill in: the value of the header called `name`, names compared as the handout's step 2 says (look at str's methods)");
     }
 }
 
@@ -87,7 +87,7 @@ fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpError>
         return Ok(None);
     };
     let (method, target, version): (String, String, String) =
-        todo!("fill in: split the request line into METHOD TARGET VERSION (single spaces): 400 unless three words, a token method and a target starting with '/'; 505 unless VERSION is HTTP/1.0 or HTTP/1.1 (return Err(http_error(status, why)))");
+        todo!("fill in: the request line's three parts (handout, step 2); a line that is not one gets the status the handout's table names (http_error, is_token)");
     let mut headers: Vec<(String, String)> = Vec::new();
     loop {
         let line = read_line(reader, &mut left, 431)?
@@ -95,7 +95,7 @@ fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpError>
         if line.is_empty() {
             break;
         }
-        todo!("fill in: split `Name: value` at the first colon and push (name, trimmed value) onto headers; 400 when there is no colon or the name is not a token (no spaces before the colon)");
+        todo!("fill in: this header line into `headers` (handout, step 2: what a header looks like); a line that is not a header gets the table's status");
     }
     let request = Request {
         method,
@@ -113,8 +113,8 @@ fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpError>
         ));
     }
     let length: usize =
-        todo!("fill in: the body's length from Content-Length (0 when absent); 400 when it is not a whole number, 413 when it is over MAX_BODY (return Err(http_error(status, why)))");
-    todo!("fill in: read the body's `length` bytes and drop them, all of them (one read() may return fewer), so that the next request starts where it should; a body cut short by the close is no request (Err(http_error(0, why)))");
+        todo!("fill in: how long the body is (handout, step 2), or the table's status for a length this server cannot take (MAX_BODY)");
+    todo!("fill in: consume the whole body, so that the next request starts at its first byte (the end of the handout's steps says why one read() is not enough); cut short by the close: status 0");
     Ok(Some(request))
 }
 
@@ -122,18 +122,18 @@ fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpError>
 /// client sent `Connection: close`; HTTP/1.0 closes it unless it sent `Connection: keep-alive`.
 fn keep_alive(request: &Request) -> bool {
     let connection = request.header("Connection");
-    todo!("fill in: true to keep the connection open after answering (see the comment above)");
+    todo!("fill in: whether the connection stays open (the comment above; handout, step 5)");
 }
 
 /// Decodes `%XX` escapes (and `+` as a space when `plus_is_space`, as in query strings).
 /// `Err`: a `%` not followed by two hex digits, or bytes that are not UTF-8.
 fn percent_decode(text: &str, plus_is_space: bool) -> Result<String, String> {
-    todo!("fill in: decode %XX (two hex digits, in any case) into one byte, `+` into a space when plus_is_space; every other byte as it is; then the bytes must be UTF-8");
+    todo!("fill in: the text with its escapes decoded as the comment above says (u8::from_str_radix, String::from_utf8); Err(sentence) otherwise");
 }
 
 /// `text` made safe to put inside HTML: the five characters with a meaning there become entities.
 fn html_escape(text: &str) -> String {
-    todo!("fill in: replace & < > \" ' with &amp; &lt; &gt; &quot; &#39; (& first, or the others' & gets escaped again)");
+    todo!("fill in: `text` with each of the five characters that mean something in HTML written as its entity (which five, and their entities: OWASP's XSS cheat sheet)");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -155,7 +155,7 @@ fn route(request: &Request) -> Response {
         Err(why) => return Response::text(400, &format!("the path: {why}")),
     };
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    todo!("fill in: unknown path → 404 (any method); a known one with a method other than GET or HEAD → 405 with an Allow header (ALLOW); then [\"\"] → 200 \"Hello World\" (TEXT), [\"index\"] or [\"index\", \"\"] → given::greeting(DEFAULT_NAME), [\"index\", name] → greeting of the HTML-escaped name, [\"data\"] → data(format from the query, \"json\" when absent; a bad query → 400), [\"home\"] → 301 with Location: /index");
+    todo!("fill in: the response for these path segments and this method: the routes are milestone 2 of the handout, the statuses its table (given::greeting, given::data, given::query_value)");
 }
 
 /// Writes `response`: status line, headers, empty line, body (none for HEAD, but the same
@@ -167,7 +167,7 @@ fn write_response(
     head_only: bool,
     keep_alive: bool,
 ) -> io::Result<()> {
-    todo!("fill in: build `HTTP/1.1 STATUS REASON`, response.headers, Content-Type, Content-Length (of the body, even for HEAD), Connection (keep-alive or close), each line ending in \\r\\n, an empty line, then the body unless head_only; write it all with one write_all");
+    todo!("fill in: the response as the handout's step 3 shows it, headers from `response` and the arguments; the comment above says how it must leave, and what HEAD changes");
     writer.flush()
 }
 
@@ -213,13 +213,13 @@ fn handle_connection(stream: impl Connection, peer: &str) -> io::Result<()> {
 /// Starts the thread that serves one accepted connection (wrapped in TLS when `tls` is set).
 fn serve(tcp: TcpStream, tls: Option<Arc<rustls::ServerConfig>>, idle: Duration) -> io::Result<()> {
     let peer = tcp.peer_addr()?.to_string();
-    todo!("fill in: a client quiet for `idle` must not keep this thread for ever, nor one that never reads what it is sent: give the socket its limits (TcpStream's setters; a read or write past them fails, and the request loop ends the connection)");
+    todo!("fill in: a client quiet for `idle`, or one that never reads, must not keep this thread for ever (TcpStream's setters)");
     let spawned = thread::Builder::new().spawn(move || {
         let served = match tls {
             None => handle_connection(tcp, &peer),
             // The handshake happens on the first read, in this thread.
             Some(config) => {
-                todo!("fill in: serve the connection inside TLS: a rustls server session made from `config`, and a stream that owns it with `tcp` (the `impl Connection for …` above names its type); a session that cannot start is an io::Error");
+                todo!("fill in: serve the connection inside a TLS session made from `config` (rustls; webapp_given.rs's `impl Connection` names the stream type); a failure is an io::Error");
             }
         };
         if let Err(e) = served {
@@ -235,7 +235,7 @@ fn server(settings: &given::Settings) -> Result<(), String> {
         todo!("fill in: bind a TCP listener to (host, port)");
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let tls = given::announce(host, addr, settings.tls)?;
-    todo!("fill in: accept connections for ever, and give each its own thread with serve(stream, tls.clone(), idle); log a failed accept or spawn, never stop for one");
+    todo!("fill in: serve every connection that comes, each with serve(); a failed accept or spawn is logged, never the end of the server");
     Ok(())
 }
 

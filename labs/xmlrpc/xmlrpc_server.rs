@@ -32,7 +32,7 @@ impl Network {
     /// Whether `ip` is in this network. An IPv4 client of a server listening on IPv6 shows up
     /// as `::ffff:a.b.c.d`; `to_canonical()` turns that back into `a.b.c.d`.
     fn contains(&self, ip: IpAddr) -> bool {
-        todo!("fill in: compare the first self.prefix bits of self.addr and ip.to_canonical() (as u32 for IPv4, u128 for IPv6) with a mask; different families never match");
+        todo!("fill in: whether `ip` (see the comment above) shares its first self.prefix bits with self.addr (u32::from and u128::from give the bits; mind a /0)");
     }
 }
 
@@ -50,7 +50,7 @@ struct Request {
 impl Request {
     /// The value of header `name` (names are case-insensitive in HTTP).
     fn header(&self, name: &str) -> Option<&str> {
-        todo!("fill in: the value of the first header called `name` (how does HTTP compare header names? a client may send `content-length`)");
+        todo!("fill in: the value of the header called `name`, names compared as the handout's \"Things to notice\" say (look at str's methods)");
     }
 }
 
@@ -64,14 +64,14 @@ fn read_request(
         return Ok(None);
     };
     let (method, path, version): (String, String, String) =
-        todo!("fill in: split line into (METHOD, PATH, VERSION); return Err(http_error(400, why)) unless it is three words, and 505 unless VERSION is HTTP/1.0 or HTTP/1.1");
+        todo!("fill in: the request line's three parts; one that is not a request line gets the status the handout lists for it (http_error)");
     let mut headers: Vec<(String, String)> = Vec::new();
     loop {
         let line = read_line(reader)?.ok_or_else(|| http_error(0, "closed inside the headers"))?;
         if line.is_empty() {
             break;
         }
-        todo!("fill in: add `Name: value` to headers (both trimmed); 400 for a line without a colon, or once there are MAX_HEADERS headers already");
+        todo!("fill in: this header line into `headers`; a line that is not a header, or one header too many (MAX_HEADERS), gets the handout's status");
     }
     let mut request = Request {
         method,
@@ -87,12 +87,12 @@ fn read_request(
         ));
     }
     let length: usize =
-        todo!("fill in: the body's length from Content-Length: absent → 411 for a POST (0 for other methods), not a number → 400, over MAX_BODY → 413 (return Err(http_error(status, why)))");
+        todo!("fill in: how long the body is, or the status the handout lists for a length missing, unreadable or too large (MAX_BODY)");
     if has_token(request.header("Expect"), "100-continue") {
         // The client waits for this before sending a large body (curl does, above 1 MiB).
         writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
     }
-    todo!("fill in: read exactly length bytes into request.body (one read() may return fewer: TCP delivers a stream, not messages)");
+    todo!("fill in: the body's `length` bytes into request.body (the handout's \"Things to notice\" say why one read() is not enough)");
     Ok(Some(request))
 }
 
@@ -100,7 +100,7 @@ fn read_request(
 /// sent `Connection: close`; HTTP/1.0 closes it unless the client sent `Connection: keep-alive`.
 fn keep_alive(request: &Request) -> bool {
     let connection = request.header("Connection");
-    todo!("fill in: return true to keep the connection open (see the comment above)");
+    todo!("fill in: whether the connection stays open (the comment above; has_token reads a header's tokens)");
 }
 
 /// Compares two byte strings in constant time: it always looks at every byte, so how long the
@@ -108,18 +108,18 @@ fn keep_alive(request: &Request) -> bool {
 /// hashed first, so their lengths leak nothing either.
 fn same_secret(given: &[u8], expected: &[u8]) -> bool {
     let (given, expected) = (Sha256::digest(given), Sha256::digest(expected));
-    todo!("fill in: combine every byte pair with XOR and OR the results together; equal if that is 0 (no early return)");
+    todo!("fill in: whether the two digests are equal, in a time that does not depend on where they differ (the comment above)");
 }
 
 /// Checks `Authorization: Basic base64(username:password)` (RFC 7617). `Err` says what is
 /// wrong, for the log; the client only learns that it is refused.
 fn check_auth(header: Option<&str>, config: &Config) -> Result<(), String> {
-    todo!("fill in: split the header into scheme and token (the scheme \"Basic\" in any case), base64-decode the token, require a ':' in it, and compare it with config.credentials using same_secret");
+    todo!("fill in: Ok when the header carries config.credentials as RFC 7617 encodes them (handout: \"Things to notice\"; base64's Engine, same_secret); Err(why) otherwise");
 }
 
 /// Answers one request: method and path, then authentication, then the call itself.
 fn respond(request: &Request, config: &Config, peer: &str) -> Response {
-    todo!("fill in: refuse what is not a call: the handout's statuses for a method other than POST and a path outside PATHS, then check_auth (each refusal with the header the handout names)");
+    todo!("fill in: refuse what is not an authorised call: the handout's statuses for a wrong method or path (PATHS) and for check_auth's refusal, each with the header the handout names");
     let result = match xml::parse_call(&request.body) {
         Ok(call) => dispatch(&call, true),
         Err(fault) => {
@@ -135,7 +135,7 @@ fn dispatch(call: &Call, top: bool) -> Result<Value, Fault> {
     match call.method.as_str() {
         "echo" => echo(&call.params),
         "system.listMethods" if call.params.is_empty() => {
-            todo!("fill in: the names of METHODS, as an XML-RPC array of strings")
+            todo!("fill in: the names of METHODS, as an XML-RPC value (xml.rs's Value)")
         }
         "system.multicall" if top => multicall(&call.params),
         "system.listMethods" | "system.multicall" => Err(given::misused(&call.method)),
@@ -148,7 +148,7 @@ fn dispatch(call: &Call, top: bool) -> Result<Value, Fault> {
 /// `echo(string)`: the string upper-cased, as the course's Python server does.
 fn echo(params: &[Value]) -> Result<Value, Fault> {
     let message = given::one_string("echo", params)?;
-    todo!("fill in: answer the message upper-cased, and print the line the handout shows");
+    todo!("fill in: echo's answer (the handout says what it is), and the line the handout shows on stdout");
 }
 
 /// `system.multicall`: one array of `{methodName, params}` structs; answers an array holding,
@@ -168,7 +168,7 @@ fn write_response(
     response: &Response,
     keep_alive: bool,
 ) -> io::Result<()> {
-    todo!("fill in: write `HTTP/1.1 STATUS REASON`, the headers (response.headers, Content-Type, Content-Length, Connection: keep-alive or close), each line ending in \\r\\n, an empty line, then the body");
+    todo!("fill in: the response as the handout's \"The protocol\" shows one, headers from `response` and `keep_alive` (reason() has the phrases)");
     writer.flush()
 }
 
@@ -220,7 +220,7 @@ fn server(host: &str, port: u16, config: Config) -> io::Result<()> {
         listener.local_addr()?
     );
     let config = Arc::new(config);
-    todo!("fill in: accept connections forever; give each its own thread that runs handle_connection and logs its error (a failed accept is logged too, never fatal)");
+    todo!("fill in: serve every connection that comes, each in its own thread (handle_connection, thread::Builder); failures are logged, never the end of the server");
     Ok(())
 }
 

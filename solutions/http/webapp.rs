@@ -42,7 +42,7 @@ struct Request {
 impl Request {
     /// The value of the first header called `name`, as the handout says header names compare.
     fn header(&self, name: &str) -> Option<&str> {
-        // BEGIN BLANK: the value of the first of self.headers whose name matches `name` the way HTTP compares header names (the handout's step 2 says how; str has a method for it)
+        // BEGIN BLANK: the value of the header called `name`, names compared as the handout's step 2 says (look at str's methods)
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -92,7 +92,7 @@ fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpError>
         return Ok(None);
     };
     let (method, target, version): (String, String, String) =
-        /* BLANK: split the request line into METHOD TARGET VERSION (single spaces): 400 unless three words, a token method and a target starting with '/'; 505 unless VERSION is HTTP/1.0 or HTTP/1.1 (return Err(http_error(status, why))) */
+        /* BLANK: the request line's three parts (handout, step 2); a line that is not one gets the status the handout's table names (http_error, is_token) */
         {
             let words: Vec<&str> = line.split(' ').collect();
             let [method, target, version] = words[..] else {
@@ -113,7 +113,7 @@ fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpError>
         if line.is_empty() {
             break;
         }
-        // BEGIN BLANK: split `Name: value` at the first colon and push (name, trimmed value) onto headers; 400 when there is no colon or the name is not a token (no spaces before the colon)
+        // BEGIN BLANK: this header line into `headers` (handout, step 2: what a header looks like); a line that is not a header gets the table's status
         let Some((name, value)) = line.split_once(':') else {
             return Err(http_error(
                 400,
@@ -142,7 +142,7 @@ fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpError>
         ));
     }
     let length: usize =
-        /* BLANK: the body's length from Content-Length (0 when absent); 400 when it is not a whole number, 413 when it is over MAX_BODY (return Err(http_error(status, why))) */
+        /* BLANK: how long the body is (handout, step 2), or the table's status for a length this server cannot take (MAX_BODY) */
         {
             let length = match request.header("Content-Length") {
                 None => 0,
@@ -155,7 +155,7 @@ fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpError>
             }
             length
         } /* END */;
-    // BEGIN BLANK: read the body's `length` bytes and drop them, all of them (one read() may return fewer), so that the next request starts where it should; a body cut short by the close is no request (Err(http_error(0, why)))
+    // BEGIN BLANK: consume the whole body, so that the next request starts at its first byte (the end of the handout's steps says why one read() is not enough); cut short by the close: status 0
     let skipped = io::copy(&mut reader.take(length as u64), &mut io::sink())?;
     if skipped < length as u64 {
         return Err(http_error(0, "the connection closed inside the body"));
@@ -168,7 +168,7 @@ fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpError>
 /// client sent `Connection: close`; HTTP/1.0 closes it unless it sent `Connection: keep-alive`.
 fn keep_alive(request: &Request) -> bool {
     let connection = request.header("Connection");
-    // BEGIN BLANK: true to keep the connection open after answering (see the comment above)
+    // BEGIN BLANK: whether the connection stays open (the comment above; handout, step 5)
     if request.version == "HTTP/1.0" {
         has_token(connection, "keep-alive")
     } else {
@@ -180,7 +180,7 @@ fn keep_alive(request: &Request) -> bool {
 /// Decodes `%XX` escapes (and `+` as a space when `plus_is_space`, as in query strings).
 /// `Err`: a `%` not followed by two hex digits, or bytes that are not UTF-8.
 fn percent_decode(text: &str, plus_is_space: bool) -> Result<String, String> {
-    // BEGIN BLANK: decode %XX (two hex digits, in any case) into one byte, `+` into a space when plus_is_space; every other byte as it is; then the bytes must be UTF-8
+    // BEGIN BLANK: the text with its escapes decoded as the comment above says (u8::from_str_radix, String::from_utf8); Err(sentence) otherwise
     let mut out = Vec::with_capacity(text.len());
     let mut bytes = text.bytes();
     while let Some(byte) = bytes.next() {
@@ -203,7 +203,7 @@ fn percent_decode(text: &str, plus_is_space: bool) -> Result<String, String> {
 
 /// `text` made safe to put inside HTML: the five characters with a meaning there become entities.
 fn html_escape(text: &str) -> String {
-    // BEGIN BLANK: replace & < > " ' with &amp; &lt; &gt; &quot; &#39; (& first, or the others' & gets escaped again)
+    // BEGIN BLANK: `text` with each of the five characters that mean something in HTML written as its entity (which five, and their entities: OWASP's XSS cheat sheet)
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -238,7 +238,7 @@ fn route(request: &Request) -> Response {
         Err(why) => return Response::text(400, &format!("the path: {why}")),
     };
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    // BEGIN BLANK: unknown path → 404 (any method); a known one with a method other than GET or HEAD → 405 with an Allow header (ALLOW); then [""] → 200 "Hello World" (TEXT), ["index"] or ["index", ""] → given::greeting(DEFAULT_NAME), ["index", name] → greeting of the HTML-escaped name, ["data"] → data(format from the query, "json" when absent; a bad query → 400), ["home"] → 301 with Location: /index
+    // BEGIN BLANK: the response for these path segments and this method: the routes are milestone 2 of the handout, the statuses its table (given::greeting, given::data, given::query_value)
     let known = matches!(
         segments[..],
         [""] | ["index"] | ["index", _] | ["data"] | ["home"]
@@ -277,7 +277,7 @@ fn write_response(
     head_only: bool,
     keep_alive: bool,
 ) -> io::Result<()> {
-    // BEGIN BLANK: build `HTTP/1.1 STATUS REASON`, response.headers, Content-Type, Content-Length (of the body, even for HEAD), Connection (keep-alive or close), each line ending in \r\n, an empty line, then the body unless head_only; write it all with one write_all
+    // BEGIN BLANK: the response as the handout's step 3 shows it, headers from `response` and the arguments; the comment above says how it must leave, and what HEAD changes
     let mut message = format!(
         "HTTP/1.1 {} {}\r\n",
         response.status,
@@ -341,7 +341,7 @@ fn handle_connection(stream: impl Connection, peer: &str) -> io::Result<()> {
 /// Starts the thread that serves one accepted connection (wrapped in TLS when `tls` is set).
 fn serve(tcp: TcpStream, tls: Option<Arc<rustls::ServerConfig>>, idle: Duration) -> io::Result<()> {
     let peer = tcp.peer_addr()?.to_string();
-    // BEGIN BLANK: a client quiet for `idle` must not keep this thread for ever, nor one that never reads what it is sent: give the socket its limits (TcpStream's setters; a read or write past them fails, and the request loop ends the connection)
+    // BEGIN BLANK: a client quiet for `idle`, or one that never reads, must not keep this thread for ever (TcpStream's setters)
     tcp.set_read_timeout(Some(idle))?;
     tcp.set_write_timeout(Some(idle))?;
     // END BLANK
@@ -350,7 +350,7 @@ fn serve(tcp: TcpStream, tls: Option<Arc<rustls::ServerConfig>>, idle: Duration)
             None => handle_connection(tcp, &peer),
             // The handshake happens on the first read, in this thread.
             Some(config) => {
-                // BEGIN BLANK: serve the connection inside TLS: a rustls server session made from `config`, and a stream that owns it with `tcp` (the `impl Connection for …` above names its type); a session that cannot start is an io::Error
+                // BEGIN BLANK: serve the connection inside a TLS session made from `config` (rustls; webapp_given.rs's `impl Connection` names the stream type); a failure is an io::Error
                 match rustls::ServerConnection::new(config) {
                     Ok(conn) => handle_connection(rustls::StreamOwned::new(conn, tcp), &peer),
                     Err(e) => Err(io::Error::other(e)),
@@ -371,7 +371,7 @@ fn server(settings: &given::Settings) -> Result<(), String> {
         /* BLANK: bind a TCP listener to (host, port) */ TcpListener::bind((host, port)).map_err(|e| format!("cannot listen on {host}:{port}: {e}"))? /* END */;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let tls = given::announce(host, addr, settings.tls)?;
-    // BEGIN BLANK: accept connections for ever, and give each its own thread with serve(stream, tls.clone(), idle); log a failed accept or spawn, never stop for one
+    // BEGIN BLANK: serve every connection that comes, each with serve(); a failed accept or spawn is logged, never the end of the server
     for stream in listener.incoming() {
         match stream {
             Ok(stream) => {

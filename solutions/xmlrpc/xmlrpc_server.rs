@@ -32,7 +32,7 @@ impl Network {
     /// Whether `ip` is in this network. An IPv4 client of a server listening on IPv6 shows up
     /// as `::ffff:a.b.c.d`; `to_canonical()` turns that back into `a.b.c.d`.
     fn contains(&self, ip: IpAddr) -> bool {
-        // BEGIN BLANK: compare the first self.prefix bits of self.addr and ip.to_canonical() (as u32 for IPv4, u128 for IPv6) with a mask; different families never match
+        // BEGIN BLANK: whether `ip` (see the comment above) shares its first self.prefix bits with self.addr (u32::from and u128::from give the bits; mind a /0)
         match (self.addr, ip.to_canonical()) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
                 // Shifting a u32 by 32 overflows: a /0 mask is all zeros.
@@ -63,7 +63,7 @@ struct Request {
 impl Request {
     /// The value of header `name` (names are case-insensitive in HTTP).
     fn header(&self, name: &str) -> Option<&str> {
-        // BEGIN BLANK: the value of the first header called `name` (how does HTTP compare header names? a client may send `content-length`)
+        // BEGIN BLANK: the value of the header called `name`, names compared as the handout's "Things to notice" say (look at str's methods)
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -82,7 +82,7 @@ fn read_request(
         return Ok(None);
     };
     let (method, path, version): (String, String, String) =
-        /* BLANK: split line into (METHOD, PATH, VERSION); return Err(http_error(400, why)) unless it is three words, and 505 unless VERSION is HTTP/1.0 or HTTP/1.1 */
+        /* BLANK: the request line's three parts; one that is not a request line gets the status the handout lists for it (http_error) */
         {
             let words: Vec<&str> = line.split(' ').collect();
             let [method, path, version] = words[..] else {
@@ -99,7 +99,7 @@ fn read_request(
         if line.is_empty() {
             break;
         }
-        // BEGIN BLANK: add `Name: value` to headers (both trimmed); 400 for a line without a colon, or once there are MAX_HEADERS headers already
+        // BEGIN BLANK: this header line into `headers`; a line that is not a header, or one header too many (MAX_HEADERS), gets the handout's status
         if headers.len() == MAX_HEADERS {
             return Err(http_error(400, format!("more than {MAX_HEADERS} headers")));
         }
@@ -126,7 +126,7 @@ fn read_request(
         ));
     }
     let length: usize =
-        /* BLANK: the body's length from Content-Length: absent → 411 for a POST (0 for other methods), not a number → 400, over MAX_BODY → 413 (return Err(http_error(status, why))) */
+        /* BLANK: how long the body is, or the status the handout lists for a length missing, unreadable or too large (MAX_BODY) */
         {
             let length = match request.header("Content-Length") {
                 None if request.method == "POST" => {
@@ -146,7 +146,7 @@ fn read_request(
         // The client waits for this before sending a large body (curl does, above 1 MiB).
         writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
     }
-    // BEGIN BLANK: read exactly length bytes into request.body (one read() may return fewer: TCP delivers a stream, not messages)
+    // BEGIN BLANK: the body's `length` bytes into request.body (the handout's "Things to notice" say why one read() is not enough)
     request.body = vec![0; length];
     reader.read_exact(&mut request.body)?;
     // END BLANK
@@ -157,7 +157,7 @@ fn read_request(
 /// sent `Connection: close`; HTTP/1.0 closes it unless the client sent `Connection: keep-alive`.
 fn keep_alive(request: &Request) -> bool {
     let connection = request.header("Connection");
-    // BEGIN BLANK: return true to keep the connection open (see the comment above)
+    // BEGIN BLANK: whether the connection stays open (the comment above; has_token reads a header's tokens)
     if request.version == "HTTP/1.0" {
         has_token(connection, "keep-alive")
     } else {
@@ -171,7 +171,7 @@ fn keep_alive(request: &Request) -> bool {
 /// hashed first, so their lengths leak nothing either.
 fn same_secret(given: &[u8], expected: &[u8]) -> bool {
     let (given, expected) = (Sha256::digest(given), Sha256::digest(expected));
-    // BEGIN BLANK: combine every byte pair with XOR and OR the results together; equal if that is 0 (no early return)
+    // BEGIN BLANK: whether the two digests are equal, in a time that does not depend on where they differ (the comment above)
     let mut difference = 0u8;
     for (a, b) in given.iter().zip(expected.iter()) {
         difference |= a ^ b;
@@ -183,7 +183,7 @@ fn same_secret(given: &[u8], expected: &[u8]) -> bool {
 /// Checks `Authorization: Basic base64(username:password)` (RFC 7617). `Err` says what is
 /// wrong, for the log; the client only learns that it is refused.
 fn check_auth(header: Option<&str>, config: &Config) -> Result<(), String> {
-    // BEGIN BLANK: split the header into scheme and token (the scheme "Basic" in any case), base64-decode the token, require a ':' in it, and compare it with config.credentials using same_secret
+    // BEGIN BLANK: Ok when the header carries config.credentials as RFC 7617 encodes them (handout: "Things to notice"; base64's Engine, same_secret); Err(why) otherwise
     let header = header.ok_or("no Authorization header")?;
     let (scheme, token) = header
         .trim()
@@ -207,7 +207,7 @@ fn check_auth(header: Option<&str>, config: &Config) -> Result<(), String> {
 
 /// Answers one request: method and path, then authentication, then the call itself.
 fn respond(request: &Request, config: &Config, peer: &str) -> Response {
-    // BEGIN BLANK: refuse what is not a call: the handout's statuses for a method other than POST and a path outside PATHS, then check_auth (each refusal with the header the handout names)
+    // BEGIN BLANK: refuse what is not an authorised call: the handout's statuses for a wrong method or path (PATHS) and for check_auth's refusal, each with the header the handout names
     if request.method != "POST" {
         log::warn!("{peer}: 405: method {:.20?}", request.method);
         let mut response = Response::error(405, "XML-RPC calls are POST requests");
@@ -243,7 +243,7 @@ fn dispatch(call: &Call, top: bool) -> Result<Value, Fault> {
     match call.method.as_str() {
         "echo" => echo(&call.params),
         "system.listMethods" if call.params.is_empty() => {
-            /* BLANK: the names of METHODS, as an XML-RPC array of strings */
+            /* BLANK: the names of METHODS, as an XML-RPC value (xml.rs's Value) */
             Ok(Value::Array(
                 METHODS.iter().map(|m| Value::Str(m.to_string())).collect(),
             ))
@@ -265,7 +265,7 @@ fn dispatch(call: &Call, top: bool) -> Result<Value, Fault> {
 /// `echo(string)`: the string upper-cased, as the course's Python server does.
 fn echo(params: &[Value]) -> Result<Value, Fault> {
     let message = given::one_string("echo", params)?;
-    // BEGIN BLANK: answer the message upper-cased, and print the line the handout shows
+    // BEGIN BLANK: echo's answer (the handout says what it is), and the line the handout shows on stdout
     let reply = message.to_uppercase();
     println!("Client said: {message}. So we echo that in uppercase: {reply}");
     Ok(Value::Str(reply))
@@ -294,7 +294,7 @@ fn write_response(
     response: &Response,
     keep_alive: bool,
 ) -> io::Result<()> {
-    // BEGIN BLANK: write `HTTP/1.1 STATUS REASON`, the headers (response.headers, Content-Type, Content-Length, Connection: keep-alive or close), each line ending in \r\n, an empty line, then the body
+    // BEGIN BLANK: the response as the handout's "The protocol" shows one, headers from `response` and `keep_alive` (reason() has the phrases)
     let mut head = format!(
         "HTTP/1.1 {} {}\r\n",
         response.status,
@@ -363,7 +363,7 @@ fn server(host: &str, port: u16, config: Config) -> io::Result<()> {
         listener.local_addr()?
     );
     let config = Arc::new(config);
-    // BEGIN BLANK: accept connections forever; give each its own thread that runs handle_connection and logs its error (a failed accept is logged too, never fatal)
+    // BEGIN BLANK: serve every connection that comes, each in its own thread (handle_connection, thread::Builder); failures are logged, never the end of the server
     for stream in listener.incoming() {
         let stream = match stream {
             Ok(stream) => stream,
