@@ -215,10 +215,9 @@ fn handle_connection(stream: TcpStream, config: &Config) -> io::Result<()> {
 fn server(host: &str, port: u16, config: Config) -> io::Result<()> {
     let listener: TcpListener =
         todo!("fill in: bind a TCP listener to (host, port)");
-    println!(
-        "Running an XML-RPC server with HTTP Basic auth at {}",
-        listener.local_addr()?
-    );
+    // The seed's words, without its "..." so that the address is the line's last word.
+    let addr = listener.local_addr()?;
+    println!("Running a HTTP auth enabled XMLRPC server on {addr}");
     let config = Arc::new(config);
     todo!("fill in: serve every connection that comes, each in its own thread (handle_connection, thread::Builder); failures are logged, never the end of the server");
     Ok(())

@@ -358,10 +358,9 @@ fn handle_connection(stream: TcpStream, config: &Config) -> io::Result<()> {
 fn server(host: &str, port: u16, config: Config) -> io::Result<()> {
     let listener: TcpListener =
         /* BLANK: bind a TCP listener to (host, port) */ TcpListener::bind((host, port))? /* END */;
-    println!(
-        "Running an XML-RPC server with HTTP Basic auth at {}",
-        listener.local_addr()?
-    );
+    // The seed's words, without its "..." so that the address is the line's last word.
+    let addr = listener.local_addr()?;
+    println!("Running a HTTP auth enabled XMLRPC server on {addr}");
     let config = Arc::new(config);
     // BEGIN BLANK: serve every connection that comes, each in its own thread (handle_connection, thread::Builder); failures are logged, never the end of the server
     for stream in listener.incoming() {
