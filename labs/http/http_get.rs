@@ -13,8 +13,10 @@
 //! Prints the body (with `-i` first the status line and headers); exits 0 for a 2xx or 3xx
 //! status, 1 for any other status and for a failure, which one line on stderr explains.
 
-use socklab::cli::{self, Args, Options};
-use socklab::tls::{self, rustls, Trust};
+#[path = "http_get_given.rs"]
+mod given;
+
+use given::{default_port, resolve, Get, Stream, Url};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -32,87 +34,19 @@ const USER_AGENT: &str = "socklab-http_get/1.0";
 // ---------------------------------------------------------------------------------------------
 // URLs.
 
-/// What a URL says about where to connect and what to ask for.
-#[derive(Clone, Debug)]
-struct Url {
-    https: bool,
-    /// A host name or an IP address (an IPv6 address without its brackets).
-    host: String,
-    port: u16,
-    /// The request target: path and query, `/data?format=csv`; at least `/`.
-    target: String,
-}
-
-impl Url {
-    /// The `Host` header's value: the host, and the port unless it is the scheme's default.
-    fn authority(&self) -> String {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        if self.port == default_port(self.https) {
-            host
-        } else {
-            format!("{host}:{}", self.port)
-        }
-    }
-
-    fn show(&self) -> String {
-        let scheme = if self.https { "https" } else { "http" };
-        format!("{scheme}://{}{}", self.authority(), self.target)
-    }
-}
-
-fn default_port(https: bool) -> u16 {
-    if https {
-        443
-    } else {
-        80
-    }
-}
-
 /// Splits `scheme://host[:port][/path][?query][#fragment]`.
 fn parse_url(text: &str) -> Result<Url, String> {
-    todo!("fill in: scheme http (default port 80) or https (443), any case; the host (an IPv6 address in [brackets], kept without them) and an optional :port; the target from the first '/' or '?' on, \"/\" when empty, \"/?…\" for a bare query; drop a #fragment; Err(sentence) for anything else");
+    todo!("fill in: the Url's fields (their comments in http_get_given.rs; handout, step 1) from `text`, the target through encode_target; Err(sentence) for a URL this client cannot fetch");
 }
 
 /// Percent-encodes the bytes a request target may not hold as they are (spaces, quotes,
 /// non-ASCII letters): a space inside the request line would split it into more than 3 words.
 fn encode_target(target: &str) -> String {
-    todo!("fill in: every byte that may not stand as it is in a request target (the comment above says which kinds; RFC 3986 lists what may) becomes a %XX escape; all other bytes stay, a % too (the URL's own escapes are kept)");
-}
-
-/// Where a redirect's `Location` leads, from `base`: an absolute URL, `//host/path` (same
-/// scheme), `/path` (same server) or a path relative to the base's folder.
-fn resolve(base: &Url, location: &str) -> Result<Url, String> {
-    let location = location.trim();
-    if location.contains("://") {
-        return parse_url(location);
-    }
-    if let Some(rest) = location.strip_prefix("//") {
-        let scheme = if base.https { "https" } else { "http" };
-        return parse_url(&format!("{scheme}://{rest}"));
-    }
-    let target = if location.starts_with('/') {
-        location.to_string()
-    } else {
-        let path = base.target.split('?').next().unwrap_or("/");
-        let folder = &path[..path.rfind('/').map_or(0, |i| i + 1)];
-        format!("{folder}{location}")
-    };
-    Ok(Url {
-        target: encode_target(target.split('#').next().unwrap_or("/")),
-        ..base.clone()
-    })
+    todo!("fill in: `target` with each byte that may not stand as it is (RFC 3986 lists which may) written as %XX; a % stays: the URL's own escapes are kept");
 }
 
 // ---------------------------------------------------------------------------------------------
 // The connection.
-
-/// A byte stream both ways: a `TcpStream`, or TLS around one.
-trait Stream: Read + Write {}
-impl<T: Read + Write> Stream for T {}
 
 /// Connects to the URL's server; for `https`, wraps the connection in TLS (given: the lesson is
 /// that the HTTP bytes inside are the same), trusting `cacert` or else the built-in web roots.
@@ -125,20 +59,12 @@ fn open(url: &Url, cacert: Option<&Path>) -> Result<Box<dyn Stream>, String> {
     if !url.https {
         return Ok(Box::new(tcp));
     }
-    let trust = match cacert {
-        Some(file) => Trust::File(file),
-        None => Trust::WebRoots,
-    };
-    let config = tls::client_config(trust)?;
-    let conn = rustls::ClientConnection::new(config, tls::server_name(&url.host)?)
-        .map_err(|e| format!("TLS setup: {e}"))?;
-    // The handshake (and the certificate check) happens on the first write.
-    Ok(Box::new(rustls::StreamOwned::new(conn, tcp)))
+    given::wrap_tls(tcp, &url.host, cacert)
 }
 
 /// Writes the request for `url`, all of it at once.
 fn send_request(stream: &mut dyn Stream, url: &Url) -> io::Result<()> {
-    todo!("fill in: write `GET TARGET HTTP/1.1`, then Host (url.authority()), User-Agent (USER_AGENT), Accept: */* and Connection: close, each line ending in \\r\\n, then an empty line, in one write_all");
+    todo!("fill in: the request of the handout's step 2 for `url` (Url::authority is the Host), asking for the connection to close; in one write");
     stream.flush()
 }
 
@@ -156,7 +82,7 @@ struct Head {
 impl Head {
     /// The value of the first header called `name`, as the handout says header names compare.
     fn header(&self, name: &str) -> Option<&str> {
-        todo!("fill in: the value of the first of self.headers whose name matches `name` the way HTTP compares header names (servers write `content-length` as often as `Content-Length`)");
+        todo!("fill in: the value of the header called `name`, names compared as the handout's step 2 says (look at str's methods)");
     }
 }
 
@@ -180,7 +106,7 @@ fn read_line(reader: &mut impl BufRead, what: &str) -> Result<String, String> {
 fn read_head(reader: &mut impl BufRead) -> Result<Head, String> {
     let status_line = read_line(reader, "the status line")?;
     let status: u16 =
-        todo!("fill in: the status code: the second word of `HTTP/1.1 200 OK`, three digits; Err(sentence) unless the line starts with HTTP/1. and has one");
+        todo!("fill in: the status code in the status line (handout, step 3); Err(sentence) for a line that is not an HTTP/1.x status line");
     let mut head = Head {
         status,
         lines: vec![status_line],
@@ -191,45 +117,36 @@ fn read_head(reader: &mut impl BufRead) -> Result<Head, String> {
         if line.is_empty() {
             return Ok(head);
         }
-        todo!("fill in: split `Name: value` at the first colon into head.headers (value trimmed), and keep the line in head.lines; Err(sentence) when there is no colon");
+        todo!("fill in: this header line into `head` (both of its lists); Err(sentence) for a line that is not a header");
     }
 }
 
 /// Copies exactly `n` body bytes to `out`; fewer before the close is an error.
 fn copy_exactly(reader: &mut impl BufRead, n: u64, out: &mut impl Write) -> Result<(), String> {
-    todo!("fill in: copy n bytes from reader to out (io::copy of reader.take(n) copies until n bytes or the close); Err(sentence) when fewer came");
+    todo!("fill in: the n bytes from reader to out (std::io::copy, Read::take); Err(sentence) when the close came first");
 }
 
 /// Reads a chunked body to `out`: chunks `SIZE-IN-HEX[;extension]\r\n DATA \r\n`, ended by a
 /// chunk of size 0. Trailer headers may follow that last chunk, up to an empty line; http_get
 /// closes the connection after the body, so it leaves them unread.
 fn read_chunked(reader: &mut impl BufRead, out: &mut impl Write) -> Result<(), String> {
-    todo!("fill in: loop: read the size line, drop a ;extension, parse the size as hexadecimal (Err(sentence) if it is not); size 0 → the body is complete; else copy_exactly the size, then the empty line that ends the chunk (Err(sentence) if the line holds more)");
+    todo!("fill in: the chunks as the comment above and the handout's step 4 frame them (copy_exactly, u64::from_str_radix); Err(sentence) for a chunk that breaks the framing");
 }
 
 /// Reads the body that follows `head` to `out`, framed as the headers say.
 fn read_body(reader: &mut impl BufRead, head: &Head, out: &mut impl Write) -> Result<(), String> {
-    todo!("fill in: 1xx, 204 and 304 have no body; Transfer-Encoding: chunked → read_chunked; else Content-Length N → copy_exactly N (Err if not a number); else the body runs until the server closes the connection");
+    todo!("fill in: the body, framed in whichever of the three ways of the handout's step 4 the headers say (and the statuses it names have none)");
 }
 
 // ---------------------------------------------------------------------------------------------
 // Fetching.
-
-/// What the command line asks for.
-struct Get<'a> {
-    /// `-i`: print each status line and headers too.
-    include: bool,
-    /// `-L`: follow redirects.
-    follow: bool,
-    cacert: Option<&'a Path>,
-}
 
 /// Fetches `url`, following redirects if asked, and prints what `get` says to `out`; returns
 /// the last response's status code.
 fn fetch(mut url: Url, get: &Get, out: &mut impl Write) -> Result<u16, String> {
     let mut hops = 0;
     loop {
-        let mut stream = open(&url, get.cacert)?;
+        let mut stream = open(&url, get.cacert.as_deref())?;
         send_request(&mut *stream, &url).map_err(|e| format!("sending to {}: {e}", url.show()))?;
         let mut reader = BufReader::new(stream);
         let head = read_head(&mut reader).map_err(|e| format!("{}: {e}", url.show()))?;
@@ -239,7 +156,7 @@ fn fetch(mut url: Url, get: &Get, out: &mut impl Write) -> Result<u16, String> {
             }
             write!(out, "\r\n").map_err(|e| format!("writing out: {e}"))?;
         }
-        todo!("fill in: with get.follow, a 301, 302, 303, 307 or 308 with a Location: count the hop (more than MAX_REDIRECTS → Err(sentence) saying it may be a loop), set url to resolve(&url, location)?, and continue with the next request");
+        todo!("fill in: with get.follow, a redirect (the handout's status table) leads to a next request (resolve); a loop must end: MAX_REDIRECTS, then Err(sentence)");
         read_body(&mut reader, &head, out).map_err(|e| format!("{}: {e}", url.show()))?;
         out.flush().map_err(|e| format!("writing out: {e}"))?;
         return Ok(head.status);
@@ -248,36 +165,12 @@ fn fetch(mut url: Url, get: &Get, out: &mut impl Write) -> Result<u16, String> {
 
 /// Whether a final status means success for the exit code.
 fn success(status: u16) -> bool {
-    todo!("fill in: true for 2xx (it worked) and 3xx (a redirect not followed is an answer too)");
+    todo!("fill in: whether `status` means success for the exit code (the usage in http_get_given.rs says which)");
 }
-
-const USAGE: &str = "Usage: http_get [-i] [-L] [--cacert FILE] URL
-
-Fetches URL (http:// or https://) with one HTTP/1.1 GET and prints the body. Exits 0 for a
-2xx or 3xx status, 1 otherwise; a failure is explained in one line on stderr.";
 
 pub fn main() -> ExitCode {
     socklab::logging::init();
-    let mut opts = Options::new();
-    opts.optflag("i", "include", "print the status line and headers too");
-    opts.optflag("L", "location", "follow redirects (at most 5)");
-    opts.optopt(
-        "",
-        "cacert",
-        "trust the certificates in this PEM file (default: the built-in web roots)",
-        "FILE",
-    );
-    let args: Args = cli::parse(opts, USAGE);
-    let [text] = args.free() else {
-        args.fail("give one URL");
-    };
-    let url = parse_url(text).unwrap_or_else(|e| args.fail(&e));
-    let cacert: Option<String> = args.opt("cacert");
-    let get = Get {
-        include: args.flag("include"),
-        follow: args.flag("location"),
-        cacert: cacert.as_deref().map(Path::new),
-    };
+    let (url, get) = given::command_line();
     let stdout = io::stdout();
     match fetch(url, &get, &mut stdout.lock()) {
         Ok(status) if success(status) => ExitCode::SUCCESS,

@@ -72,20 +72,20 @@ fn call(
         todo!("fill in: connect a TCP stream to (server.host, server.port)");
     stream.set_read_timeout(Some(TIMEOUT))?;
     let mut writer = stream.try_clone()?;
-    todo!("fill in: write the request: `POST PATH HTTP/1.1`, then headers Host (host:port), Authorization (Basic, then base64 of username:password), Content-Type: text/xml, Content-Length, Connection: close, each ending in \\r\\n; an empty line; then the body");
+    todo!("fill in: the call as the handout's \"The protocol\" shows it (PATH, `server`'s credentials, base64's Engine), asking for the connection to close; then `body`");
     writer.flush()?;
 
     let mut reader = BufReader::new(stream);
     let status_line = read_line(&mut reader)?;
     let status: u16 =
-        todo!("fill in: take the status code from `HTTP/1.1 200 OK` (the second word); CallError::Bad if there is none");
+        todo!("fill in: the status code in the status line; CallError::Bad for a line that has none");
     let mut length: Option<usize> = None;
     loop {
         let line = read_line(&mut reader)?;
         if line.is_empty() {
             break;
         }
-        todo!("fill in: if this header is Content-Length (in any case), parse its value into length (CallError::Bad if it is not a number)");
+        todo!("fill in: `length` from this line if it is the header that gives the body's length (names in any case); CallError::Bad if it is no number");
     }
     if status == 100 {
         return Err(CallError::Bad("unexpected 100 Continue".into()));
@@ -96,7 +96,7 @@ fn call(
             return Err(CallError::Bad(format!("a {n}-byte response is too large")))
         }
         Some(n) => {
-            todo!("fill in: read exactly n bytes into body (read once is not enough: TCP may deliver them in pieces)");
+            todo!("fill in: the n body bytes into `body` (one read() may return fewer: see std::io::Read)");
         }
         // Without Content-Length the body ends where the connection does.
         None => {

@@ -6,38 +6,28 @@
 //! line, headers, empty line, body). HTTP/1.1 keeps the connection open for the next request
 //! unless the client asks to close it. Anything malformed gets the status code that says what
 //! is wrong (400, 405, 413, 414, 431, 505), never a crash.
-//!
-//!     webapp [--host H] [--port P] [--tls] [--idle SECONDS]
-//!
-//! With `--tls` the very same bytes travel inside TLS (HTTPS): the server makes a self-signed
-//! certificate at start and prints where its PEM file is, for `http_get --cacert` or curl.
+//! With `--tls` the same bytes travel inside TLS (HTTPS). Given code is in `webapp_given.rs`.
 
-use socklab::cli::{self, Args, Options};
-use socklab::tls::{self, rustls};
-use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+#[path = "webapp_given.rs"]
+mod given;
+
+use given::{has_token, http_error, is_token, reason, Connection, HttpError, Response, TEXT};
+use socklab::tls::rustls;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-/// Flask's development server listens here too.
-const HOST: &str = "127.0.0.1";
-const PORT: u16 = 5000;
 /// The request line and the headers together may hold at most this many bytes.
 const MAX_HEAD: usize = 8 * 1024;
 /// The largest request body the server accepts (none of its routes needs one); above: 413.
 const MAX_BODY: usize = 64 * 1024;
-/// A connection that sends nothing for this long is closed (`--idle` changes it): a client that
-/// went away without closing must not keep its thread for ever.
-const IDLE_SECONDS: u64 = 15;
 /// The methods every route answers.
 const ALLOW: &str = "GET, HEAD";
 /// The name `/index` greets when the URL names nobody.
 const DEFAULT_NAME: &str = "World";
-
-// ---------------------------------------------------------------------------------------------
-// Requests and responses.
 
 /// One request, as read from the connection (its body is read and dropped: no route uses one).
 struct Request {
@@ -52,83 +42,12 @@ struct Request {
 impl Request {
     /// The value of the first header called `name`, as the handout says header names compare.
     fn header(&self, name: &str) -> Option<&str> {
-        // BEGIN BLANK: the value of the first of self.headers whose name matches `name` the way HTTP compares header names (the handout's step 2 says how; str has a method for it)
+        // BEGIN BLANK: the value of the header called `name`, names compared as the handout's step 2 says (look at str's methods)
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
         // END BLANK
-    }
-}
-
-/// One response, before it is written.
-struct Response {
-    status: u16,
-    content_type: &'static str,
-    /// Headers besides Content-Type, Content-Length and Connection (Location, Allow).
-    headers: Vec<(&'static str, String)>,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn new(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Response {
-        Response {
-            status,
-            content_type,
-            headers: Vec::new(),
-            body: body.into(),
-        }
-    }
-
-    /// A one-sentence plain-text answer: an error page.
-    fn text(status: u16, sentence: &str) -> Response {
-        let body = format!("{status} {}: {sentence}\n", reason(status));
-        Response::new(status, TEXT, body)
-    }
-}
-
-const TEXT: &str = "text/plain; charset=utf-8";
-const HTML: &str = "text/html; charset=utf-8";
-
-/// The reason phrase that follows a status code on the status line.
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        301 => "Moved Permanently",
-        400 => "Bad Request",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        411 => "Length Required",
-        413 => "Content Too Large",
-        414 => "URI Too Long",
-        431 => "Request Header Fields Too Large",
-        505 => "HTTP Version Not Supported",
-        _ => "Unknown",
-    }
-}
-
-/// A request the server cannot answer normally: the status to send and why (for the log).
-/// Status 0: nobody to answer (the connection broke, timed out or closed mid-request).
-/// After any of these the connection is closed: where the next request would start is unknown.
-struct HttpError {
-    status: u16,
-    why: String,
-}
-
-fn http_error(status: u16, why: impl Into<String>) -> HttpError {
-    HttpError {
-        status,
-        why: why.into(),
-    }
-}
-
-impl From<io::Error> for HttpError {
-    fn from(e: io::Error) -> HttpError {
-        let why = match e.kind() {
-            ErrorKind::WouldBlock | ErrorKind::TimedOut => "idle for too long".to_string(),
-            _ => format!("connection lost: {e}"),
-        };
-        http_error(0, why)
     }
 }
 
@@ -165,14 +84,6 @@ fn read_line(
         .map_err(|_| http_error(400, "a request line or header that is not UTF-8"))
 }
 
-/// Whether `word` is an HTTP token (a method or a header name): letters, digits and a few signs.
-fn is_token(word: &str) -> bool {
-    !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
 /// Reads one request and its body. `Ok(None)` when the client closed the connection between
 /// requests (the normal end of a kept-alive connection).
 fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpError> {
@@ -181,7 +92,7 @@ fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpError>
         return Ok(None);
     };
     let (method, target, version): (String, String, String) =
-        /* BLANK: split the request line into METHOD TARGET VERSION (single spaces): 400 unless three words, a token method and a target starting with '/'; 505 unless VERSION is HTTP/1.0 or HTTP/1.1 (return Err(http_error(status, why))) */
+        /* BLANK: the request line's three parts (handout, step 2); a line that is not one gets the status the handout's table names (http_error, is_token) */
         {
             let words: Vec<&str> = line.split(' ').collect();
             let [method, target, version] = words[..] else {
@@ -202,7 +113,7 @@ fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpError>
         if line.is_empty() {
             break;
         }
-        // BEGIN BLANK: split `Name: value` at the first colon and push (name, trimmed value) onto headers; 400 when there is no colon or the name is not a token (no spaces before the colon)
+        // BEGIN BLANK: this header line into `headers` (handout, step 2: what a header looks like); a line that is not a header gets the table's status
         let Some((name, value)) = line.split_once(':') else {
             return Err(http_error(
                 400,
@@ -231,7 +142,7 @@ fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpError>
         ));
     }
     let length: usize =
-        /* BLANK: the body's length from Content-Length (0 when absent); 400 when it is not a whole number, 413 when it is over MAX_BODY (return Err(http_error(status, why))) */
+        /* BLANK: how long the body is (handout, step 2), or the table's status for a length this server cannot take (MAX_BODY) */
         {
             let length = match request.header("Content-Length") {
                 None => 0,
@@ -244,7 +155,7 @@ fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpError>
             }
             length
         } /* END */;
-    // BEGIN BLANK: read the body's `length` bytes and drop them, all of them (one read() may return fewer), so that the next request starts where it should; a body cut short by the close is no request (Err(http_error(0, why)))
+    // BEGIN BLANK: consume the whole body, so that the next request starts at its first byte (the end of the handout's steps says why one read() is not enough); cut short by the close: status 0
     let skipped = io::copy(&mut reader.take(length as u64), &mut io::sink())?;
     if skipped < length as u64 {
         return Err(http_error(0, "the connection closed inside the body"));
@@ -253,16 +164,11 @@ fn read_request(reader: &mut impl BufRead) -> Result<Option<Request>, HttpError>
     Ok(Some(request))
 }
 
-/// Whether a comma-separated header value holds `token` (in any case): `Connection: close`.
-fn has_token(value: Option<&str>, token: &str) -> bool {
-    value.is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-}
-
 /// Whether the connection stays open after this request: HTTP/1.1 keeps it open unless the
 /// client sent `Connection: close`; HTTP/1.0 closes it unless it sent `Connection: keep-alive`.
 fn keep_alive(request: &Request) -> bool {
     let connection = request.header("Connection");
-    // BEGIN BLANK: true to keep the connection open after answering (see the comment above)
+    // BEGIN BLANK: whether the connection stays open (the comment above; handout, step 5)
     if request.version == "HTTP/1.0" {
         has_token(connection, "keep-alive")
     } else {
@@ -271,13 +177,10 @@ fn keep_alive(request: &Request) -> bool {
     // END BLANK
 }
 
-// ---------------------------------------------------------------------------------------------
-// URLs and HTML.
-
 /// Decodes `%XX` escapes (and `+` as a space when `plus_is_space`, as in query strings).
 /// `Err`: a `%` not followed by two hex digits, or bytes that are not UTF-8.
 fn percent_decode(text: &str, plus_is_space: bool) -> Result<String, String> {
-    // BEGIN BLANK: decode %XX (two hex digits, in any case) into one byte, `+` into a space when plus_is_space; every other byte as it is; then the bytes must be UTF-8
+    // BEGIN BLANK: the text with its escapes decoded as the comment above says (u8::from_str_radix, String::from_utf8); Err(sentence) otherwise
     let mut out = Vec::with_capacity(text.len());
     let mut bytes = text.bytes();
     while let Some(byte) = bytes.next() {
@@ -298,20 +201,9 @@ fn percent_decode(text: &str, plus_is_space: bool) -> Result<String, String> {
     // END BLANK
 }
 
-/// The decoded value of the first `name=value` pair of a query string (`a=1&b=2`).
-fn query_value(query: &str, name: &str) -> Result<Option<String>, String> {
-    for pair in query.split('&') {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if percent_decode(key, true)? == name {
-            return percent_decode(value, true).map(Some);
-        }
-    }
-    Ok(None)
-}
-
 /// `text` made safe to put inside HTML: the five characters with a meaning there become entities.
 fn html_escape(text: &str) -> String {
-    // BEGIN BLANK: replace & < > " ' with &amp; &lt; &gt; &quot; &#39; (& first, or the others' & gets escaped again)
+    // BEGIN BLANK: `text` with each of the five characters that mean something in HTML written as its entity (which five, and their entities: OWASP's XSS cheat sheet)
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -330,66 +222,6 @@ fn html_escape(text: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // The application: what Flask's @app.route functions do.
 
-/// The table `/data` serves: well-known ports (service, port, transport).
-const TABLE: [(&str, u16, &str); 4] = [
-    ("http", 80, "tcp"),
-    ("https", 443, "tcp"),
-    ("dns", 53, "udp"),
-    ("ssh", 22, "tcp"),
-];
-
-/// A small HTML page around `body`.
-fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
-         <body>\n{body}\n</body>\n</html>\n"
-    )
-}
-
-/// `/index` and `/index/<name>`: a page greeting `name`, which must already be escaped.
-fn greeting(name_html: &str) -> Response {
-    let body = format!(
-        "<h1>Hello, {name_html}!</h1>\n<p>Served by hand over a socket. Try \
-         <a href=\"/index/Ada\">/index/Ada</a> or <a href=\"/data?format=html\">the data</a>.</p>"
-    );
-    Response::new(200, HTML, page("webapp", &body))
-}
-
-/// `/data?format=…`: the table as JSON, CSV or an HTML table, each with its Content-Type.
-fn data(format: &str) -> Response {
-    let (content_type, body): (&'static str, String) = match format {
-        "json" => {
-            let rows: Vec<String> = TABLE
-                .iter()
-                .map(|(s, p, t)| {
-                    format!("{{\"service\": \"{s}\", \"port\": {p}, \"transport\": \"{t}\"}}")
-                })
-                .collect();
-            ("application/json", format!("[{}]\n", rows.join(", ")))
-        }
-        "csv" => {
-            let mut csv = String::from("service,port,transport\r\n");
-            for (s, p, t) in TABLE {
-                csv.push_str(&format!("{s},{p},{t}\r\n"));
-            }
-            ("text/csv; charset=utf-8", csv)
-        }
-        "html" => {
-            let mut rows =
-                String::from("<tr><th>service</th><th>port</th><th>transport</th></tr>\n");
-            for (s, p, t) in TABLE {
-                rows.push_str(&format!("<tr><td>{s}</td><td>{p}</td><td>{t}</td></tr>\n"));
-            }
-            (HTML, page("data", &format!("<table>\n{rows}</table>")))
-        }
-        other => {
-            let sentence = format!("unknown format {other:.40?}: ask for json, csv or html");
-            return Response::text(400, &sentence);
-        }
-    };
-    Response::new(200, content_type, body)
-}
-
 /// Picks the route for a request: its path (percent-decoded, segment by segment) and method.
 fn route(request: &Request) -> Response {
     let (path, query) = request
@@ -406,7 +238,7 @@ fn route(request: &Request) -> Response {
         Err(why) => return Response::text(400, &format!("the path: {why}")),
     };
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    // BEGIN BLANK: unknown path → 404 (any method); a known one with a method other than GET or HEAD → 405 with an Allow header (ALLOW); then [""] → 200 "Hello World" (TEXT), ["index"] or ["index", ""] → greeting(DEFAULT_NAME), ["index", name] → greeting of the HTML-escaped name, ["data"] → data(format from the query, "json" when absent; a bad query → 400), ["home"] → 301 with Location: /index
+    // BEGIN BLANK: the response for these path segments and this method: the routes are milestone 2 of the handout, the statuses its table (given::greeting, given::data, given::query_value)
     let known = matches!(
         segments[..],
         [""] | ["index"] | ["index", _] | ["data"] | ["home"]
@@ -421,10 +253,10 @@ fn route(request: &Request) -> Response {
     }
     match segments[..] {
         [""] => Response::new(200, TEXT, "Hello World"),
-        ["index"] | ["index", ""] => greeting(DEFAULT_NAME),
-        ["index", name] => greeting(&html_escape(name)),
-        ["data"] => match query_value(query, "format") {
-            Ok(format) => data(format.as_deref().unwrap_or("json")),
+        ["index"] | ["index", ""] => given::greeting(DEFAULT_NAME),
+        ["index", name] => given::greeting(&html_escape(name)),
+        ["data"] => match given::query_value(query, "format") {
+            Ok(format) => given::data(format.as_deref().unwrap_or("json")),
             Err(why) => Response::text(400, &format!("the query string: {why}")),
         },
         _ => {
@@ -436,9 +268,6 @@ fn route(request: &Request) -> Response {
     // END BLANK
 }
 
-// ---------------------------------------------------------------------------------------------
-// Writing a response.
-
 /// Writes `response`: status line, headers, empty line, body (none for HEAD, but the same
 /// Content-Length as GET would have). Everything goes out in one write: two small writes in a
 /// row would wait for the client's delayed acknowledgement (Nagle's algorithm), 40 ms each.
@@ -448,7 +277,7 @@ fn write_response(
     head_only: bool,
     keep_alive: bool,
 ) -> io::Result<()> {
-    // BEGIN BLANK: build `HTTP/1.1 STATUS REASON`, response.headers, Content-Type, Content-Length (of the body, even for HEAD), Connection (keep-alive or close), each line ending in \r\n, an empty line, then the body unless head_only; write it all with one write_all
+    // BEGIN BLANK: the response as the handout's step 3 shows it, headers from `response` and the arguments; the comment above says how it must leave, and what HEAD changes
     let mut message = format!(
         "HTTP/1.1 {} {}\r\n",
         response.status,
@@ -473,27 +302,6 @@ fn write_response(
 // ---------------------------------------------------------------------------------------------
 // Connections.
 
-/// A connection the server can read, write, and close its sending side of: plain TCP, or TLS
-/// around it (given: TLS is not this lab's lesson).
-trait Connection: Read + Write {
-    /// No more bytes from the server (TLS first says so inside TLS, with close_notify).
-    fn finish_sending(&mut self) -> io::Result<()>;
-}
-
-impl Connection for TcpStream {
-    fn finish_sending(&mut self) -> io::Result<()> {
-        self.shutdown(Shutdown::Write)
-    }
-}
-
-impl Connection for rustls::StreamOwned<rustls::ServerConnection, TcpStream> {
-    fn finish_sending(&mut self) -> io::Result<()> {
-        self.conn.send_close_notify();
-        self.flush()?;
-        self.sock.shutdown(Shutdown::Write)
-    }
-}
-
 /// Serves one connection, request after request, until the client closes it or asks to, it
 /// stays idle too long, or it sends something unanswerable. Runs in the connection's own thread:
 /// nothing here may panic, and an error ends this connection only.
@@ -511,7 +319,7 @@ fn handle_connection(stream: impl Connection, peer: &str) -> io::Result<()> {
                 log::warn!("{peer}: {} {}: {}", e.status, reason(e.status), e.why);
                 let response = Response::text(e.status, &e.why);
                 write_response(conn.get_mut(), &response, false, false)?;
-                return linger(conn);
+                return given::linger(conn.into_inner(), 4 * MAX_BODY);
             }
         };
         let keep = keep_alive(&request);
@@ -525,32 +333,15 @@ fn handle_connection(stream: impl Connection, peer: &str) -> io::Result<()> {
         );
         write_response(conn.get_mut(), &response, request.method == "HEAD", keep)?;
         if !keep {
-            return linger(conn);
+            return given::linger(conn.into_inner(), 4 * MAX_BODY);
         }
     }
-}
-
-/// Closes a connection whose client may still be sending (a body too large to read): closing
-/// with unread bytes would reset the connection and could destroy the response before the
-/// client reads it. So the server stops sending, then reads for a short while until the client
-/// closes too.
-fn linger(mut conn: BufReader<impl Connection>) -> io::Result<()> {
-    conn.get_mut().finish_sending()?;
-    let mut sink = [0u8; 8192];
-    let mut left = 4 * MAX_BODY;
-    while left > 0 {
-        match conn.read(&mut sink) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => left = left.saturating_sub(n),
-        }
-    }
-    Ok(())
 }
 
 /// Starts the thread that serves one accepted connection (wrapped in TLS when `tls` is set).
 fn serve(tcp: TcpStream, tls: Option<Arc<rustls::ServerConfig>>, idle: Duration) -> io::Result<()> {
     let peer = tcp.peer_addr()?.to_string();
-    // BEGIN BLANK: a client quiet for `idle` must not keep this thread for ever, nor one that never reads what it is sent: give the socket its limits (TcpStream's setters; a read or write past them fails, and the request loop ends the connection)
+    // BEGIN BLANK: a client quiet for `idle`, or one that never reads, must not keep this thread for ever (TcpStream's setters)
     tcp.set_read_timeout(Some(idle))?;
     tcp.set_write_timeout(Some(idle))?;
     // END BLANK
@@ -559,7 +350,7 @@ fn serve(tcp: TcpStream, tls: Option<Arc<rustls::ServerConfig>>, idle: Duration)
             None => handle_connection(tcp, &peer),
             // The handshake happens on the first read, in this thread.
             Some(config) => {
-                // BEGIN BLANK: serve the connection inside TLS: a rustls server session made from `config`, and a stream that owns it with `tcp` (the `impl Connection for …` above names its type); a session that cannot start is an io::Error
+                // BEGIN BLANK: serve the connection inside a TLS session made from `config` (rustls; webapp_given.rs's `impl Connection` names the stream type); a failure is an io::Error
                 match rustls::ServerConnection::new(config) {
                     Ok(conn) => handle_connection(rustls::StreamOwned::new(conn, tcp), &peer),
                     Err(e) => Err(io::Error::other(e)),
@@ -574,27 +365,13 @@ fn serve(tcp: TcpStream, tls: Option<Arc<rustls::ServerConfig>>, idle: Duration)
     spawned.map(|_| ())
 }
 
-fn server(host: &str, port: u16, tls_on: bool, idle: Duration) -> Result<(), String> {
+fn server(settings: &given::Settings) -> Result<(), String> {
+    let (host, port, idle) = (settings.host.as_str(), settings.port, settings.idle);
     let listener: TcpListener =
         /* BLANK: bind a TCP listener to (host, port) */ TcpListener::bind((host, port)).map_err(|e| format!("cannot listen on {host}:{port}: {e}"))? /* END */;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let tls = if tls_on {
-        let mut names = vec!["localhost", "127.0.0.1", "::1"];
-        if !names.contains(&host) {
-            names.push(host);
-        }
-        let identity = tls::self_signed(&names)?;
-        let pem = std::env::temp_dir().join(format!("webapp-{}.pem", addr.port()));
-        std::fs::write(&pem, &identity.cert_pem)
-            .map_err(|e| format!("cannot write {}: {e}", pem.display()))?;
-        println!("Running on https://{addr}/");
-        println!("Certificate (for --cacert): {}", pem.display());
-        Some(tls::server_config(&identity)?)
-    } else {
-        println!("Running on http://{addr}/");
-        None
-    };
-    // BEGIN BLANK: accept connections for ever, and give each its own thread with serve(stream, tls.clone(), idle); log a failed accept or spawn, never stop for one
+    let tls = given::announce(host, addr, settings.tls)?;
+    // BEGIN BLANK: serve every connection that comes, each with serve(); a failed accept or spawn is logged, never the end of the server
     for stream in listener.incoming() {
         match stream {
             Ok(stream) => {
@@ -609,35 +386,9 @@ fn server(host: &str, port: u16, tls_on: bool, idle: Duration) -> Result<(), Str
     Ok(())
 }
 
-const USAGE: &str = "Usage: webapp [--host H] [--port P] [--tls] [--idle SECONDS]
-
-Serves a tiny web application: / (Hello World), /index, /index/NAME, /data?format=json|csv|html
-and /home (moved to /index). Port 0 lets the system pick a free port. --tls serves HTTPS with a
-self-signed certificate made at start; its PEM file's path is printed for clients' --cacert.";
-
 pub fn main() -> ExitCode {
     socklab::logging::init();
-    let mut opts = Options::new();
-    opts.optopt("", "host", "address to listen on (default 127.0.0.1)", "H");
-    opts.optopt("", "port", "port to listen on (default 5000)", "P");
-    opts.optflag("", "tls", "serve HTTPS with a self-signed certificate");
-    opts.optopt(
-        "",
-        "idle",
-        "close a connection quiet for this many seconds (default 15)",
-        "SECONDS",
-    );
-    let args: Args = cli::parse(opts, USAGE);
-    if let Some(extra) = args.free().first() {
-        args.fail(&format!("unexpected argument {extra:?}"));
-    }
-    let host: String = args.get("host", HOST.to_string());
-    let port: u16 = args.get("port", PORT);
-    let idle: u64 = args.get("idle", IDLE_SECONDS);
-    if idle == 0 {
-        args.fail("--idle must be at least 1 second");
-    }
-    match server(&host, port, args.flag("tls"), Duration::from_secs(idle)) {
+    match server(&given::settings()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("webapp: {e}");

@@ -72,7 +72,7 @@ fn call(
         /* BLANK: connect a TCP stream to (server.host, server.port) */ TcpStream::connect((server.host.as_str(), server.port))? /* END */;
     stream.set_read_timeout(Some(TIMEOUT))?;
     let mut writer = stream.try_clone()?;
-    // BEGIN BLANK: write the request: `POST PATH HTTP/1.1`, then headers Host (host:port), Authorization (Basic, then base64 of username:password), Content-Type: text/xml, Content-Length, Connection: close, each ending in \r\n; an empty line; then the body
+    // BEGIN BLANK: the call as the handout's "The protocol" shows it (PATH, `server`'s credentials, base64's Engine), asking for the connection to close; then `body`
     let credentials = format!("{}:{}", server.username, server.password);
     let token = base64::engine::general_purpose::STANDARD.encode(credentials);
     let head = format!(
@@ -96,7 +96,7 @@ fn call(
     let mut reader = BufReader::new(stream);
     let status_line = read_line(&mut reader)?;
     let status: u16 =
-        /* BLANK: take the status code from `HTTP/1.1 200 OK` (the second word); CallError::Bad if there is none */
+        /* BLANK: the status code in the status line; CallError::Bad for a line that has none */
         status_line
             .split(' ')
             .nth(1)
@@ -109,7 +109,7 @@ fn call(
         if line.is_empty() {
             break;
         }
-        // BEGIN BLANK: if this header is Content-Length (in any case), parse its value into length (CallError::Bad if it is not a number)
+        // BEGIN BLANK: `length` from this line if it is the header that gives the body's length (names in any case); CallError::Bad if it is no number
         if let Some((name, value)) = line.split_once(':') {
             if name.trim().eq_ignore_ascii_case("Content-Length") {
                 let value = value.trim();
@@ -129,7 +129,7 @@ fn call(
             return Err(CallError::Bad(format!("a {n}-byte response is too large")))
         }
         Some(n) => {
-            // BEGIN BLANK: read exactly n bytes into body (read once is not enough: TCP may deliver them in pieces)
+            // BEGIN BLANK: the n body bytes into `body` (one read() may return fewer: see std::io::Read)
             body.resize(n, 0);
             reader.read_exact(&mut body)?;
             // END BLANK

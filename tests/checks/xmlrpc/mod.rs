@@ -54,7 +54,7 @@ pub fn lab() -> Lab {
             Check::new("1 HTTP", "answers a body over 1 MiB with 413 without reading it", 1,
                 "Compare Content-Length with MAX_BODY before allocating or reading the body.", server::refuses_large_body).needs(&["answers a POST with 200, Content-Type and a matching Content-Length"]).across_hosts(),
             Check::new("1 HTTP", "survives half requests, stalled clients and garbage (400)", 2,
-                "Each connection has its own thread; every malformed request gets the status its blank names; a request that never completes is never answered as one; a client that vanishes ends only its thread.", server::survives_bad_clients).needs(&["answers a POST with 200, Content-Type and a matching Content-Length"]).across_hosts(),
+                "Each connection has its own thread; every malformed request gets the status the handout lists for it; a request that never completes is never answered as one; a client that vanishes ends only its thread.", server::survives_bad_clients).needs(&["answers a POST with 200, Content-Type and a matching Content-Length"]).across_hosts(),
             Check::new("1 HTTP", "--idle SECS: a connection silent that long is closed", 1,
                 "A client that sends half a request and then nothing must not hold its thread forever: what makes a read give up?", server::closes_idle)
                 .needs(&["answers a POST with 200, Content-Type and a matching Content-Length"]).across_hosts(),
