@@ -860,7 +860,7 @@ pub(super) fn never_reads(ctx: &Ctx) -> Result<(), String> {
     let limit = Duration::from_secs(1) + WAIT;
     while stuck.elapsed() < limit {
         let reset = tcp.take_error().ok().flatten().is_some();
-        if reset || peer_closed(&tcp) {
+        if reset || socklab::grader::peer_closed(&tcp) {
             return alive(&server, "a client that never read its answers");
         }
         thread::sleep(Duration::from_millis(50));
@@ -871,25 +871,4 @@ pub(super) fn never_reads(ctx: &Ctx) -> Result<(), String> {
          after {:.1} s (a write waits for ever without a write timeout)",
         stuck.elapsed().as_secs_f64()
     )))
-}
-
-/// Whether the peer of `tcp` has closed or reset the connection (the kernel's TCP state, from
-/// TCP_INFO: CLOSE_WAIT after its FIN, CLOSE after a reset), without reading from it.
-fn peer_closed(tcp: &std::net::TcpStream) -> bool {
-    use std::os::fd::AsRawFd;
-    // SAFETY: tcp_info is plain old data; the kernel fills at most `len` bytes of it.
-    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-    // SAFETY: a valid socket, a buffer of `len` bytes and its length.
-    let rc = unsafe {
-        libc::getsockopt(
-            tcp.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            (&mut info as *mut libc::tcp_info).cast(),
-            &mut len,
-        )
-    };
-    // Linux's TCP states: 7 CLOSE, 8 CLOSE_WAIT.
-    rc == 0 && matches!(info.tcpi_state, 7 | 8)
 }
