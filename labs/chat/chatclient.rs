@@ -11,8 +11,11 @@
 //!     chatclient [--server HOST] [--port P] [--bind IP] [--udp-port U]
 //!                [--name NAME] [--password PW [--signup]] [--wire lines|seed]
 
+#[path = "client_options.rs"]
+mod client_options;
+
+use client_options::{Link, Login};
 use socket2::{Domain, Protocol, Socket, Type};
-use socklab::cli::{self, Args, Options};
 use socklab::wire::{Wire, SEED_RECV};
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
@@ -218,21 +221,6 @@ fn prompt(text: &str) {
     }
 }
 
-/// Account settings: with a password, the client logs in (or signs up) instead of sending a name.
-struct Login {
-    password: Option<String>,
-    signup: bool,
-}
-
-/// Where the server is and how to talk to it.
-struct Link {
-    host: String,
-    port: u16,
-    bind: Option<IpAddr>,
-    udp_port: u16,
-    wire: Wire,
-}
-
 fn client(link: Link, name: Option<String>, login: Login) -> io::Result<ExitCode> {
     let Link {
         host,
@@ -334,80 +322,9 @@ fn client(link: Link, name: Option<String>, login: Login) -> io::Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-const USAGE: &str = "Usage: chatclient [--server HOST] [--port P] [--bind IP] [--udp-port U]
-                  [--name NAME] [--password PW [--signup]] [--wire lines|seed]
-
-Joins the chat room at HOST. Type a line to send it to everyone, `@NAME: text` to send it to
-NAME only (over UDP), `#ls` to list the active users; Ctrl-D leaves.
---wire seed speaks the course's bytes (no newlines), for the course's Python server.";
-
 pub fn main() -> ExitCode {
     socklab::logging::init();
-    let mut opts = Options::new();
-    opts.optopt(
-        "",
-        "server",
-        "the chat server's name or address (default localhost)",
-        "HOST",
-    );
-    opts.optopt("", "port", "the server's TCP port (default 5000)", "P");
-    opts.optopt(
-        "",
-        "bind",
-        "use this local IP for TCP and UDP (for example 127.0.0.2)",
-        "IP",
-    );
-    opts.optopt(
-        "",
-        "udp-port",
-        "the UDP port every client listens on (default 5000)",
-        "U",
-    );
-    opts.optopt("", "name", "register this name instead of asking", "NAME");
-    opts.optopt(
-        "",
-        "password",
-        "log in with this password (- reads it from the first input line)",
-        "PW",
-    );
-    opts.optflag("", "signup", "create the account instead of logging in");
-    opts.optopt(
-        "",
-        "wire",
-        "lines (default: one message per line) or seed (the seed's bytes)",
-        "W",
-    );
-    let args: Args = cli::parse(opts, USAGE);
-    if !args.free().is_empty() {
-        args.fail("chatclient takes no positional arguments");
-    }
-    let host: String = args.get("server", "localhost".to_string());
-    let port: u16 = args.get("port", PORT);
-    let udp_port: u16 = args.get("udp-port", PORT);
-    let bind: Option<IpAddr> = args.opt("bind");
-    let name: Option<String> = args.opt("name");
-    let mut password: Option<String> = args.opt("password");
-    let signup = args.flag("signup");
-    let wire: Wire = args.get("wire", Wire::Lines);
-    if signup && password.is_none() {
-        args.fail("--signup needs --password");
-    }
-    if password.as_deref() == Some("-") {
-        // Keeps the password out of the process list (`ps` shows command lines).
-        let mut line = String::new();
-        if io::stdin().lock().read_line(&mut line).is_err() {
-            args.fail("--password -: could not read the password");
-        }
-        password = Some(line.trim_end_matches(['\r', '\n']).to_string());
-    }
-    let login = Login { password, signup };
-    let link = Link {
-        host,
-        port,
-        bind,
-        udp_port,
-        wire,
-    };
+    let (link, name, login) = client_options::parse(PORT);
     match client(link, name, login) {
         Ok(code) => code,
         Err(e) => {
