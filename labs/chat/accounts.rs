@@ -51,7 +51,7 @@ impl Accounts {
         let users = match fs::read_to_string(path) {
             Ok(text) => {
                 let file: UsersFile =
-                    todo!("fill in: parse text as a UsersFile (serde_json::from_str); on an error, return Err naming the path");
+                    todo!("fill in: the file's JSON as a UsersFile (serde_json's docs); an error must name the file");
                 if file.format != FORMAT {
                     return Err(format!(
                         "{} has format {:?}, expected {FORMAT:?}",
@@ -101,7 +101,7 @@ impl Accounts {
             iterations: ITERATIONS,
             hash: password::to_hex(&hash),
         };
-        todo!("fill in: hold the accounts lock (self.users()) until the file is saved: refuse a name that has an account (`the name NAME is taken by another account`); insert the account and save the file (save), taking the account out again and answering an error if saving fails (log it with log::error!)");
+        todo!("fill in: add the account: of two racing sign-ups one wins, and OK only once it is on disk (handout: \"One winner\", \"Crash-safe file\")");
         log::info!("new account {name}");
         Ok(())
     }
@@ -118,7 +118,7 @@ impl Accounts {
         // Both were checked to be hex when the file was loaded or the account was created.
         let salt = password::from_hex(&account.salt).unwrap_or_default();
         let hash = password::from_hex(&account.hash).unwrap_or_default();
-        todo!("fill in: return Err(\"wrong password\") unless password::verify_password accepts password for this salt, iterations and hash");
+        todo!("fill in: refuse a wrong password (src/password.rs: how is a password compared with the stored hash?)");
         Ok(())
     }
 }
@@ -138,7 +138,7 @@ fn save(path: &Path, users: &BTreeMap<String, Account>) -> io::Result<()> {
     };
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let temporary = folder.join(format!(".{name}.tmp"));
-    todo!("fill in: write text to the file `temporary` (create_private), sync it to the disk (sync_all), then rename it to path");
+    todo!("fill in: put text in place of the file at `path` atomically (handout: \"Crash-safe file\"; std::fs::File, std::fs::rename)");
     File::open(&folder)?.sync_all()
 }
 

@@ -42,12 +42,12 @@ impl ActiveUsers {
 
     /// Replaces the map with the JSON after the `!` of a server line.
     fn update(&self, json: &str) {
-        todo!("fill in: parse json as a map name → IP text (serde_json) and make it the active users; a list that does not parse is logged (log::warn!) and ignored");
+        todo!("fill in: make the server's map (JSON) the active users (serde_json's docs); a bad map must not end the client");
     }
 
     /// The name registered with `ip`, or `Non-registered`.
     fn name_of(&self, ip: IpAddr) -> String {
-        todo!("fill in: find the active user whose IP is `ip` (the map holds IPs as text) and give its name; `Non-registered` when there is none");
+        todo!("fill in: the name the active users give `ip` (the map holds IPs as text), or `Non-registered`");
     }
 }
 
@@ -115,7 +115,7 @@ fn send_message(mut stream: &TcpStream, line: &str, wire: Wire) -> io::Result<()
 /// A TCP connection to `server`, from `bind` if given. Binding before connecting chooses the
 /// source address the server sees: on one machine, each client can then have its own IP.
 fn connect(server: SocketAddr, bind: Option<IpAddr>) -> io::Result<TcpStream> {
-    todo!("fill in: create a TCP socket (socket2 Socket::new), bind it to (ip, port 0) if bind is Some(ip), connect it to server, return it as a TcpStream (.into())");
+    todo!("fill in: a TCP connection to server from the address `bind` when given (handout: Running it on one machine; socket2::Socket)");
 }
 
 /// The UDP socket for peer-to-peer messages, bound to (ip, port).
@@ -128,7 +128,7 @@ fn udp_socket(ip: IpAddr, port: u16) -> io::Result<UdpSocket> {
     )?;
     // Make the UDP socket reusable, as the seed does: a restarted client can bind again at once.
     socket.set_reuse_address(true)?;
-    todo!("fill in: bind the UDP socket to address (socket2 takes a SockAddr: &address.into())");
+    todo!("fill in: bind the UDP socket to address (socket2's Socket::bind: which address type does it take?)");
     Ok(socket.into())
 }
 
@@ -139,7 +139,7 @@ fn udp_socket(ip: IpAddr, port: u16) -> io::Result<UdpSocket> {
 fn receive_tcp(mut reader: BufReader<TcpStream>, users: ActiveUsers, wire: Wire) {
     loop {
         let received: io::Result<Option<Result<String, String>>> =
-            todo!("fill in: receive one message from the server (read_framed, with wire)");
+            todo!("fill in: one message from the server, framed as `wire` says");
         match received {
             Ok(Some(Ok(msg))) => match msg.strip_prefix('!') {
                 Some(json) => users.update(json),
@@ -160,7 +160,7 @@ fn receive_udp(udp: UdpSocket, users: ActiveUsers) {
     let mut buf = vec![0u8; 65535];
     loop {
         let received: io::Result<(usize, SocketAddr)> =
-            todo!("fill in: receive a datagram from another client into buf");
+            todo!("fill in: one datagram from a peer, and who sent it (std::net::UdpSocket)");
         let (len, address) = match received {
             Ok(r) => r,
             Err(e) => {
@@ -202,11 +202,11 @@ fn send(
                 continue;
             };
             let receiving_client = receiving_client.trim();
-            todo!("fill in: look receiving_client up in the active users: absent, print `NAME is not registered`; an address that does not parse as an IP is logged; a msg over MAX_DATAGRAM bytes is refused with a line saying so; else send msg over UDP to (that IP, udp_port) and log a failure with log::warn!");
+            todo!("fill in: send msg over UDP to receiving_client's IP from the map (handout: Peer-to-peer); say so for an unknown name or a message over MAX_DATAGRAM");
         } else if usr_input.len() > MAX_LINE {
             println!("a message has at most {MAX_LINE} bytes");
         } else if !usr_input.is_empty() {
-            todo!("fill in: send usr_input to the server (the chat room) with send_message (and wire)");
+            todo!("fill in: send the typed line to the room");
         }
         prompt(">");
     }
@@ -231,7 +231,7 @@ fn client(link: Link, name: Option<String>, login: Login) -> io::Result<ExitCode
     } = link;
     let host = host.as_str();
     let addresses: Vec<SocketAddr> =
-        todo!("fill in: resolve (host, port) to socket addresses with the system resolver (to_socket_addrs)");
+        todo!("fill in: the server's addresses from the system resolver (std::net::ToSocketAddrs)");
     // With --bind, the server's address must be of the same family (IPv4 or IPv6).
     let server = addresses
         .into_iter()
@@ -241,7 +241,7 @@ fn client(link: Link, name: Option<String>, login: Login) -> io::Result<ExitCode
         .map_err(|e| io::Error::new(e.kind(), format!("could not connect to {server}: {e}")))?;
     // Our IP as the server sees it: the server's map will hold this one.
     let client_ip: IpAddr =
-        todo!("fill in: our IP: bind if given, else the local IP of the TCP connection (local_addr)");
+        todo!("fill in: our IP as the server sees it (handout: Running it across hosts; std::net::TcpStream)");
     let udp = udp_socket(client_ip, udp_port)
         .map_err(|e| io::Error::new(e.kind(), format!("UDP port {client_ip}:{udp_port}: {e}")))?;
 
@@ -271,7 +271,7 @@ fn client(link: Link, name: Option<String>, login: Login) -> io::Result<ExitCode
             Some(pw) if login.signup => format!("SIGNUP {name} {pw}"),
             Some(pw) => format!("LOGIN {name} {pw}"),
         };
-        todo!("fill in: send request (the name, or the sign-up/login line) to the server with send_message (and wire)");
+        todo!("fill in: send the registration line to the server");
         // The seed's server answers a bare name with nothing: go on, as the seed's client does.
         if wire == Wire::Seed && login.password.is_none() {
             break;

@@ -117,7 +117,7 @@ impl Hub {
     /// Queues `line` for every client except the one with id `skip` (if any); returns the names
     /// of those whose queue is full or closed.
     fn queue_all(&self, skip: Option<u64>, line: &str) -> Vec<String> {
-        todo!("fill in: for every client but the one whose id is `skip`: queue line (Hub::send), and collect the names of those for which that fails");
+        todo!("fill in: queue line for every client but `skip`, never waiting (Hub::send); give the names of those that cannot take it");
     }
 }
 
@@ -190,7 +190,7 @@ impl Server {
 /// (the client left) or the socket fails. Only this thread writes to the socket after `OK`.
 fn writer(stream: TcpStream, lines: Receiver<String>, wire: Wire) {
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-    todo!("fill in: write each line of the queue `lines`, in order, to stream (write_message, with wire) until one write fails; log that failure (log::info!)");
+    todo!("fill in: send the queue's lines to the client, in order, until the queue closes or a write fails (log why)");
     // A failed write (a stuck client's 10 s) also ends the reader thread: the client leaves.
     let _ = stream.shutdown(Shutdown::Both);
 }
@@ -200,7 +200,7 @@ fn writer(stream: TcpStream, lines: Receiver<String>, wire: Wire) {
 
 /// Why `name` cannot be used, if it cannot.
 fn check_name(name: &str) -> Result<(), String> {
-    todo!("fill in: Err(reason, in words) for a name that is empty, longer than MAX_NAME characters, holds a space or control character, holds @ or :, or starts with ! or #; Ok(()) otherwise");
+    todo!("fill in: which of the handout's name rules (\"What the seed got wrong\") name breaks, in words for an `ERR` line");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -223,7 +223,7 @@ fn register(
     };
     for _ in 0..attempts {
         let first: io::Result<Option<Line>> =
-            todo!("fill in: receive the client's first message (read_framed, with wire)");
+            todo!("fill in: the client's first message, framed as `wire` says");
         let outcome = match first {
             Ok(Some(Line::Text(line))) => match &server.accounts {
                 None => check_name(&line).map(|()| line),
@@ -276,11 +276,11 @@ fn handle_client(stream: TcpStream, address: SocketAddr, server: Arc<Server>) {
     let wire = server.hub().wire;
     loop {
         let received: io::Result<Option<Line>> =
-            todo!("fill in: receive a message from the client (read_framed, with wire)");
+            todo!("fill in: the client's next message, framed as `wire` says");
         match received {
             Ok(Some(Line::Text(msg))) if msg.trim().is_empty() => {}
             Ok(Some(Line::Text(msg))) => {
-                todo!("fill in: attach the sender's name (`NAME: text`; in seed mode the seed's `NAME: text ` with a space after the text), then send it to every client except this one (Hub::broadcast_msg with this client's id)");
+                todo!("fill in: relay msg to every other client, naming its author (handout: The protocol; seed mode: \"Why the seed's protocol breaks\")");
             }
             Ok(Some(Line::TooLong)) => log::warn!("{name} sent a line over {MAX_LINE} bytes"),
             Ok(Some(Line::NotUtf8)) => log::warn!("{name} sent a line that is not UTF-8"),
@@ -297,7 +297,7 @@ fn handle_client(stream: TcpStream, address: SocketAddr, server: Arc<Server>) {
 
 fn server(host: &str, port: u16, accounts: Option<Accounts>, wire: Wire) -> io::Result<()> {
     let listener: TcpListener =
-        todo!("fill in: create a TCP socket bound to (host, port), listening");
+        todo!("fill in: a listening TCP socket on (host, port)");
     println!("Waiting for connection at {}", listener.local_addr()?);
     let server = Arc::new(Server {
         hub: Mutex::new(Hub {
@@ -308,7 +308,7 @@ fn server(host: &str, port: u16, accounts: Option<Accounts>, wire: Wire) -> io::
     });
     loop {
         let accepted: io::Result<(TcpStream, SocketAddr)> =
-            todo!("fill in: accept a connection from a client");
+            todo!("fill in: the next client's connection");
         let (client_socket, client_address) = match accepted {
             Ok(c) => c,
             Err(e) => {
@@ -320,7 +320,7 @@ fn server(host: &str, port: u16, accounts: Option<Accounts>, wire: Wire) -> io::
         };
         // Registration happens in the client's own thread: a client that never sends its
         // name must not stop the server from accepting others.
-        todo!("fill in: run handle_client for this connection in a thread of its own (thread::Builder reports a failure instead of panicking: log it), so that the loop goes back to accept at once");
+        todo!("fill in: serve this client without holding up the next accept (std::thread::Builder reports a failure instead of panicking)");
     }
 }
 

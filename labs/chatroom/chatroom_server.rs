@@ -111,7 +111,7 @@ fn nick_char(c: char) -> bool {
 
 /// Why `name` cannot be a nickname, if it cannot.
 fn check_nickname(name: &str) -> Result<(), String> {
-    todo!("fill in: refuse (Err with the reason, in words) a nickname that is empty, longer than MAX_NICK characters, or holds a character nick_char does not allow; Ok(()) otherwise");
+    todo!("fill in: why name cannot be a nickname (MAX_NICK, nick_char), in words for an `ERROR` line");
 }
 
 /// Whom a chat text is for: the first word that starts with `@`, up to the first character a
@@ -129,14 +129,14 @@ fn private_target(text: &str) -> Option<&str> {
 impl Room {
     /// Queues `line` for every member.
     fn broadcast(&self, line: &str) {
-        todo!("fill in: offer `line` to every member (offer(name, member, line)); remove the members for which offer returns false");
+        todo!("fill in: queue line for every member without waiting (offer); those that cannot take it leave the room");
     }
 
     /// Queues `line` for member `to` only; `false` if no one has that nickname.
     /// A member whose queue is full is disconnected by `offer`; its own reader thread then
     /// takes it out of the room and says so.
     fn unicast(&self, to: &str, line: &str) -> bool {
-        todo!("fill in: look `to` up among the members; false if no one has that nickname, else offer it `line` and return true");
+        todo!("fill in: queue line for member `to` only (offer); false if no one has that nickname");
     }
 }
 
@@ -220,7 +220,7 @@ fn handshake(
 /// no one can speak as someone else; a prefix with the sender's own name (what the seed's
 /// client sends) is taken off first, so it does not appear twice.
 fn chat(room: &Room, name: &str, me: &Sender<String>, line: &str) {
-    todo!("fill in: take a `NAME:` prefix with the sender's own nickname off the line (and the spaces after it); ignore a text that is only blanks; print `NAME: text` and route it: to private_target(text) with room.unicast (if no one has that name, queue an `ERROR …` line for the sender on `me`), else to everyone with room.broadcast");
+    todo!("fill in: relay one chat line, and print it (handout: The protocol: the `NAME: ` prefix, `@NAME`, an unknown name)");
 }
 
 /// Everything about one client, from its connection to its departure (its reader thread).
@@ -235,7 +235,7 @@ fn handle_client(stream: TcpStream, who: SocketAddr, room: Arc<Room>) {
         log::warn!("{who}: {e}");
     }
     let (tx, writer): (Sender<String>, JoinHandle<()>) =
-        todo!("fill in: start the writer thread: try_clone the stream (log and return on error), make a bounded(QUEUE) channel, spawn write_lines(clone, rx, who, room.wire); give (tx, handle)");
+        todo!("fill in: start this client's writer thread (write_lines), fed by a channel of at most QUEUE lines (crossbeam_channel)");
     let mut reader = BufReader::new(&stream);
     // A connection that never names itself must not hold its thread forever.
     let _ = stream.set_read_timeout(Some(NICK_TIMEOUT));
@@ -250,9 +250,9 @@ fn handle_client(stream: TcpStream, who: SocketAddr, room: Arc<Room>) {
     room.broadcast(&format!("{name} joined!"));
     let _ = tx.try_send("Connected to server!".into());
 
-    todo!("fill in: read loop: read_message (with room.wire) until a clean end (Ok(None)) or an I/O error (log it); pass each line to chat(); log a line that is too long or not UTF-8, tell the sender with an `ERROR …` line, and go on");
+    todo!("fill in: hand each of the client's messages to chat() until it leaves; a bad line (LineError) is answered, logged and survived");
 
-    todo!("fill in: cleanup: room.leave(name, id), broadcast and print `NAME left!`, then close this client's queue (drop tx): the writer sends what is queued and stops");
+    todo!("fill in: the client has left (handout: How the server is built, Cleanup): the room and stdout must know, and its writer must end");
     let _ = writer.join();
 }
 
@@ -267,7 +267,7 @@ fn server(host: &str, port: u16, name: &str, wire: Wire) -> io::Result<()> {
     let listener = TcpListener::bind((host, port))?;
     println!("Chat room {name} listening at {}", listener.local_addr()?);
     let room = Arc::new(Room::new(wire));
-    todo!("fill in: accept loop: accept each connection (on an error, call accept_failed and go on), print `Connected with ADDR`, and run handle_client(stream, addr, room clone) in a new thread");
+    todo!("fill in: serve every client that connects, each in its own thread (handle_client); print `Connected with ADDR`; a failed accept: accept_failed");
 }
 
 pub fn main() -> ExitCode {

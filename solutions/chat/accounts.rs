@@ -51,7 +51,7 @@ impl Accounts {
         let users = match fs::read_to_string(path) {
             Ok(text) => {
                 let file: UsersFile =
-                    /* BLANK: parse text as a UsersFile (serde_json::from_str); on an error, return Err naming the path */
+                    /* BLANK: the file's JSON as a UsersFile (serde_json's docs); an error must name the file */
                     serde_json::from_str(&text)
                         .map_err(|e| format!("{} is not a users file ({e})", path.display()))?
                     /* END */;
@@ -104,7 +104,7 @@ impl Accounts {
             iterations: ITERATIONS,
             hash: password::to_hex(&hash),
         };
-        // BEGIN BLANK: hold the accounts lock (self.users()) until the file is saved: refuse a name that has an account (`the name NAME is taken by another account`); insert the account and save the file (save), taking the account out again and answering an error if saving fails (log it with log::error!)
+        // BEGIN BLANK: add the account: of two racing sign-ups one wins, and OK only once it is on disk (handout: "One winner", "Crash-safe file")
         let mut users = self.users();
         if users.contains_key(name) {
             return Err(format!("the name {name} is taken by another account"));
@@ -132,7 +132,7 @@ impl Accounts {
         // Both were checked to be hex when the file was loaded or the account was created.
         let salt = password::from_hex(&account.salt).unwrap_or_default();
         let hash = password::from_hex(&account.hash).unwrap_or_default();
-        // BEGIN BLANK: return Err("wrong password") unless password::verify_password accepts password for this salt, iterations and hash
+        // BEGIN BLANK: refuse a wrong password (src/password.rs: how is a password compared with the stored hash?)
         if !password::verify_password(password, &salt, account.iterations, &hash) {
             return Err("wrong password".into());
         }
@@ -156,7 +156,7 @@ fn save(path: &Path, users: &BTreeMap<String, Account>) -> io::Result<()> {
     };
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let temporary = folder.join(format!(".{name}.tmp"));
-    // BEGIN BLANK: write text to the file `temporary` (create_private), sync it to the disk (sync_all), then rename it to path
+    // BEGIN BLANK: put text in place of the file at `path` atomically (handout: "Crash-safe file"; std::fs::File, std::fs::rename)
     let mut out = create_private(&temporary)?;
     out.write_all(text.as_bytes())
         .and_then(|()| out.sync_all())

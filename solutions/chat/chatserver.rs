@@ -117,7 +117,7 @@ impl Hub {
     /// Queues `line` for every client except the one with id `skip` (if any); returns the names
     /// of those whose queue is full or closed.
     fn queue_all(&self, skip: Option<u64>, line: &str) -> Vec<String> {
-        // BEGIN BLANK: for every client but the one whose id is `skip`: queue line (Hub::send), and collect the names of those for which that fails
+        // BEGIN BLANK: queue line for every client but `skip`, never waiting (Hub::send); give the names of those that cannot take it
         let mut slow = Vec::new();
         for (name, client) in &self.clients {
             if Some(client.id) != skip && !Hub::send(client, line) {
@@ -198,7 +198,7 @@ impl Server {
 /// (the client left) or the socket fails. Only this thread writes to the socket after `OK`.
 fn writer(stream: TcpStream, lines: Receiver<String>, wire: Wire) {
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-    // BEGIN BLANK: write each line of the queue `lines`, in order, to stream (write_message, with wire) until one write fails; log that failure (log::info!)
+    // BEGIN BLANK: send the queue's lines to the client, in order, until the queue closes or a write fails (log why)
     let sent = lines
         .iter()
         .try_for_each(|line| write_message(&stream, &line, wire));
@@ -215,7 +215,7 @@ fn writer(stream: TcpStream, lines: Receiver<String>, wire: Wire) {
 
 /// Why `name` cannot be used, if it cannot.
 fn check_name(name: &str) -> Result<(), String> {
-    // BEGIN BLANK: Err(reason, in words) for a name that is empty, longer than MAX_NAME characters, holds a space or control character, holds @ or :, or starts with ! or #; Ok(()) otherwise
+    // BEGIN BLANK: which of the handout's name rules ("What the seed got wrong") name breaks, in words for an `ERR` line
     if name.is_empty() {
         return Err("a name cannot be empty".into());
     }
@@ -257,7 +257,7 @@ fn register(
     };
     for _ in 0..attempts {
         let first: io::Result<Option<Line>> =
-            /* BLANK: receive the client's first message (read_framed, with wire) */ read_framed(reader, wire) /* END */;
+            /* BLANK: the client's first message, framed as `wire` says */ read_framed(reader, wire) /* END */;
         let outcome = match first {
             Ok(Some(Line::Text(line))) => match &server.accounts {
                 None => check_name(&line).map(|()| line),
@@ -310,11 +310,11 @@ fn handle_client(stream: TcpStream, address: SocketAddr, server: Arc<Server>) {
     let wire = server.hub().wire;
     loop {
         let received: io::Result<Option<Line>> =
-            /* BLANK: receive a message from the client (read_framed, with wire) */ read_framed(&mut reader, wire) /* END */;
+            /* BLANK: the client's next message, framed as `wire` says */ read_framed(&mut reader, wire) /* END */;
         match received {
             Ok(Some(Line::Text(msg))) if msg.trim().is_empty() => {}
             Ok(Some(Line::Text(msg))) => {
-                // BEGIN BLANK: attach the sender's name (`NAME: text`; in seed mode the seed's `NAME: text ` with a space after the text), then send it to every client except this one (Hub::broadcast_msg with this client's id)
+                // BEGIN BLANK: relay msg to every other client, naming its author (handout: The protocol; seed mode: "Why the seed's protocol breaks")
                 // The server says who wrote it, not the client.
                 let msg = match wire {
                     Wire::Lines => format!("{name}: {msg}"),
@@ -339,7 +339,7 @@ fn handle_client(stream: TcpStream, address: SocketAddr, server: Arc<Server>) {
 
 fn server(host: &str, port: u16, accounts: Option<Accounts>, wire: Wire) -> io::Result<()> {
     let listener: TcpListener =
-        /* BLANK: create a TCP socket bound to (host, port), listening */ TcpListener::bind((host, port))? /* END */;
+        /* BLANK: a listening TCP socket on (host, port) */ TcpListener::bind((host, port))? /* END */;
     println!("Waiting for connection at {}", listener.local_addr()?);
     let server = Arc::new(Server {
         hub: Mutex::new(Hub {
@@ -350,7 +350,7 @@ fn server(host: &str, port: u16, accounts: Option<Accounts>, wire: Wire) -> io::
     });
     loop {
         let accepted: io::Result<(TcpStream, SocketAddr)> =
-            /* BLANK: accept a connection from a client */ listener.accept() /* END */;
+            /* BLANK: the next client's connection */ listener.accept() /* END */;
         let (client_socket, client_address) = match accepted {
             Ok(c) => c,
             Err(e) => {
@@ -362,7 +362,7 @@ fn server(host: &str, port: u16, accounts: Option<Accounts>, wire: Wire) -> io::
         };
         // Registration happens in the client's own thread: a client that never sends its
         // name must not stop the server from accepting others.
-        // BEGIN BLANK: run handle_client for this connection in a thread of its own (thread::Builder reports a failure instead of panicking: log it), so that the loop goes back to accept at once
+        // BEGIN BLANK: serve this client without holding up the next accept (std::thread::Builder reports a failure instead of panicking)
         let server = Arc::clone(&server);
         let spawned = thread::Builder::new()
             .spawn(move || handle_client(client_socket, client_address, server));
