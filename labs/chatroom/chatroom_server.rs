@@ -223,6 +223,22 @@ fn chat(room: &Room, name: &str, me: &Sender<String>, line: &str) {
     todo!("fill in: relay one chat line, and print it (handout: The protocol: the `NAME: ` prefix, `@NAME`, an unknown name)");
 }
 
+/// Starts the writer thread of one client; gives the sending end of its queue and its handle.
+fn start_writer(
+    stream: &TcpStream,
+    who: SocketAddr,
+    wire: Wire,
+) -> io::Result<(Sender<String>, JoinHandle<()>)> {
+    todo!("fill in: start this client's writer thread (write_lines), fed by a channel of at most QUEUE lines (crossbeam_channel)");
+}
+
+/// A line that could not be read (too long, not UTF-8): logged, and the sender is told; the
+/// connection goes on.
+fn refuse_line(me: &Sender<String>, name: &str, who: SocketAddr, bad: &LineError) {
+    log::warn!("{name} ({who}): dropped a line: {bad}");
+    let _ = me.try_send(format!("ERROR {bad}; it was dropped"));
+}
+
 /// Everything about one client, from its connection to its departure (its reader thread).
 fn handle_client(stream: TcpStream, who: SocketAddr, room: Arc<Room>) {
     if let Err(e) = stream.set_write_timeout(Some(WRITE_TIMEOUT)) {
@@ -234,8 +250,13 @@ fn handle_client(stream: TcpStream, who: SocketAddr, room: Arc<Room>) {
     if let Err(e) = stream.set_nodelay(true) {
         log::warn!("{who}: {e}");
     }
-    let (tx, writer): (Sender<String>, JoinHandle<()>) =
-        todo!("fill in: start this client's writer thread (write_lines), fed by a channel of at most QUEUE lines (crossbeam_channel)");
+    let (tx, writer) = match start_writer(&stream, who, room.wire) {
+        Ok(started) => started,
+        Err(e) => {
+            log::warn!("{who}: cannot start a writer: {e}");
+            return;
+        }
+    };
     let mut reader = BufReader::new(&stream);
     // A connection that never names itself must not hold its thread forever.
     let _ = stream.set_read_timeout(Some(NICK_TIMEOUT));
@@ -250,7 +271,11 @@ fn handle_client(stream: TcpStream, who: SocketAddr, room: Arc<Room>) {
     room.broadcast(&format!("{name} joined!"));
     let _ = tx.try_send("Connected to server!".into());
 
-    todo!("fill in: hand each of the client's messages to chat() until it leaves; a bad line (LineError) is answered, logged and survived");
+    let end: io::Result<()> =
+        todo!("fill in: hand each of the client's messages to chat() until it leaves (Ok at a clean end, else the I/O error); a bad line: refuse_line");
+    if let Err(e) = end {
+        log::warn!("{name} ({who}): connection lost: {e}");
+    }
 
     todo!("fill in: the client has left (handout: How the server is built, Cleanup): the room and stdout must know, and its writer must end");
     let _ = writer.join();

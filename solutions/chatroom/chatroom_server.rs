@@ -268,6 +268,27 @@ fn chat(room: &Room, name: &str, me: &Sender<String>, line: &str) {
     // END BLANK
 }
 
+/// Starts the writer thread of one client; gives the sending end of its queue and its handle.
+fn start_writer(
+    stream: &TcpStream,
+    who: SocketAddr,
+    wire: Wire,
+) -> io::Result<(Sender<String>, JoinHandle<()>)> {
+    // BEGIN BLANK: start this client's writer thread (write_lines), fed by a channel of at most QUEUE lines (crossbeam_channel)
+    let out = stream.try_clone()?;
+    let (tx, rx) = bounded(QUEUE);
+    let writer = thread::Builder::new().spawn(move || write_lines(out, rx, who, wire))?;
+    Ok((tx, writer))
+    // END BLANK
+}
+
+/// A line that could not be read (too long, not UTF-8): logged, and the sender is told; the
+/// connection goes on.
+fn refuse_line(me: &Sender<String>, name: &str, who: SocketAddr, bad: &LineError) {
+    log::warn!("{name} ({who}): dropped a line: {bad}");
+    let _ = me.try_send(format!("ERROR {bad}; it was dropped"));
+}
+
 /// Everything about one client, from its connection to its departure (its reader thread).
 fn handle_client(stream: TcpStream, who: SocketAddr, room: Arc<Room>) {
     if let Err(e) = stream.set_write_timeout(Some(WRITE_TIMEOUT)) {
@@ -279,27 +300,13 @@ fn handle_client(stream: TcpStream, who: SocketAddr, room: Arc<Room>) {
     if let Err(e) = stream.set_nodelay(true) {
         log::warn!("{who}: {e}");
     }
-    let (tx, writer): (Sender<String>, JoinHandle<()>) =
-        /* BLANK: start this client's writer thread (write_lines), fed by a channel of at most QUEUE lines (crossbeam_channel) */
-        {
-            let out = match stream.try_clone() {
-                Ok(out) => out,
-                Err(e) => {
-                    log::warn!("{who}: cannot start a writer: {e}");
-                    return;
-                }
-            };
-            let (tx, rx) = bounded(QUEUE);
-            let wire = room.wire;
-            match thread::Builder::new().spawn(move || write_lines(out, rx, who, wire)) {
-                Ok(handle) => (tx, handle),
-                Err(e) => {
-                    log::warn!("{who}: cannot start a writer: {e}");
-                    return;
-                }
-            }
+    let (tx, writer) = match start_writer(&stream, who, room.wire) {
+        Ok(started) => started,
+        Err(e) => {
+            log::warn!("{who}: cannot start a writer: {e}");
+            return;
         }
-        /* END */;
+    };
     let mut reader = BufReader::new(&stream);
     // A connection that never names itself must not hold its thread forever.
     let _ = stream.set_read_timeout(Some(NICK_TIMEOUT));
@@ -314,22 +321,20 @@ fn handle_client(stream: TcpStream, who: SocketAddr, room: Arc<Room>) {
     room.broadcast(&format!("{name} joined!"));
     let _ = tx.try_send("Connected to server!".into());
 
-    // BEGIN BLANK: hand each of the client's messages to chat() until it leaves; a bad line (LineError) is answered, logged and survived
-    let end: io::Result<()> = loop {
-        match read_message(&mut reader, room.wire) {
-            Ok(Some(line)) => chat(&room, &name, &tx, &line),
-            Ok(None) => break Ok(()),
-            Err(LineError::Io(e)) => break Err(e),
-            Err(bad) => {
-                log::warn!("{name} ({who}): dropped a line: {bad}");
-                let _ = tx.try_send(format!("ERROR {bad}; it was dropped"));
+    let end: io::Result<()> =
+        /* BLANK: hand each of the client's messages to chat() until it leaves (Ok at a clean end, else the I/O error); a bad line: refuse_line */
+        loop {
+            match read_message(&mut reader, room.wire) {
+                Ok(Some(line)) => chat(&room, &name, &tx, &line),
+                Ok(None) => break Ok(()),
+                Err(LineError::Io(e)) => break Err(e),
+                Err(bad) => refuse_line(&tx, &name, who, &bad),
             }
         }
-    };
+        /* END */;
     if let Err(e) = end {
         log::warn!("{name} ({who}): connection lost: {e}");
     }
-    // END BLANK
 
     // BEGIN BLANK: the client has left (handout: How the server is built, Cleanup): the room and stdout must know, and its writer must end
     room.leave(&name, id);
