@@ -123,6 +123,17 @@ impl Accounts {
     }
 }
 
+/// Saves the users file (save); a failure is logged here, and the client is only told that it failed.
+fn saved(path: &Path, users: &BTreeMap<String, Account>) -> bool {
+    match save(path, users) {
+        Ok(()) => true,
+        Err(e) => {
+            log::error!("could not save {}: {e}", path.display());
+            false
+        }
+    }
+}
+
 /// Replaces the users file without ever leaving a half-written one: write a temporary file in
 /// the same folder, flush it to the disk, rename it over the old one (atomic), then flush the
 /// folder so the rename itself survives a crash.

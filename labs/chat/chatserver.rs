@@ -190,7 +190,11 @@ impl Server {
 /// (the client left) or the socket fails. Only this thread writes to the socket after `OK`.
 fn writer(stream: TcpStream, lines: Receiver<String>, wire: Wire) {
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-    todo!("fill in: send the queue's lines to the client, in order, until the queue closes or a write fails (log why)");
+    let sent: io::Result<()> =
+        todo!("fill in: send the queue's lines to the client, in order, until the queue closes (Ok) or a write fails (that error)");
+    if let Err(e) = sent {
+        log::info!("could not write to a client: {e}");
+    }
     // A failed write (a stuck client's 10 s) also ends the reader thread: the client leaves.
     let _ = stream.shutdown(Shutdown::Both);
 }

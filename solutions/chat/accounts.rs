@@ -110,9 +110,8 @@ impl Accounts {
             return Err(format!("the name {name} is taken by another account"));
         }
         users.insert(name.to_string(), account);
-        if let Err(e) = save(&self.path, &users) {
+        if !saved(&self.path, &users) {
             users.remove(name);
-            log::error!("could not save {}: {e}", self.path.display());
             return Err("the server could not save the account".into());
         }
         // END BLANK
@@ -138,6 +137,17 @@ impl Accounts {
         }
         // END BLANK
         Ok(())
+    }
+}
+
+/// Saves the users file (save); a failure is logged here, and the client is only told that it failed.
+fn saved(path: &Path, users: &BTreeMap<String, Account>) -> bool {
+    match save(path, users) {
+        Ok(()) => true,
+        Err(e) => {
+            log::error!("could not save {}: {e}", path.display());
+            false
+        }
     }
 }
 

@@ -198,14 +198,13 @@ impl Server {
 /// (the client left) or the socket fails. Only this thread writes to the socket after `OK`.
 fn writer(stream: TcpStream, lines: Receiver<String>, wire: Wire) {
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-    // BEGIN BLANK: send the queue's lines to the client, in order, until the queue closes or a write fails (log why)
-    let sent = lines
-        .iter()
-        .try_for_each(|line| write_message(&stream, &line, wire));
+    let sent: io::Result<()> =
+        /* BLANK: send the queue's lines to the client, in order, until the queue closes (Ok) or a write fails (that error) */
+        lines.iter().try_for_each(|line| write_message(&stream, &line, wire))
+        /* END */;
     if let Err(e) = sent {
         log::info!("could not write to a client: {e}");
     }
-    // END BLANK
     // A failed write (a stuck client's 10 s) also ends the reader thread: the client leaves.
     let _ = stream.shutdown(Shutdown::Both);
 }
