@@ -11,8 +11,11 @@
 //!     chatclient [--server HOST] [--port P] [--bind IP] [--udp-port U]
 //!                [--name NAME] [--password PW [--signup]] [--wire lines|seed]
 
+#[path = "client_options.rs"]
+mod client_options;
+
+use client_options::{Link, Login};
 use socket2::{Domain, Protocol, Socket, Type};
-use socklab::cli::{self, Args, Options};
 use socklab::wire::{Wire, SEED_RECV};
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
@@ -39,12 +42,12 @@ impl ActiveUsers {
 
     /// Replaces the map with the JSON after the `!` of a server line.
     fn update(&self, json: &str) {
-        todo!("fill in: parse json as a map name → IP text (serde_json) and make it the active users; a list that does not parse is logged (log::warn!) and ignored");
+        todo!("fill in: make the server's map (JSON) the active users (serde_json's docs); a bad map must not end the client");
     }
 
     /// The name registered with `ip`, or `Non-registered`.
     fn name_of(&self, ip: IpAddr) -> String {
-        todo!("fill in: find the active user whose IP is `ip` (the map holds IPs as text) and give its name; `Non-registered` when there is none");
+        todo!("fill in: the name the active users give `ip` (the map holds IPs as text), or `Non-registered`");
     }
 }
 
@@ -112,7 +115,7 @@ fn send_message(mut stream: &TcpStream, line: &str, wire: Wire) -> io::Result<()
 /// A TCP connection to `server`, from `bind` if given. Binding before connecting chooses the
 /// source address the server sees: on one machine, each client can then have its own IP.
 fn connect(server: SocketAddr, bind: Option<IpAddr>) -> io::Result<TcpStream> {
-    todo!("fill in: create a TCP socket (socket2 Socket::new), bind it to (ip, port 0) if bind is Some(ip), connect it to server, return it as a TcpStream (.into())");
+    todo!("fill in: a TCP connection to server from the address `bind` when given (handout: Running it on one machine; socket2::Socket)");
 }
 
 /// The UDP socket for peer-to-peer messages, bound to (ip, port).
@@ -125,7 +128,7 @@ fn udp_socket(ip: IpAddr, port: u16) -> io::Result<UdpSocket> {
     )?;
     // Make the UDP socket reusable, as the seed does: a restarted client can bind again at once.
     socket.set_reuse_address(true)?;
-    todo!("fill in: bind the UDP socket to address (socket2 takes a SockAddr: &address.into())");
+    todo!("fill in: bind the UDP socket to address (socket2's Socket::bind: which address type does it take?)");
     Ok(socket.into())
 }
 
@@ -136,7 +139,7 @@ fn udp_socket(ip: IpAddr, port: u16) -> io::Result<UdpSocket> {
 fn receive_tcp(mut reader: BufReader<TcpStream>, users: ActiveUsers, wire: Wire) {
     loop {
         let received: io::Result<Option<Result<String, String>>> =
-            todo!("fill in: receive one message from the server (read_framed, with wire)");
+            todo!("fill in: one message from the server, framed as `wire` says");
         match received {
             Ok(Some(Ok(msg))) => match msg.strip_prefix('!') {
                 Some(json) => users.update(json),
@@ -157,7 +160,7 @@ fn receive_udp(udp: UdpSocket, users: ActiveUsers) {
     let mut buf = vec![0u8; 65535];
     loop {
         let received: io::Result<(usize, SocketAddr)> =
-            todo!("fill in: receive a datagram from another client into buf");
+            todo!("fill in: one datagram from a peer, and who sent it (std::net::UdpSocket)");
         let (len, address) = match received {
             Ok(r) => r,
             Err(e) => {
@@ -199,11 +202,11 @@ fn send(
                 continue;
             };
             let receiving_client = receiving_client.trim();
-            todo!("fill in: look receiving_client up in the active users: absent, print `NAME is not registered`; an address that does not parse as an IP is logged; a msg over MAX_DATAGRAM bytes is refused with a line saying so; else send msg over UDP to (that IP, udp_port) and log a failure with log::warn!");
+            todo!("fill in: send msg over UDP to receiving_client's IP from the map (handout: Peer-to-peer); say so for an unknown name or a message over MAX_DATAGRAM");
         } else if usr_input.len() > MAX_LINE {
             println!("a message has at most {MAX_LINE} bytes");
         } else if !usr_input.is_empty() {
-            todo!("fill in: send usr_input to the server (the chat room) with send_message (and wire)");
+            todo!("fill in: send the typed line to the room");
         }
         prompt(">");
     }
@@ -218,21 +221,6 @@ fn prompt(text: &str) {
     }
 }
 
-/// Account settings: with a password, the client logs in (or signs up) instead of sending a name.
-struct Login {
-    password: Option<String>,
-    signup: bool,
-}
-
-/// Where the server is and how to talk to it.
-struct Link {
-    host: String,
-    port: u16,
-    bind: Option<IpAddr>,
-    udp_port: u16,
-    wire: Wire,
-}
-
 fn client(link: Link, name: Option<String>, login: Login) -> io::Result<ExitCode> {
     let Link {
         host,
@@ -243,7 +231,7 @@ fn client(link: Link, name: Option<String>, login: Login) -> io::Result<ExitCode
     } = link;
     let host = host.as_str();
     let addresses: Vec<SocketAddr> =
-        todo!("fill in: resolve (host, port) to socket addresses with the system resolver (to_socket_addrs)");
+        todo!("fill in: the server's addresses from the system resolver (std::net::ToSocketAddrs)");
     // With --bind, the server's address must be of the same family (IPv4 or IPv6).
     let server = addresses
         .into_iter()
@@ -253,7 +241,7 @@ fn client(link: Link, name: Option<String>, login: Login) -> io::Result<ExitCode
         .map_err(|e| io::Error::new(e.kind(), format!("could not connect to {server}: {e}")))?;
     // Our IP as the server sees it: the server's map will hold this one.
     let client_ip: IpAddr =
-        todo!("fill in: our IP: bind if given, else the local IP of the TCP connection (local_addr)");
+        todo!("fill in: our IP as the server sees it (handout: Running it across hosts; std::net::TcpStream)");
     let udp = udp_socket(client_ip, udp_port)
         .map_err(|e| io::Error::new(e.kind(), format!("UDP port {client_ip}:{udp_port}: {e}")))?;
 
@@ -283,7 +271,7 @@ fn client(link: Link, name: Option<String>, login: Login) -> io::Result<ExitCode
             Some(pw) if login.signup => format!("SIGNUP {name} {pw}"),
             Some(pw) => format!("LOGIN {name} {pw}"),
         };
-        todo!("fill in: send request (the name, or the sign-up/login line) to the server with send_message (and wire)");
+        todo!("fill in: send the registration line to the server");
         // The seed's server answers a bare name with nothing: go on, as the seed's client does.
         if wire == Wire::Seed && login.password.is_none() {
             break;
@@ -334,80 +322,9 @@ fn client(link: Link, name: Option<String>, login: Login) -> io::Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-const USAGE: &str = "Usage: chatclient [--server HOST] [--port P] [--bind IP] [--udp-port U]
-                  [--name NAME] [--password PW [--signup]] [--wire lines|seed]
-
-Joins the chat room at HOST. Type a line to send it to everyone, `@NAME: text` to send it to
-NAME only (over UDP), `#ls` to list the active users; Ctrl-D leaves.
---wire seed speaks the course's bytes (no newlines), for the course's Python server.";
-
 pub fn main() -> ExitCode {
     socklab::logging::init();
-    let mut opts = Options::new();
-    opts.optopt(
-        "",
-        "server",
-        "the chat server's name or address (default localhost)",
-        "HOST",
-    );
-    opts.optopt("", "port", "the server's TCP port (default 5000)", "P");
-    opts.optopt(
-        "",
-        "bind",
-        "use this local IP for TCP and UDP (for example 127.0.0.2)",
-        "IP",
-    );
-    opts.optopt(
-        "",
-        "udp-port",
-        "the UDP port every client listens on (default 5000)",
-        "U",
-    );
-    opts.optopt("", "name", "register this name instead of asking", "NAME");
-    opts.optopt(
-        "",
-        "password",
-        "log in with this password (- reads it from the first input line)",
-        "PW",
-    );
-    opts.optflag("", "signup", "create the account instead of logging in");
-    opts.optopt(
-        "",
-        "wire",
-        "lines (default: one message per line) or seed (the seed's bytes)",
-        "W",
-    );
-    let args: Args = cli::parse(opts, USAGE);
-    if !args.free().is_empty() {
-        args.fail("chatclient takes no positional arguments");
-    }
-    let host: String = args.get("server", "localhost".to_string());
-    let port: u16 = args.get("port", PORT);
-    let udp_port: u16 = args.get("udp-port", PORT);
-    let bind: Option<IpAddr> = args.opt("bind");
-    let name: Option<String> = args.opt("name");
-    let mut password: Option<String> = args.opt("password");
-    let signup = args.flag("signup");
-    let wire: Wire = args.get("wire", Wire::Lines);
-    if signup && password.is_none() {
-        args.fail("--signup needs --password");
-    }
-    if password.as_deref() == Some("-") {
-        // Keeps the password out of the process list (`ps` shows command lines).
-        let mut line = String::new();
-        if io::stdin().lock().read_line(&mut line).is_err() {
-            args.fail("--password -: could not read the password");
-        }
-        password = Some(line.trim_end_matches(['\r', '\n']).to_string());
-    }
-    let login = Login { password, signup };
-    let link = Link {
-        host,
-        port,
-        bind,
-        udp_port,
-        wire,
-    };
+    let (link, name, login) = client_options::parse(PORT);
     match client(link, name, login) {
         Ok(code) => code,
         Err(e) => {

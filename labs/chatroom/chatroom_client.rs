@@ -148,7 +148,7 @@ fn handshake(
                 refused |= before.starts_with("ERROR");
             }
             if refused {
-                todo!("fill in: the server refused the last nickname: ask the user for another one (the prompt `Choose your nickname:`) and make it `nickname`; give up (Ok(None)) when stdin has ended");
+                todo!("fill in: the server refused `nickname`: get another from the user (handout: \"What this version fixes\", 3); stdin ended: Ok(None)");
             }
             send_message(stream, &nickname, wire)?;
             continue;
@@ -165,7 +165,7 @@ fn handshake(
 
 /// Prints every line from the server until it closes the connection, then ends the program.
 fn receive(mut server: impl BufRead, wire: Wire) {
-    todo!("fill in: loop: read_message from `server` (with wire); print each line; skip (log) a bad line (ErrorKind::InvalidData); at the end or on another error print `The server closed the connection.` and break");
+    todo!("fill in: print what the server sends until it closes (handout: milestone 6); a bad line (ErrorKind::InvalidData) must not end it");
     // The main thread may be waiting for a line on stdin: nothing more can happen, so end here.
     std::process::exit(0);
 }
@@ -178,11 +178,11 @@ fn client(
 ) -> io::Result<ExitCode> {
     let mut input = io::stdin().lock();
     let host: String =
-        todo!("fill in: the --host given, else ask the user for it (ask, with the prompt `Enter server IP address:`); when stdin has ended, return Ok(ExitCode::FAILURE)");
+        todo!("fill in: the server's host: --host, else asked (`ask`, the seed's prompt); stdin ended: Ok(ExitCode::FAILURE)");
     let nickname: String =
-        todo!("fill in: the --nickname given, else ask the user (ask, with the prompt `Choose your nickname:`); when stdin has ended, return Ok(ExitCode::FAILURE)");
+        todo!("fill in: the nickname: --nickname, else asked (`ask`, the seed's prompt); stdin ended: Ok(ExitCode::FAILURE)");
     let stream: TcpStream =
-        todo!("fill in: connect a TCP stream to (host, port)");
+        todo!("fill in: a TCP connection to (host, port)");
     let mut server = BufReader::new(stream.try_clone()?);
     let Some(nickname) = handshake(&mut server, &stream, &mut input, nickname, wire)? else {
         return Ok(ExitCode::FAILURE);
@@ -190,7 +190,7 @@ fn client(
     // The reader goes to its own thread, with whatever it has already buffered.
     let receiver = thread::spawn(move || receive(server, wire));
 
-    todo!("fill in: for each line of `input` (stdin): skip empty lines, send the others with send_message (and wire) as `NAME: text` (your nickname, a colon, a space, the text; an `@NAME text` line too: the server routes it); stop at the end of stdin");
+    todo!("fill in: send what the user types, as the seed's client does (handout: The protocol), until stdin ends");
 
     // Our input has ended: tell the server (it sends `NAME left!` and closes), and give the
     // receiver a moment to print what is still on its way.

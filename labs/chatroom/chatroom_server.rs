@@ -11,19 +11,24 @@
 //! One thread per client reads its lines; a second thread per client writes to it, fed by a
 //! bounded queue, so one slow client never stalls the room.
 //!
-//! With `--wire seed` the server speaks the seed's own bytes instead: no newlines, one message
-//! per send, one recv(1024) taken as one message (see the handout for why that breaks).
+//! Given beside it: room.rs (who is in the room), reading.rs (what can go wrong with a line, and
+//! `--wire seed`, the seed's own bytes) and server_options.rs (the command line).
 
-use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
-use socklab::cli::{self, Args, Options};
-use socklab::wire::{Wire, SEED_RECV};
-use std::collections::HashMap;
-use std::fmt;
+#[path = "reading.rs"]
+mod reading;
+#[path = "room.rs"]
+mod room;
+#[path = "server_options.rs"]
+mod server_options;
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+use reading::{skip_line, LineError};
+use room::{offer, Room};
+use socklab::wire::Wire;
 use std::io::{self, BufRead, BufReader, BufWriter, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -44,26 +49,6 @@ const NICK_TIMEOUT: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------------------------------------
 // Framing: one message per line (or, with --wire seed, one message per recv).
-
-/// Why a line could not be read.
-enum LineError {
-    /// Longer than `MAX_LINE` bytes; the rest of it has been skipped.
-    TooLong,
-    /// Not valid UTF-8.
-    NotUtf8,
-    /// The connection failed, or closed in the middle of a line.
-    Io(io::Error),
-}
-
-impl fmt::Display for LineError {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        match self {
-            LineError::TooLong => write!(f, "line longer than {MAX_LINE} bytes"),
-            LineError::NotUtf8 => write!(f, "line is not valid UTF-8"),
-            LineError::Io(e) => write!(f, "{e}"),
-        }
-    }
-}
 
 /// Reads one line and returns it without its `\n` (or `\r\n`). `Ok(None)` is a clean end of
 /// the stream, between two lines; an end in the middle of a line is an error.
@@ -98,42 +83,11 @@ fn read_line(reader: &mut impl BufRead) -> Result<Option<String>, LineError> {
         .map_err(|_| LineError::NotUtf8)
 }
 
-/// Skips the rest of an overlong line without keeping it in memory.
-fn skip_line(reader: &mut impl BufRead) -> io::Result<()> {
-    loop {
-        let chunk = reader.fill_buf()?;
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        if let Some(i) = chunk.iter().position(|&b| b == b'\n') {
-            reader.consume(i + 1);
-            return Ok(());
-        }
-        let n = chunk.len();
-        reader.consume(n);
-    }
-}
-
-/// Seed mode: whatever one read returns, at most SEED_RECV bytes, is one message, as the
-/// seed's `recv(1024)`. Nothing tells where a message ends, so none is looked for.
-fn read_recv(reader: &mut impl BufRead) -> Result<Option<String>, LineError> {
-    let chunk = reader.fill_buf().map_err(LineError::Io)?;
-    if chunk.is_empty() {
-        return Ok(None);
-    }
-    let n = chunk.len().min(SEED_RECV);
-    let message = chunk[..n].to_vec();
-    reader.consume(n);
-    String::from_utf8(message)
-        .map(Some)
-        .map_err(|_| LineError::NotUtf8)
-}
-
 /// Reads one message in the framing `wire` says.
 fn read_message(reader: &mut impl BufRead, wire: Wire) -> Result<Option<String>, LineError> {
     match wire {
         Wire::Lines => read_line(reader),
-        Wire::Seed => read_recv(reader),
+        Wire::Seed => reading::read_recv(reader),
     }
 }
 
@@ -157,7 +111,7 @@ fn nick_char(c: char) -> bool {
 
 /// Why `name` cannot be a nickname, if it cannot.
 fn check_nickname(name: &str) -> Result<(), String> {
-    todo!("fill in: refuse (Err with the reason, in words) a nickname that is empty, longer than MAX_NICK characters, or holds a character nick_char does not allow; Ok(()) otherwise");
+    todo!("fill in: why name cannot be a nickname (MAX_NICK, nick_char), in words for an `ERROR` line");
 }
 
 /// Whom a chat text is for: the first word that starts with `@`, up to the first character a
@@ -172,80 +126,17 @@ fn private_target(text: &str) -> Option<&str> {
 // ---------------------------------------------------------------------------------------------
 // The room: who is connected, and how to reach them.
 
-/// One named client as the room sees it.
-struct Member {
-    /// Tells this connection apart from a later one that reuses the nickname.
-    id: u64,
-    /// The queue of the client's writer thread.
-    queue: Sender<String>,
-    /// The client's socket, kept to disconnect it when its queue overflows.
-    stream: TcpStream,
-}
-
-#[derive(Default)]
-struct Room {
-    members: Mutex<HashMap<String, Member>>,
-    next_id: AtomicU64,
-    /// How every connection frames its messages.
-    wire: Wire,
-}
-
 impl Room {
-    fn members(&self) -> MutexGuard<'_, HashMap<String, Member>> {
-        // A thread that panicked while holding the lock cannot have left the map half-changed
-        // (every change is one insert or remove), so the map is still good to use.
-        self.members.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Adds `name` to the room unless someone already has it; returns the member's ID.
-    fn join(&self, name: &str, queue: &Sender<String>, stream: &TcpStream) -> Result<u64, String> {
-        let mut members = self.members();
-        if members.contains_key(name) {
-            return Err(format!("the nickname {name} is taken"));
-        }
-        let stream = stream
-            .try_clone()
-            .map_err(|e| format!("server error ({e})"))?;
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let queue = queue.clone();
-        members.insert(name.to_string(), Member { id, queue, stream });
-        Ok(id)
-    }
-
-    /// Takes member `name` out of the room, unless the name now belongs to a newer connection.
-    fn leave(&self, name: &str, id: u64) {
-        let mut members = self.members();
-        if members.get(name).is_some_and(|m| m.id == id) {
-            members.remove(name);
-        }
-    }
-
     /// Queues `line` for every member.
     fn broadcast(&self, line: &str) {
-        todo!("fill in: offer `line` to every member (offer(name, member, line)); remove the members for which offer returns false");
+        todo!("fill in: queue line for every member without waiting (offer); those that cannot take it leave the room");
     }
 
     /// Queues `line` for member `to` only; `false` if no one has that nickname.
     /// A member whose queue is full is disconnected by `offer`; its own reader thread then
     /// takes it out of the room and says so.
     fn unicast(&self, to: &str, line: &str) -> bool {
-        todo!("fill in: look `to` up among the members; false if no one has that nickname, else offer it `line` and return true");
-    }
-}
-
-/// Queues `line` for one member without ever waiting. `false` when the member must leave the
-/// room: its writer has stopped, or its queue is full because it reads too slowly or not at
-/// all — then it is disconnected, with the reason in the log.
-fn offer(name: &str, member: &Member, line: &str) -> bool {
-    match member.queue.try_send(line.to_string()) {
-        Ok(()) => true,
-        Err(TrySendError::Full(_)) => {
-            log::warn!("disconnecting {name}: {QUEUE} lines are waiting for it (it reads too slowly or not at all)");
-            // Wakes up its reader thread, which then says `NAME left!` to the room.
-            let _ = member.stream.shutdown(Shutdown::Both);
-            false
-        }
-        Err(TrySendError::Disconnected(_)) => false,
+        todo!("fill in: queue line for member `to` only (offer); false if no one has that nickname");
     }
 }
 
@@ -329,7 +220,23 @@ fn handshake(
 /// no one can speak as someone else; a prefix with the sender's own name (what the seed's
 /// client sends) is taken off first, so it does not appear twice.
 fn chat(room: &Room, name: &str, me: &Sender<String>, line: &str) {
-    todo!("fill in: take a `NAME:` prefix with the sender's own nickname off the line (and the spaces after it); ignore a text that is only blanks; print `NAME: text` and route it: to private_target(text) with room.unicast (if no one has that name, queue an `ERROR …` line for the sender on `me`), else to everyone with room.broadcast");
+    todo!("fill in: relay one chat line, and print it (handout: The protocol: the `NAME: ` prefix, `@NAME`, an unknown name)");
+}
+
+/// Starts the writer thread of one client; gives the sending end of its queue and its handle.
+fn start_writer(
+    stream: &TcpStream,
+    who: SocketAddr,
+    wire: Wire,
+) -> io::Result<(Sender<String>, JoinHandle<()>)> {
+    todo!("fill in: start this client's writer thread (write_lines), fed by a channel of at most QUEUE lines (crossbeam_channel)");
+}
+
+/// A line that could not be read (too long, not UTF-8): logged, and the sender is told; the
+/// connection goes on.
+fn refuse_line(me: &Sender<String>, name: &str, who: SocketAddr, bad: &LineError) {
+    log::warn!("{name} ({who}): dropped a line: {bad}");
+    let _ = me.try_send(format!("ERROR {bad}; it was dropped"));
 }
 
 /// Everything about one client, from its connection to its departure (its reader thread).
@@ -343,8 +250,13 @@ fn handle_client(stream: TcpStream, who: SocketAddr, room: Arc<Room>) {
     if let Err(e) = stream.set_nodelay(true) {
         log::warn!("{who}: {e}");
     }
-    let (tx, writer): (Sender<String>, JoinHandle<()>) =
-        todo!("fill in: start the writer thread: try_clone the stream (log and return on error), make a bounded(QUEUE) channel, spawn write_lines(clone, rx, who, room.wire); give (tx, handle)");
+    let (tx, writer) = match start_writer(&stream, who, room.wire) {
+        Ok(started) => started,
+        Err(e) => {
+            log::warn!("{who}: cannot start a writer: {e}");
+            return;
+        }
+    };
     let mut reader = BufReader::new(&stream);
     // A connection that never names itself must not hold its thread forever.
     let _ = stream.set_read_timeout(Some(NICK_TIMEOUT));
@@ -359,9 +271,13 @@ fn handle_client(stream: TcpStream, who: SocketAddr, room: Arc<Room>) {
     room.broadcast(&format!("{name} joined!"));
     let _ = tx.try_send("Connected to server!".into());
 
-    todo!("fill in: read loop: read_message (with room.wire) until a clean end (Ok(None)) or an I/O error (log it); pass each line to chat(); log a line that is too long or not UTF-8, tell the sender with an `ERROR …` line, and go on");
+    let end: io::Result<()> =
+        todo!("fill in: hand each of the client's messages to chat() until it leaves (Ok at a clean end, else the I/O error); a bad line: refuse_line");
+    if let Err(e) = end {
+        log::warn!("{name} ({who}): connection lost: {e}");
+    }
 
-    todo!("fill in: cleanup: room.leave(name, id), broadcast and print `NAME left!`, then close this client's queue (drop tx): the writer sends what is queued and stops");
+    todo!("fill in: the client has left (handout: How the server is built, Cleanup): the room and stdout must know, and its writer must end");
     let _ = writer.join();
 }
 
@@ -375,44 +291,14 @@ fn accept_failed(e: &io::Error) {
 fn server(host: &str, port: u16, name: &str, wire: Wire) -> io::Result<()> {
     let listener = TcpListener::bind((host, port))?;
     println!("Chat room {name} listening at {}", listener.local_addr()?);
-    let room = Arc::new(Room {
-        wire,
-        ..Room::default()
-    });
-    todo!("fill in: accept loop: accept each connection (on an error, call accept_failed and go on), print `Connected with ADDR`, and run handle_client(stream, addr, room clone) in a new thread");
+    let room = Arc::new(Room::new(wire));
+    todo!("fill in: serve every client that connects, each in its own thread (handle_client); print `Connected with ADDR`; a failed accept: accept_failed");
 }
-
-const USAGE: &str = "Usage: chatroom_server [--host H] [--port P] [--name NAME] [--wire lines|seed]
-
-A chat-room hub: relays each line to every client, or to one with @NAME.
---wire seed speaks the seed's bytes (no newlines), for the seed's Python client.";
 
 pub fn main() -> ExitCode {
     socklab::logging::init();
-    let mut opts = Options::new();
-    opts.optopt("", "host", "address to listen on (default 0.0.0.0)", "H");
-    opts.optopt("", "port", "port to listen on (default 3040; 0: any)", "P");
-    opts.optopt(
-        "",
-        "name",
-        "the server's name, shown when it starts",
-        "NAME",
-    );
-    opts.optopt(
-        "",
-        "wire",
-        "lines (default: one message per line) or seed (the seed's bytes)",
-        "W",
-    );
-    let args: Args = cli::parse(opts, USAGE);
-    if !args.free().is_empty() {
-        args.fail("chatroom_server takes no positional arguments");
-    }
-    let host: String = args.get("host", "0.0.0.0".to_string());
-    let port: u16 = args.get("port", PORT);
-    let name: String = args.get("name", "server".to_string());
-    let wire: Wire = args.get("wire", Wire::Lines);
-    match server(&host, port, &name, wire) {
+    let s = server_options::parse(PORT);
+    match server(&s.host, s.port, &s.name, s.wire) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("chatroom_server: {e}");

@@ -148,7 +148,7 @@ fn handshake(
                 refused |= before.starts_with("ERROR");
             }
             if refused {
-                // BEGIN BLANK: the server refused the last nickname: ask the user for another one (the prompt `Choose your nickname:`) and make it `nickname`; give up (Ok(None)) when stdin has ended
+                // BEGIN BLANK: the server refused `nickname`: get another from the user (handout: "What this version fixes", 3); stdin ended: Ok(None)
                 match ask(input, "Choose your nickname:")? {
                     Some(name) => nickname = name,
                     None => return Ok(None),
@@ -170,7 +170,7 @@ fn handshake(
 
 /// Prints every line from the server until it closes the connection, then ends the program.
 fn receive(mut server: impl BufRead, wire: Wire) {
-    // BEGIN BLANK: loop: read_message from `server` (with wire); print each line; skip (log) a bad line (ErrorKind::InvalidData); at the end or on another error print `The server closed the connection.` and break
+    // BEGIN BLANK: print what the server sends until it closes (handout: milestone 6); a bad line (ErrorKind::InvalidData) must not end it
     loop {
         match read_message(&mut server, wire) {
             Ok(Some(line)) => println!("{line}"),
@@ -200,7 +200,7 @@ fn client(
 ) -> io::Result<ExitCode> {
     let mut input = io::stdin().lock();
     let host: String =
-        /* BLANK: the --host given, else ask the user for it (ask, with the prompt `Enter server IP address:`); when stdin has ended, return Ok(ExitCode::FAILURE) */
+        /* BLANK: the server's host: --host, else asked (`ask`, the seed's prompt); stdin ended: Ok(ExitCode::FAILURE) */
         match host {
             Some(h) => h,
             None => match ask(&mut input, "Enter server IP address:")? {
@@ -210,7 +210,7 @@ fn client(
         }
         /* END */;
     let nickname: String =
-        /* BLANK: the --nickname given, else ask the user (ask, with the prompt `Choose your nickname:`); when stdin has ended, return Ok(ExitCode::FAILURE) */
+        /* BLANK: the nickname: --nickname, else asked (`ask`, the seed's prompt); stdin ended: Ok(ExitCode::FAILURE) */
         match nickname {
             Some(n) => n,
             None => match ask(&mut input, "Choose your nickname:")? {
@@ -220,7 +220,7 @@ fn client(
         }
         /* END */;
     let stream: TcpStream =
-        /* BLANK: connect a TCP stream to (host, port) */ TcpStream::connect((host.as_str(), port))? /* END */;
+        /* BLANK: a TCP connection to (host, port) */ TcpStream::connect((host.as_str(), port))? /* END */;
     let mut server = BufReader::new(stream.try_clone()?);
     let Some(nickname) = handshake(&mut server, &stream, &mut input, nickname, wire)? else {
         return Ok(ExitCode::FAILURE);
@@ -228,7 +228,7 @@ fn client(
     // The reader goes to its own thread, with whatever it has already buffered.
     let receiver = thread::spawn(move || receive(server, wire));
 
-    // BEGIN BLANK: for each line of `input` (stdin): skip empty lines, send the others with send_message (and wire) as `NAME: text` (your nickname, a colon, a space, the text; an `@NAME text` line too: the server routes it); stop at the end of stdin
+    // BEGIN BLANK: send what the user types, as the seed's client does (handout: The protocol), until stdin ends
     for line in input.lines() {
         let line = line?;
         let text = line.trim();
