@@ -68,7 +68,7 @@ fn client(proxy: SocketAddr, data: &Data) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    todo!("fill in: what the client prints and how it ends for each kind of answer (the handout's client section; error_text, Reply::from_json, verify)");
+    todo!("fill in: what the client prints and how it ends for each kind of answer (the handout's protocol and log lines; error_text, Reply::from_json, verify)");
 }
 
 const USAGE: &str = "Usage: rp_client -id ID -revproc P -pkt FILE [-revhost H]

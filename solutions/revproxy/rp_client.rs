@@ -93,7 +93,7 @@ fn client(proxy: SocketAddr, data: &Data) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // BEGIN BLANK: what the client prints and how it ends for each kind of answer (the handout's client section; error_text, Reply::from_json, verify)
+    // BEGIN BLANK: what the client prints and how it ends for each kind of answer (the handout's protocol and log lines; error_text, Reply::from_json, verify)
     let reply = match Reply::from_json(&answer) {
         Ok(reply) => reply,
         Err(why) => {

@@ -63,10 +63,28 @@ fn reply(hash: &str) -> Value {
     json!({"type": 2, "srcid": 2, "destid": 1327, "payloadsize": 40, "payload": hash})
 }
 
+/// How the client ended, in words for a reason ("exited with code 1").
+struct Exit(Option<i32>);
+
+impl PartialEq<Option<i32>> for Exit {
+    fn eq(&self, other: &Option<i32>) -> bool {
+        self.0 == *other
+    }
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(code) => write!(f, "code {code}"),
+            None => write!(f, "no code (killed by a signal)"),
+        }
+    }
+}
+
 /// Lets the client end; its lines and exit code (a crash is an error).
-fn ended(client: &Program) -> Result<(Vec<String>, Option<i32>), String> {
+fn ended(client: &Program) -> Result<(Vec<String>, Exit), String> {
     let (lines, status) = client.finish(WAIT)?;
-    Ok((lines, status.code()))
+    Ok((lines, Exit(status.code())))
 }
 
 fn matched(lines: &[String]) -> bool {
@@ -79,7 +97,7 @@ pub(super) fn hash_matched(ctx: &Ctx) -> Result<(), String> {
     let (lines, code) = ended(&client)?;
     if !matched(&lines) || code != Some(0) {
         return Err(format!(
-            "after the right reply the client should print `Hash matched.` and exit 0; it printed {lines:?} and exited with {code:?}"
+            "after the right reply the client should print `Hash matched.` and exit 0; it printed {lines:?} and exited with {code}"
         ));
     }
     if !lines
@@ -100,7 +118,7 @@ pub(super) fn wrong_hash(ctx: &Ctx) -> Result<(), String> {
     let (lines, code) = ended(&client)?;
     if matched(&lines) || code != Some(1) {
         return Err(format!(
-            "the reply carried {wrong}, not the payload's SHA-1: the client should say so and exit 1; it printed {lines:?} and exited with {code:?}"
+            "the reply carried {wrong}, not the payload's SHA-1: the client should say so and exit 1; it printed {lines:?} and exited with {code}"
         ));
     }
     if !lines.iter().any(|l| l.contains(PAYLOAD_SHA1)) {
@@ -114,7 +132,7 @@ pub(super) fn wrong_hash(ctx: &Ctx) -> Result<(), String> {
     let (lines, code) = ended(&client)?;
     if matched(&lines) || code != Some(1) || !lines.iter().any(|l| l.contains("9999")) {
         return Err(format!(
-            "a reply for client 9999 reached client 1327: it should say so (naming 9999) and exit 1; it printed {lines:?} and exited with {code:?}"
+            "a reply for client 9999 reached client 1327: it should say so (naming 9999) and exit 1; it printed {lines:?} and exited with {code}"
         ));
     }
     Ok(())
@@ -127,7 +145,7 @@ pub(super) fn reply_in_pieces(ctx: &Ctx) -> Result<(), String> {
     let (lines, code) = ended(&client)?;
     if !matched(&lines) || code != Some(0) {
         return Err(format!(
-            "a reply sent in two writes 300 ms apart, with ids as strings, should give `Hash matched.` and exit 0; the client printed {lines:?} and exited with {code:?}"
+            "a reply sent in two writes 300 ms apart, with ids as strings, should give `Hash matched.` and exit 0; the client printed {lines:?} and exited with {code}"
         ));
     }
     Ok(())
@@ -143,7 +161,7 @@ pub(super) fn proxy_error(ctx: &Ctx) -> Result<(), String> {
         let (lines, code) = ended(&client)?;
         if code != Some(1) || !lines.iter().any(|l| l.contains(sentence)) || matched(&lines) {
             return Err(format!(
-                "the proxy answered {{\"{key}\": \"{sentence}\"}}: the client should print the sentence and exit 1; it printed {lines:?} and exited with {code:?}"
+                "the proxy answered {{\"{key}\": \"{sentence}\"}}: the client should print the sentence and exit 1; it printed {lines:?} and exited with {code}"
             ));
         }
     }
@@ -154,7 +172,7 @@ pub(super) fn proxy_error(ctx: &Ctx) -> Result<(), String> {
     if code != Some(1) || matched(&lines) || !lines.iter().any(|l| l.contains("Successfully setup"))
     {
         return Err(format!(
-            "the proxy answered {{\"Status\": \"Successfully setup with reverse proxy\"}}, which is no reply: the client should say what came (show it) and exit 1; it printed {lines:?} and exited with {code:?}"
+            "the proxy answered {{\"Status\": \"Successfully setup with reverse proxy\"}}, which is no reply: the client should say what came (show it) and exit 1; it printed {lines:?} and exited with {code}"
         ));
     }
     Ok(())
@@ -177,7 +195,7 @@ pub(super) fn judges_by_hash(ctx: &Ctx) -> Result<(), String> {
     let (lines, code) = ended(&client)?;
     if !matched(&lines) || code != Some(0) {
         return Err(format!(
-            "the reply carried the right SHA-1 with \"payloadsize\": 32 (its server copied the request's size); the hash is what the client judges: it should print `Hash matched.` and exit 0; it printed {lines:?} and exited with {code:?}"
+            "the reply carried the right SHA-1 with \"payloadsize\": 32 (its server copied the request's size); the hash is what the client judges: it should print `Hash matched.` and exit 0; it printed {lines:?} and exited with {code}"
         ));
     }
     Ok(())
