@@ -66,7 +66,7 @@ fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
 /// Sends `setup` to the proxy at `proxy` and reads its answer. An error message from the proxy
 /// is an `Err` with its sentence.
 fn register(proxy: SocketAddr, setup: &Setup) -> Result<Registered, String> {
-    todo!("fill in: the setup to the proxy (CONNECT_TIMEOUT), and what its answer, or its silence for ACK_WAIT, means (the handout: registering; see Registered and error_text)");
+    todo!("fill in: the setup to the proxy (CONNECT_TIMEOUT), and what its answer, or its silence for ACK_WAIT, means (the handout: being liberal in what you accept; see Registered and error_text)");
 }
 
 // ---------------------------------------------------------------------------------------------
