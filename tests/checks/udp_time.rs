@@ -48,6 +48,9 @@ pub fn lab() -> Lab {
             Check::new("4 timeout and retry", "client waits -timeout seconds per try (default 1, 2 retries)", 1,
                 "Where does the value of -timeout go, and how long does each try wait?", client_timeout_option)
                 .limit(25).needs(&["client gives up with `Request timed out`"]).across_hosts(),
+            Check::new("4 timeout and retry", "stray datagrams do not lengthen the wait for the reply", 1,
+                "Milestone 4: -timeout is how long the client waits for its reply in all, whatever else arrives meanwhile.", client_strays_do_not_extend_the_wait)
+                .limit(25).needs(&["client gives up with `Request timed out`"]).across_hosts(),
             Check::new("4 timeout and retry", "client reports a failed send at once, not as a timeout", 1,
                 "What happens to the error send_to returns?", client_send_error).across_hosts(),
             Check::new("5 robustness", "server survives datagrams that are not [integer, string]", 2,
@@ -563,6 +566,46 @@ fn client_times_out(ctx: &Ctx) -> Result<(), String> {
     if sent != 2 {
         return Err(format!(
             "with -retries 1 the client should send 2 requests; the server got {sent}"
+        ));
+    }
+    Ok(())
+}
+
+/// Strangers' datagrams keep coming while the server stays silent: the wait still ends
+/// `-timeout` after the request, since the timeout is for the reply, not for any datagram.
+fn client_strays_do_not_extend_the_wait(ctx: &Ctx) -> Result<(), String> {
+    let stranger = test_socket(ctx, "client2")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server = time_server(ctx, move |_, _, _, from| {
+        let _ = tx.send(from);
+    })?;
+    let client = client(ctx, &server, &["-timeout", "1", "-retries", "0"])?;
+    request(&server, &client)?;
+    let from: SocketAddr = rx
+        .recv_timeout(WAIT)
+        .map_err(|_| "the stand-in server saw no request".to_string())?;
+    // A client whose wait starts again with each datagram never ends while they come; a right
+    // one ends 1 s after its request, however loaded the machine (7 s allowed).
+    let deadline = std::time::Instant::now() + Duration::from_secs(1) + WAIT + WAIT;
+    let mut strays = 0;
+    while client.is_running() {
+        if std::time::Instant::now() >= deadline {
+            return Err(format!(
+                "with -timeout 1 -retries 0 and a silent server the client should give up 1 s \
+                 after its request; after 7 s and {strays} strangers' datagrams it still waited: \
+                 each one started its wait again"
+            ));
+        }
+        reply(&stranger, from, 7, "The time is 1999-12-31 23:59:59.000000");
+        strays += 1;
+        thread::sleep(Duration::from_millis(200));
+    }
+    let (lines, status) = client.finish(WAIT)?;
+    if status.success() || !lines.iter().any(|l| l.trim() == "Request timed out") {
+        return Err(format!(
+            "with a silent server and strangers' datagrams the client should print `Request \
+             timed out` and exit non-zero; it printed {}",
+            shown(&lines)
         ));
     }
     Ok(())
