@@ -209,3 +209,58 @@ fn the_course_packet_file_hashes_as_in_the_seed() {
         "{lines:?}"
     );
 }
+
+/// The commands of the handout's "Running it" section (`cargo run --bin NAME -- ARGS`), each as
+/// (program, arguments).
+fn handout_commands(readme: &str, section: &str) -> Vec<(String, Vec<String>)> {
+    let start = readme
+        .find(section)
+        .unwrap_or_else(|| panic!("the handout has a section {section:?}"));
+    let body = &readme[start + section.len()..];
+    let body = &body[..body.find("\n## ").unwrap_or(body.len())];
+    body.lines()
+        .filter_map(|l| l.trim().strip_prefix("cargo run --bin "))
+        .map(|l| {
+            let (bin, args) = l
+                .split_once(" -- ")
+                .expect("`cargo run --bin NAME -- ARGS`");
+            let args = args.split_whitespace().map(str::to_string).collect();
+            (bin.trim().to_string(), args)
+        })
+        .collect()
+}
+
+/// The handout's commands work as written, from the top of the kit: the proxy and the server
+/// start (the server registers), and the client prints `Hash matched.` and ends.
+#[test]
+fn the_handouts_commands_run_as_written() {
+    let readme = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/solutions/revproxy/README.md"
+    ))
+    .expect("the handout");
+    let commands = handout_commands(&readme, "## Running it\n");
+    let names: Vec<&str> = commands.iter().map(|(bin, _)| bin.as_str()).collect();
+    assert_eq!(names, ["revproc", "rp_server", "rp_client"], "{commands:?}");
+    let command = |i: usize| {
+        let (bin, args) = &commands[i];
+        let exe = match bin.as_str() {
+            "revproc" => env!("CARGO_BIN_EXE_revproc"),
+            "rp_server" => env!("CARGO_BIN_EXE_rp_server"),
+            _ => env!("CARGO_BIN_EXE_rp_client"),
+        };
+        let mut cmd = Command::new(exe);
+        cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+        cmd
+    };
+    let (_proxy, _) = start_server(&mut command(0)).expect("the handout's proxy starts");
+    let (server, _) = start_server(&mut command(1)).expect("the handout's server starts");
+    server
+        .expect_line("the acknowledgement", LIMIT, |l| l.contains(ACK))
+        .expect("the handout's server registers");
+    let client = Program::start(&mut command(2)).expect("the handout's client starts");
+    let lines = client
+        .run_to_end(LIMIT)
+        .unwrap_or_else(|e| panic!("the handout's client: {e}; {}", client.stderr()));
+    assert!(lines.iter().any(|l| l == "Hash matched."), "{lines:?}");
+}

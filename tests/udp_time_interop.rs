@@ -39,3 +39,34 @@ fn rust_client_talks_to_python_server() {
     let out = run_client(Command::new(rust).args(["client", "127.0.0.1", &port, "-timeout", "2"]));
     assert!(out.starts_with("The time is "), "{out}");
 }
+
+/// The commands of the handout's "Running it" section work as written, from the top of the kit:
+/// the server starts, and each client command prints the time (or the statistics) and ends.
+#[test]
+fn the_handouts_commands_run_as_written() {
+    let readme = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/solutions/udp-time/README.md"
+    ))
+    .expect("the handout");
+    let section = "## Running it\n";
+    let body = &readme[readme.find(section).expect("a section Running it") + section.len()..];
+    let body = &body[..body.find("\n## ").unwrap_or(body.len())];
+    let commands: Vec<Vec<&str>> = body
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("cargo run --bin udp_time -- "))
+        .map(|args| args.split_whitespace().collect())
+        .collect();
+    assert_eq!(commands.len(), 3, "{commands:?}");
+    let rust = env!("CARGO_BIN_EXE_udp_time");
+    let scratch = std::env::temp_dir().join(format!("udp-time-handout-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).expect("a scratch directory");
+    assert_eq!(commands[0][0], "server", "{commands:?}");
+    let (_server, _) = start_server(Command::new(rust).args(&commands[0]).current_dir(&scratch))
+        .expect("the handout's server starts");
+    let time = run_client(Command::new(rust).args(&commands[1]).current_dir(&scratch));
+    assert!(time.starts_with("The time is "), "{time}");
+    let stats = run_client(Command::new(rust).args(&commands[2]).current_dir(&scratch));
+    assert!(stats.starts_with("sent 100, answered "), "{stats}");
+    let _ = std::fs::remove_dir_all(&scratch);
+}

@@ -93,13 +93,13 @@ pub fn complete_value(received: &[u8]) -> Option<Result<Value, String>> {
 pub fn read_message(stream: &mut impl Read) -> Result<Value, ReadError> {
     let mut received: Vec<u8> = Vec::new();
     let mut chunk = [0u8; 4096];
-    todo!("fill in: read until the bytes received so far hold one whole JSON value (complete_value decides), however many reads that takes; every way this can end without a value has its ReadError (read the enum), and MAX_MESSAGE bounds what you keep");
+    todo!("fill in: one whole message, however TCP cuts it (the handout's framing; complete_value); every other ending is a ReadError, and MAX_MESSAGE bounds what you keep");
 }
 
 /// Sends one message: the JSON text of `message` in a single write, so that a peer reading it
 /// with one `recv(1024)` (as the course's Python programs do) gets all of it.
 pub fn write_message(stream: &mut impl Write, message: &Value) -> io::Result<()> {
-    todo!("fill in: send the message's JSON text so that a peer reading once with recv(1024) gets all of it (the handout's framing section)");
+    todo!("fill in: the message's JSON text, as the handout's framing section says it is written");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -147,7 +147,7 @@ pub fn text_field(message: &Value, key: &str) -> Result<String, String> {
 /// The privacy policy, under either spelling the assignment uses (`privPoliId`, `privPolyId`).
 pub fn policy_field(message: &Value) -> Result<String, String> {
     let fields = object(message)?;
-    todo!("fill in: the policy's text (text_field) under whichever of the two spellings the message carries (see this file's top comment; the handout says which programs send which); an Err naming both keys when neither is there");
+    todo!("fill in: the policy's text (text_field) under either spelling (this file's top comment; the handout); an Err naming both keys when neither is there");
 }
 
 /// The message's type (0 data, 1 setup, 2 reply, 3 error).
@@ -323,22 +323,6 @@ mod tests {
             json!({"a": 1})
         );
         assert!(complete_value(b"hello").unwrap().is_err());
-    }
-
-    #[test]
-    fn fields_are_read_liberally() {
-        let setup = json!({"type": "1", "id": "100", "privPoliId": "PP_1", "listenport": "124"});
-        let want = Setup {
-            id: 100,
-            policy: "PP_1".into(),
-            listenport: 124,
-        };
-        assert_eq!(Setup::from_json(&setup).unwrap(), want);
-        assert_eq!(Setup::from_json(&want.to_json()).unwrap(), want);
-        let data = json!({"type": 0, "srcid": 1327, "privPoliId": "PP_2", "payloadsize": 3, "payload": "abc"});
-        assert_eq!(Data::from_json(&data).unwrap().srcid, 1327);
-        let bad = json!({"type": 0, "srcid": 1, "privPoliId": "PP_2", "payloadsize": 4, "payload": "abc"});
-        assert!(Data::from_json(&bad).unwrap_err().contains("payloadsize"));
     }
 
     #[test]

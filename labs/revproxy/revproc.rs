@@ -96,19 +96,19 @@ impl Table {
     /// Adds server `id` at `addr` to `policy`'s list. A server that registers again (restarted,
     /// perhaps on another port) keeps its place, gets the new address, and is up again.
     fn register(&self, policy: &str, id: i64, addr: SocketAddr) {
-        todo!("fill in: under the lock, put server `id` in `policy`'s list as the handout says the proxy remembers servers (a server that registers again included)");
+        todo!("fill in: server `id` in `policy`'s list, under the lock (the handout: how the proxy remembers servers, and one that registers again)");
     }
 
     /// The server whose turn it is in `policy`, skipping servers that are down, and moves the
     /// turn on past it.
     fn pick(&self, policy: &str) -> Route {
         let now = Instant::now();
-        todo!("fill in: the handout's round-robin, per policy, skipping servers that are not is_up(now): which server's turn it is, and where the turn goes next; the Route says when there is none");
+        todo!("fill in: the handout's round-robin for this policy, with servers that are not is_up(now) skipped; see Route and Policy::next");
     }
 
     /// Marks server `id` of `policy` down for `RETRY_AFTER`.
     fn mark_down(&self, policy: &str, id: i64) {
-        todo!("fill in: under the lock, make that server skipped for RETRY_AFTER (see is_up)");
+        todo!("fill in: that server skipped for RETRY_AFTER, under the lock (see is_up)");
     }
 }
 
@@ -125,7 +125,7 @@ enum Failure {
 
 /// Sends `message` to the server at `addr` over a new connection and returns its reply.
 fn forward(addr: SocketAddr, message: &Value) -> Result<Value, Failure> {
-    todo!("fill in: one exchange with the server over a new connection, none of it waiting longer than CONNECT_TIMEOUT or REPLY_TIMEOUT; sort what can go wrong into the two kinds of Failure (the handout: which servers are down)");
+    todo!("fill in: one exchange with the server, bounded by CONNECT_TIMEOUT and REPLY_TIMEOUT (TcpStream's docs); each failure is one of the two kinds of Failure (the handout: which servers are down)");
 }
 
 /// Finds a server for `data`, forwards it, and returns what goes back to the client: the
@@ -133,13 +133,13 @@ fn forward(addr: SocketAddr, message: &Value) -> Result<Value, Failure> {
 fn route(table: &Table, data: &Data) -> Value {
     let policy = &data.policy;
     let message = data.to_json();
-    todo!("fill in: find a server with pick() and forward the message to it; decide what the client gets back when the policy has no server, when every server is down, when a server is down (the handout: the message goes to the policy's next server, at most MAX_TRIES tried) and when its answer is bad (checked_reply judges a good one); print the seed's `Forwarding a data message to server id ID payload: …` before each forward");
+    todo!("fill in: pick, forward and checked_reply, with the handout's rules for servers that are down (MAX_TRIES) and for every Route; the seed's `Forwarding … to server id` line before each forward");
 }
 
 /// What goes back to the client for server `id`'s answer `reply`: the reply as the server sent
 /// it, or an error message when it is not a reply at all.
 fn checked_reply(id: i64, reply: &Value) -> Value {
-    todo!("fill in: decide with Reply::from_json whether this is a reply at all (if not: log, and the client gets an error_message saying why); a reply is relayed as the server wrote it, and a payloadsize that disagrees with its payload (message::check_size) is only worth a log::warn!: the client's own hash check judges the reply, not the proxy");
+    todo!("fill in: is it a reply at all (Reply::from_json)? The handout says what the proxy relays, what it prints, and what message::check_size is worth");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -154,7 +154,7 @@ fn answer(table: &Table, message: &Value, from: SocketAddr) -> Result<Value, Str
                 "Receiving setup message from server id {} privacy policy {} port {}",
                 setup.id, setup.policy, setup.listenport
             );
-            todo!("fill in: register the server where the proxy will reach it (the handout: which address, which port), and answer with the acknowledgement the seed's proxy sends (ACK_STATUS)");
+            todo!("fill in: register the server where the proxy will reach it (the handout: which address, which port); the answer is the seed's acknowledgement (ACK_STATUS)");
         }
         DATA => {
             let data = Data::from_json(message)?;
@@ -186,7 +186,7 @@ fn handle_connection(mut stream: TcpStream, from: SocketAddr, table: Arc<Table>)
         log::warn!("{from}: {e}");
         return;
     }
-    todo!("fill in: one message in, one answer out: what answer() says, or an error_message saying what was wrong (a peer that closed before sending anything gets nothing); log what went wrong");
+    todo!("fill in: one message in (read_message), one answer out (answer, or an error_message saying what was wrong; see ReadError for a peer that sent nothing)");
     close_gently(&mut stream);
 }
 
@@ -210,14 +210,14 @@ fn close_gently(stream: &mut TcpStream) {
 
 fn serve(host: &str, port: u16) -> io::Result<()> {
     let listener: TcpListener =
-        todo!("fill in: listen on (host, port)");
+        todo!("fill in: a listening socket on (host, port)");
     let addr = listener.local_addr()?;
     println!(
         "Running the reverse proxy on port {} at {addr}",
         addr.port()
     );
     let table = Arc::new(Table::default());
-    todo!("fill in: accept loop: accept each connection (log accept errors, pause ACCEPT_PAUSE, go on) and handle it in a new thread (thread::Builder, log a failure to spawn)");
+    todo!("fill in: every connection handled in a thread of its own (thread::Builder); a failed accept or spawn is logged, never fatal (ACCEPT_PAUSE)");
 }
 
 const USAGE: &str = "Usage: revproc -port P [-host H]
@@ -243,38 +243,5 @@ pub fn main() -> ExitCode {
             eprintln!("revproc: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(port: u16) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], port))
-    }
-
-    #[test]
-    fn round_robin_is_per_policy_and_skips_servers_that_are_down() {
-        let table = Table::default();
-        table.register("PP_1", 1, at(1));
-        table.register("PP_1", 2, at(2));
-        table.register("PP_2", 9, at(9));
-        let ids: Vec<_> = ["PP_1", "PP_2", "PP_1", "PP_1", "PP_2", "PP_1"]
-            .iter()
-            .map(|p| match table.pick(p) {
-                Route::To(id, _) => id,
-                other => panic!("{other:?}"),
-            })
-            .collect();
-        assert_eq!(ids, [1, 9, 2, 1, 9, 2]);
-        table.mark_down("PP_1", 1);
-        assert_eq!(table.pick("PP_1"), Route::To(2, at(2)));
-        assert_eq!(table.pick("PP_1"), Route::To(2, at(2)));
-        table.mark_down("PP_1", 2);
-        assert_eq!(table.pick("PP_1"), Route::AllDown);
-        assert_eq!(table.pick("PP_7"), Route::NoServer);
-        table.register("PP_1", 1, at(11));
-        assert_eq!(table.pick("PP_1"), Route::To(1, at(11)));
     }
 }

@@ -45,13 +45,13 @@ fn load_packet(path: &Path) -> Result<Data, String> {
 
 /// Sends `data` to the proxy at `proxy` over a new connection and returns its answer.
 fn exchange(proxy: SocketAddr, data: &Data) -> Result<Value, String> {
-    todo!("fill in: one exchange with the proxy over a new connection, bounded by CONNECT_TIMEOUT and REPLY_TIMEOUT; each failure an Err saying which step failed");
+    todo!("fill in: one exchange with the proxy, bounded by CONNECT_TIMEOUT and REPLY_TIMEOUT (TcpStream's docs); an Err says which step failed");
 }
 
 /// Whether `reply` answers `data`: the SHA-1 of the payload we sent, for us. `Err` says what
 /// differs.
 fn verify(reply: &Reply, data: &Data) -> Result<(), String> {
-    todo!("fill in: does the reply answer our data? Compare what the server sent with what you compute yourself, and whether it is meant for this client; an Err says what differs");
+    todo!("fill in: does the reply answer our data (the handout: what the client checks; sha1_hex)? An Err says what differs");
 }
 
 fn client(proxy: SocketAddr, data: &Data) -> ExitCode {
@@ -68,7 +68,7 @@ fn client(proxy: SocketAddr, data: &Data) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    todo!("fill in: what the client prints and how it ends for each kind of answer: an error (error_text: print its sentence), something that is not a reply, and a reply (print the seed's `Receiving a response from the server ID payload: …`; `Hash matched.` and success only when verify agrees, else what differs)");
+    todo!("fill in: what the client prints and how it ends for each kind of answer (the handout's protocol and log lines; error_text, Reply::from_json, verify)");
 }
 
 const USAGE: &str = "Usage: rp_client -id ID -revproc P -pkt FILE [-revhost H]

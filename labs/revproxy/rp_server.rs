@@ -66,7 +66,7 @@ fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
 /// Sends `setup` to the proxy at `proxy` and reads its answer. An error message from the proxy
 /// is an `Err` with its sentence.
 fn register(proxy: SocketAddr, setup: &Setup) -> Result<Registered, String> {
-    todo!("fill in: send the setup to the proxy over a connection of its own (CONNECT_TIMEOUT) and listen at most ACK_WAIT for its answer; sort what comes (or does not) into Registered or an Err (the handout: not every proxy acknowledges; a refusal is an error_text)");
+    todo!("fill in: the setup to the proxy (CONNECT_TIMEOUT), and what its answer, or its silence for ACK_WAIT, means (the handout: being liberal in what you accept; see Registered and error_text)");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -75,7 +75,7 @@ fn register(proxy: SocketAddr, setup: &Setup) -> Result<Registered, String> {
 /// The reply to one data message: type 2, from this server to the client, carrying the SHA-1
 /// of its payload.
 fn reply_to(me: &Identity, data: &Data) -> Value {
-    todo!("fill in: this server's type 2 reply to the data's client, carrying the SHA-1 of its payload (see Reply and sha1_hex; the handout: which id goes where)");
+    todo!("fill in: this server's type 2 reply to the data (see Reply and sha1_hex; the handout: which id goes where)");
 }
 
 /// One forwarded message: read it, answer it, close.
@@ -87,13 +87,13 @@ fn handle(mut stream: TcpStream, from: SocketAddr, me: &Identity) {
         log::warn!("{from}: {e}");
         return;
     }
-    todo!("fill in: one data message in, one reply out (reply_to); what cannot be read or decoded is logged and answered with an error_message (a peer that closed first gets nothing); the seed's two log lines (handout) around the reply");
+    todo!("fill in: one data message in, one reply out (reply_to), with the seed's two log lines (handout); bad input is logged and answered (error_message, ReadError)");
 }
 
 fn server(me: Identity, host: &str, listen: u16, proxy: SocketAddr) -> Result<(), String> {
     // Listen before registering: the proxy may forward a message the moment it knows us.
     let listener: TcpListener =
-        todo!("fill in: listen on (host, listen)");
+        todo!("fill in: a listening socket on (host, listen)");
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     println!("Server running with id {} at {addr}", me.id);
     println!("Server serving privacy policy {}", me.policy);
@@ -111,7 +111,7 @@ fn server(me: Identity, host: &str, listen: u16, proxy: SocketAddr) -> Result<()
         }
     }
     let me = Arc::new(me);
-    todo!("fill in: accept loop: accept each connection (log accept errors, pause ACCEPT_PAUSE, go on) and handle it in a new thread (thread::Builder, log a failure to spawn)");
+    todo!("fill in: every connection handled in a thread of its own (thread::Builder); a failed accept or spawn is logged, never fatal (ACCEPT_PAUSE)");
 }
 
 const USAGE: &str = "Usage: rp_server -id ID -pp POLICY -listen P -revproc P [-revhost H] [-host H]

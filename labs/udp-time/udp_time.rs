@@ -7,9 +7,12 @@
 //!     udp_time server HOST PORT [-faulty] [-drop P]
 //!     udp_time client HOST PORT [-measure_delay N] [-timeout SECS] [-retries N] [-log FILE]
 
+// The command line (given): `options::parse` reads it into a Role.
+#[path = "options.rs"]
+mod options;
+
 use chrono::format::{Item, StrftimeItems};
-use socklab::cli::{self, Args, Options};
-use std::fs::File;
+use options::{ClientOptions, Role};
 use std::io::{self, Write};
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::process::ExitCode;
@@ -33,24 +36,24 @@ fn time_text() -> String {
 /// Decodes a request or a reply: UTF-8 text holding a JSON array `[integer, string]`.
 /// Anything else is an error, never a panic: datagrams come from anyone.
 fn decode(bytes: &[u8]) -> Result<(i64, String), String> {
-    todo!("fill in: decode UTF-8, then JSON; accept only [integer, string]");
+    todo!("fill in: the handout's message format read back (std::str::from_utf8, serde_json); anything else is an Err saying why");
 }
 
 /// Encodes `[id, text]` as the JSON bytes of one datagram.
 fn encode(id: i64, text: &str) -> Vec<u8> {
-    todo!("fill in: encode [id, text] as JSON bytes");
+    todo!("fill in: [id, text] in the handout's message format (serde_json)");
 }
 
 fn server(host: &str, port: u16, faulty: bool, drop: f64) -> io::Result<()> {
     // Binding is what makes this a server: it claims (host, port) so clients can find it.
     let sock: UdpSocket =
-        todo!("fill in: bind a UDP socket to (host, port)");
+        todo!("fill in: a UDP socket that claims (host, port) (std::net::UdpSocket)");
     println!("Server listening at {}", sock.local_addr()?);
     let mut buf = [0u8; MAX_BYTES];
     loop {
         // recv_from tells us who sent the datagram: UDP has no connection to remember it.
         let received: io::Result<(usize, SocketAddr)> =
-            todo!("fill in: receive one datagram into buf");
+            todo!("fill in: one datagram into buf, and who sent it");
         let (len, address) = match received {
             Ok(r) => r,
             Err(e) => {
@@ -65,9 +68,9 @@ fn server(host: &str, port: u16, faulty: bool, drop: f64) -> io::Result<()> {
                 continue;
             }
         };
-        todo!("fill in: print the request line the handout shows; then obey -drop and -faulty (socklab::chance() is a random number in [0, 1))");
+        todo!("fill in: the handout's request line, then -drop and -faulty (milestones 1, 3, 4; socklab::chance() is random in [0, 1))");
         let reply = encode(request_id, &time_text());
-        todo!("fill in: send the reply back to the address the request came from");
+        todo!("fill in: the reply to whoever asked (milestone 1); a failed send must not stop the server");
     }
 }
 
@@ -84,13 +87,13 @@ enum Reply {
 fn exchange(sock: &UdpSocket, server: SocketAddr, id: i64, timeout: Duration) -> io::Result<Reply> {
     let request = encode(id, &time_text());
     let sent_at = Instant::now();
-    todo!("fill in: send the request to the server");
+    todo!("fill in: the request to the server");
     let mut buf = [0u8; MAX_BYTES];
     loop {
         // A stray datagram must not give the reply more time than `timeout` in all.
-        let (len, from): (usize, SocketAddr) = todo!("fill in: wait for a datagram, but never past `timeout` after sent_at; when time is up, return Ok(Reply::TimedOut) (which errors does a read timeout give?)");
-        let (reply_id, text): (i64, String) = todo!("fill in: skip (continue) datagrams not from the server; decode the rest into (reply_id, text)");
-        todo!("fill in: return the time if reply_id is the request's id, else WrongId");
+        let (len, from): (usize, SocketAddr) = todo!("fill in: a datagram, waiting no longer than `timeout` after sent_at in all (UdpSocket::set_read_timeout: which errors mean time is up? That is Reply::TimedOut)");
+        let (reply_id, text): (i64, String) = todo!("fill in: (reply_id, text) from the server's datagram (milestones 2 and 5: what becomes of any other?)");
+        todo!("fill in: which Reply this is (milestone 3)");
     }
 }
 
@@ -101,14 +104,6 @@ fn offset_ms(server_text: &str, sent_wall: chrono::NaiveDateTime, rtt: Duration)
     let server_time = chrono::NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d %H:%M:%S%.f").ok()?;
     let midpoint = sent_wall + chrono::Duration::from_std(rtt / 2).ok()?;
     Some((server_time - midpoint).num_microseconds()? as f64 / 1000.0)
-}
-
-/// Client settings from the command line.
-struct ClientOptions {
-    measure: Option<u32>,
-    timeout: Duration,
-    retries: u32,
-    log: Option<File>,
 }
 
 fn client(host: &str, port: u16, mut opts: ClientOptions) -> io::Result<ExitCode> {
@@ -129,7 +124,7 @@ fn client(host: &str, port: u16, mut opts: ClientOptions) -> io::Result<ExitCode
     .parse()
     .expect("a literal socket address");
     let sock: UdpSocket =
-        todo!("fill in: create a UDP socket on any free local port");
+        todo!("fill in: a UDP socket on any free local port");
     if let Some(log) = opts.log.as_mut() {
         writeln!(
             log,
@@ -144,7 +139,7 @@ fn client(host: &str, port: u16, mut opts: ClientOptions) -> io::Result<ExitCode
     let (mut lost, mut wrong) = (0, 0);
     for _ in 0..count {
         let id = (socklab::chance() * 1_000_000.0) as i64;
-        todo!("fill in: one timed_request; keep its round trip (in ms) and offset, or count it as wrong or lost");
+        todo!("fill in: one timed_request, recorded where the summary below reads it (milestone 6; round trips in ms)");
     }
     println!(
         "sent {count}, answered {}, lost {lost}, wrong ID {wrong}",
@@ -179,7 +174,7 @@ fn timed_request(
     if let Some(log) = opts.log.as_mut() {
         let sent = sent_wall.format(TIME_FORMAT);
         let offset = offset.map_or(String::new(), |o| format!("{o:.3}"));
-        todo!("fill in: write this request's row under the header's columns (outcome: ok, wrong_id N or lost)");
+        todo!("fill in: this request's row under the header's columns (outcome: ok, wrong_id N or lost)");
     }
     Ok((reply, offset))
 }
@@ -190,7 +185,7 @@ fn single_request(
     server: SocketAddr,
     opts: &mut ClientOptions,
 ) -> io::Result<ExitCode> {
-    todo!("fill in: pick a request ID; try timed_request up to 1 + opts.retries times; print the time, or say the reply belongs to another request, or after the last try print `Request timed out` (each with its exit code)");
+    todo!("fill in: milestones 2 to 4 with timed_request: the request's ID across tries, -retries, and what is printed and returned for each outcome");
 }
 
 /// min, median, p99 and max of `values` (NaN-free; at least one value), or zeros when empty.
@@ -203,83 +198,16 @@ fn summary(values: &mut [f64]) -> [f64; 4] {
     [values[0], at(0.5), at(0.99), values[values.len() - 1]]
 }
 
-const USAGE: &str = "Usage: udp_time server HOST PORT [-faulty] [-drop P]
-       udp_time client HOST PORT [-measure_delay N] [-timeout SECS] [-retries N] [-log FILE]
-
-Sends the time over UDP. Options may also be written with two dashes (--measure-delay).";
-
 pub fn main() -> ExitCode {
     socklab::logging::init();
-    let mut opts = Options::new();
-    opts.optflag(
-        "",
-        "faulty",
-        "server: reply with a wrong ID about half the time",
-    );
-    opts.optopt(
-        "",
-        "drop",
-        "server: silently drop this share of requests (0 to 1)",
-        "P",
-    );
-    opts.optopt(
-        "",
-        "measure-delay",
-        "client: send N requests and print delay statistics",
-        "N",
-    );
-    opts.optopt(
-        "",
-        "timeout",
-        "client: seconds to wait for each reply (default 1)",
-        "SECS",
-    );
-    opts.optopt(
-        "",
-        "retries",
-        "client: times to resend after a timeout (default 2)",
-        "N",
-    );
-    opts.optopt(
-        "",
-        "log",
-        "client: write one CSV row per request to FILE",
-        "FILE",
-    );
-    let args: Args = cli::parse(opts, USAGE);
-    let [role, host, port] = args.free() else {
-        args.fail("expected a role (server or client), a HOST and a PORT");
-    };
-    let port: u16 = args.value("PORT", port);
-    let result = match role.as_str() {
-        "server" => {
-            let drop: f64 = args.get("drop", 0.0);
-            if !(0.0..=1.0).contains(&drop) {
-                args.fail("-drop takes a share between 0 and 1");
-            }
-            server(host, port, args.flag("faulty"), drop).map(|()| ExitCode::SUCCESS)
-        }
-        "client" => {
-            let timeout: f64 = args.get("timeout", 1.0);
-            if !(timeout > 0.0 && timeout < 1e6) {
-                args.fail("-timeout takes a positive number of seconds");
-            }
-            let log = args.opt::<String>("log").map(|path| {
-                File::create(&path).unwrap_or_else(|e| args.fail(&format!("-log {path}: {e}")))
-            });
-            let measure: Option<u32> = args.opt("measure-delay");
-            if measure == Some(0) {
-                args.fail("-measure_delay takes a number of requests, at least 1");
-            }
-            let opts = ClientOptions {
-                measure,
-                timeout: Duration::from_secs_f64(timeout),
-                retries: args.get("retries", 2),
-                log,
-            };
-            client(host, port, opts)
-        }
-        other => args.fail(&format!("unknown role '{other}': use server or client")),
+    let result = match options::parse() {
+        Role::Server {
+            host,
+            port,
+            faulty,
+            drop,
+        } => server(&host, port, faulty, drop).map(|()| ExitCode::SUCCESS),
+        Role::Client { host, port, opts } => client(&host, port, opts),
     };
     result.unwrap_or_else(|e| {
         eprintln!("udp_time: {e}");

@@ -96,7 +96,7 @@ impl Table {
     /// Adds server `id` at `addr` to `policy`'s list. A server that registers again (restarted,
     /// perhaps on another port) keeps its place, gets the new address, and is up again.
     fn register(&self, policy: &str, id: i64, addr: SocketAddr) {
-        // BEGIN BLANK: under the lock, put server `id` in `policy`'s list as the handout says the proxy remembers servers (a server that registers again included)
+        // BEGIN BLANK: server `id` in `policy`'s list, under the lock (the handout: how the proxy remembers servers, and one that registers again)
         let mut policies = self.lock();
         let servers = &mut policies.entry(policy.to_string()).or_default().servers;
         match servers.iter_mut().find(|s| s.id == id) {
@@ -117,7 +117,7 @@ impl Table {
     /// turn on past it.
     fn pick(&self, policy: &str) -> Route {
         let now = Instant::now();
-        // BEGIN BLANK: the handout's round-robin, per policy, skipping servers that are not is_up(now): which server's turn it is, and where the turn goes next; the Route says when there is none
+        // BEGIN BLANK: the handout's round-robin for this policy, with servers that are not is_up(now) skipped; see Route and Policy::next
         let mut policies = self.lock();
         let Some(entry) = policies.get_mut(policy).filter(|p| !p.servers.is_empty()) else {
             return Route::NoServer;
@@ -137,7 +137,7 @@ impl Table {
 
     /// Marks server `id` of `policy` down for `RETRY_AFTER`.
     fn mark_down(&self, policy: &str, id: i64) {
-        // BEGIN BLANK: under the lock, make that server skipped for RETRY_AFTER (see is_up)
+        // BEGIN BLANK: that server skipped for RETRY_AFTER, under the lock (see is_up)
         let mut policies = self.lock();
         if let Some(entry) = policies.get_mut(policy) {
             for server in entry.servers.iter_mut().filter(|s| s.id == id) {
@@ -161,7 +161,7 @@ enum Failure {
 
 /// Sends `message` to the server at `addr` over a new connection and returns its reply.
 fn forward(addr: SocketAddr, message: &Value) -> Result<Value, Failure> {
-    // BEGIN BLANK: one exchange with the server over a new connection, none of it waiting longer than CONNECT_TIMEOUT or REPLY_TIMEOUT; sort what can go wrong into the two kinds of Failure (the handout: which servers are down)
+    // BEGIN BLANK: one exchange with the server, bounded by CONNECT_TIMEOUT and REPLY_TIMEOUT (TcpStream's docs); each failure is one of the two kinds of Failure (the handout: which servers are down)
     let mut stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
         .map_err(|e| Failure::Down(format!("cannot connect: {e}")))?;
     stream
@@ -181,7 +181,7 @@ fn forward(addr: SocketAddr, message: &Value) -> Result<Value, Failure> {
 fn route(table: &Table, data: &Data) -> Value {
     let policy = &data.policy;
     let message = data.to_json();
-    // BEGIN BLANK: find a server with pick() and forward the message to it; decide what the client gets back when the policy has no server, when every server is down, when a server is down (the handout: the message goes to the policy's next server, at most MAX_TRIES tried) and when its answer is bad (checked_reply judges a good one); print the seed's `Forwarding a data message to server id ID payload: …` before each forward
+    // BEGIN BLANK: pick, forward and checked_reply, with the handout's rules for servers that are down (MAX_TRIES) and for every Route; the seed's `Forwarding … to server id` line before each forward
     for _ in 0..MAX_TRIES {
         let (id, addr) = match table.pick(policy) {
             Route::To(id, addr) => (id, addr),
@@ -220,7 +220,7 @@ fn route(table: &Table, data: &Data) -> Value {
 /// What goes back to the client for server `id`'s answer `reply`: the reply as the server sent
 /// it, or an error message when it is not a reply at all.
 fn checked_reply(id: i64, reply: &Value) -> Value {
-    // BEGIN BLANK: decide with Reply::from_json whether this is a reply at all (if not: log, and the client gets an error_message saying why); a reply is relayed as the server wrote it, and a payloadsize that disagrees with its payload (message::check_size) is only worth a log::warn!: the client's own hash check judges the reply, not the proxy
+    // BEGIN BLANK: is it a reply at all (Reply::from_json)? The handout says what the proxy relays, what it prints, and what message::check_size is worth
     match Reply::from_json(reply) {
         Ok(decoded) => {
             println!(
@@ -252,7 +252,7 @@ fn answer(table: &Table, message: &Value, from: SocketAddr) -> Result<Value, Str
                 "Receiving setup message from server id {} privacy policy {} port {}",
                 setup.id, setup.policy, setup.listenport
             );
-            // BEGIN BLANK: register the server where the proxy will reach it (the handout: which address, which port), and answer with the acknowledgement the seed's proxy sends (ACK_STATUS)
+            // BEGIN BLANK: register the server where the proxy will reach it (the handout: which address, which port); the answer is the seed's acknowledgement (ACK_STATUS)
             let addr = SocketAddr::new(from.ip(), setup.listenport);
             table.register(&setup.policy, setup.id, addr);
             Ok(json!({ "Status": ACK_STATUS }))
@@ -288,7 +288,7 @@ fn handle_connection(mut stream: TcpStream, from: SocketAddr, table: Arc<Table>)
         log::warn!("{from}: {e}");
         return;
     }
-    // BEGIN BLANK: one message in, one answer out: what answer() says, or an error_message saying what was wrong (a peer that closed before sending anything gets nothing); log what went wrong
+    // BEGIN BLANK: one message in (read_message), one answer out (answer, or an error_message saying what was wrong; see ReadError for a peer that sent nothing)
     let answer = match read_message(&mut stream) {
         Ok(message) => answer(&table, &message, from).map_err(|why| {
             log::warn!("{from}: refused {}: {why}", brief(&message));
@@ -331,14 +331,14 @@ fn close_gently(stream: &mut TcpStream) {
 
 fn serve(host: &str, port: u16) -> io::Result<()> {
     let listener: TcpListener =
-        /* BLANK: listen on (host, port) */ TcpListener::bind((host, port))? /* END */;
+        /* BLANK: a listening socket on (host, port) */ TcpListener::bind((host, port))? /* END */;
     let addr = listener.local_addr()?;
     println!(
         "Running the reverse proxy on port {} at {addr}",
         addr.port()
     );
     let table = Arc::new(Table::default());
-    // BEGIN BLANK: accept loop: accept each connection (log accept errors, pause ACCEPT_PAUSE, go on) and handle it in a new thread (thread::Builder, log a failure to spawn)
+    // BEGIN BLANK: every connection handled in a thread of its own (thread::Builder); a failed accept or spawn is logged, never fatal (ACCEPT_PAUSE)
     loop {
         let (stream, from) = match listener.accept() {
             Ok(conn) => conn,
@@ -381,38 +381,5 @@ pub fn main() -> ExitCode {
             eprintln!("revproc: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(port: u16) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], port))
-    }
-
-    #[test]
-    fn round_robin_is_per_policy_and_skips_servers_that_are_down() {
-        let table = Table::default();
-        table.register("PP_1", 1, at(1));
-        table.register("PP_1", 2, at(2));
-        table.register("PP_2", 9, at(9));
-        let ids: Vec<_> = ["PP_1", "PP_2", "PP_1", "PP_1", "PP_2", "PP_1"]
-            .iter()
-            .map(|p| match table.pick(p) {
-                Route::To(id, _) => id,
-                other => panic!("{other:?}"),
-            })
-            .collect();
-        assert_eq!(ids, [1, 9, 2, 1, 9, 2]);
-        table.mark_down("PP_1", 1);
-        assert_eq!(table.pick("PP_1"), Route::To(2, at(2)));
-        assert_eq!(table.pick("PP_1"), Route::To(2, at(2)));
-        table.mark_down("PP_1", 2);
-        assert_eq!(table.pick("PP_1"), Route::AllDown);
-        assert_eq!(table.pick("PP_7"), Route::NoServer);
-        table.register("PP_1", 1, at(11));
-        assert_eq!(table.pick("PP_1"), Route::To(1, at(11)));
     }
 }

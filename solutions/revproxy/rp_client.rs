@@ -45,7 +45,7 @@ fn load_packet(path: &Path) -> Result<Data, String> {
 
 /// Sends `data` to the proxy at `proxy` over a new connection and returns its answer.
 fn exchange(proxy: SocketAddr, data: &Data) -> Result<Value, String> {
-    // BEGIN BLANK: one exchange with the proxy over a new connection, bounded by CONNECT_TIMEOUT and REPLY_TIMEOUT; each failure an Err saying which step failed
+    // BEGIN BLANK: one exchange with the proxy, bounded by CONNECT_TIMEOUT and REPLY_TIMEOUT (TcpStream's docs); an Err says which step failed
     let mut stream = TcpStream::connect_timeout(&proxy, CONNECT_TIMEOUT)
         .map_err(|e| format!("cannot connect to the reverse proxy at {proxy}: {e}"))?;
     stream
@@ -61,7 +61,7 @@ fn exchange(proxy: SocketAddr, data: &Data) -> Result<Value, String> {
 /// Whether `reply` answers `data`: the SHA-1 of the payload we sent, for us. `Err` says what
 /// differs.
 fn verify(reply: &Reply, data: &Data) -> Result<(), String> {
-    // BEGIN BLANK: does the reply answer our data? Compare what the server sent with what you compute yourself, and whether it is meant for this client; an Err says what differs
+    // BEGIN BLANK: does the reply answer our data (the handout: what the client checks; sha1_hex)? An Err says what differs
     let want = sha1_hex(&data.payload);
     if !reply.payload.eq_ignore_ascii_case(&want) {
         return Err(format!(
@@ -93,7 +93,7 @@ fn client(proxy: SocketAddr, data: &Data) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // BEGIN BLANK: what the client prints and how it ends for each kind of answer: an error (error_text: print its sentence), something that is not a reply, and a reply (print the seed's `Receiving a response from the server ID payload: …`; `Hash matched.` and success only when verify agrees, else what differs)
+    // BEGIN BLANK: what the client prints and how it ends for each kind of answer (the handout's protocol and log lines; error_text, Reply::from_json, verify)
     let reply = match Reply::from_json(&answer) {
         Ok(reply) => reply,
         Err(why) => {

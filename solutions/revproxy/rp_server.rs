@@ -66,7 +66,7 @@ fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
 /// Sends `setup` to the proxy at `proxy` and reads its answer. An error message from the proxy
 /// is an `Err` with its sentence.
 fn register(proxy: SocketAddr, setup: &Setup) -> Result<Registered, String> {
-    // BEGIN BLANK: send the setup to the proxy over a connection of its own (CONNECT_TIMEOUT) and listen at most ACK_WAIT for its answer; sort what comes (or does not) into Registered or an Err (the handout: not every proxy acknowledges; a refusal is an error_text)
+    // BEGIN BLANK: the setup to the proxy (CONNECT_TIMEOUT), and what its answer, or its silence for ACK_WAIT, means (the handout: being liberal in what you accept; see Registered and error_text)
     let mut stream = TcpStream::connect_timeout(&proxy, CONNECT_TIMEOUT)
         .map_err(|e| format!("cannot connect to the reverse proxy at {proxy}: {e}"))?;
     stream
@@ -101,7 +101,7 @@ fn register(proxy: SocketAddr, setup: &Setup) -> Result<Registered, String> {
 /// The reply to one data message: type 2, from this server to the client, carrying the SHA-1
 /// of its payload.
 fn reply_to(me: &Identity, data: &Data) -> Value {
-    // BEGIN BLANK: this server's type 2 reply to the data's client, carrying the SHA-1 of its payload (see Reply and sha1_hex; the handout: which id goes where)
+    // BEGIN BLANK: this server's type 2 reply to the data (see Reply and sha1_hex; the handout: which id goes where)
     message::Reply {
         srcid: me.id,
         destid: data.srcid,
@@ -120,7 +120,7 @@ fn handle(mut stream: TcpStream, from: SocketAddr, me: &Identity) {
         log::warn!("{from}: {e}");
         return;
     }
-    // BEGIN BLANK: one data message in, one reply out (reply_to); what cannot be read or decoded is logged and answered with an error_message (a peer that closed first gets nothing); the seed's two log lines (handout) around the reply
+    // BEGIN BLANK: one data message in, one reply out (reply_to), with the seed's two log lines (handout); bad input is logged and answered (error_message, ReadError)
     let message = match read_message(&mut stream) {
         Ok(message) => message,
         Err(ReadError::Closed) => return,
@@ -157,7 +157,7 @@ fn handle(mut stream: TcpStream, from: SocketAddr, me: &Identity) {
 fn server(me: Identity, host: &str, listen: u16, proxy: SocketAddr) -> Result<(), String> {
     // Listen before registering: the proxy may forward a message the moment it knows us.
     let listener: TcpListener =
-        /* BLANK: listen on (host, listen) */ TcpListener::bind((host, listen)).map_err(|e| format!("cannot listen on {host}:{listen}: {e}"))? /* END */;
+        /* BLANK: a listening socket on (host, listen) */ TcpListener::bind((host, listen)).map_err(|e| format!("cannot listen on {host}:{listen}: {e}"))? /* END */;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     println!("Server running with id {} at {addr}", me.id);
     println!("Server serving privacy policy {}", me.policy);
@@ -175,7 +175,7 @@ fn server(me: Identity, host: &str, listen: u16, proxy: SocketAddr) -> Result<()
         }
     }
     let me = Arc::new(me);
-    // BEGIN BLANK: accept loop: accept each connection (log accept errors, pause ACCEPT_PAUSE, go on) and handle it in a new thread (thread::Builder, log a failure to spawn)
+    // BEGIN BLANK: every connection handled in a thread of its own (thread::Builder); a failed accept or spawn is logged, never fatal (ACCEPT_PAUSE)
     loop {
         let (stream, from) = match listener.accept() {
             Ok(conn) => conn,

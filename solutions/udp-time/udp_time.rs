@@ -7,9 +7,12 @@
 //!     udp_time server HOST PORT [-faulty] [-drop P]
 //!     udp_time client HOST PORT [-measure_delay N] [-timeout SECS] [-retries N] [-log FILE]
 
+// The command line (given): `options::parse` reads it into a Role.
+#[path = "options.rs"]
+mod options;
+
 use chrono::format::{Item, StrftimeItems};
-use socklab::cli::{self, Args, Options};
-use std::fs::File;
+use options::{ClientOptions, Role};
 use std::io::{self, Write};
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::process::ExitCode;
@@ -33,7 +36,7 @@ fn time_text() -> String {
 /// Decodes a request or a reply: UTF-8 text holding a JSON array `[integer, string]`.
 /// Anything else is an error, never a panic: datagrams come from anyone.
 fn decode(bytes: &[u8]) -> Result<(i64, String), String> {
-    // BEGIN BLANK: decode UTF-8, then JSON; accept only [integer, string]
+    // BEGIN BLANK: the handout's message format read back (std::str::from_utf8, serde_json); anything else is an Err saying why
     let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8".to_string())?;
     // A JSON array of two elements reads into a Rust tuple; anything else is an error.
     serde_json::from_str::<(i64, String)>(text)
@@ -43,7 +46,7 @@ fn decode(bytes: &[u8]) -> Result<(i64, String), String> {
 
 /// Encodes `[id, text]` as the JSON bytes of one datagram.
 fn encode(id: i64, text: &str) -> Vec<u8> {
-    // BEGIN BLANK: encode [id, text] as JSON bytes
+    // BEGIN BLANK: [id, text] in the handout's message format (serde_json)
     // A Rust tuple is written as a JSON array.
     serde_json::to_vec(&(id, text)).expect("an integer and a string always encode")
     // END BLANK
@@ -52,13 +55,13 @@ fn encode(id: i64, text: &str) -> Vec<u8> {
 fn server(host: &str, port: u16, faulty: bool, drop: f64) -> io::Result<()> {
     // Binding is what makes this a server: it claims (host, port) so clients can find it.
     let sock: UdpSocket =
-        /* BLANK: bind a UDP socket to (host, port) */ UdpSocket::bind((host, port))? /* END */;
+        /* BLANK: a UDP socket that claims (host, port) (std::net::UdpSocket) */ UdpSocket::bind((host, port))? /* END */;
     println!("Server listening at {}", sock.local_addr()?);
     let mut buf = [0u8; MAX_BYTES];
     loop {
         // recv_from tells us who sent the datagram: UDP has no connection to remember it.
         let received: io::Result<(usize, SocketAddr)> =
-            /* BLANK: receive one datagram into buf */ sock.recv_from(&mut buf) /* END */;
+            /* BLANK: one datagram into buf, and who sent it */ sock.recv_from(&mut buf) /* END */;
         let (len, address) = match received {
             Ok(r) => r,
             Err(e) => {
@@ -73,7 +76,7 @@ fn server(host: &str, port: u16, faulty: bool, drop: f64) -> io::Result<()> {
                 continue;
             }
         };
-        // BEGIN BLANK: print the request line the handout shows; then obey -drop and -faulty (socklab::chance() is a random number in [0, 1))
+        // BEGIN BLANK: the handout's request line, then -drop and -faulty (milestones 1, 3, 4; socklab::chance() is random in [0, 1))
         println!("Request ID: {request_id}. Client request, {request}");
         if socklab::chance() < drop {
             log::info!("dropped request {request_id} on purpose (-drop)");
@@ -84,7 +87,7 @@ fn server(host: &str, port: u16, faulty: bool, drop: f64) -> io::Result<()> {
         }
         // END BLANK
         let reply = encode(request_id, &time_text());
-        // BEGIN BLANK: send the reply back to the address the request came from
+        // BEGIN BLANK: the reply to whoever asked (milestone 1); a failed send must not stop the server
         if let Err(e) = sock.send_to(&reply, address) {
             log::warn!("could not reply to {address}: {e}");
         }
@@ -105,13 +108,13 @@ enum Reply {
 fn exchange(sock: &UdpSocket, server: SocketAddr, id: i64, timeout: Duration) -> io::Result<Reply> {
     let request = encode(id, &time_text());
     let sent_at = Instant::now();
-    // BEGIN BLANK: send the request to the server
+    // BEGIN BLANK: the request to the server
     sock.send_to(&request, server)?;
     // END BLANK
     let mut buf = [0u8; MAX_BYTES];
     loop {
         // A stray datagram must not give the reply more time than `timeout` in all.
-        let (len, from): (usize, SocketAddr) = /* BLANK: wait for a datagram, but never past `timeout` after sent_at; when time is up, return Ok(Reply::TimedOut) (which errors does a read timeout give?) */
+        let (len, from): (usize, SocketAddr) = /* BLANK: a datagram, waiting no longer than `timeout` after sent_at in all (UdpSocket::set_read_timeout: which errors mean time is up? That is Reply::TimedOut) */
         {
             let left = timeout.saturating_sub(sent_at.elapsed());
             if left.is_zero() {
@@ -131,7 +134,7 @@ fn exchange(sock: &UdpSocket, server: SocketAddr, id: i64, timeout: Duration) ->
                 Err(e) => return Err(e),
             }
         } /* END */;
-        let (reply_id, text): (i64, String) = /* BLANK: skip (continue) datagrams not from the server; decode the rest into (reply_id, text) */
+        let (reply_id, text): (i64, String) = /* BLANK: (reply_id, text) from the server's datagram (milestones 2 and 5: what becomes of any other?) */
         {
             if from != server {
                 log::warn!("ignored a datagram from {from}: not the server");
@@ -145,7 +148,7 @@ fn exchange(sock: &UdpSocket, server: SocketAddr, id: i64, timeout: Duration) ->
                 }
             }
         } /* END */;
-        // BEGIN BLANK: return the time if reply_id is the request's id, else WrongId
+        // BEGIN BLANK: which Reply this is (milestone 3)
         let reply = if reply_id == id {
             Reply::Time(text, sent_at.elapsed())
         } else {
@@ -163,14 +166,6 @@ fn offset_ms(server_text: &str, sent_wall: chrono::NaiveDateTime, rtt: Duration)
     let server_time = chrono::NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d %H:%M:%S%.f").ok()?;
     let midpoint = sent_wall + chrono::Duration::from_std(rtt / 2).ok()?;
     Some((server_time - midpoint).num_microseconds()? as f64 / 1000.0)
-}
-
-/// Client settings from the command line.
-struct ClientOptions {
-    measure: Option<u32>,
-    timeout: Duration,
-    retries: u32,
-    log: Option<File>,
 }
 
 fn client(host: &str, port: u16, mut opts: ClientOptions) -> io::Result<ExitCode> {
@@ -191,7 +186,7 @@ fn client(host: &str, port: u16, mut opts: ClientOptions) -> io::Result<ExitCode
     .parse()
     .expect("a literal socket address");
     let sock: UdpSocket =
-        /* BLANK: create a UDP socket on any free local port */ UdpSocket::bind(any)? /* END */;
+        /* BLANK: a UDP socket on any free local port */ UdpSocket::bind(any)? /* END */;
     if let Some(log) = opts.log.as_mut() {
         writeln!(
             log,
@@ -206,7 +201,7 @@ fn client(host: &str, port: u16, mut opts: ClientOptions) -> io::Result<ExitCode
     let (mut lost, mut wrong) = (0, 0);
     for _ in 0..count {
         let id = (socklab::chance() * 1_000_000.0) as i64;
-        // BEGIN BLANK: one timed_request; keep its round trip (in ms) and offset, or count it as wrong or lost
+        // BEGIN BLANK: one timed_request, recorded where the summary below reads it (milestone 6; round trips in ms)
         match timed_request(&sock, server, id, &mut opts)? {
             (Reply::Time(_, rtt), offset) => {
                 rtts.push(rtt.as_secs_f64() * 1000.0);
@@ -250,7 +245,7 @@ fn timed_request(
     if let Some(log) = opts.log.as_mut() {
         let sent = sent_wall.format(TIME_FORMAT);
         let offset = offset.map_or(String::new(), |o| format!("{o:.3}"));
-        // BEGIN BLANK: write this request's row under the header's columns (outcome: ok, wrong_id N or lost)
+        // BEGIN BLANK: this request's row under the header's columns (outcome: ok, wrong_id N or lost)
         match &reply {
             Reply::Time(text, rtt) => {
                 let rtt = rtt.as_secs_f64() * 1000.0;
@@ -270,7 +265,7 @@ fn single_request(
     server: SocketAddr,
     opts: &mut ClientOptions,
 ) -> io::Result<ExitCode> {
-    // BEGIN BLANK: pick a request ID; try timed_request up to 1 + opts.retries times; print the time, or say the reply belongs to another request, or after the last try print `Request timed out` (each with its exit code)
+    // BEGIN BLANK: milestones 2 to 4 with timed_request: the request's ID across tries, -retries, and what is printed and returned for each outcome
     let id = (socklab::chance() * 1001.0) as i64;
     for _ in 0..=opts.retries {
         match timed_request(sock, server, id, opts)?.0 {
@@ -300,83 +295,16 @@ fn summary(values: &mut [f64]) -> [f64; 4] {
     [values[0], at(0.5), at(0.99), values[values.len() - 1]]
 }
 
-const USAGE: &str = "Usage: udp_time server HOST PORT [-faulty] [-drop P]
-       udp_time client HOST PORT [-measure_delay N] [-timeout SECS] [-retries N] [-log FILE]
-
-Sends the time over UDP. Options may also be written with two dashes (--measure-delay).";
-
 pub fn main() -> ExitCode {
     socklab::logging::init();
-    let mut opts = Options::new();
-    opts.optflag(
-        "",
-        "faulty",
-        "server: reply with a wrong ID about half the time",
-    );
-    opts.optopt(
-        "",
-        "drop",
-        "server: silently drop this share of requests (0 to 1)",
-        "P",
-    );
-    opts.optopt(
-        "",
-        "measure-delay",
-        "client: send N requests and print delay statistics",
-        "N",
-    );
-    opts.optopt(
-        "",
-        "timeout",
-        "client: seconds to wait for each reply (default 1)",
-        "SECS",
-    );
-    opts.optopt(
-        "",
-        "retries",
-        "client: times to resend after a timeout (default 2)",
-        "N",
-    );
-    opts.optopt(
-        "",
-        "log",
-        "client: write one CSV row per request to FILE",
-        "FILE",
-    );
-    let args: Args = cli::parse(opts, USAGE);
-    let [role, host, port] = args.free() else {
-        args.fail("expected a role (server or client), a HOST and a PORT");
-    };
-    let port: u16 = args.value("PORT", port);
-    let result = match role.as_str() {
-        "server" => {
-            let drop: f64 = args.get("drop", 0.0);
-            if !(0.0..=1.0).contains(&drop) {
-                args.fail("-drop takes a share between 0 and 1");
-            }
-            server(host, port, args.flag("faulty"), drop).map(|()| ExitCode::SUCCESS)
-        }
-        "client" => {
-            let timeout: f64 = args.get("timeout", 1.0);
-            if !(timeout > 0.0 && timeout < 1e6) {
-                args.fail("-timeout takes a positive number of seconds");
-            }
-            let log = args.opt::<String>("log").map(|path| {
-                File::create(&path).unwrap_or_else(|e| args.fail(&format!("-log {path}: {e}")))
-            });
-            let measure: Option<u32> = args.opt("measure-delay");
-            if measure == Some(0) {
-                args.fail("-measure_delay takes a number of requests, at least 1");
-            }
-            let opts = ClientOptions {
-                measure,
-                timeout: Duration::from_secs_f64(timeout),
-                retries: args.get("retries", 2),
-                log,
-            };
-            client(host, port, opts)
-        }
-        other => args.fail(&format!("unknown role '{other}': use server or client")),
+    let result = match options::parse() {
+        Role::Server {
+            host,
+            port,
+            faulty,
+            drop,
+        } => server(&host, port, faulty, drop).map(|()| ExitCode::SUCCESS),
+        Role::Client { host, port, opts } => client(&host, port, opts),
     };
     result.unwrap_or_else(|e| {
         eprintln!("udp_time: {e}");

@@ -7,6 +7,9 @@ use crate::answers;
 use std::collections::BTreeSet;
 use std::path::Path;
 
+/// The most lines a lesson file (a program file with blanks) may have.
+pub const LESSON_LINES: usize = 400;
+
 /// Every mismatch between `labs` and the kit at `root`.
 pub fn problems(root: &Path, labs: &[Lab]) -> Vec<String> {
     let mut out = Vec::new();
@@ -52,6 +55,22 @@ pub fn problems(root: &Path, labs: &[Lab]) -> Vec<String> {
                     out.push(format!(
                         "lab {name}: check \"{}\" needs \"{need}\", but the lab has no check of that name",
                         check.name
+                    ));
+                }
+            }
+        }
+        // A lesson file (one with blanks) must be readable in one sitting.
+        if let Ok(entries) = std::fs::read_dir(root.join("solutions").join(name)) {
+            for path in entries.flatten().map(|e| e.path()) {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let lines = text.lines().count();
+                let lesson = path.extension().is_some_and(|x| x == "rs")
+                    && crate::blanks::blank_regions(&text).is_ok_and(|r| !r.is_empty());
+                if lesson && lines > LESSON_LINES {
+                    out.push(format!(
+                        "solutions/{name}/{}: {lines} lines; a lesson file stays at {LESSON_LINES} \
+                         or fewer: move given code into a given file beside it (#[path] mod)",
+                        path.file_name().unwrap_or_default().to_string_lossy()
                     ));
                 }
             }

@@ -25,9 +25,9 @@ pub fn lab() -> Lab {
     )
     .checks(vec![
             Check::new("1 server", "prints `Server listening at IP:PORT` with the real port", 1,
-                "Bind first, then print sock.local_addr(): with port 0 the OS picks the port.", server_prints_address).across_hosts(),
+                "With port 0 the OS picks the port: which call tells you the one it picked?", server_prints_address).across_hosts(),
             Check::new("1 server", "answers [id, \"The time is …\"] with the request's ID", 3,
-                "Decode the request, then send_to the reply to the address recv_from returned.", server_answers).across_hosts(),
+                "Milestone 1: which address tells you whom to answer? (UdpSocket::recv_from)", server_answers).across_hosts(),
             Check::new("1 server", "prints `Request ID: N. Client request, …` per request", 1,
                 "Print one line per request, with its ID and the client's text.", server_logs_requests).needs(&["answers [id, \"The time is …\"] with the request's ID"]).across_hosts(),
             Check::new("1 server", "answers two clients, each at its own address", 1,
@@ -35,29 +35,32 @@ pub fn lab() -> Lab {
             Check::new("2 client", "sends [id, time] and prints the server's time", 3,
                 "Send the JSON array, recv_from the reply, print its text when the IDs match.", client_prints_time).across_hosts(),
             Check::new("2 client", "ignores datagrams that do not come from the server", 1,
-                "Compare the address recv_from returns with the server's and keep waiting if it differs.", client_ignores_strangers).needs(&["sends [id, time] and prints the server's time"]).across_hosts(),
+                "Milestone 2: who sent the datagram your client took for the reply? (recv_from says)", client_ignores_strangers).needs(&["sends [id, time] and prints the server's time"]).across_hosts(),
             Check::new("3 faulty server", "client reports a reply that has another request's ID", 2,
-                "Compare the reply's ID with the request's; say it belongs to another request and exit non-zero.", client_detects_wrong_id).needs(&["sends [id, time] and prints the server's time"]).across_hosts(),
+                "Milestone 3: what must the client notice about a reply, and how does it end then?", client_detects_wrong_id).needs(&["sends [id, time] and prints the server's time"]).across_hosts(),
             Check::new("3 faulty server", "server -faulty sends a wrong ID about half the time", 1,
-                "With -faulty, add 1 to the ID of about half the replies.", server_faulty).needs(&["answers [id, \"The time is …\"] with the request's ID"]).across_hosts(),
+                "Milestone 3: with -faulty, about half the replies carry an ID that is not the request's.", server_faulty).needs(&["answers [id, \"The time is …\"] with the request's ID"]).across_hosts(),
             Check::new("4 timeout and retry", "client resends after a timeout and prints the reply", 2,
-                "Set a read timeout; when it expires, send the same request again (-retries times).", client_retries)
+                "Milestone 4: what ends the wait for a lost reply, and what does the client send then?", client_retries)
                 .needs(&["sends [id, time] and prints the server's time"]).across_hosts(),
             Check::new("4 timeout and retry", "client gives up with `Request timed out`", 2,
-                "After the last retry, print `Request timed out` and exit non-zero.", client_times_out).needs(&["sends [id, time] and prints the server's time"]).across_hosts(),
+                "Milestone 4: what the client prints, and how it exits, when no try was answered.", client_times_out).needs(&["sends [id, time] and prints the server's time"]).across_hosts(),
             Check::new("4 timeout and retry", "client waits -timeout seconds per try (default 1, 2 retries)", 1,
                 "Where does the value of -timeout go, and how long does each try wait?", client_timeout_option)
+                .limit(25).needs(&["client gives up with `Request timed out`"]).across_hosts(),
+            Check::new("4 timeout and retry", "stray datagrams do not lengthen the wait for the reply", 1,
+                "Milestone 4: -timeout is how long the client waits for its reply in all, whatever else arrives meanwhile.", client_strays_do_not_extend_the_wait)
                 .limit(25).needs(&["client gives up with `Request timed out`"]).across_hosts(),
             Check::new("4 timeout and retry", "client reports a failed send at once, not as a timeout", 1,
                 "What happens to the error send_to returns?", client_send_error).across_hosts(),
             Check::new("5 robustness", "server survives datagrams that are not [integer, string]", 2,
                 "Decode errors (not UTF-8, not JSON, wrong shape) are logged and skipped, never unwrap()ed.", server_survives_garbage).needs(&["answers [id, \"The time is …\"] with the request's ID"]).across_hosts(),
             Check::new("5 robustness", "server -drop P drops about that share of requests", 1,
-                "With -drop P, skip the reply when a random number in [0, 1) is below P.", server_drops).needs(&["answers [id, \"The time is …\"] with the request's ID"]).across_hosts(),
+                "Milestone 4: -drop P loses a share P of the requests (socklab::chance()).", server_drops).needs(&["answers [id, \"The time is …\"] with the request's ID"]).across_hosts(),
             Check::new("6 measuring delay", "-measure_delay N prints sent/answered/lost/wrong and the delays", 2,
                 "Count each outcome; the summary lines are printed by the given code once the exchanges work.", client_measures).needs(&["sends [id, time] and prints the server's time"]).across_hosts(),
             Check::new("6 measuring delay", "-log FILE writes a header and one CSV row per request", 1,
-                "Open the file with File::create and write one row per request.", client_logs_csv).needs(&["sends [id, time] and prints the server's time"]).across_hosts(),
+                "Milestone 6: one row per request, under the header, whatever its outcome.", client_logs_csv).needs(&["sends [id, time] and prints the server's time"]).across_hosts(),
     ])
     .questions(&QUESTIONS)
 }
@@ -563,6 +566,46 @@ fn client_times_out(ctx: &Ctx) -> Result<(), String> {
     if sent != 2 {
         return Err(format!(
             "with -retries 1 the client should send 2 requests; the server got {sent}"
+        ));
+    }
+    Ok(())
+}
+
+/// Strangers' datagrams keep coming while the server stays silent: the wait still ends
+/// `-timeout` after the request, since the timeout is for the reply, not for any datagram.
+fn client_strays_do_not_extend_the_wait(ctx: &Ctx) -> Result<(), String> {
+    let stranger = test_socket(ctx, "client2")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server = time_server(ctx, move |_, _, _, from| {
+        let _ = tx.send(from);
+    })?;
+    let client = client(ctx, &server, &["-timeout", "1", "-retries", "0"])?;
+    request(&server, &client)?;
+    let from: SocketAddr = rx
+        .recv_timeout(WAIT)
+        .map_err(|_| "the stand-in server saw no request".to_string())?;
+    // A client whose wait starts again with each datagram never ends while they come; a right
+    // one ends 1 s after its request, however loaded the machine (7 s allowed).
+    let deadline = std::time::Instant::now() + Duration::from_secs(1) + WAIT + WAIT;
+    let mut strays = 0;
+    while client.is_running() {
+        if std::time::Instant::now() >= deadline {
+            return Err(format!(
+                "with -timeout 1 -retries 0 and a silent server the client should give up 1 s \
+                 after its request; after 7 s and {strays} strangers' datagrams it still waited: \
+                 each one started its wait again"
+            ));
+        }
+        reply(&stranger, from, 7, "The time is 1999-12-31 23:59:59.000000");
+        strays += 1;
+        thread::sleep(Duration::from_millis(200));
+    }
+    let (lines, status) = client.finish(WAIT)?;
+    if status.success() || !lines.iter().any(|l| l.trim() == "Request timed out") {
+        return Err(format!(
+            "with a silent server and strangers' datagrams the client should print `Request \
+             timed out` and exit non-zero; it printed {}",
+            shown(&lines)
         ));
     }
     Ok(())

@@ -63,29 +63,28 @@ fn reply(hash: &str) -> Value {
     json!({"type": 2, "srcid": 2, "destid": 1327, "payloadsize": 40, "payload": hash})
 }
 
-/// Lets the client end; its lines and exit code (a crash is an error).
-fn ended(client: &Program) -> Result<(Vec<String>, Code), String> {
-    let (lines, status) = client.finish(WAIT)?;
-    Ok((lines, Code(status.code())))
-}
+/// How the client ended, in words for a reason ("exited with code 1").
+struct Exit(Option<i32>);
 
-/// A client's exit code, shown in words (`code 1`, `a signal`).
-#[derive(Clone, Copy, PartialEq)]
-struct Code(Option<i32>);
-
-impl PartialEq<Option<i32>> for Code {
+impl PartialEq<Option<i32>> for Exit {
     fn eq(&self, other: &Option<i32>) -> bool {
         self.0 == *other
     }
 }
 
-impl std::fmt::Display for Code {
+impl std::fmt::Display for Exit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.0 {
             Some(code) => write!(f, "code {code}"),
-            None => f.write_str("a signal"),
+            None => write!(f, "no code (killed by a signal)"),
         }
     }
+}
+
+/// Lets the client end; its lines and exit code (a crash is an error).
+fn ended(client: &Program) -> Result<(Vec<String>, Exit), String> {
+    let (lines, status) = client.finish(WAIT)?;
+    Ok((lines, Exit(status.code())))
 }
 
 fn matched(lines: &[String]) -> bool {
