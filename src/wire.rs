@@ -20,6 +20,17 @@ pub enum Wire {
     Seed,
 }
 
+/// Adds the `--wire lines|seed` option, the same for the four programs that take it; read it
+/// with `args.get("wire", Wire::Lines)`.
+pub fn option(opts: &mut getopts::Options) {
+    opts.optopt(
+        "",
+        "wire",
+        "lines (default: one message per line) or seed (the seed's bytes)",
+        "W",
+    );
+}
+
 /// What the seeds' programs read at once: `recv(1024)`.
 pub const SEED_RECV: usize = 1024;
 

@@ -214,12 +214,7 @@ pub fn main() -> ExitCode {
     opts.optopt("", "host", "the server's address (asked when absent)", "H");
     opts.optopt("", "port", "the server's port (default 3040)", "P");
     opts.optopt("", "nickname", "your nickname (asked when absent)", "N");
-    opts.optopt(
-        "",
-        "wire",
-        "lines (default: one message per line) or seed (the seed's bytes)",
-        "W",
-    );
+    socklab::wire::option(&mut opts);
     let args: Args = cli::parse(opts, USAGE);
     if !args.free().is_empty() {
         args.fail("chatroom_client takes no positional arguments");

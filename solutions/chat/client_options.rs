@@ -58,12 +58,7 @@ pub fn parse(default_port: u16) -> (Link, Option<String>, Login) {
         "PW",
     );
     opts.optflag("", "signup", "create the account instead of logging in");
-    opts.optopt(
-        "",
-        "wire",
-        "lines (default: one message per line) or seed (the seed's bytes)",
-        "W",
-    );
+    socklab::wire::option(&mut opts);
     let args: Args = cli::parse(opts, USAGE);
     if !args.free().is_empty() {
         args.fail("chatclient takes no positional arguments");

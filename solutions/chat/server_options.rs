@@ -40,12 +40,7 @@ pub fn parse(default_port: u16) -> Settings {
         "require sign-up/login; keep the accounts in FILE",
         "FILE",
     );
-    opts.optopt(
-        "",
-        "wire",
-        "lines (default: one message per line) or seed (the seed's bytes)",
-        "W",
-    );
+    socklab::wire::option(&mut opts);
     let args: Args = cli::parse(opts, USAGE);
     if !args.free().is_empty() {
         args.fail("chatserver takes no positional arguments");

@@ -28,12 +28,7 @@ pub fn parse(default_port: u16) -> Settings {
         "the server's name, shown when it starts",
         "NAME",
     );
-    opts.optopt(
-        "",
-        "wire",
-        "lines (default: one message per line) or seed (the seed's bytes)",
-        "W",
-    );
+    socklab::wire::option(&mut opts);
     let args: Args = cli::parse(opts, USAGE);
     if !args.free().is_empty() {
         args.fail("chatroom_server takes no positional arguments");
