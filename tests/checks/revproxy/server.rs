@@ -240,12 +240,18 @@ pub(super) fn refused_setup(ctx: &Ctx) -> Result<(), String> {
     let status = server
         .wait(WAIT)
         .map_err(|_| format!("the proxy refused the setup with {{\"error\": \"{sentence}\"}}; the server should stop (exit 1), not serve"))?;
-    let said = server.stderr().contains(sentence)
-        || server
-            .rest(Duration::from_millis(200))
-            .unwrap_or_default()
-            .iter()
-            .any(|l| l.contains(sentence));
+    // The program has exited, but its stderr may still be on its way to the grader's reader
+    // thread: wait for its output to be in (stdout closed), then look until the deadline.
+    let printed = server.rest(WAIT).unwrap_or_default();
+    let deadline = std::time::Instant::now() + WAIT;
+    let said = loop {
+        let found =
+            server.stderr().contains(sentence) || printed.iter().any(|l| l.contains(sentence));
+        if found || std::time::Instant::now() >= deadline {
+            break found;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     if status.success() || !said {
         return Err(format!(
             "the proxy refused the setup with {{\"error\": \"{sentence}\"}}; the server should say so (the sentence) and exit 1; it exited with {status}"
