@@ -347,8 +347,12 @@ impl Program {
         Some(format!("{} {message}", at.trim()))
     }
 
-    /// Everything the program wrote on stderr so far.
+    /// Everything the program wrote on stderr so far; all of it once the program has exited
+    /// (its last words may still be on their way to the reader thread: waited for, briefly).
     pub fn stderr(&self) -> String {
+        if !self.is_running() {
+            let _ = self.stderr_done.recv_timeout(Duration::from_millis(500));
+        }
         self.stderr
             .lock()
             .unwrap_or_else(|p| p.into_inner())
