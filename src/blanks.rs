@@ -151,6 +151,19 @@ pub fn generate_tree(solutions: &Path) -> Result<BTreeMap<PathBuf, Vec<u8>>, Str
     Ok(tree)
 }
 
+/// Whether `labs/<lab>/` is still exactly as `make labs` generated it: every file the manifest
+/// lists for the lab has its recorded hash (a lab nobody has started). False for a lab the
+/// manifest does not list.
+pub fn untouched(labs: &Path, lab: &str) -> bool {
+    let manifest = read_manifest(labs);
+    let mut mine = manifest
+        .iter()
+        .filter(|(p, _)| p.starts_with(lab))
+        .peekable();
+    mine.peek().is_some()
+        && mine.all(|(p, hash)| fs::read(labs.join(p)).is_ok_and(|b| sha256_hex(&b) == *hash))
+}
+
 fn read_manifest(labs: &Path) -> BTreeMap<PathBuf, String> {
     let text = fs::read_to_string(labs.join(MANIFEST)).unwrap_or_default();
     text.lines()

@@ -151,7 +151,7 @@ fn answer(table: &Table, message: &Value, from: SocketAddr) -> Result<Value, Str
         SETUP => {
             let setup = Setup::from_json(message)?;
             println!(
-                "Receiving setup message from server id {} privacy policy {} port {}",
+                "Received setup message from server id {}, privacy policy {}, port {}",
                 setup.id, setup.policy, setup.listenport
             );
             todo!("fill in: register the server where the proxy will reach it (the handout: which address, which port); the answer is the seed's acknowledgement (ACK_STATUS)");
@@ -159,13 +159,13 @@ fn answer(table: &Table, message: &Value, from: SocketAddr) -> Result<Value, Str
         DATA => {
             let data = Data::from_json(message)?;
             println!(
-                "Received a data message from client {} privacy policy {} payload: {}",
+                "Received a data message from client id {}, privacy policy {}, payload: {}",
                 data.srcid, data.policy, data.payload
             );
             let reply = route(table, &data);
             if let Some(payload) = reply.get("payload").and_then(Value::as_str) {
                 println!(
-                    "Forwarding a data message to client id {} payload: {payload}",
+                    "Forwarding a data message to client {}, payload: {payload}",
                     data.srcid
                 );
             }

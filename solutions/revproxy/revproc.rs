@@ -195,8 +195,8 @@ fn route(table: &Table, data: &Data) -> Value {
             }
         };
         println!(
-            "Forwarding a data message to server id {id} payload: {}",
-            data.payload
+            "Forwarding a data message from client id {} to server id {id}, payload: {}",
+            data.srcid, data.payload
         );
         // The table is not locked here: the lock was let go when pick returned.
         match forward(addr, &message) {
@@ -224,7 +224,7 @@ fn checked_reply(id: i64, reply: &Value) -> Value {
     match Reply::from_json(reply) {
         Ok(decoded) => {
             println!(
-                "Received a data message from server id {id} payload: {}",
+                "Received a data message from server id {id}, payload: {}",
                 decoded.payload
             );
             if let Err(why) = message::check_size(reply, &decoded.payload) {
@@ -249,7 +249,7 @@ fn answer(table: &Table, message: &Value, from: SocketAddr) -> Result<Value, Str
         SETUP => {
             let setup = Setup::from_json(message)?;
             println!(
-                "Receiving setup message from server id {} privacy policy {} port {}",
+                "Received setup message from server id {}, privacy policy {}, port {}",
                 setup.id, setup.policy, setup.listenport
             );
             // BEGIN BLANK: register the server where the proxy will reach it (the handout: which address, which port); the answer is the seed's acknowledgement (ACK_STATUS)
@@ -261,13 +261,13 @@ fn answer(table: &Table, message: &Value, from: SocketAddr) -> Result<Value, Str
         DATA => {
             let data = Data::from_json(message)?;
             println!(
-                "Received a data message from client {} privacy policy {} payload: {}",
+                "Received a data message from client id {}, privacy policy {}, payload: {}",
                 data.srcid, data.policy, data.payload
             );
             let reply = route(table, &data);
             if let Some(payload) = reply.get("payload").and_then(Value::as_str) {
                 println!(
-                    "Forwarding a data message to client id {} payload: {payload}",
+                    "Forwarding a data message to client {}, payload: {payload}",
                     data.srcid
                 );
             }

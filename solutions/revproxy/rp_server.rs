@@ -139,12 +139,12 @@ fn handle(mut stream: TcpStream, from: SocketAddr, me: &Identity) {
         }
     };
     println!(
-        "Received a message from client {} payload: {}",
+        "Received a message from client {}, payload: {}",
         data.srcid, data.payload
     );
     let reply = reply_to(me, &data);
     println!(
-        "Sending a response to the client {} payload: {}",
+        "Sending a response to client {}, payload: {}",
         data.srcid,
         reply["payload"].as_str().unwrap_or_default()
     );

@@ -366,7 +366,7 @@ fn grade_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
         return;
     }
     let solutions = args.flag("solutions");
-    let (build, watched, what) = match submission {
+    let (mut build, watched, what) = match submission {
         Some(dir) => {
             let scratch = root.join("target/grade/submission");
             if let Err(e) = prepare_submission(&root, &dir, &scratch, &labs) {
@@ -378,6 +378,7 @@ fn grade_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
                 solutions: false,
                 target_dir: root.join("target/submissions"),
                 compile_limit: Some(compile_limit),
+                grade_untouched: false,
             };
             (
                 build,
@@ -396,6 +397,8 @@ fn grade_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
             "labs/ (student versions)".to_string(),
         ),
     };
+    // `--expect` proves what the checks do on the skeletons: they run even on untouched labs.
+    build.grade_untouched = expect.is_some();
     let watched: Vec<PathBuf> = watched
         .iter()
         .flat_map(|d| labs.iter().map(move |l| d.join(l.name)))
@@ -504,6 +507,7 @@ fn grade_inside(labs: &[Lab], kit: PathBuf, jobs: usize, compile_limit: Duration
         solutions: false,
         target_dir: kit.join("target"),
         compile_limit: Some(compile_limit),
+        grade_untouched: false,
     };
     let report = grade(labs, &build, jobs);
     print!("{}", report.table());

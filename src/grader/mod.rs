@@ -218,6 +218,9 @@ pub struct Build {
     pub solutions: bool,
     pub target_dir: PathBuf,
     pub compile_limit: Option<Duration>,
+    /// Run the checks of a lab whose files are still as handed out (`--expect` runs, mutants).
+    /// Otherwise such a lab is neither built nor run: each check fails "not started".
+    pub grade_untouched: bool,
 }
 
 impl Build {
@@ -230,6 +233,7 @@ impl Build {
             solutions,
             target_dir: root.join("target"),
             compile_limit: None,
+            grade_untouched: false,
         }
     }
 
@@ -311,6 +315,23 @@ impl Build {
             .collect())
     }
 
+    /// `Some("not started: first blank at labs/<lab>/<file>:<line>")` when the lab is graded from
+    /// labs/ and its files are still exactly as generated ([`crate::blanks::untouched`]):
+    /// every check would only meet the first `todo!`, so none is run.
+    pub fn not_started(&self, lab: &Lab) -> Option<String> {
+        let labs = self.root.join("labs");
+        if self.solutions || self.grade_untouched || !crate::blanks::untouched(&labs, lab.name) {
+            return None;
+        }
+        let first = lab.bins.iter().find_map(|bin| {
+            let text =
+                std::fs::read_to_string(labs.join(lab.name).join(format!("{bin}.rs"))).ok()?;
+            let line = text.lines().position(|l| l.contains("todo!(\"fill in"))?;
+            Some(format!("labs/{}/{bin}.rs:{}", lab.name, line + 1))
+        })?;
+        Some(format!("{NOT_STARTED}{first}"))
+    }
+
     /// Where the lab's answers file and captures are: `labs/<lab>/` of the tree being graded;
     /// for the solutions, `target/solutions/answers/<lab>/`, which `make capture SOLUTIONS=1` fills.
     pub fn lab_files(&self, lab: &str) -> PathBuf {
@@ -321,6 +342,11 @@ impl Build {
         }
     }
 }
+
+/// How the failure of every check of a lab nobody has started begins.
+pub const NOT_STARTED: &str = "not started: first blank at ";
+const NOT_STARTED_HINT: &str =
+    "start with the handout's first milestone: the grader runs this lab's checks once one of its files changes";
 
 const COMPILE_HINT: &str =
     "fix the compile error first: `cargo build --bin NAME` lists them all, the first one matters most";
@@ -398,7 +424,10 @@ pub fn grade(labs: &[Lab], build: &Build, jobs: usize) -> Report {
     let scratch_root = build.target_dir.join("grade-scratch");
     let mut work = Vec::new();
     for lab in labs {
-        let built = build.lab(lab).map(Arc::new);
+        let built = match build.not_started(lab) {
+            Some(why) => Err(why),
+            None => build.lab(lab).map(Arc::new),
+        };
         for check in &lab.checks {
             let files = build.lab_files(lab.name);
             work.push((lab.name, check.clone(), built.clone(), files));
@@ -423,8 +452,13 @@ pub fn grade(labs: &[Lab], build: &Build, jobs: usize) -> Report {
                             run_one(&check, bins, scratch, files)
                         }
                         Err(why) => {
+                            let hint = if why.starts_with(NOT_STARTED) {
+                                NOT_STARTED_HINT
+                            } else {
+                                COMPILE_HINT
+                            };
                             let mut outcome = Outcome::new(&check, Err(why), Duration::ZERO);
-                            outcome.hint = COMPILE_HINT;
+                            outcome.hint = hint;
                             outcome
                         }
                     };

@@ -244,9 +244,11 @@ impl Report {
             .map(|(_, o)| o)
             .collect();
         let waiting = |o: &&Outcome| {
-            o.failure
-                .as_deref()
-                .is_some_and(|why| why.contains("fill in") || why.starts_with("no capture yet"))
+            o.failure.as_deref().is_some_and(|why| {
+                why.contains("fill in")
+                    || why.starts_with("no capture yet")
+                    || why.contains(super::NOT_STARTED)
+            })
         };
         if mine.is_empty() || !mine.iter().all(waiting) {
             return None;
@@ -254,6 +256,9 @@ impl Report {
         // `panicked at labs/udp-time/udp_time.rs:47:9: not yet implemented: fill in: …`
         let first = mine.iter().find_map(|o| {
             let why = o.failure.as_deref()?;
+            if let Some((_, first)) = why.split_once(super::NOT_STARTED) {
+                return Some(first.trim_end_matches(')').to_string());
+            }
             let at = why.find("panicked at ")? + "panicked at ".len();
             let place: Vec<&str> = why[at..].splitn(3, ':').take(2).collect();
             Some(place.join(":"))

@@ -163,6 +163,7 @@ impl Grading {
                 solutions: false,
                 target_dir: kit.join("target"),
                 compile_limit: Some(self.compile_limit),
+                grade_untouched: false,
             };
             return Ok(grade(&self.labs, &build, self.jobs));
         };

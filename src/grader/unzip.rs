@@ -38,7 +38,7 @@ pub fn unzip(zip: &Path, to: &Path, max: u64, time: Duration) -> Result<(), Stri
         if raw.encrypted() {
             return Err(format!(
                 "{name} is password-protected ({}); submit it without a password",
-                raw.name().unwrap_or_default()
+                raw.name()
             ));
         }
         drop(raw);
@@ -60,7 +60,7 @@ pub fn unzip(zip: &Path, to: &Path, max: u64, time: Duration) -> Result<(), Stri
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
         }
-        let shown = entry.name().unwrap_or_default().to_string();
+        let shown = entry.name().to_string();
         let mut out = fs::OpenOptions::new()
             .write(true)
             .create_new(true)

@@ -144,6 +144,7 @@ impl Kit {
                 solutions: false,
                 target_dir: name("target"),
                 compile_limit: None,
+                grade_untouched: true,
             },
             lock,
         };

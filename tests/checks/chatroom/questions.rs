@@ -85,8 +85,9 @@ pub(super) static QUESTIONS: QuestionSet = QuestionSet {
                      two, and `read` hands out bytes, not segments",
                 )],
             },
-            hint: "Look at what read_line in your server waits for before it hands a message \
-                   to the room, and at how the segments in your capture line up with the lines.",
+            hint: "Two things to compare: how the segments of your capture line up with the \
+                   lines typed, and what your server's reading code looks for in the bytes. \
+                   Which of the two does TCP promise to keep?",
         },
     ],
     scenario,

@@ -725,7 +725,7 @@ pub(super) fn log_lines(ctx: &Ctx) -> Result<(), String> {
     type Want = fn(&str) -> bool;
     let lines: [(&str, Want); 5] = [
         (
-            "`Receiving setup message from server id 2 privacy policy PP_2 port …`",
+            "`Received setup message from server id 2, privacy policy PP_2, port …`",
             |l| {
                 (l.contains("Receiving setup message") || l.contains("Received setup message"))
                     && l.contains("server id 2")
@@ -733,7 +733,7 @@ pub(super) fn log_lines(ctx: &Ctx) -> Result<(), String> {
             },
         ),
         (
-            "`Received a data message from client 1327 privacy policy PP_2 payload: …`",
+            "`Received a data message from client id 1327, privacy policy PP_2, payload: …`",
             |l| {
                 l.contains("Received a data message from client")
                     && l.contains("1327")
@@ -741,7 +741,7 @@ pub(super) fn log_lines(ctx: &Ctx) -> Result<(), String> {
             },
         ),
         (
-            "`Forwarding a data message to server id 2 payload: …`",
+            "`Forwarding a data message from client id 1327 to server id 2, payload: …`",
             |l| {
                 l.contains("Forwarding a data message")
                     && l.contains("server id 2")
@@ -749,11 +749,11 @@ pub(super) fn log_lines(ctx: &Ctx) -> Result<(), String> {
             },
         ),
         (
-            "`Received a data message from server id 2 payload: …`",
+            "`Received a data message from server id 2, payload: …`",
             |l| l.contains("Received a data message from server id 2") && l.contains(PAYLOAD_SHA1),
         ),
         (
-            "`Forwarding a data message to client id 1327 payload: …`",
+            "`Forwarding a data message to client 1327, payload: …`",
             |l| {
                 l.contains("Forwarding a data message to client")
                     && l.contains("1327")

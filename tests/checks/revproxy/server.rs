@@ -218,12 +218,12 @@ pub(super) fn log_lines(ctx: &Ctx) -> Result<(), String> {
     let (server, addr, _, _proxy) = started(ctx, Ack::Send)?;
     ask_server(&server, addr, &data(56, "PP_1", PAYLOAD), WAIT)?;
     server.expect_line(
-        &format!("`Received a message from client 56 payload: {PAYLOAD}`"),
+        &format!("`Received a message from client 56, payload: {PAYLOAD}`"),
         WAIT,
         |l| l.contains("Received a message from client 56") && l.contains(PAYLOAD),
     )?;
     server.expect_line(
-        &format!("`Sending a response to the client 56 payload: {PAYLOAD_SHA1}`"),
+        &format!("`Sending a response to client 56, payload: {PAYLOAD_SHA1}`"),
         WAIT,
         |l| l.contains("Sending a response to") && l.contains("56") && l.contains(PAYLOAD_SHA1),
     )?;
