@@ -359,6 +359,54 @@ impl Program {
             .clone()
     }
 
+    /// How much the program has written on stderr so far: a mark for [`Program::expect_logged`].
+    pub fn logged_so_far(&self) -> usize {
+        self.stderr.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Waits until a whole line the program wrote on stderr after `since` (from
+    /// [`Program::logged_so_far`]) satisfies `want`: the standard "bad input is logged" made
+    /// checkable. The error says what was expected (`what`) and shows what was logged instead.
+    pub fn expect_logged(
+        &self,
+        since: usize,
+        what: &str,
+        within: Duration,
+        want: impl Fn(&str) -> bool,
+    ) -> Result<String, String> {
+        let deadline = Instant::now() + within;
+        loop {
+            // Judged before reading: once stderr has ended, everything is in the buffer.
+            let ended = !self.is_running() && self.stderr_ended();
+            let fresh = {
+                let all = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
+                all.get(since..).unwrap_or("").to_string()
+            };
+            // Only lines that have ended: a line is judged once it is whole.
+            let whole = &fresh[..fresh.rfind('\n').map_or(0, |i| i + 1)];
+            if let Some(line) = whole.lines().find(|l| want(l)) {
+                super::transcript::note(&self.label, "logged", line);
+                return Ok(line.to_string());
+            }
+            if ended || Instant::now() >= deadline {
+                let shown = match whole.lines().last() {
+                    None => "it logged nothing on stderr".to_string(),
+                    Some(last) => format!("last line it logged: {last:?}"),
+                };
+                return Err(format!("expected {what} on stderr; {shown}"));
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Whether the program's stderr has reached its end (the program and its children closed it).
+    fn stderr_ended(&self) -> bool {
+        matches!(
+            self.stderr_done.try_recv(),
+            Err(crossbeam_channel::TryRecvError::Disconnected)
+        )
+    }
+
     /// The next stdout line as it comes, noted in the check's transcript.
     fn next_line(&self, within: Duration) -> Result<String, RecvTimeoutError> {
         let line = self.lines.recv_timeout(within)?;

@@ -36,6 +36,8 @@ pub fn lab() -> Lab {
                 "Send the JSON array, recv_from the reply, print its text when the IDs match.", client_prints_time).across_hosts(),
             Check::new("2 client", "ignores datagrams that do not come from the server", 1,
                 "Milestone 2: who sent the datagram your client took for the reply? (recv_from says)", client_ignores_strangers).needs(&["sends [id, time] and prints the server's time"]).across_hosts(),
+            Check::new("2 client", "logs each datagram it ignores on stderr", 1,
+                "Milestone 2: an ignored datagram should not vanish without a trace: where does the client say so? (log::warn!)", client_logs_ignored).needs(&["ignores datagrams that do not come from the server"]).across_hosts(),
             Check::new("3 faulty server", "client reports a reply that has another request's ID", 2,
                 "Milestone 3: what must the client notice about a reply, and how does it end then?", client_detects_wrong_id).needs(&["sends [id, time] and prints the server's time"]).across_hosts(),
             Check::new("3 faulty server", "server -faulty sends a wrong ID about half the time", 1,
@@ -288,13 +290,22 @@ fn answered_of(sock: &UdpSocket, server: SocketAddr, count: i64) -> Result<usize
 }
 
 fn server_drops(ctx: &Ctx) -> Result<(), String> {
-    let (_all, all_addr) = start(ctx, &["-drop", "1"])?;
+    let (all, all_addr) = start(ctx, &["-drop", "1"])?;
+    let since = all.logged_so_far();
     let answered = answered_of(&test_socket(ctx, "client1")?, all_addr, 5)?;
     if answered > 0 {
         return Err(format!(
             "with -drop 1 the server must not answer at all; it answered {answered} of 5"
         ));
     }
+    // A drop on purpose is told on stderr, so whoever runs the server can watch it happen.
+    all.expect_logged(
+        since,
+        "a line about the requests dropped on purpose",
+        WAIT,
+        |_| true,
+    )
+    .map_err(|e| all.explain(e))?;
     let (_half, half_addr) = start(ctx, &["-drop", "0.5"])?;
     let answered = answered_of(&test_socket(ctx, "client1")?, half_addr, 40)?;
     if !(5..=35).contains(&answered) {
@@ -410,6 +421,38 @@ fn client_ignores_strangers(ctx: &Ctx) -> Result<(), String> {
         return Err(format!(
             "the server answered within 100 ms, yet the client sent {requests} requests: \
              the stranger's datagram ended its wait for the reply"
+        ));
+    }
+    Ok(())
+}
+
+/// Each datagram the client ignores leaves a line on its stderr (the handout, milestone 2): one
+/// from a stranger and one from the server that is not JSON, then the real reply.
+fn client_logs_ignored(ctx: &Ctx) -> Result<(), String> {
+    let stranger = test_socket(ctx, "client2")?;
+    let server = time_server(ctx, move |_, id, sock, from| {
+        reply(&stranger, from, id, FIXED_TIME);
+        let _ = sock.send_to(b"not JSON at all", from);
+        if let Ok(sock) = sock.try_clone() {
+            thread::spawn(move || {
+                thread::sleep(Duration::from_millis(100));
+                reply(&sock, from, id, FIXED_TIME);
+            });
+        }
+    })?;
+    let client = client(ctx, &server, &[])?;
+    let (lines, _) = client.finish(WAIT)?;
+    if !lines.iter().any(|l| l.trim() == FIXED_TIME) {
+        return Err(format!(
+            "the client should print the server's reply {FIXED_TIME:?}; it printed {lines:?}"
+        ));
+    }
+    let stderr = client.stderr();
+    let logged: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    if logged.len() < 2 {
+        return Err(format!(
+            "before the reply came a datagram from a stranger and one from the server that is not \
+             JSON; each should leave a line on stderr (what it says is yours); stderr had {logged:?}"
         ));
     }
     Ok(())

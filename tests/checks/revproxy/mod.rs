@@ -73,6 +73,8 @@ pub fn lab() -> Lab {
                 "One thread per connection: a connection that sends nothing must not hold up the next.", server::several_at_once).needs(&["the server answers type 2 with the payload's SHA-1, ids swapped"]).across_hosts(),
             Check::new("3 server", "the server survives bad input and answers it with an error", 1,
                 "rp_server: what becomes of a message that cannot be read or decoded? (the handout: bad input is logged and answered)", server::survives_bad_input).needs(&["the server answers type 2 with the payload's SHA-1, ids swapped"]).across_hosts(),
+            Check::new("3 server", "the server logs bad input on stderr", 1,
+                "rp_server: where does a message it cannot read or decode leave a trace? (the handout: bad input is logged; log::warn!)", server::logs_bad_input).needs(&["the server survives bad input and answers it with an error"]).across_hosts(),
             Check::new("3 server", "the server prints the assignment's log lines", 1,
                 "The handout's table of log lines, rp_server's row: the two lines per message.", server::log_lines).needs(&["the server answers type 2 with the payload's SHA-1, ids swapped"]).across_hosts(),
             Check::new("3 server", "the server sends its setup and its reply each in one write", 1,
@@ -109,6 +111,8 @@ pub fn lab() -> Lab {
                 "A server that answers garbage is up, only its answer is wrong: which Failure is that in forward(), and what does route() do with it?", proxy::garbage_from_server).needs(&["the proxy forwards a message to a server of its policy and relays the reply"]).across_hosts(),
             Check::new("5 failures", "a reply whose payloadsize disagrees is relayed, not refused", 1,
                 "checked_reply: the client hashes its payload itself; what is left for the proxy to judge?", proxy::relays_wrong_size).needs(&["the proxy forwards a message to a server of its policy and relays the reply"]).across_hosts(),
+            Check::new("5 failures", "the proxy logs each failure on stderr (bad input, silent peer, dead or bad server)", 1,
+                "revproc: every place that gives up on a peer or a server (handle_connection, route, checked_reply): does it say so on stderr? (log::warn!)", proxy::logs_failures).needs(&["the proxy answers bad messages with an error and goes on", "a dead server is skipped and the message goes to the next one"]).across_hosts(),
             Check::new("6 together", "50 clients at once all get the right reply, spread 25/25", 2,
                 "Thread per connection, round-robin turns taken under the lock, the lock let go before forwarding.", proxy::fifty_clients).needs(&["round-robin per policy, in registration order (1, 2, 1, 2, 1)"])
                 .limit(20).across_hosts(),

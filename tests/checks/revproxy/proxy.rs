@@ -809,3 +809,57 @@ pub(super) fn down_server_tried_again(ctx: &Ctx) -> Result<(), String> {
         socklab::grader::secs(within)
     ))
 }
+
+/// Each failure the proxy meets leaves a line on its stderr (the handout: bad input and failed
+/// servers are logged): a peer that says nothing, bytes that are not JSON, a type it does not
+/// take, a server that refuses connections, one that answers garbage, a reply whose size
+/// disagrees. Any new line counts; what it says is the student's.
+pub(super) fn logs_failures(ctx: &Ctx) -> Result<(), String> {
+    let (proxy, addr) = start_proxy(ctx)?;
+    let dead = dead_port(ctx)?;
+    let good = stand_in_server(ctx, 3, Behaviour::Good)?;
+    let garbage = stand_in_server(ctx, 4, Behaviour::Garbage)?;
+    let sized = stand_in_server(ctx, 5, Behaviour::CopiesSize)?;
+    register(ctx, addr, 2, "PP_2", dead)?;
+    register(ctx, addr, 3, "PP_2", good.addr().port())?;
+    register(ctx, addr, 4, "PP_4", garbage.addr().port())?;
+    register(ctx, addr, 5, "PP_5", sized.addr().port())?;
+    let logged = |since: usize, what: &str| {
+        proxy
+            .expect_logged(since, &format!("a line about {what}"), WAIT, |l| {
+                !l.trim().is_empty()
+            })
+            .map_err(|e| proxy.explain(e))
+    };
+    let since = proxy.logged_so_far();
+    drop(JsonPeer::connect(addr, "a client").map_err(|e| proxy.explain(e))?);
+    logged(
+        since,
+        "a client that connected and closed without a message",
+    )?;
+    for (what, bytes) in [
+        ("text that is not JSON", &b"hello proxy"[..]),
+        ("a message of type 7", br#"{"type": 7, "srcid": 5}"#),
+    ] {
+        let since = proxy.logged_so_far();
+        let mut peer = JsonPeer::connect(addr, "a client").map_err(|e| proxy.explain(e))?;
+        peer.send_raw(bytes)?;
+        let _ = peer.receive();
+        logged(since, what)?;
+    }
+    let since = proxy.logged_so_far();
+    expect_reply(addr, 70, "PP_2", 3).map_err(|e| proxy.explain(e))?;
+    logged(since, "server 2 of PP_2, which refuses connections")?;
+    for (what, policy) in [
+        ("server 4's answer, which is not JSON", "PP_4"),
+        (
+            "server 5's reply, whose payloadsize disagrees with its payload",
+            "PP_5",
+        ),
+    ] {
+        let since = proxy.logged_so_far();
+        ask(addr, &data(71, policy, PAYLOAD), "client 71").map_err(|e| proxy.explain(e))?;
+        logged(since, what)?;
+    }
+    Ok(())
+}

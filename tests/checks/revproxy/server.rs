@@ -272,3 +272,27 @@ pub(super) fn one_write_per_message(ctx: &Ctx) -> Result<(), String> {
     check_reply(&answer, 57, PAYLOAD)?;
     one_write(&mut peer, "the server's reply")
 }
+
+/// Bad input leaves a line on the server's stderr (the handout: logged and answered). Any new
+/// line counts; what it says is the student's.
+pub(super) fn logs_bad_input(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr, _, _proxy) = started(ctx, Ack::Send)?;
+    for (what, bytes) in [
+        ("text that is not JSON", &b"hello server"[..]),
+        (
+            "a data message without payload",
+            br#"{"type": 0, "srcid": 5, "privPoliId": "PP_1"}"#,
+        ),
+    ] {
+        let since = server.logged_so_far();
+        let mut peer = JsonPeer::connect(addr, "the test proxy").map_err(|e| server.explain(e))?;
+        peer.send_raw(bytes)?;
+        let _ = peer.receive();
+        server
+            .expect_logged(since, &format!("a line about {what}"), WAIT, |l| {
+                !l.trim().is_empty()
+            })
+            .map_err(|e| server.explain(e))?;
+    }
+    Ok(())
+}

@@ -51,6 +51,8 @@ pub fn lab() -> Lab {
                 "Only POST carries a call: anything else gets 405 Method Not Allowed.", server::refuses_get).needs(&["answers a POST with 200, Content-Type and a matching Content-Length"]).across_hosts(),
             Check::new("1 HTTP", "answers another path with 404, serves / and /RPC2", 1,
                 "Compare the request's path with / and /RPC2.", server::refuses_other_paths).needs(&["answers a POST with 200, Content-Type and a matching Content-Length"]).across_hosts(),
+            Check::new("1 HTTP", "logs each refused request (405, 404, 401) on stderr", 1,
+                "respond(): a refusal should leave a trace for whoever runs the server: who, and why? (log::warn!)", server::logs_refusals).needs(&["answers GET with 405 and `Allow: POST`", "answers another path with 404, serves / and /RPC2"]).across_hosts(),
             Check::new("1 HTTP", "answers a body over 1 MiB with 413 without reading it", 1,
                 "Compare Content-Length with MAX_BODY before allocating or reading the body.", server::refuses_large_body).needs(&["answers a POST with 200, Content-Type and a matching Content-Length"]).across_hosts(),
             Check::new("1 HTTP", "survives half requests, stalled clients and garbage (400)", 2,

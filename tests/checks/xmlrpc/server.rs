@@ -191,6 +191,31 @@ pub(super) fn refuses_other_paths(ctx: &Ctx) -> Result<(), String> {
     expect_canon(&got, "string:X", "echo(\"x\") posted to /RPC2")
 }
 
+/// Each refused request leaves a line on the server's stderr (the handout: who is refused, and
+/// why, is logged): a GET (405), another path (404), no credentials (401). Any new line counts.
+pub(super) fn logs_refusals(ctx: &Ctx) -> Result<(), String> {
+    let (server, addr) = server(ctx)?;
+    let body = call_body("echo", &[&string("x")]);
+    let get = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\n\r\n",
+        basic(USER, PASS)
+    );
+    let admin = post("/admin", Some(&basic(USER, PASS)), &body, "");
+    let anonymous = post("/", None, &body, "");
+    for (what, request) in [
+        ("a GET (405)", get.into_bytes()),
+        ("a POST to /admin (404)", admin),
+        ("a POST without credentials (401)", anonymous),
+    ] {
+        let since = server.logged_so_far();
+        exchange(addr, &request)?;
+        server
+            .expect_logged(since, &format!("a line about {what}"), WAIT, |_| true)
+            .map_err(|e| server.explain(e))?;
+    }
+    Ok(())
+}
+
 /// A body announced over 1 MiB gets 413 at once, and the server goes on.
 pub(super) fn refuses_large_body(ctx: &Ctx) -> Result<(), String> {
     let (server, addr) = server(ctx)?;
