@@ -360,6 +360,8 @@ enum Behaviour {
     Slow(Duration),
     /// Bytes that are not JSON.
     Garbage,
+    /// JSON that is not a reply (`{"hello": "proxy"}`).
+    NotAReply,
     /// The right reply in two writes 300 ms apart.
     Pieces,
     /// The right hash, but `payloadsize` copied from the request (as a real student's server
@@ -401,6 +403,10 @@ fn stand_in_server_on(
                 Behaviour::Slow(pause) => thread::sleep(pause),
                 Behaviour::Garbage => {
                     let _ = peer.send_raw(b"%%% not json %%%");
+                    return;
+                }
+                Behaviour::NotAReply => {
+                    let _ = peer.send(&json!({"hello": "proxy"}));
                     return;
                 }
             }

@@ -812,18 +812,20 @@ pub(super) fn down_server_tried_again(ctx: &Ctx) -> Result<(), String> {
 
 /// Each failure the proxy meets leaves a line on its stderr (the handout: bad input and failed
 /// servers are logged): a peer that says nothing, bytes that are not JSON, a type it does not
-/// take, a server that refuses connections, one that answers garbage, a reply whose size
-/// disagrees. Any new line counts; what it says is the student's.
+/// take, a server that refuses connections, one that answers garbage or JSON that is no
+/// reply, a reply whose size disagrees. Any new line counts; what it says is the student's.
 pub(super) fn logs_failures(ctx: &Ctx) -> Result<(), String> {
     let (proxy, addr) = start_proxy(ctx)?;
     let dead = dead_port(ctx)?;
     let good = stand_in_server(ctx, 3, Behaviour::Good)?;
     let garbage = stand_in_server(ctx, 4, Behaviour::Garbage)?;
     let sized = stand_in_server(ctx, 5, Behaviour::CopiesSize)?;
+    let stranger = stand_in_server(ctx, 6, Behaviour::NotAReply)?;
     register(ctx, addr, 2, "PP_2", dead)?;
     register(ctx, addr, 3, "PP_2", good.addr().port())?;
     register(ctx, addr, 4, "PP_4", garbage.addr().port())?;
     register(ctx, addr, 5, "PP_5", sized.addr().port())?;
+    register(ctx, addr, 6, "PP_6", stranger.addr().port())?;
     let logged = |since: usize, what: &str| {
         proxy
             .expect_logged(since, &format!("a line about {what}"), WAIT, |l| {
@@ -856,6 +858,7 @@ pub(super) fn logs_failures(ctx: &Ctx) -> Result<(), String> {
             "server 5's reply, whose payloadsize disagrees with its payload",
             "PP_5",
         ),
+        ("server 6's answer, which is JSON but not a reply", "PP_6"),
     ] {
         let since = proxy.logged_so_far();
         ask(addr, &data(71, policy, PAYLOAD), "client 71").map_err(|e| proxy.explain(e))?;
