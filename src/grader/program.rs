@@ -136,7 +136,23 @@ impl Ctx {
             &mut cmd,
             format!("{bin} {}{on}", args.join(" ")),
             &self.children,
+            false,
         )
+    }
+
+    /// Starts lab binary `bin` here (never across hosts) with nobody reading its stdout: every
+    /// write to stdout fails at once, as when its output is piped into a program that has ended.
+    pub fn spawn_with_stdout_closed(&self, bin: &str, args: &[&str]) -> Result<Program, String> {
+        let path = self
+            .bins
+            .get(bin)
+            .ok_or_else(|| format!("the grader has no binary named {bin}"))?;
+        self.started
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(bin.to_string());
+        let label = format!("{bin} {} (stdout closed)", args.join(" "));
+        launch(Command::new(path).args(args), label, &self.children, true)
     }
 
     /// Starts lab server `bin` with `args` and reads its address from its first line.
@@ -155,8 +171,15 @@ pub fn start_server(cmd: &mut Command) -> Result<(Program, SocketAddr), String> 
     Ok((server, addr))
 }
 
-/// Starts `cmd` with piped stdin, stdout and stderr, registered in `children`.
-fn launch(cmd: &mut Command, label: String, children: &Children) -> Result<Program, String> {
+/// Starts `cmd` with piped stdin, stdout and stderr, registered in `children`. With
+/// `stdout_closed`, nobody ever reads its stdout: the pipe's reading end is closed at once, so
+/// every write to it fails (EPIPE), as for `prog | head -0`.
+fn launch(
+    cmd: &mut Command,
+    label: String,
+    children: &Children,
+    stdout_closed: bool,
+) -> Result<Program, String> {
     let label = label.trim().to_string();
     // Its own process group: whatever it starts is killed with it (see `kill_group`).
     std::os::unix::process::CommandExt::process_group(cmd, 0);
@@ -178,7 +201,11 @@ fn launch(cmd: &mut Command, label: String, children: &Children) -> Result<Progr
     let (tx, lines) = bounded(MAX_LINES);
     let discard = Arc::new(AtomicBool::new(false));
     let discarding = Arc::clone(&discard);
+    let stdout = (!stdout_closed).then_some(stdout);
     thread::spawn(move || {
+        let Some(stdout) = stdout else {
+            return;
+        };
         let mut reader = BufReader::new(stdout);
         loop {
             if discarding.load(Ordering::Relaxed) {
@@ -284,7 +311,7 @@ impl Program {
             .map(|a| a.to_string_lossy().to_string())
             .collect::<Vec<_>>()
             .join(" ");
-        launch(cmd, label, &Children::default())
+        launch(cmd, label, &Children::default(), false)
     }
 
     /// From now on the program's stdout is read and thrown away, so a server that prints a

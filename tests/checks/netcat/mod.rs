@@ -27,6 +27,7 @@ const NETCAT: &str = "netcat";
 const SILLY: &str = "silly_server";
 const PIPES: &str = "pipes";
 /// Why the pipes checks run on loopback under `grade --net`.
+const STDOUT_HERE: &str = "the grader closes netcat's stdout itself, which it can do only here";
 const PIPES_STAY: &str =
     "the pipes program measures channels inside itself, with no peer on another host";
 
@@ -75,6 +76,10 @@ pub fn lab() -> Lab {
             "connect() with -u: which peer do send and recv talk to? (std: UdpSocket)", streams::udp_connect).across_hosts(),
         Check::new("5 UDP and CRLF (stretch)", "-u -l: the first datagram picks the peer, then both ways", 2,
             "listen_udp(): who is the peer before the first datagram, and where do that datagram's bytes go? (std: UdpSocket)", streams::udp_listen).across_hosts(),
+        Check::new("5 UDP and CRLF (stretch)", "stdout closed (`| head -0`): netcat ends, over TCP and -u -l", 1,
+            "What becomes of an error writing to stdout (receive_all, listen_udp)? Nobody will ever read what netcat receives now.", streams::stdout_closed)
+            .needs(&["HOST PORT: connects, stdin goes out, what arrives is printed", "-u -l: the first datagram picks the peer, then both ways"])
+            .loopback_only(STDOUT_HERE),
         Check::new("5 UDP and CRLF (stretch)", "-C sends line ends as CRLF (and only with -C)", 1,
             "send_all with -C: the given Crlf converts; does every chunk go through it, and only with -C?", streams::crlf).across_hosts(),
         Check::new("6 commands and -k (stretch)", "a chunk read in one piece goes out in one write (also with -C)", 1,

@@ -816,3 +816,35 @@ pub(super) fn errors(ctx: &Ctx) -> Result<(), String> {
     fails_with_one_line(&nc, "listening on a port that is taken", "in use")?;
     Ok(())
 }
+
+/// netcat's output closed (as in `netcat … | head -0`): what arrives can no longer be printed,
+/// so netcat ends (quietly, as `nc | head` does) rather than reading the network on for nobody.
+/// TCP first; then `-u -l`'s first datagram, with a line end and without one (stdout's buffer
+/// keeps a line without an end until it is flushed).
+pub(super) fn stdout_closed(ctx: &Ctx) -> Result<(), String> {
+    let hub = hub(ctx)?;
+    let (host, port) = (hub.addr().ip().to_string(), hub.port());
+    let nc = ctx.spawn_with_stdout_closed(NETCAT, &[&host, &port])?;
+    let (mut stream, _) = hub.next("connection from netcat", &nc)?;
+    stream
+        .write_all(b"nobody reads this\n")
+        .context("the test server sending")?;
+    nc.wait(WAIT).map_err(|e| {
+        format!("netcat's stdout was closed (nobody reads it) and a line came from the network, the connection still open: netcat should end: {e}")
+    })?;
+    let host = netcat_ip(ctx).to_string();
+    for first in [&b"hello\n"[..], b"hello"] {
+        let nc = ctx.spawn_with_stdout_closed(NETCAT, &["-v", "-u", "-l", &host, "0"])?;
+        let addr = listening(&nc)?;
+        let sock = UdpSocket::bind((grader_ip(ctx), 0)).context("the test client's socket")?;
+        sock.send_to(first, addr)
+            .context("sending to netcat -u -l")?;
+        nc.wait(WAIT).map_err(|e| {
+            format!(
+                "netcat -u -l with its stdout closed: the first datagram ({:?}) cannot be printed, so netcat should end: {e}",
+                String::from_utf8_lossy(first)
+            )
+        })?;
+    }
+    Ok(())
+}
