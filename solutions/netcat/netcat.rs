@@ -37,6 +37,9 @@ use tls_plumbing::{TlsSend, TlsSide};
 const BUF: usize = 128 * 1024;
 /// How long a TLS handshake may take before the connection is given up.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to wait before trying again after a failed accept (out of file descriptors:
+/// only a client leaving can free one, so trying at once would only burn CPU).
+const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
 
 // ---------------------------------------------------------------------------------------------
 // The two halves of a connection.
@@ -340,7 +343,7 @@ fn listen(cfg: &Config, tls_side: Option<&TlsSide>) -> io::Result<Totals> {
             Ok(conn) => conn,
             Err(e) => {
                 log::warn!("accept failed: {}", describe(&e));
-                thread::sleep(Duration::from_millis(50));
+                thread::sleep(ACCEPT_PAUSE);
                 continue;
             }
         };

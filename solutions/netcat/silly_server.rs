@@ -22,6 +22,9 @@ use std::time::Duration;
 const PORT: u16 = 8000;
 /// Longest line kept, in bytes; the rest of a longer one is skipped (it still gets one `What?`).
 const MAX_LINE: usize = 4096;
+/// How long to wait before trying again after a failed accept (out of file descriptors:
+/// only a client leaving can free one, so trying at once would only burn CPU).
+const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
 /// The answer to everything.
 const ANSWER: &str = "What?";
 /// What the other clients read when someone's `q` closes the server.
@@ -152,7 +155,7 @@ fn server(host: &str, port: u16) -> io::Result<()> {
             Ok(conn) => conn,
             Err(e) => {
                 log::warn!("accept failed: {e}");
-                thread::sleep(Duration::from_millis(50));
+                thread::sleep(ACCEPT_PAUSE);
                 continue;
             }
         };

@@ -101,6 +101,19 @@ impl Ctx {
         self.net.is_some()
     }
 
+    /// The path of lab binary `bin`, noted as started by this check.
+    fn binary(&self, bin: &str) -> Result<PathBuf, String> {
+        let path = self
+            .bins
+            .get(bin)
+            .ok_or_else(|| format!("the grader has no binary named {bin}"))?;
+        self.started
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(bin.to_string());
+        Ok(path.clone())
+    }
+
     /// Starts lab binary `bin` with `args`; stdin, stdout and stderr are pipes. Across hosts
     /// it runs on `webserver`.
     pub fn spawn(&self, bin: &str, args: &[&str]) -> Result<Program, String> {
@@ -115,14 +128,7 @@ impl Ctx {
         bin: &str,
         args: &[&str],
     ) -> Result<Program, String> {
-        let path = self
-            .bins
-            .get(bin)
-            .ok_or_else(|| format!("the grader has no binary named {bin}"))?;
-        self.started
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(bin.to_string());
+        let path = self.binary(bin)?;
         let mut cmd = match host {
             None => Command::new(path),
             Some(host) => {
@@ -140,17 +146,39 @@ impl Ctx {
         )
     }
 
+    /// Starts lab binary `bin` here (never across hosts) with at most `fds` file descriptors
+    /// (RLIMIT_NOFILE): once they are in use, its next `accept` fails (EMFILE), as on a server
+    /// that has run out of them.
+    pub fn spawn_with_fd_limit(
+        &self,
+        bin: &str,
+        args: &[&str],
+        fds: u64,
+    ) -> Result<Program, String> {
+        let path = self.binary(bin)?;
+        let limit = libc::rlimit {
+            rlim_cur: fds,
+            rlim_max: fds,
+        };
+        let mut cmd = Command::new(path);
+        cmd.args(args);
+        // SAFETY: setrlimit only (async-signal-safe), on a struct copied into the closure.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let label = format!("{bin} {} (at most {fds} file descriptors)", args.join(" "));
+        launch(&mut cmd, label, &self.children, false)
+    }
+
     /// Starts lab binary `bin` here (never across hosts) with nobody reading its stdout: every
     /// write to stdout fails at once, as when its output is piped into a program that has ended.
     pub fn spawn_with_stdout_closed(&self, bin: &str, args: &[&str]) -> Result<Program, String> {
-        let path = self
-            .bins
-            .get(bin)
-            .ok_or_else(|| format!("the grader has no binary named {bin}"))?;
-        self.started
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(bin.to_string());
+        let path = self.binary(bin)?;
         let label = format!("{bin} {} (stdout closed)", args.join(" "));
         launch(Command::new(path).args(args), label, &self.children, true)
     }
@@ -319,6 +347,26 @@ impl Program {
     pub fn discard_output(&self) {
         self.discard.store(true, Ordering::Relaxed);
         while self.lines.try_recv().is_ok() {}
+    }
+
+    /// The CPU time the process has used so far (user and system), from /proc.
+    pub fn cpu_time(&self) -> Result<Duration, String> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))
+            .map_err(|e| format!("reading the CPU time of {}: {e}", self.label))?;
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<u64> = after
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        // SAFETY: sysconf only reads a constant.
+        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        match fields[..] {
+            [user, system] => Ok(Duration::from_millis((user + system) * 1000 / ticks)),
+            _ => Err(format!("the CPU time of {} cannot be read", self.label)),
+        }
     }
 
     /// The process ID.

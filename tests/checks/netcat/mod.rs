@@ -27,6 +27,8 @@ const NETCAT: &str = "netcat";
 const SILLY: &str = "silly_server";
 const PIPES: &str = "pipes";
 /// Why the pipes checks run on loopback under `grade --net`.
+const LIMITS_HERE: &str =
+    "the grader limits the server's file descriptors itself, which it can do only here";
 const STDOUT_HERE: &str = "the grader closes netcat's stdout itself, which it can do only here";
 const PIPES_STAY: &str =
     "the pipes program measures channels inside itself, with no peer on another host";
@@ -68,6 +70,10 @@ pub fn lab() -> Lab {
             "One thread per client in the accept loop.", silly::several).across_hosts(),
         Check::new("4 silly server", "survives garbage, a huge line and a client that vanishes", 2,
             "read_line takes bytes, not text; an error on one client ends only that client's thread.", silly::survives).across_hosts(),
+        Check::new("4 silly server", "out of file descriptors: says so, waits without spinning, serves again", 1,
+            "A failed accept is not the end of the server: what does it print, how soon does it try again, and what frees a descriptor?", silly::out_of_descriptors)
+            .needs(&["serves several clients at once"])
+            .loopback_only(LIMITS_HERE),
         Check::new("4 silly server", "`q` (also `q\\r` from telnet) closes that client", 1,
             "What does a line end with when telnet sends it, and when netcat does? (handout: The silly chatter)", silly::q_closes_client).across_hosts(),
         Check::new("4 silly server", "after `q`: stops accepting, tells the others, exits 0 once they are gone", 3,

@@ -155,3 +155,41 @@ pub(super) fn graceful_shutdown(ctx: &Ctx) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Out of file descriptors: with six (stdin, stdout, stderr, the listener and one client's two
+/// handles) a second client cannot be accepted. The server must say so on stderr, wait rather
+/// than spin on the failing accept, and serve that client once the first one has left.
+pub(super) fn out_of_descriptors(ctx: &Ctx) -> Result<(), String> {
+    let server = ctx.spawn_with_fd_limit(SILLY, &["--host", "127.0.0.1", "--port", "0"], 6)?;
+    let line = server.line(WAIT)?;
+    let addr = line
+        .strip_prefix("server listening at ")
+        .and_then(|a| a.trim().parse::<SocketAddr>().ok())
+        .ok_or_else(|| {
+            format!("the first line should be `server listening at IP:PORT`; it was {line:?}")
+        })?;
+    let mut first = connect(&server, addr, "a first client")?;
+    what(&server, &mut first, b"hello\n")?;
+    let since = server.logged_so_far();
+    // The kernel completes the handshake; only accept() fails, again and again.
+    let mut second = connect(&server, addr, "a second client")?;
+    second.send("still there?")?;
+    server
+        .expect_logged(since, "a line saying that accept failed", WAIT, |_| true)
+        .map_err(|e| server.explain(e))?;
+    let before = server.cpu_time()?;
+    std::thread::sleep(Duration::from_secs(1));
+    let spent = server.cpu_time()?.saturating_sub(before);
+    if spent > Duration::from_millis(250) {
+        return Err(format!(
+            "while accept() kept failing (no file descriptor left), the server used {} ms of CPU in one second: it retries without pausing",
+            spent.as_millis()
+        ));
+    }
+    drop(first);
+    second.expect_next("What?").map_err(|e| {
+        server.explain(format!(
+            "the first client left, freeing its descriptors; the waiting second client should then be served: {e}"
+        ))
+    })
+}
