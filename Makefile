@@ -57,12 +57,12 @@ watch:
 labs:
 	$(KIT) labs $(if $(FORCE),--force)
 
-# labs/ matches solutions/, and the lab registry (tests/checks/mod.rs) matches the files.
+# labs/ matches solutions/, and the lab registry (src/bin/socklab/labs.rs) matches the files.
 check-labs:
 	$(KIT) check-labs
 
 # The kit's own tests: labs match solutions, lint and format, every check fails on the untouched
-# skeletons, unit and integration tests, every student bug of tests/bugs/ loses points on the
+# skeletons, unit and integration tests, every student bug of tests/<lab>/bugs/ loses points on the
 # check it names, every check fails with one of its blanks reverted (no points for given code),
 # and last every check passes on the solutions (whose capture questions are answered from a
 # capture made in this run).
@@ -92,7 +92,7 @@ fmt:
 mutants:
 	$(KIT) mutants $(if $(LAB),--lab $(LAB))
 
-# The corpus of student bugs (tests/bugs/<lab>/*.bug): each must lose points on its check.
+# The corpus of student bugs (tests/<lab>/bugs/*.bug): each must lose points on its check.
 bugs:
 	$(KIT) bugs $(if $(LAB),--lab $(LAB))
 

@@ -17,7 +17,7 @@ Commands:
   labs         write labs/ from solutions/ (make labs)
   check-labs   check that labs/ matches solutions/ and the lab registry matches the files
   mutants      grade mutants of the solutions' blanks: the share the checks catch (make mutants)
-  bugs         grade the corpus of student bugs in tests/bugs/ (make bugs)
+  bugs         grade the corpus of student bugs, tests/<lab>/bugs/ (make bugs)
   reverts      revert each blank in turn: every check must fail with one of them (make reverts)
   student-kit  write the students' copy of the kit into a new folder (make student-kit OUT=DIR)
   gradescope   write DIR/autograder.zip, Gradescope's autograder (make gradescope)";

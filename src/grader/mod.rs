@@ -2,7 +2,7 @@
 //! reports a score table and a Gradescope-style `results.json`.
 //!
 //! A lab's checks are plain functions `fn(&Ctx) -> Result<(), String>` listed in
-//! `tests/checks/`; an `Err` is the reason a student reads. The runner gives every check its own
+//! `tests/<lab>/checks/`; an `Err` is the reason a student reads. The runner gives every check its own
 //! thread and time limit, kills every process the check started when it ends, and scores a
 //! panic, a hang or a program that does not compile as a failure with its reason.
 //!
@@ -138,7 +138,7 @@ impl Check {
 }
 
 /// A lab: its folder name under `labs/` and `solutions/`, its binaries, its checks and its
-/// questions on captures. The list of labs in `tests/checks/mod.rs` is the kit's one registry:
+/// questions on captures. The list of labs in `src/bin/socklab/labs.rs` is the kit's one registry:
 /// it drives grading, captures, `make check-labs` and the command-line tests.
 #[derive(Clone)]
 pub struct Lab {

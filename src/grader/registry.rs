@@ -1,4 +1,4 @@
-//! `make check-labs`, second half: the lab registry (`tests/checks/mod.rs`) against the files on
+//! `make check-labs`, second half: the lab registry (`src/bin/socklab/labs.rs`) against the files on
 //! disk. Each problem is one sentence naming the file to add or fix, so a lab that is half
 //! added fails here, not in front of a student.
 
@@ -126,7 +126,7 @@ pub fn problems(root: &Path, labs: &[Lab]) -> Vec<String> {
             if let Some(stem) = stem.filter(|_| text.contains("lab_program!")) {
                 if !programs.contains(stem.as_str()) {
                     out.push(format!(
-                        "src/bin/{stem}.rs is a lab program, but no lab in tests/checks/mod.rs \
+                        "src/bin/{stem}.rs is a lab program, but no lab in src/bin/socklab/labs.rs \
                          lists {stem} among its bins"
                     ));
                 }

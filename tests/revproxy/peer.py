@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Peers for tests/revproxy_interop.rs, written the way the course's students wrote theirs:
+"""Peers for tests/revproxy/main.rs, written the way the course's students wrote theirs:
 one json.dumps object per send(), no newline, one recv(1024) to read a message, a new connection
 per message. Each kind reproduces one of the ways their programs disagree (REFERENCE.md):
 

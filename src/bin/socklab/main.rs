@@ -1,8 +1,8 @@
 //! `socklab`: the kit's one command (`socklab --help` lists its subcommands) over the lab
-//! registry in tests/checks/, so the checks a submission is graded with are always the kit's own.
-#[path = "../../tests/checks/mod.rs"]
-mod checks;
+//! registry (labs.rs, each lab's checks in tests/<lab>/checks/), so the checks a submission is
+//! graded with are always the kit's own.
+mod labs;
 
 fn main() {
-    socklab::grader::main(checks::labs);
+    socklab::grader::main(labs::labs);
 }
