@@ -30,7 +30,10 @@ pub fn main(labs: fn() -> Vec<Lab>) {
     match command.as_deref() {
         Some("grade") => grade_main(labs, rest),
         Some("capture") => crate::answers::capture_main(labs, rest),
-        Some("labs") => labs_main(rest, false),
+        Some("labs") => {
+            labs_main(rest, false);
+            crate::lab_files::write_main(&root(), &labs());
+        }
         Some("check-labs") => {
             labs_main(rest, true);
             let problems = registry::problems(&root(), &labs());

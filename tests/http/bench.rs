@@ -40,7 +40,7 @@ type Starter = Box<dyn Fn() -> Result<(Program, SocketAddr), String>>;
 /// When this variable is set, the bench binary is the tiny_http server (see [`tiny_http_main`]).
 const TINY_ROLE: &str = "SOCKLAB_HTTP_BENCH_TINY";
 
-fn main() {
+pub fn main() {
     if std::env::var_os(TINY_ROLE).is_some() {
         tiny_http_main();
         return;

@@ -140,7 +140,7 @@ fn warm_grade(extra: &[&str], file: &str) -> Option<f64> {
     Some(start.elapsed().as_secs_f64())
 }
 
-fn main() {
+pub fn main() {
     println!(
         "udp-time benchmark: release build, loopback, {} s per row\n",
         RUN.as_secs()
