@@ -18,6 +18,7 @@
 //! - [`flow`]: a capture as a sequence diagram, in text and SVG (the `flow` tool).
 //! - [`mutants`]: how well the checks catch wrong programs: mutants of the solutions' blanks
 //!   (`make mutants`) and the corpus of student bugs (`make bugs`).
+//! - [`new_lab`]: `socklab new-lab NAME`, a new lab that works from the start.
 //! - [`netlab`]: the course's multi-host network in network namespaces (the `netlab` command).
 //! - [`password`]: salted PBKDF2-HMAC-SHA256 password hashes (lab `chat`'s accounts).
 //! - [`student_kit`]: the students' copy of the kit (`make student-kit OUT=DIR`).
@@ -35,6 +36,7 @@ pub mod lab_files;
 pub mod logging;
 pub mod mutants;
 pub mod netlab;
+pub mod new_lab;
 pub mod password;
 pub mod sniff;
 pub mod student_kit;

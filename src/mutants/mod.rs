@@ -152,8 +152,8 @@ impl Kit {
             &root.join("target"),
             &kit.build.target_dir,
         )?;
-        crate::grader::copy_tree(root, &kit.dir, &["labs", "solutions", "target", ".git"])?;
-        crate::grader::copy_tree(
+        crate::grader::mirror_tree(root, &kit.dir, &["labs", "solutions", "target", ".git"])?;
+        crate::grader::mirror_tree(
             &root.join("solutions"),
             &kit.dir.join("labs"),
             &["target", ".git"],
