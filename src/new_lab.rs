@@ -280,58 +280,46 @@ pub fn create(root: &Path, name: &str, title: &str) -> Result<Vec<String>, Strin
     let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
     let bins: &'static [&'static str] = Box::leak(vec![leak(prog.clone())].into_boxed_slice());
     let lab = Lab::new(leak(name.to_string()), leak(title.to_string()), bins);
-    let home = lab_files::home(name);
-    let files = [
-        (
-            format!("solutions/{name}/{prog}.rs"),
-            fill(PROGRAM, name, &prog, title),
-            "the solution, one blank: becomes the lab's program",
-        ),
-        (
-            format!("solutions/{name}/README.md"),
-            fill(HANDOUT, name, &prog, title),
-            "the handout",
-        ),
-        (
-            format!("{home}/checks/mod.rs"),
-            fill(CHECKS, name, &prog, title),
-            "the manifest (`lab()`: name, title, programs) and its checks",
-        ),
-        (
-            format!("{home}/bugs/one-line-only.bug"),
-            fill(BUG, name, &prog, title),
-            "a student bug the checks must catch (make bugs)",
-        ),
-        (
-            format!("{home}/bugs/accepted.txt"),
-            fill(ACCEPTED, name, &prog, title),
-            "mutants allowed to survive, each with its reason",
-        ),
-        (
-            format!("src/bin/{prog}.rs"),
-            lab_files::program_file(&lab, &prog),
-            "generated (make labs)",
-        ),
-        (REGISTRY.to_string(), registry, "one line added"),
-        (
-            "README.md".to_string(),
-            readme,
-            "a row added to the lab table",
-        ),
+    // The lab's own files, from the templates, then the generated one and the two edits.
+    let templates = [
+        ("solutions/@name@/@prog@.rs", PROGRAM),
+        ("solutions/@name@/README.md", HANDOUT),
+        ("tests/@name@/checks/mod.rs", CHECKS),
+        ("tests/@name@/bugs/one-line-only.bug", BUG),
+        ("tests/@name@/bugs/accepted.txt", ACCEPTED),
     ];
+    let mut files: Vec<(String, String)> = templates
+        .iter()
+        .map(|(rel, text)| {
+            (
+                fill(rel, name, &prog, title),
+                fill(text, name, &prog, title),
+            )
+        })
+        .collect();
+    let generated = format!("src/bin/{prog}.rs");
+    files.push((generated.clone(), lab_files::program_file(&lab, &prog)));
+    files.push((REGISTRY.to_string(), registry));
+    files.push(("README.md".to_string(), readme));
     let mut done = Vec::new();
-    for (rel, text, what) in &files {
+    for (rel, text) in &files {
         let path = root.join(rel);
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
         }
         fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-        done.push(format!("{rel:<34} {what}"));
+        let how = match rel.as_str() {
+            REGISTRY => "one line added (the lab registry)",
+            "README.md" => "one row added to the lab table",
+            g if *g == generated => "generated (make labs)",
+            _ => "written",
+        };
+        done.push(format!("{rel:<40} {how}"));
     }
     blanks::generate(&root.join("solutions"), &root.join("labs"), false)
         .map_err(|problems| problems.join("\n"))?;
     done.push(format!(
-        "{:<34} generated (make labs)",
+        "{:<40} generated (make labs)",
         format!("labs/{name}/")
     ));
     Ok(done)
@@ -367,7 +355,8 @@ pub fn main(args: Vec<String>) {
                 println!("  {line}");
             }
             println!(
-                "Next: edit the first three files (and the handout's commands), then\n  \
+                "Next: make it your lab: the program and its handout in solutions/{name}/, the\n\
+                 manifest and checks in tests/{name}/checks/, the bugs in tests/{name}/bugs/; then\n  \
                  cargo run --bin socklab -- grade --lab {name} --solutions --expect full\n  \
                  cargo run --bin socklab -- grade --lab {name} --expect zero\n  \
                  make check-labs && make bugs LAB={name} && make mutants LAB={name}"

@@ -449,14 +449,9 @@ mod tests {
     #[test]
     fn the_corpus_applies_to_the_solutions() {
         let root = root();
-        let labs = fs::read_dir(root.join("tests")).expect("tests/ is part of the kit");
-        for lab in labs {
-            let home = lab.unwrap().path();
-            let dir = home.join("bugs");
-            if !dir.is_dir() {
-                continue;
-            }
-            let name = home.file_name().unwrap().to_string_lossy().into_owned();
+        let folders = super::super::bug_folders(&root);
+        assert!(!folders.is_empty(), "no tests/<lab>/bugs/ found");
+        for (name, dir) in folders {
             let files = solution_files(&root, &name).unwrap();
             for bug in read_bugs(&dir).unwrap() {
                 let changed = bug

@@ -299,6 +299,20 @@ pub fn solution_files(root: &Path, lab: &str) -> Result<Vec<(String, String)>, S
 // ---------------------------------------------------------------------------------------------
 // Accepted survivors.
 
+/// Each lab's bug folder under `root`, `tests/<lab>/bugs/`, with the lab's name.
+pub fn bug_folders(root: &Path) -> Vec<(String, PathBuf)> {
+    let mut found: Vec<(String, PathBuf)> = fs::read_dir(root.join("tests"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|home| (home.file_name().to_string_lossy().into_owned(), home.path()))
+        .map(|(name, home)| (name, home.join("bugs")))
+        .filter(|(_, bugs)| bugs.is_dir())
+        .collect();
+    found.sort();
+    found
+}
+
 /// One entry of `tests/<lab>/bugs/accepted.txt`: a mutant allowed to survive, and why.
 #[derive(Debug, PartialEq)]
 pub struct Accepted {
@@ -718,14 +732,7 @@ mod tests {
     #[test]
     fn the_accepted_lists_match_mutants_of_the_solutions() {
         let root = root();
-        let labs = fs::read_dir(root.join("tests")).expect("tests/ is part of the kit");
-        for lab in labs {
-            let home = lab.unwrap().path();
-            let dir = home.join("bugs");
-            if !dir.is_dir() {
-                continue;
-            }
-            let name = home.file_name().unwrap().to_string_lossy().into_owned();
+        for (name, dir) in super::bug_folders(&root) {
             let all: Vec<Mutant> = solution_files(&root, &name)
                 .unwrap()
                 .iter()
