@@ -105,6 +105,26 @@ pub fn problems(root: &Path, labs: &[Lab]) -> Vec<String> {
             }
         }
     }
+    // A lab's folder that the registry does not list is never graded.
+    for (dir, what) in [
+        ("solutions", "solutions/{}/"),
+        ("tests", "tests/{}/checks/"),
+    ] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let folder = what.replace("{}", &name);
+            if root.join(&folder).is_dir() && !labs.iter().any(|l| l.name == name) {
+                out.push(format!(
+                    "{folder} belongs to no lab of the registry: add `{} in \"../../../tests/{name}/checks/mod.rs\",` \
+                     to src/bin/socklab/labs.rs (socklab new-lab writes a whole lab)",
+                    crate::lab_files::module(&name)
+                ));
+            }
+        }
+    }
     // Each program's src/bin file and the benchmarks' dispatcher follow from the registry.
     out.extend(crate::lab_files::problems(root, labs));
     out
@@ -202,6 +222,19 @@ mod tests {
         assert!(
             found.contains("src/bin/stray.rs is a lab program"),
             "{found}"
+        );
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_lab_folder_the_registry_does_not_list_is_named() {
+        let (root, labs) = kit();
+        std::fs::create_dir_all(root.join("tests/other/checks")).unwrap();
+        std::fs::create_dir_all(root.join("tests/other/bugs")).unwrap();
+        let found = problems(&root, &labs);
+        assert!(
+            found.len() == 1 && found[0].starts_with("tests/other/checks/ belongs to no lab"),
+            "{found:?}"
         );
         std::fs::remove_dir_all(root).unwrap();
     }
