@@ -4,7 +4,8 @@
 #        sandbox; a class into target/grade/gradebook.csv; docs/instructors.md)
 #   make watch LAB=udp-time
 #   make capture [LAB=udp-time] [SOLUTIONS=1]   (captures for a lab's questions, docs/developing.md)
-#   make test | make labs [FORCE=1] | make check-labs | make bench | make fmt
+#   make test | make labs [FORCE=1] | make check-labs | make bench [LAB=udp-time] | make fmt
+#   make new-lab NAME=echo   (a new one-program lab to start from; docs/developing.md)
 #   make mutants [LAB=udp-time] | make bugs [LAB=udp-time]   (how well the checks catch bugs)
 #   make reverts [LAB=udp-time]   (each blank reverted in turn: no check grades given code)
 #   make student-kit OUT=DIR   (the repository students receive: no solutions; docs/instructors.md)
@@ -24,7 +25,7 @@ GRADE_ARGS = $(if $(LAB),--lab $(LAB)) $(if $(SOLUTIONS),--solutions) \
              $(if $(FORCE),--force) $(if $(NO_SANDBOX),--no-sandbox) \
              $(if $(NET),--net) $(if $(VERBOSE),--verbose)
 
-.PHONY: grade watch test labs check-labs unit lint fmt bench capture mutants bugs reverts netlab netlab-down student-kit gradescope
+.PHONY: grade watch test labs new-lab check-labs unit lint fmt bench capture mutants bugs reverts netlab netlab-down student-kit gradescope
 
 # With SOLUTIONS=1 the solutions' captures and answers are made first (a failure shows in the table).
 grade:
@@ -54,15 +55,19 @@ gradescope:
 watch:
 	$(GRADE) --watch $(GRADE_ARGS)
 
+# labs/ from solutions/, and from the lab registry each program's src/bin file and benches/labs.rs.
 labs:
 	$(KIT) labs $(if $(FORCE),--force)
 
-# labs/ matches solutions/, and the lab registry (tests/checks/mod.rs) matches the files.
+new-lab:
+	$(KIT) new-lab $(NAME)
+
+# labs/ matches solutions/, and the lab registry (src/bin/socklab/labs.rs) matches the files.
 check-labs:
 	$(KIT) check-labs
 
 # The kit's own tests: labs match solutions, lint and format, every check fails on the untouched
-# skeletons, unit and integration tests, every student bug of tests/bugs/ loses points on the
+# skeletons, unit and integration tests, every student bug of tests/<lab>/bugs/ loses points on the
 # check it names, every check fails with one of its blanks reverted (no points for given code),
 # and last every check passes on the solutions (whose capture questions are answered from a
 # capture made in this run).
@@ -92,7 +97,7 @@ fmt:
 mutants:
 	$(KIT) mutants $(if $(LAB),--lab $(LAB))
 
-# The corpus of student bugs (tests/bugs/<lab>/*.bug): each must lose points on its check.
+# The corpus of student bugs (tests/<lab>/bugs/*.bug): each must lose points on its check.
 bugs:
 	$(KIT) bugs $(if $(LAB),--lab $(LAB))
 
@@ -101,12 +106,9 @@ bugs:
 reverts:
 	$(KIT) reverts $(if $(LAB),--lab $(LAB))
 
-# Speed and memory against real peers, then how well the checks catch bugs (make mutants, a few
-# minutes); each part exits non-zero when its target is missed.
+# Speed and memory against real peers (each lab's tests/<lab>/bench.rs, through benches/labs.rs),
+# then how well the checks catch bugs (make mutants, a few minutes); each part exits non-zero
+# when its target is missed. http's sets up Flask from PyPI in target/bench-venv.
 bench:
-	$(CARGO) bench --features solutions --bench udp_time
-	$(CARGO) bench --features solutions --bench chatroom
-	$(CARGO) bench --features solutions --bench http  # Flask: pip into target/bench-venv
-	$(CARGO) bench --features solutions --bench revproxy
-	$(CARGO) bench --features solutions --bench netcat
-	$(KIT) mutants
+	$(CARGO) bench --features solutions --bench labs -- $(LAB)
+	$(KIT) mutants $(if $(LAB),--lab $(LAB))

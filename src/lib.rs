@@ -7,6 +7,8 @@
 //! - [`blanks`]: the blank markers: finds the marked regions of a solution file (also for
 //!   `make mutants`) and turns them into the student's stubs.
 //! - [`gradescope`]: the autograder zip for Gradescope (`make gradescope`).
+//! - [`lab_files`]: the files the lab registry implies (each program's `src/bin` file, the
+//!   benchmarks' dispatcher), written by `make labs`.
 //! - [`grader`]: runs black-box checks against built programs, scores and reports them.
 //! - [`capture`]: reads pcap/pcapng captures into a packet list, and finds handshakes and byte
 //!   streams in it (the Wireshark questions, checks, `flow`).
@@ -16,6 +18,7 @@
 //! - [`flow`]: a capture as a sequence diagram, in text and SVG (the `flow` tool).
 //! - [`mutants`]: how well the checks catch wrong programs: mutants of the solutions' blanks
 //!   (`make mutants`) and the corpus of student bugs (`make bugs`).
+//! - [`new_lab`]: `socklab new-lab NAME`, a new lab that works from the start.
 //! - [`netlab`]: the course's multi-host network in network namespaces (the `netlab` command).
 //! - [`password`]: salted PBKDF2-HMAC-SHA256 password hashes (lab `chat`'s accounts).
 //! - [`student_kit`]: the students' copy of the kit (`make student-kit OUT=DIR`).
@@ -29,9 +32,11 @@ pub mod cli;
 pub mod flow;
 pub mod grader;
 pub mod gradescope;
+pub mod lab_files;
 pub mod logging;
 pub mod mutants;
 pub mod netlab;
+pub mod new_lab;
 pub mod password;
 pub mod sniff;
 pub mod student_kit;
@@ -75,6 +80,28 @@ macro_rules! lab_program {
 
         fn main() -> std::process::ExitCode {
             lab::main()
+        }
+    };
+}
+
+/// The benchmarks' dispatcher (`benches/labs.rs`, written by `make labs`): each lab's
+/// `tests/<lab>/bench.rs` as a module, run by [`lab_files::bench_main`].
+///
+/// ```text
+/// socklab::lab_benches! {
+///     udp_time = "udp-time" in "../tests/udp-time/bench.rs",
+/// }
+/// ```
+#[macro_export]
+macro_rules! lab_benches {
+    ($($module:ident = $lab:literal in $path:literal,)*) => {
+        $(
+            #[path = $path]
+            mod $module;
+        )*
+
+        fn main() {
+            $crate::lab_files::bench_main(&[$(($lab, $module::main as fn())),*]);
         }
     };
 }

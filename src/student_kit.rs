@@ -1,9 +1,10 @@
 //! `socklab student-kit` (`make student-kit OUT=DIR`): the repository students receive.
 //!
 //! It is the kit as git knows it, without what holds a blank's answer or serves only the kit's
-//! maintainers: `solutions/`, the bug corpus and accepted mutants (`tests/bugs/`, whose lines
-//! are the solutions'), the kit's own integration tests and their peers, the benchmarks, CI and
-//! the developers' guide (its examples quote solutions).
+//! maintainers: `solutions/`, and of each lab's home `tests/<lab>/` all but the autograder's
+//! checks (`checks/`): the bug corpus and accepted mutants (`bugs/`, whose lines are the
+//! solutions'), the interop test and its peers, the benchmark; the kit's own integration tests,
+//! the benchmarks' dispatcher, CI and the developers' guide (its examples quote solutions).
 //! `Cargo.toml` loses the benches and dev-dependencies, the Makefile is the students' (grade,
 //! watch, capture, netlab, and a `make test` that proves the copy builds and every check fails
 //! for want of the student's code), and a GitHub Classroom workflow grades each push.
@@ -17,11 +18,9 @@ use std::process::Command;
 
 /// Paths left out of the students' copy (a folder ends with `/`). `labs/.generated` stays: the
 /// grader reads it to tell a lab nobody has started (one line, nothing compiled).
-const LEFT_OUT: [&str; 7] = [
+const LEFT_OUT: [&str; 5] = [
     "solutions/",
     "docs/developing.md",
-    "tests/bugs/",
-    "tests/peers/",
     "benches/",
     ".ci/",
     ".github/",
@@ -29,9 +28,15 @@ const LEFT_OUT: [&str; 7] = [
 
 /// Whether `path` (relative, with `/`) goes into the students' copy.
 pub fn kept(path: &str) -> bool {
-    // tests/*.rs are the kit's own tests; tests/checks/ is the autograder and stays.
-    let kit_test = path.starts_with("tests/") && path.matches('/').count() == 1;
+    // Of tests/, only the autograder (tests/<lab>/checks/) stays: the rest is the kit's own.
+    let kit_test = path.starts_with("tests/") && !is_checks(path);
     !kit_test && !LEFT_OUT.iter().any(|out| path.starts_with(out))
+}
+
+/// Whether `path` (relative, with `/`) is in a lab's checks, `tests/<lab>/checks/`.
+pub fn is_checks(path: &str) -> bool {
+    let mut parts = path.split('/');
+    parts.next() == Some("tests") && parts.next().is_some() && parts.next() == Some("checks")
 }
 
 /// The students' Makefile: the kit's student targets, and a self-test of the copy.
@@ -160,7 +165,7 @@ pub fn write_with(root: &Path, out: &Path, answers: Answers) -> Result<usize, St
         let text = match path.as_str() {
             "Cargo.toml" => Some(cargo_toml(&read(&root.join(&path))?)),
             "Makefile" => Some(MAKEFILE.to_string()),
-            p if answers == Answers::Hidden && p.starts_with("tests/checks/") => {
+            p if answers == Answers::Hidden && is_checks(p) => {
                 Some(without_hashes(&read(&root.join(&path))?))
             }
             _ => None,
@@ -246,13 +251,20 @@ fn cargo_toml(text: &str) -> String {
 /// trimmed, that is long enough to be particular (16 characters or more) and is not a comment,
 /// unless the kit gives it to students anyway: it occurs in `labs/` (the given code of every
 /// lab: a line one lab asks for may be given in another), in the library `src/`, or in the
-/// autograder `tests/checks/`, which students receive to grade themselves and which speaks the
+/// autograder `tests/<lab>/checks/`, which students receive to grade themselves and which speaks the
 /// same protocols (`Connection: close\r\n` is everyone's).
 pub fn secret_lines(root: &Path) -> Result<Vec<String>, String> {
     let mut given = String::new();
-    for dir in ["labs", "src", "tests/checks"] {
+    let mut dirs = vec![root.join("labs"), root.join("src")];
+    for home in fs::read_dir(root.join("tests"))
+        .map_err(|e| format!("{}: {e}", root.join("tests").display()))?
+        .flatten()
+    {
+        dirs.push(home.path().join("checks"));
+    }
+    for dir in dirs.into_iter().filter(|d| d.is_dir()) {
         let mut files = Vec::new();
-        source_files(&root.join(dir), &mut files)?;
+        source_files(&dir, &mut files)?;
         for file in files {
             given.push_str(&read(&file)?);
         }
@@ -302,7 +314,9 @@ mod tests {
     fn what_stays_and_what_goes() {
         for path in [
             "labs/udp-time/udp_time.rs",
-            "tests/checks/mod.rs",
+            "tests/udp-time/checks/mod.rs",
+            "tests/chat/checks/seed.rs",
+            "src/bin/socklab/labs.rs",
             "src/lib.rs",
             "README.md",
             "docs/netlab.md",
@@ -311,11 +325,15 @@ mod tests {
         }
         for path in [
             "solutions/udp-time/udp_time.rs",
-            "tests/bugs/chat/accepted.txt",
+            "tests/chat/bugs/accepted.txt",
+            "tests/chat/main.rs",
+            "tests/http/bench.rs",
+            "tests/chat/seed.py",
+            "tests/checks.rs",
             "tests/cli.rs",
             "benches/http.rs",
             ".ci/run",
-            "tests/peers/x.py",
+            "tests/x/peers/x.py",
         ] {
             assert!(!kept(path), "{path}");
         }

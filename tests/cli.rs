@@ -1,9 +1,9 @@
 //! Every lab program handles command-line mistakes the kit's way: one `error:` line and the
 //! usage on stderr, exit code 2, never a panic; `-h` prints the usage and exits 0. The programs
-//! come from the lab registry (tests/checks/mod.rs), so a new lab's programs are tested here
+//! come from the lab registry (src/bin/socklab/labs.rs), so a new lab's programs are tested here
 //! without an edit; the table below adds mistakes particular to one program.
 
-#[path = "checks/mod.rs"]
+#[path = "../src/bin/socklab/labs.rs"]
 mod checks;
 
 use std::path::PathBuf;

@@ -5,7 +5,7 @@
 //! students' Makefile (their copy has no `make bench`). Other tools' commands (nc, curl, tcpdump)
 //! are counted, not run: the labs' interop tests run the ones that matter.
 
-#[path = "checks/mod.rs"]
+#[path = "../src/bin/socklab/labs.rs"]
 mod checks;
 
 use std::path::{Path, PathBuf};

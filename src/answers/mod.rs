@@ -1,6 +1,6 @@
 //! Questions on packet captures, answered in a file the student edits and checked by the grader.
 //!
-//! A lab with questions has a [`QuestionSet`] (in its checks, `tests/checks/<lab>/`) and an answers file
+//! A lab with questions has a [`QuestionSet`] (in its checks, `tests/<lab>/checks/`) and an answers file
 //! `answers.txt` beside its code: one commented entry per question, `key = answer`. Each question
 //! is one check ([`checks`]). A question is about one of the lab's captures, which must exist and
 //! hold the traffic the questions need (else the check says how to make it):

@@ -17,10 +17,11 @@ Commands:
   labs         write labs/ from solutions/ (make labs)
   check-labs   check that labs/ matches solutions/ and the lab registry matches the files
   mutants      grade mutants of the solutions' blanks: the share the checks catch (make mutants)
-  bugs         grade the corpus of student bugs in tests/bugs/ (make bugs)
+  bugs         grade the corpus of student bugs, tests/<lab>/bugs/ (make bugs)
   reverts      revert each blank in turn: every check must fail with one of them (make reverts)
   student-kit  write the students' copy of the kit into a new folder (make student-kit OUT=DIR)
-  gradescope   write DIR/autograder.zip, Gradescope's autograder (make gradescope)";
+  gradescope   write DIR/autograder.zip, Gradescope's autograder (make gradescope)
+  new-lab      write a new one-program lab that works, to make into yours (make new-lab NAME=…)";
 
 /// The `socklab` program: runs the subcommand named by the first argument over `labs`.
 pub fn main(labs: fn() -> Vec<Lab>) {
@@ -30,7 +31,10 @@ pub fn main(labs: fn() -> Vec<Lab>) {
     match command.as_deref() {
         Some("grade") => grade_main(labs, rest),
         Some("capture") => crate::answers::capture_main(labs, rest),
-        Some("labs") => labs_main(rest, false),
+        Some("labs") => {
+            labs_main(rest, false);
+            crate::lab_files::write_main(&root(), &labs());
+        }
         Some("check-labs") => {
             labs_main(rest, true);
             let problems = registry::problems(&root(), &labs());
@@ -51,6 +55,7 @@ pub fn main(labs: fn() -> Vec<Lab>) {
         Some("reverts") => crate::mutants::reverts_main(labs, rest),
         Some("student-kit") => student_kit_main(rest),
         Some("gradescope") => crate::gradescope::gradescope_main(rest),
+        Some("new-lab") => crate::new_lab::main(rest),
         Some("-h" | "--help") => println!("{USAGE}"),
         Some(other) => {
             eprintln!("error: no command '{other}'\n\n{USAGE}");

@@ -2,7 +2,7 @@
 //! reports a score table and a Gradescope-style `results.json`.
 //!
 //! A lab's checks are plain functions `fn(&Ctx) -> Result<(), String>` listed in
-//! `tests/checks/`; an `Err` is the reason a student reads. The runner gives every check its own
+//! `tests/<lab>/checks/`; an `Err` is the reason a student reads. The runner gives every check its own
 //! thread and time limit, kills every process the check started when it ends, and scores a
 //! panic, a hang or a program that does not compile as a failure with its reason.
 //!
@@ -138,7 +138,7 @@ impl Check {
 }
 
 /// A lab: its folder name under `labs/` and `solutions/`, its binaries, its checks and its
-/// questions on captures. The list of labs in `tests/checks/mod.rs` is the kit's one registry:
+/// questions on captures. The list of labs in `src/bin/socklab/labs.rs` is the kit's one registry:
 /// it drives grading, captures, `make check-labs` and the command-line tests.
 #[derive(Clone)]
 pub struct Lab {
@@ -538,7 +538,7 @@ pub fn prepare_submission(
     )?;
     // Only labs/ is emptied: the rest keeps its time stamps, so cargo finds the kit fresh.
     let _ = std::fs::remove_dir_all(scratch.join("labs"));
-    copy_tree(root, scratch, &["solutions", "target", ".git"])?;
+    mirror_tree(root, scratch, &["solutions", "target", ".git"])?;
     for (from, to) in files {
         std::fs::copy(&from, scratch.join(to)).map_err(|e| format!("{}: {e}", from.display()))?;
     }
@@ -548,8 +548,32 @@ pub fn prepare_submission(
 /// Copies the files below `from` to `to`, skipping the names in `skip` at the top. A file whose
 /// content is already there is left alone, so its modification time (and cargo's build) stays.
 pub(crate) fn copy_tree(from: &Path, to: &Path, skip: &[&str]) -> Result<(), String> {
+    copy_tree_with(from, to, skip, false)
+}
+
+/// [`copy_tree`] for a scratch copy kept between runs: what `to` holds that `from` no longer
+/// has (a file moved or deleted since the last copy) is removed too, except the names in `skip`
+/// at the top.
+pub(crate) fn mirror_tree(from: &Path, to: &Path, skip: &[&str]) -> Result<(), String> {
+    copy_tree_with(from, to, skip, true)
+}
+
+fn copy_tree_with(from: &Path, to: &Path, skip: &[&str], prune: bool) -> Result<(), String> {
     let err = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
     std::fs::create_dir_all(to).map_err(|e| err(to, e))?;
+    for entry in std::fs::read_dir(to).map_err(|e| err(to, e))?.flatten() {
+        let name = entry.file_name();
+        if !prune || skip.iter().any(|s| name == *s) || from.join(&name).exists() {
+            continue;
+        }
+        let path = entry.path();
+        let gone = if path.is_dir() && !path.is_symlink() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        gone.map_err(|e| err(&path, e))?;
+    }
     for entry in std::fs::read_dir(from).map_err(|e| err(from, e))? {
         let entry = entry.map_err(|e| err(from, e))?;
         let name = entry.file_name();
@@ -559,7 +583,7 @@ pub(crate) fn copy_tree(from: &Path, to: &Path, skip: &[&str]) -> Result<(), Str
         let (src, dst) = (entry.path(), to.join(&name));
         let kind = entry.file_type().map_err(|e| err(&src, e))?;
         if kind.is_dir() {
-            copy_tree(&src, &dst, &[])?;
+            copy_tree_with(&src, &dst, &[], prune)?;
         } else if kind.is_file() {
             let bytes = std::fs::read(&src).map_err(|e| err(&src, e))?;
             if std::fs::read(&dst).is_ok_and(|have| have == bytes) {
@@ -654,6 +678,38 @@ pub fn fingerprint(dirs: &[PathBuf]) -> Vec<(PathBuf, u64, Option<std::time::Sys
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[test]
+    fn a_mirrored_copy_loses_what_the_source_no_longer_has() {
+        let dir = std::env::temp_dir().join(format!("socklab-mirror-{}", std::process::id()));
+        let (from, to) = (dir.join("from"), dir.join("to"));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (root, files) in [
+            (&from, &["src/bin/x.rs", "keep.txt"][..]),
+            (
+                &to,
+                &["src/bin/moved.rs", "src/old/a.rs", "target/t", "keep.txt"],
+            ),
+        ] {
+            for file in files {
+                std::fs::create_dir_all(root.join(file).parent().unwrap()).unwrap();
+                std::fs::write(root.join(file), file).unwrap();
+            }
+        }
+        copy_tree(&from, &to, &[]).unwrap();
+        assert!(
+            to.join("src/bin/moved.rs").exists(),
+            "copy_tree removes nothing"
+        );
+        mirror_tree(&from, &to, &["target"]).unwrap();
+        assert!(to.join("src/bin/x.rs").exists() && to.join("target/t").exists());
+        assert!(!to.join("src/bin/moved.rs").exists() && !to.join("src/old").exists());
+        assert_eq!(
+            std::fs::read_to_string(to.join("keep.txt")).unwrap(),
+            "keep.txt"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn bins() -> Arc<BTreeMap<String, PathBuf>> {
         let bins = [("sleep", "sleep"), ("yes", "yes")];

@@ -1,10 +1,9 @@
-//! `make check-labs`, second half: the lab registry (`tests/checks/mod.rs`) against the files on
+//! `make check-labs`, second half: the lab registry (`src/bin/socklab/labs.rs`) against the files on
 //! disk. Each problem is one sentence naming the file to add or fix, so a lab that is half
 //! added fails here, not in front of a student.
 
 use super::Lab;
 use crate::answers;
-use std::collections::BTreeSet;
 use std::path::Path;
 
 /// The most lines a lesson file (a program file with blanks) may have.
@@ -14,19 +13,8 @@ pub const LESSON_LINES: usize = 400;
 pub fn problems(root: &Path, labs: &[Lab]) -> Vec<String> {
     let mut out = Vec::new();
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap_or_default();
-    let mut programs = BTreeSet::new();
     for lab in labs {
         let name = lab.name;
-        for bin in lab.bins {
-            programs.insert(*bin);
-            let file = root.join("src/bin").join(format!("{bin}.rs"));
-            if !file.is_file() {
-                out.push(format!(
-                    "lab {name}: program {bin} has no src/bin/{bin}.rs; add it with one line, \
-                     socklab::lab_program!(\"../../labs/{name}/{bin}.rs\", \"../../solutions/{name}/{bin}.rs\");"
-                ));
-            }
-        }
         if !root
             .join("solutions")
             .join(name)
@@ -117,22 +105,28 @@ pub fn problems(root: &Path, labs: &[Lab]) -> Vec<String> {
             }
         }
     }
-    // A lab program's binary that no lab lists is never built nor graded.
-    if let Ok(entries) = std::fs::read_dir(root.join("src/bin")) {
+    // A lab's folder that the registry does not list is never graded.
+    for (dir, what) in [
+        ("solutions", "solutions/{}/"),
+        ("tests", "tests/{}/checks/"),
+    ] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
         for entry in entries.flatten() {
-            let path = entry.path();
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            let stem = path.file_stem().map(|s| s.to_string_lossy().to_string());
-            if let Some(stem) = stem.filter(|_| text.contains("lab_program!")) {
-                if !programs.contains(stem.as_str()) {
-                    out.push(format!(
-                        "src/bin/{stem}.rs is a lab program, but no lab in tests/checks/mod.rs \
-                         lists {stem} among its bins"
-                    ));
-                }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let folder = what.replace("{}", &name);
+            if root.join(&folder).is_dir() && !labs.iter().any(|l| l.name == name) {
+                out.push(format!(
+                    "{folder} belongs to no lab of the registry: add `{} in \"../../../tests/{name}/checks/mod.rs\",` \
+                     to src/bin/socklab/labs.rs (socklab new-lab writes a whole lab)",
+                    crate::lab_files::module(&name)
+                ));
             }
         }
     }
+    // Each program's src/bin file and the benchmarks' dispatcher follow from the registry.
+    out.extend(crate::lab_files::problems(root, labs));
     out
 }
 
@@ -171,13 +165,10 @@ mod tests {
             std::fs::write(path, text).unwrap();
         };
         write("README.md", "| lab |\n| `demo` | demo_server | … |\n");
-        write(
-            "src/bin/demo_server.rs",
-            "socklab::lab_program!(\"a\", \"b\");\n",
-        );
         write("solutions/demo/README.md", "# demo\n");
         write("solutions/demo/answers.txt", "# Which port?\nport =\n");
         let lab = Lab::new("demo", "Demo", &["demo_server"]).questions(&QUESTIONS);
+        crate::lab_files::write(&root, std::slice::from_ref(&lab)).unwrap();
         (root, vec![lab])
     }
 
@@ -193,7 +184,10 @@ mod tests {
     #[test]
     fn each_missing_file_is_named_in_a_sentence() {
         for (remove, says) in [
-            ("src/bin/demo_server.rs", "has no src/bin/demo_server.rs"),
+            (
+                "src/bin/demo_server.rs",
+                "src/bin/demo_server.rs is missing",
+            ),
             ("solutions/demo/README.md", "add solutions/demo/README.md"),
             (
                 "solutions/demo/answers.txt",
@@ -229,6 +223,55 @@ mod tests {
             found.contains("src/bin/stray.rs is a lab program"),
             "{found}"
         );
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_lab_folder_the_registry_does_not_list_is_named() {
+        let (root, labs) = kit();
+        std::fs::create_dir_all(root.join("tests/other/checks")).unwrap();
+        std::fs::create_dir_all(root.join("tests/other/bugs")).unwrap();
+        let found = problems(&root, &labs);
+        assert!(
+            found.len() == 1 && found[0].starts_with("tests/other/checks/ belongs to no lab"),
+            "{found:?}"
+        );
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn generated_files_follow_the_registry() {
+        let (root, mut labs) = kit();
+        // A program renamed in the registry: its old file is stale, the new one missing.
+        labs[0].bins = &["demo_client"];
+        let found = problems(&root, &labs).join("\n");
+        assert!(
+            found.contains("src/bin/demo_client.rs is missing"),
+            "{found}"
+        );
+        assert!(
+            found.contains("src/bin/demo_server.rs is a lab program, but no lab"),
+            "{found}"
+        );
+        crate::lab_files::write(&root, &labs).unwrap();
+        assert!(!root.join("src/bin/demo_server.rs").exists());
+        // A bench appears: the dispatcher is out of date until `make labs`.
+        std::fs::create_dir_all(root.join("tests/demo")).unwrap();
+        std::fs::write(root.join("tests/demo/bench.rs"), "pub fn main() {}\n").unwrap();
+        let found = problems(&root, &labs).join("\n");
+        assert!(found.contains("benches/labs.rs is out of date"), "{found}");
+        crate::lab_files::write(&root, &labs).unwrap();
+        let benches = std::fs::read_to_string(root.join("benches/labs.rs")).unwrap();
+        assert!(
+            benches.contains("demo = \"demo\" in \"../tests/demo/bench.rs\","),
+            "{benches}"
+        );
+        // A file written by hand is never overwritten.
+        std::fs::write(root.join("src/bin/demo_client.rs"), "fn main() {}\n").unwrap();
+        assert!(crate::lab_files::write(&root, &labs).is_err());
+        assert!(problems(&root, &labs)
+            .join("\n")
+            .contains("src/bin/demo_client.rs is written by hand"));
         std::fs::remove_dir_all(root).unwrap();
     }
 }

@@ -18,7 +18,7 @@
 use super::gradebook::{self, Row};
 use super::sandbox::{KitFrom, Ran, Sandbox};
 use super::unzip::{unzip, MAX_UNZIPPED, UNZIP_TIME};
-use super::{copy_tree, grade, secs, Build, Lab, Report};
+use super::{copy_tree, grade, mirror_tree, secs, Build, Lab, Report};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -59,7 +59,8 @@ impl Grading {
         let fresh = self.root.join("target/grade/base/fresh");
         let _ = fs::remove_dir_all(&fresh);
         crate::student_kit::write_with(&self.root, &fresh, crate::student_kit::Answers::Kept)?;
-        copy_tree(&fresh, &base, &[])?;
+        // A file the kit moved since the last run must not stay behind (a stale bin breaks the build).
+        mirror_tree(&fresh, &base, &["target"])?;
         let _ = fs::remove_dir_all(&fresh);
         // Third-party crates come from the kit's own build when it has one (same profile).
         super::seed_target(

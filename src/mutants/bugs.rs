@@ -1,4 +1,4 @@
-//! The corpus of realistic student bugs: `tests/bugs/<lab>/<name>.bug`, each a mistake students
+//! The corpus of realistic student bugs: `tests/<lab>/bugs/<name>.bug`, each a mistake students
 //! make, written as exact-text replacements in a solution file, with the check that must catch it.
 //!
 //! A bug file:
@@ -174,7 +174,7 @@ impl Bug {
     }
 }
 
-/// The bugs of `tests/bugs/<lab>/`, sorted by name.
+/// The bugs of `tests/<lab>/bugs/`, sorted by name.
 pub fn read_bugs(dir: &Path) -> Result<Vec<Bug>, String> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Ok(Vec::new());
@@ -199,7 +199,7 @@ pub fn read_bugs(dir: &Path) -> Result<Vec<Bug>, String> {
 
 const BUGS_BRIEF: &str = "Usage: socklab bugs [--lab LAB]... [--jobs N] [--kits N]
 
-Applies each bug of tests/bugs/<lab>/*.bug to the solutions, grades it and passes when every bug
+Applies each bug of tests/<lab>/bugs/*.bug to the solutions, grades it and passes when every bug
 loses points on the check it names (or, marked `expect: survives`, passes every check).";
 
 /// `socklab bugs`: exits 1 unless every bug of the corpus behaves as its file says.
@@ -220,7 +220,7 @@ pub fn bugs_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
     let root = root();
     let started = Instant::now();
     let outcomes = super::in_kits(&root, &labs, kits, |kit, lab| {
-        let bugs = read_bugs(&root.join("tests/bugs").join(lab.name))?;
+        let bugs = read_bugs(&root.join("tests").join(lab.name).join("bugs"))?;
         let verdicts = match bugs.is_empty() {
             true => Vec::new(),
             false => run_lab(&root, kit, lab, &bugs, jobs)?,
@@ -449,10 +449,9 @@ mod tests {
     #[test]
     fn the_corpus_applies_to_the_solutions() {
         let root = root();
-        let labs = fs::read_dir(root.join("tests/bugs")).expect("tests/bugs/ is part of the kit");
-        for lab in labs {
-            let dir = lab.unwrap().path();
-            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let folders = super::super::bug_folders(&root);
+        assert!(!folders.is_empty(), "no tests/<lab>/bugs/ found");
+        for (name, dir) in folders {
             let files = solution_files(&root, &name).unwrap();
             for bug in read_bugs(&dir).unwrap() {
                 let changed = bug

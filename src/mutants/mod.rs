@@ -3,9 +3,9 @@
 //! - `socklab mutants` (`make mutants`): every small change the generator ([`generate`]) makes
 //!   inside the blanks of a lab's solutions is graded as a submission; a mutant is killed when a
 //!   check fails. The score per lab is killed / (compiling − accepted); survivors are listed,
-//!   and those accepted in `tests/bugs/<lab>/accepted.txt` (each with its reason) are set aside.
+//!   and those accepted in `tests/<lab>/bugs/accepted.txt` (each with its reason) are set aside.
 //! - `socklab bugs` (`make bugs`, part of `make test`): the corpus of realistic student mistakes
-//!   in `tests/bugs/<lab>/*.bug` ([`bugs`]); each must lose points on the check it names.
+//!   in `tests/<lab>/bugs/*.bug` ([`bugs`]); each must lose points on the check it names.
 //! - `socklab reverts` (`make reverts`, part of `make test`): each blank reverted to its `todo!`
 //!   in turn, the rest solved; every check must fail with one of them ([`reverts`]).
 //!
@@ -153,8 +153,8 @@ impl Kit {
             &root.join("target"),
             &kit.build.target_dir,
         )?;
-        crate::grader::copy_tree(root, &kit.dir, &["labs", "solutions", "target", ".git"])?;
-        crate::grader::copy_tree(
+        crate::grader::mirror_tree(root, &kit.dir, &["labs", "solutions", "target", ".git"])?;
+        crate::grader::mirror_tree(
             &root.join("solutions"),
             &kit.dir.join("labs"),
             &["target", ".git"],
@@ -300,7 +300,21 @@ pub fn solution_files(root: &Path, lab: &str) -> Result<Vec<(String, String)>, S
 // ---------------------------------------------------------------------------------------------
 // Accepted survivors.
 
-/// One entry of `tests/bugs/<lab>/accepted.txt`: a mutant allowed to survive, and why.
+/// Each lab's bug folder under `root`, `tests/<lab>/bugs/`, with the lab's name.
+pub fn bug_folders(root: &Path) -> Vec<(String, PathBuf)> {
+    let mut found: Vec<(String, PathBuf)> = fs::read_dir(root.join("tests"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|home| (home.file_name().to_string_lossy().into_owned(), home.path()))
+        .map(|(name, home)| (name, home.join("bugs")))
+        .filter(|(_, bugs)| bugs.is_dir())
+        .collect();
+    found.sort();
+    found
+}
+
+/// One entry of `tests/<lab>/bugs/accepted.txt`: a mutant allowed to survive, and why.
 #[derive(Debug, PartialEq)]
 pub struct Accepted {
     pub file: String,
@@ -391,7 +405,7 @@ const MUTANTS_BRIEF: &str = "Usage: socklab mutants [--lab LAB]... [--jobs N] [-
 Grades every mutant of the code inside the blanks of the solutions (a statement deleted, a
 condition negated, break and continue swapped, a ? dropped, an early return deleted, an integer
 off by one) against the lab's checks (not the capture questions), and prints per lab the share
-killed. Survivors listed in tests/bugs/<lab>/accepted.txt are set aside. Exits 1 when a lab
+killed. Survivors listed in tests/<lab>/bugs/accepted.txt are set aside. Exits 1 when a lab
 scores below 0.90.";
 
 /// What became of a lab's mutants.
@@ -557,7 +571,7 @@ fn print_tally(lab: &str, tally: &Tally) {
 /// Grades the solutions of `lab` as they are (every check must pass), then each mutant.
 fn mutate_lab(root: &Path, kit: &Kit, lab: &Lab, jobs: usize) -> Result<Tally, String> {
     let started = Instant::now();
-    let accepted = read_accepted(&root.join("tests/bugs").join(lab.name).join("accepted.txt"))?;
+    let accepted = read_accepted(&root.join("tests").join(lab.name).join("bugs/accepted.txt"))?;
     let files = solution_files(root, lab.name)?;
     let checks = graded_checks(lab);
     kit.restore(lab.name, &files)?;
@@ -719,10 +733,7 @@ mod tests {
     #[test]
     fn the_accepted_lists_match_mutants_of_the_solutions() {
         let root = root();
-        let labs = fs::read_dir(root.join("tests/bugs")).expect("tests/bugs/ is part of the kit");
-        for lab in labs {
-            let dir = lab.unwrap().path();
-            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        for (name, dir) in super::bug_folders(&root) {
             let all: Vec<Mutant> = solution_files(&root, &name)
                 .unwrap()
                 .iter()

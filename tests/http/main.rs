@@ -1,5 +1,5 @@
 //! Interoperability of the http lab with clients and servers no one here wrote: curl, Python's
-//! `http.client` and `urllib` (tests/peers/http_peer.py), headless Chromium against the webapp;
+//! `http.client` and `urllib` (tests/http/peer.py), headless Chromium against the webapp;
 //! the http_get client against Python's `http.server`, a chunked responder (the same peer file)
 //! and `webapp --tls`. Needs `curl`, `python3` and `chromium` (.ci/run installs them); a missing
 //! tool fails its test with the reason.
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/http_peer.py");
+const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/http/peer.py");
 const WEBAPP: &str = env!("CARGO_BIN_EXE_webapp");
 const HTTP_GET: &str = env!("CARGO_BIN_EXE_http_get");
 

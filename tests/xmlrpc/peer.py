@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Python peers for the xmlrpc lab, built only on the standard library's xmlrpc modules.
 
-    xmlrpc_peer.py server HOST PORT USER PASSWORD
+    peer.py server HOST PORT USER PASSWORD
         A SimpleXMLRPCServer that serves echo (upper-cased) and system.multicall to callers
         whose HTTP Basic credentials match; others get 401. First line: "... at IP:PORT".
-    xmlrpc_peer.py client HOST PORT USER PASSWORD
+    peer.py client HOST PORT USER PASSWORD
         Calls echo, system.multicall and system.listMethods through ServerProxy with the
         credentials in the URL, then checks that a wrong password is refused with 401.
         Prints one line per result; exits non-zero on any surprise.

@@ -1,5 +1,5 @@
 //! Interoperability of the revproxy lab with programs written as the course's students wrote
-//! theirs (tests/peers/revproxy_peer.py): a proxy that reads only `privPolyId` and
+//! theirs (tests/revproxy/peer.py): a proxy that reads only `privPolyId` and
 //! acknowledges, one that reads only `privPoliId`, sends ids as strings and reads replies until
 //! the server closes; a server that waits for the acknowledgement and one that does not; a
 //! client that reads its reply with one `recv(1024)`; a server whose reply copies the request's
@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
-const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/revproxy_peer.py");
+const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/revproxy/peer.py");
 const PACKET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/solutions/revproxy/1327.PP_2");
 const HASH: &str = "5d5b56e93d61c78d2c28d0f6b5cf45d196b825b6";
 const ACK: &str = "Successfully setup with reverse proxy";

@@ -1,5 +1,5 @@
 //! The chat programs with `--wire seed` against the course's own programs, written from its
-//! protocol (tests/peers/chat_seed.py): our server with its clients, our clients with its
+//! protocol (tests/chat/seed.py): our server with its clients, our clients with its
 //! server, chat through the server and peer-to-peer over UDP; and our server's bytes are the
 //! course's. Clients stand on 127.0.0.11 and 127.0.0.12 and servers on 127.0.0.3, loopback
 //! stand-ins for the course's hosts. Needs `python3` (.ci/run installs it).
@@ -12,7 +12,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/chat_seed.py");
+const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/chat/seed.py");
 const SERVER_IP: &str = "127.0.0.3";
 const AMY: &str = "127.0.0.11";
 const BEN: &str = "127.0.0.12";

@@ -2,8 +2,8 @@
 """A Python peer for the udp-time lab, speaking the wire format of the course's Python programs:
 one UDP datagram holding the JSON array [request_id, "The time is <datetime.now()>"].
 
-    udp_time_peer.py server HOST PORT   answers requests; first line "Server listening at IP:PORT"
-    udp_time_peer.py client HOST PORT   sends one request, prints the time (2 s timeout)
+    peer.py server HOST PORT   answers requests; first line "Server listening at IP:PORT"
+    peer.py client HOST PORT   sends one request, prints the time (2 s timeout)
 """
 import json
 import socket

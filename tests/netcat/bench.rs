@@ -135,7 +135,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn main() {
+pub fn main() {
     println!("netcat bench: 1 GiB over loopback, netcat (release) against ncat, {ROUNDS} rounds, medians");
     if Command::new("ncat").arg("--version").output().is_err() {
         eprintln!("ncat is missing: apt-get install -y ncat (.ci/run installs it)");

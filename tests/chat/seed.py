@@ -6,9 +6,9 @@ map name -> IP on every change, and relays `NAME: text ` (with a trailing space)
 sender; clients chat peer-to-peer over UDP. Written for the kit from the course's protocol.
 Loopback stand-ins for the course's hosts: the client binds its TCP and UDP sockets to IP.
 
-    chat_seed.py server IP
+    seed.py server IP
         listens on IP, on a port the OS picks; its first line is `listening at IP:PORT`
-    chat_seed.py client HOST PORT NAME IP UDP_PORT
+    seed.py client HOST PORT NAME IP UDP_PORT
         registers NAME; stdin lines: `#ls`, `@NAME: text` (UDP), or text for the room
 """
 import json

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The seed's Flask app, with the routes the webapp serves, on Flask's development server (the
-reference point of benches/http.rs).
+reference point of tests/http/bench.rs).
 
-    http_flask_app.py HOST PORT
+    flask_app.py HOST PORT
         Serves /, /index, /index/<name>, /data?format=json|csv|html and /home with Werkzeug's
         development server (threaded, as `flask run` and `app.run()` are by default). Port 0
         picks a free port; the first line printed is "Flask development server at IP:PORT".

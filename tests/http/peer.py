@@ -2,11 +2,11 @@
 """Python peers for the http lab, built only on the standard library (http.client, urllib,
 http.server).
 
-    http_peer.py clients HOST PORT
+    peer.py clients HOST PORT
         Talks to a webapp with http.client (several requests on one kept-alive connection, HEAD,
         404, 405, 400) and urllib (JSON data, a redirect followed to /index). Prints one line per
         result, `name: value`; exits non-zero on any surprise.
-    http_peer.py chunked HOST PORT
+    peer.py chunked HOST PORT
         A server answering every GET with a chunked body (chunks of 1 to 300 bytes, one with an
         extension, a trailer at the end) and keeping the connection open afterwards, whatever
         the client asked. Its body: the numbers 0 to 999, one per line. First line printed:

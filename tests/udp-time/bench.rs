@@ -140,7 +140,7 @@ fn warm_grade(extra: &[&str], file: &str) -> Option<f64> {
     Some(start.elapsed().as_secs_f64())
 }
 
-fn main() {
+pub fn main() {
     println!(
         "udp-time benchmark: release build, loopback, {} s per row\n",
         RUN.as_secs()
@@ -160,7 +160,7 @@ fn main() {
     .expect("the solution's time server starts and prints its address");
     time_server.discard_output();
     let python = start_server(Command::new("python3").args([
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/udp_time_peer.py"),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/udp-time/peer.py"),
         "server",
         "127.0.0.1",
         "0",

@@ -3,7 +3,7 @@
 the lab makes to the wire format: every message ends in "\\n". Two of them, amy and ben, join the
 hub at HOST PORT; ben sends a chat line and a private message to amy; amy checks what arrives.
 
-    chatroom_seed_client.py HOST PORT     prints "ok" and exits 0, or prints what went wrong
+    seed_client.py HOST PORT     prints "ok" and exits 0, or prints what went wrong
 """
 import socket
 import sys

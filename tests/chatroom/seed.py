@@ -5,9 +5,9 @@ taken as one message. Written for the kit from the seed's protocol; two repairs,
 a hub thread whose client has gone stops (the seed's spins on recv() returning b""), and a
 client stops when the hub closes.
 
-    chatroom_seed.py server
+    seed.py server
         a hub on 127.0.0.1, on a port the OS picks; its first line is `listening at IP:PORT`
-    chatroom_seed.py client HOST PORT NICKNAME
+    seed.py client HOST PORT NICKNAME
         joins; each line on stdin is sent as `NICKNAME: line`, and every message received is
         printed as it came, on a line of its own
 """

@@ -1,7 +1,7 @@
 //! The chatroom programs outside the grader. Default mode: clients written from the seed's
-//! Python client with newlines added (tests/peers/chatroom_seed_client.py) chat through the hub.
+//! Python client with newlines added (tests/chatroom/seed_client.py) chat through the hub.
 //! `--wire seed`: the hub and client talk to the seed's own programs
-//! (tests/peers/chatroom_seed.py) in both directions, and the hub's bytes are the seed's.
+//! (tests/chatroom/seed.py) in both directions, and the hub's bytes are the seed's.
 //! Command-line mistakes are tested for every program in tests/cli.rs. Needs `python3`
 //! (.ci/run installs it).
 
@@ -12,11 +12,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const PEER: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/peers/chatroom_seed_client.py"
-);
-const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/chatroom_seed.py");
+const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/chatroom/seed_client.py");
+const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/chatroom/seed.py");
 
 #[test]
 fn seed_style_python_clients_chat_through_the_rust_hub() {

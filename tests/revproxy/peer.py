@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Peers for tests/revproxy_interop.rs, written the way the course's students wrote theirs:
+"""Peers for tests/revproxy/main.rs, written the way the course's students wrote theirs:
 one json.dumps object per send(), no newline, one recv(1024) to read a message, a new connection
 per message. Each kind reproduces one of the ways their programs disagree (REFERENCE.md):
 
@@ -14,9 +14,9 @@ per message. Each kind reproduces one of the ways their programs disagree (REFER
                  the hash
   client         sends a packet file's message, one recv(1024), checks the SHA-1
 
-    revproxy_peer.py proxy polyid|poliid
-    revproxy_peer.py server ack|noack|copysize ID POLICY PROXY_PORT
-    revproxy_peer.py client ID PROXY_PORT PACKET_FILE
+    peer.py proxy polyid|poliid
+    peer.py server ack|noack|copysize ID POLICY PROXY_PORT
+    peer.py client ID PROXY_PORT PACKET_FILE
 
 Servers print their listening address as the last word of their first line; everything binds
 127.0.0.1, and every socket has a timeout.

@@ -1,12 +1,12 @@
 //! Interoperability with the course's Python programs: the Rust time server answers a Python
 //! client, and the Rust client reads a Python server's reply. Both sides speak the seed's wire
-//! format; the Python peer is tests/peers/udp_time_peer.py. Needs `python3` (.ci/run installs it).
+//! format; the Python peer is tests/udp-time/peer.py. Needs `python3` (.ci/run installs it).
 
 use socklab::grader::start_server;
 
 use std::process::Command;
 
-const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/udp_time_peer.py");
+const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/udp-time/peer.py");
 
 /// Runs a client to completion (it has its own timeouts) and returns its stdout.
 fn run_client(cmd: &mut Command) -> String {

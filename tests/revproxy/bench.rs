@@ -31,7 +31,7 @@ const IDLE_SERVERS: usize = 1000;
 const TIMEOUT: Duration = Duration::from_secs(10);
 const PHASE_LIMIT: Duration = Duration::from_secs(60);
 
-fn main() {
+pub fn main() {
     println!("revproxy bench (loopback, release build of the solution programs)");
     let proxy = start(Command::new(PROXY).args(["-port", "0", "-host", "127.0.0.1"]));
     let servers: Vec<(Program, SocketAddr)> = ["1", "2"]

@@ -43,7 +43,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Each phase ends by this time, whatever happened.
 const PHASE_LIMIT: Duration = Duration::from_secs(90);
 
-fn main() {
+pub fn main() {
     let needed = IDLE_CLIENTS + TALKERS + 100;
     match open_files_limit() {
         Some(limit) if limit < needed as u64 => {

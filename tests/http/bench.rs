@@ -1,6 +1,6 @@
 //! `make bench`: the webapp (the solution, release build) against two reference servers in one
 //! run, over loopback only: Flask's development server (the seed's tool, `app.run()`'s threaded
-//! Werkzeug server, tests/peers/http_flask_app.py) and tiny_http (a plain synchronous Rust
+//! Werkzeug server, tests/http/flask_app.py) and tiny_http (a plain synchronous Rust
 //! server, answering `/` as the webapp does, run by this same bench binary in a child process
 //! so that its memory can be measured on its own).
 //!
@@ -27,7 +27,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 const WEBAPP: &str = env!("CARGO_BIN_EXE_webapp");
-const FLASK_APP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/http_flask_app.py");
+const FLASK_APP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/http/flask_app.py");
 const CONNECTIONS: usize = 64;
 const PHASE: Duration = Duration::from_millis(1500);
 const FLASK_PHASE: Duration = Duration::from_millis(1500);
@@ -40,7 +40,7 @@ type Starter = Box<dyn Fn() -> Result<(Program, SocketAddr), String>>;
 /// When this variable is set, the bench binary is the tiny_http server (see [`tiny_http_main`]).
 const TINY_ROLE: &str = "SOCKLAB_HTTP_BENCH_TINY";
 
-fn main() {
+pub fn main() {
     if std::env::var_os(TINY_ROLE).is_some() {
         tiny_http_main();
         return;

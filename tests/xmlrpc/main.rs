@@ -1,12 +1,12 @@
 //! Interoperability of the xmlrpc lab with clients and servers no one here wrote: Python's
 //! standard `xmlrpc.client.ServerProxy` and `SimpleXMLRPCServer` (through the peer in
-//! tests/peers/xmlrpc_peer.py) and `curl`. Needs `python3` and `curl` (.ci/run installs them).
+//! tests/xmlrpc/peer.py) and `curl`. Needs `python3` and `curl` (.ci/run installs them).
 
 use socklab::grader::{start_server, Program};
 
 use std::process::{Command, Output};
 
-const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/xmlrpc_peer.py");
+const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/xmlrpc/peer.py");
 const SERVER: &str = env!("CARGO_BIN_EXE_xmlrpc_server");
 const CLIENT: &str = env!("CARGO_BIN_EXE_xmlrpc_client");
 
