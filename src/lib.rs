@@ -26,6 +26,7 @@ pub mod answers;
 pub mod blanks;
 pub mod capture;
 pub mod cli;
+pub mod commands;
 pub mod flow;
 pub mod grader;
 pub mod gradescope;

@@ -1,8 +1,9 @@
-//! `socklab`: the kit's one command (`socklab --help` lists its subcommands) over the lab
-//! registry in tests/checks/, so the checks a submission is graded with are always the kit's own.
+//! `socklab`: the kit's one command (`socklab --help` lists its subcommands; each is a file of
+//! src/commands/) over the lab registry in tests/checks/, so the checks a submission is graded
+//! with are always the kit's own.
 #[path = "../../tests/checks/mod.rs"]
 mod checks;
 
-fn main() {
-    socklab::grader::main(checks::labs);
+fn main() -> std::process::ExitCode {
+    socklab::commands::main(checks::labs)
 }

@@ -1,5 +1,7 @@
 //! Measuring the checks themselves: do they fail a program that is almost right?
 //!
+//! The commands that run these are in `src/commands/` (`mutants.rs`, `bugs.rs`, `reverts.rs`).
+//!
 //! - `socklab mutants` (`make mutants`): every small change the generator ([`generate`]) makes
 //!   inside the blanks of a lab's solutions is graded as a submission; a mutant is killed when a
 //!   check fails. The score per lab is killed / (compiling − accepted); survivors are listed,
@@ -18,23 +20,24 @@ mod bugs;
 mod generate;
 mod reverts;
 
-pub use bugs::{bugs_main, Bug};
+pub use bugs::Bug;
+pub(crate) use bugs::{read_bugs, run_lab, Verdict};
 pub use generate::{code_mask, mutants, Mutant};
-pub use reverts::reverts_main;
+pub(crate) use reverts::revert_lab;
 
-use crate::cli::{self, Options};
 use crate::grader::{grade, secs, Build, Check, Lab};
 use std::cmp::Reverse;
 use std::fs;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{exit, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// The share of mutants (accepted survivors set aside) a lab's checks must kill.
 pub const TARGET: f64 = 0.90;
 
 /// The kit's folder.
+#[cfg(test)]
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -93,24 +96,6 @@ pub(crate) fn in_kits<T: Send>(
             })
             .collect()
     })
-}
-
-/// The labs named with `--lab` (all when none is), or a command-line error.
-fn chosen_labs(all: Vec<Lab>, args: &cli::Args) -> Vec<Lab> {
-    let wanted = args.matches.opt_strs("lab");
-    if let Some(bad) = wanted
-        .iter()
-        .find(|w| !all.iter().any(|l| l.name == w.as_str()))
-    {
-        let names: Vec<_> = all.iter().map(|l| l.name).collect();
-        args.fail(&format!(
-            "no lab named '{bad}' (labs: {})",
-            names.join(", ")
-        ));
-    }
-    all.into_iter()
-        .filter(|l| wanted.is_empty() || wanted.iter().any(|w| w == l.name))
-        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -383,33 +368,25 @@ pub fn parse_accepted(text: &str) -> Result<Vec<Accepted>, String> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// `socklab mutants`.
-
-const MUTANTS_BRIEF: &str = "Usage: socklab mutants [--lab LAB]... [--jobs N] [--list]
-
-Grades every mutant of the code inside the blanks of the solutions (a statement deleted, a
-condition negated, break and continue swapped, a ? dropped, an early return deleted, an integer
-off by one) against the lab's checks (not the capture questions), and prints per lab the share
-killed. Survivors listed in tests/bugs/<lab>/accepted.txt are set aside. Exits 1 when a lab
-scores below 0.90.";
+// Mutants of a lab, graded (`socklab mutants`, src/commands/mutants.rs).
 
 /// What became of a lab's mutants.
 #[derive(Default)]
-struct Tally {
-    generated: usize,
-    not_compiling: usize,
-    killed: usize,
-    accepted: usize,
+pub(crate) struct Tally {
+    pub(crate) generated: usize,
+    pub(crate) not_compiling: usize,
+    pub(crate) killed: usize,
+    pub(crate) accepted: usize,
     /// Of the accepted, those whose reason is "logging only" (stderr is not graded).
-    accepted_logging: usize,
-    survivors: Vec<Mutant>,
+    pub(crate) accepted_logging: usize,
+    pub(crate) survivors: Vec<Mutant>,
     /// Accepted entries that a check killed after all, or that match no mutant any more.
-    notes: Vec<String>,
-    elapsed: Duration,
+    pub(crate) notes: Vec<String>,
+    pub(crate) elapsed: Duration,
 }
 
 impl Tally {
-    fn score(&self) -> f64 {
+    pub(crate) fn score(&self) -> f64 {
         let graded = self.killed + self.survivors.len();
         if graded == 0 {
             1.0
@@ -435,7 +412,7 @@ impl Tally {
         )
     }
 
-    fn summary(&self, lab: &str) -> String {
+    pub(crate) fn summary(&self, lab: &str) -> String {
         let graded = self.killed + self.survivors.len();
         let (bare, logging_aside) = self.without_list();
         format!(
@@ -476,85 +453,8 @@ fn minutes(d: Duration) -> String {
     }
 }
 
-/// `socklab mutants`: exits 1 when a lab scores below [`TARGET`] or cannot be measured.
-pub fn mutants_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
-    let mut opts = Options::new();
-    opts.optmulti("", "lab", "only this lab (repeatable)", "LAB");
-    opts.optopt(
-        "",
-        "jobs",
-        "checks run at once for each mutant (default 4)",
-        "N",
-    );
-    opts.optflag("", "list", "list the mutants without grading them");
-    let args = cli::parse_args(opts, MUTANTS_BRIEF, args);
-    let labs = chosen_labs(all_labs(), &args);
-    let jobs: usize = args.get("jobs", 4usize).max(1);
-    let root = root();
-    if args.flag("list") {
-        for lab in &labs {
-            let files = solution_files(&root, lab.name).unwrap_or_else(|e| fail(&e));
-            for (file, text) in files {
-                for m in mutants(&file, &text).unwrap_or_else(|e| fail(&e)) {
-                    println!("{}: {}", lab.name, m.describe());
-                }
-            }
-        }
-        return;
-    }
-    let kit = Kit::prepare(&root, 0).unwrap_or_else(|e| fail(&e));
-    let mut results = Vec::new();
-    for lab in &labs {
-        match mutate_lab(&root, &kit, lab, jobs) {
-            Ok(tally) => {
-                print_tally(lab.name, &tally);
-                results.push((lab.name, tally));
-            }
-            Err(e) => {
-                drop(kit);
-                fail(&format!("{}: {e}", lab.name));
-            }
-        }
-    }
-    if results.len() > 1 {
-        println!();
-        for (name, tally) in &results {
-            println!("{}", tally.summary(name));
-        }
-    }
-    let low: Vec<_> = results
-        .iter()
-        .filter(|(_, t)| t.score() < TARGET)
-        .map(|(n, _)| *n)
-        .collect();
-    if !low.is_empty() {
-        eprintln!("mutants: below {TARGET:.2}: {}", low.join(", "));
-        drop(kit);
-        exit(1);
-    }
-}
-
-fn fail(why: &str) -> ! {
-    eprintln!("mutants: {why}");
-    exit(1);
-}
-
-fn print_tally(lab: &str, tally: &Tally) {
-    println!("\n{}", tally.summary(lab));
-    if !tally.survivors.is_empty() {
-        println!("survivors (not accepted):");
-        for m in &tally.survivors {
-            println!("  {}", m.describe());
-        }
-    }
-    for note in &tally.notes {
-        println!("note: {note}");
-    }
-    println!();
-}
-
 /// Grades the solutions of `lab` as they are (every check must pass), then each mutant.
-fn mutate_lab(root: &Path, kit: &Kit, lab: &Lab, jobs: usize) -> Result<Tally, String> {
+pub(crate) fn mutate_lab(root: &Path, kit: &Kit, lab: &Lab, jobs: usize) -> Result<Tally, String> {
     let started = Instant::now();
     let accepted = read_accepted(&root.join("tests/bugs").join(lab.name).join("accepted.txt"))?;
     let files = solution_files(root, lab.name)?;
