@@ -34,6 +34,7 @@ pub mod cgroup;
 mod context;
 mod gradebook;
 pub mod hosts;
+pub mod http;
 mod lab;
 mod peer;
 mod program;
