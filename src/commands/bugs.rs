@@ -1,8 +1,7 @@
 //! `socklab bugs` (`make bugs LAB=…`): grades the corpus of student bugs in tests/bugs/
 //! ([`crate::mutants::Bug`]); each must lose points on the check it names.
 
-use super::{chosen_labs, failed, parse, root};
-use crate::cli::Options;
+use super::{chosen_labs, failed, kits_option, lab_options, parse, root};
 use crate::grader::{secs, Lab};
 use crate::mutants::{in_kits, read_bugs, run_lab, Verdict};
 use std::process::ExitCode;
@@ -15,15 +14,8 @@ loses points on the check it names (or, marked `expect: survives`, passes every 
 
 /// Exits 1 unless every bug of the corpus behaves as its file says.
 pub fn run(labs: fn() -> Vec<Lab>, args: Vec<String>) -> ExitCode {
-    let mut opts = Options::new();
-    opts.optmulti("", "lab", "only this lab (repeatable)", "LAB");
-    opts.optopt("", "jobs", "checks run at once (default 4)", "N");
-    opts.optopt(
-        "",
-        "kits",
-        "labs graded at once, each in its own scratch kit (default 2)",
-        "N",
-    );
+    let mut opts = lab_options("checks run at once (default 4)");
+    kits_option(&mut opts);
     let args = parse(opts, BRIEF, args);
     let labs = chosen_labs(labs(), &args);
     let jobs: usize = args.get("jobs", 4usize).max(1);

@@ -3,7 +3,7 @@
 //! one student's submission with or without a sandbox (`--submission`), a whole class
 //! (`--submissions`), or inside a submission's sandbox (`--in-sandbox`, the grader's own).
 
-use super::{chosen_labs, failed, parse, root};
+use super::{chosen_labs, failed, lab_options, parse, root};
 use crate::cli::Options;
 use crate::grader::sandbox::{self, Sandbox};
 use crate::grader::{grade, hosts, prepare_submission, rust_words, Build, Grading, Lab, Report};
@@ -125,8 +125,7 @@ pub fn run(labs: fn() -> Vec<Lab>, args: Vec<String>) -> ExitCode {
 
 /// The options of `socklab grade`.
 fn options() -> Options {
-    let mut opts = Options::new();
-    opts.optmulti("", "lab", "grade only this lab (repeatable)", "NAME");
+    let mut opts = lab_options("checks run at once (default 4)");
     opts.optflag("", "solutions", "grade solutions/ instead of labs/");
     opts.optopt(
         "",
@@ -205,7 +204,6 @@ fn options() -> Options {
         "watch",
         "grade again whenever a lab file changes (Ctrl-C stops)",
     );
-    opts.optopt("", "jobs", "checks run at once (default 4)", "N");
     opts.optopt(
         "",
         "expect",

@@ -114,6 +114,30 @@ fn parse(opts: Options, brief: &str, args: Vec<String>) -> Args {
     args
 }
 
+/// The options of a command over the labs: `--lab NAME` (repeatable) and `--jobs N`, the checks
+/// run at once (`jobs` says so, with its default).
+fn lab_options(jobs: &str) -> Options {
+    let mut opts = Options::new();
+    opts.optmulti(
+        "",
+        "lab",
+        "only this lab (repeatable; default: every lab)",
+        "NAME",
+    );
+    opts.optopt("", "jobs", jobs, "N");
+    opts
+}
+
+/// `--kits N` for a command that grades labs side by side, each in its own scratch kit.
+fn kits_option(opts: &mut Options) {
+    opts.optopt(
+        "",
+        "kits",
+        "labs graded at once, each in its own scratch kit (default 2)",
+        "N",
+    );
+}
+
 /// The labs named with `--lab` (all when none is); a name the registry does not know is a
 /// command-line mistake.
 fn chosen_labs(all: Vec<Lab>, args: &Args) -> Vec<Lab> {

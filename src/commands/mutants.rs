@@ -1,8 +1,7 @@
 //! `socklab mutants` (`make mutants LAB=…`): grades every mutant of the solutions' blanks
 //! ([`crate::mutants`]) and prints per lab the share the checks kill.
 
-use super::{chosen_labs, failed, parse, root};
-use crate::cli::Options;
+use super::{chosen_labs, failed, lab_options, parse, root};
 use crate::grader::Lab;
 use crate::mutants::{mutants, mutate_lab, solution_files, Kit, Tally, TARGET};
 use std::process::ExitCode;
@@ -17,14 +16,7 @@ scores below 0.90.";
 
 /// Exits 1 when a lab scores below [`TARGET`] or cannot be measured.
 pub fn run(labs: fn() -> Vec<Lab>, args: Vec<String>) -> ExitCode {
-    let mut opts = Options::new();
-    opts.optmulti("", "lab", "only this lab (repeatable)", "LAB");
-    opts.optopt(
-        "",
-        "jobs",
-        "checks run at once for each mutant (default 4)",
-        "N",
-    );
+    let mut opts = lab_options("checks run at once for each mutant (default 4)");
     opts.optflag("", "list", "list the mutants without grading them");
     let args = parse(opts, BRIEF, args);
     let labs = chosen_labs(labs(), &args);

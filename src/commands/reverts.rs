@@ -1,8 +1,7 @@
 //! `socklab reverts` (`make reverts LAB=…`): each blank reverted to its `todo!` in turn, the
 //! rest solved; every check must fail with one of them ([`crate::mutants::revert_lab`]).
 
-use super::{chosen_labs, failed, parse, root};
-use crate::cli::Options;
+use super::{chosen_labs, failed, kits_option, lab_options, parse, root};
 use crate::grader::{secs, Lab};
 use crate::mutants::{in_kits, revert_lab};
 use std::process::ExitCode;
@@ -16,20 +15,13 @@ gives points for given code. Also names the checks that only a whole-program bla
 bind, an accept loop) makes fail. Exits 1 when a check passes with every blank reverted in turn.";
 
 pub fn run(labs: fn() -> Vec<Lab>, args: Vec<String>) -> ExitCode {
-    let mut opts = Options::new();
-    opts.optmulti("", "lab", "only this lab (repeatable)", "LAB");
-    opts.optopt("", "jobs", "checks run at once (default 6)", "N");
+    let mut opts = lab_options("checks run at once (default 6)");
+    kits_option(&mut opts);
     opts.optflag(
         "",
         "quick",
         "grade a check only until one reverted blank fails it (make test): finds the checks that \
          grade given code, without the notes on whole-program blanks",
-    );
-    opts.optopt(
-        "",
-        "kits",
-        "labs reverted at once, each in its own scratch kit (default 2)",
-        "N",
     );
     let args = parse(opts, BRIEF, args);
     let labs = chosen_labs(labs(), &args);
