@@ -2,10 +2,10 @@
 //!
 //! Every subcommand has the same shape: `pub fn run(labs: fn() -> Vec<Lab>, args: Vec<String>)
 //! -> ExitCode`, with `labs` the lab registry (`tests/checks/mod.rs`) and `args` what follows
-//! the subcommand's name. It declares its options on getopts and parses them with [`parse`]:
+//! the subcommand's name. It declares its options on getopts and parses them with `parse`:
 //! `-h` prints its usage and exits 0; a mistake (an unknown option, a value that does not parse,
 //! a word where none is taken) prints one `error:` line and the usage on stderr and exits 2. A
-//! run that could not do its job says why in one line `COMMAND: why` ([`failed`]) and exits 1.
+//! run that could not do its job says why in one line `COMMAND: why` (`failed`) and exits 1.
 
 mod bugs;
 mod capture;

@@ -71,7 +71,7 @@ impl Check {
 
     /// The same check, able to run across netlab's hosts: it takes every address from
     /// [`Ctx::ip`] and starts the student's programs with [`Ctx::spawn`] or
-    /// [`Ctx::start_server`] (see [`hosts`]).
+    /// [`Ctx::start_server`] (see [`crate::grader::hosts`]).
     pub fn across_hosts(mut self) -> Check {
         self.loopback = None;
         self

@@ -11,7 +11,7 @@
 //! - `lab.rs`: [`Lab`] and [`Check`], what the registry is written with;
 //! - `build.rs`: [`Build`] and [`cargo`], building a lab's programs;
 //! - `runner.rs`: [`grade`], running the checks into a [`Report`] (`report.rs`);
-//! - `scratch.rs`: [`copy_tree`] and [`seed_target`], scratch copies of the kit that compile in
+//! - `scratch.rs`: `copy_tree` and [`seed_target`], scratch copies of the kit that compile in
 //!   seconds;
 //! - `submissions.rs`: grading students' submissions ([`Grading`], [`prepare_submission`]), in a
 //!   [`sandbox`] (`cgroup.rs`, `unzip.rs` and `gradebook.rs` serve it);

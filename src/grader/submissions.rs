@@ -480,7 +480,7 @@ fn not_graded_json(why: &str) -> serde_json::Value {
     })
 }
 /// Copies the kit at `root` to `scratch` with `labs/` taken from the skeletons and overwritten
-/// by the lab files found in `submission` ([`locate`]): an unsandboxed
+/// by the lab files found in `submission` (`locate`): an unsandboxed
 /// `socklab grade --submission DIR --no-sandbox` grades there.
 pub fn prepare_submission(
     root: &Path,

@@ -2,16 +2,16 @@
 //!
 //! The commands that run these are in `src/commands/` (`mutants.rs`, `bugs.rs`, `reverts.rs`).
 //!
-//! - `socklab mutants` (`make mutants`): every small change the generator ([`generate`]) makes
+//! - `socklab mutants` (`make mutants`): every small change the generator (`generate.rs`) makes
 //!   inside the blanks of a lab's solutions is graded as a submission; a mutant is killed when a
 //!   check fails. The score per lab is killed / (compiling − accepted); survivors are listed,
 //!   and those accepted in `tests/bugs/<lab>/accepted.txt` (each with its reason) are set aside.
 //! - `socklab bugs` (`make bugs`, part of `make test`): the corpus of realistic student mistakes
-//!   in `tests/bugs/<lab>/*.bug` ([`bugs`]); each must lose points on the check it names.
+//!   in `tests/bugs/<lab>/*.bug` (`bugs.rs`); each must lose points on the check it names.
 //! - `socklab reverts` (`make reverts`, part of `make test`): each blank reverted to its `todo!`
-//!   in turn, the rest solved; every check must fail with one of them ([`reverts`]).
+//!   in turn, the rest solved; every check must fail with one of them (`reverts.rs`).
 //!
-//! Both grade in a scratch copy of the kit, `target/mutants/kit`, whose `labs/` holds the
+//! All three grade in a scratch copy of the kit, `target/mutants/kit`, whose `labs/` holds the
 //! solutions, built into `target/mutants/target` (seeded with the kit's compiled dependencies):
 //! a mutant or a bug overwrites one file, so only that program recompiles (about a second), and
 //! the file is restored afterwards.
