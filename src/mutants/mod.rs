@@ -1,6 +1,9 @@
 //! Measuring the checks themselves: do they fail a program that is almost right?
 //!
-//! The commands that run these are in `src/commands/` (`mutants.rs`, `bugs.rs`, `reverts.rs`).
+//! One file per job: `generate.rs` makes the mutants, `accepted.rs` reads the accepted survivors,
+//! `bugs.rs` the corpus of bugs, `reverts.rs` reverts blanks, `kit.rs` holds the scratch kits
+//! they are graded in, and this file grades a lab's mutants. The commands that run them are in
+//! `src/commands/` (`mutants.rs`, `bugs.rs`, `reverts.rs`).
 //!
 //! - `socklab mutants` (`make mutants`): every small change the generator (`generate.rs`) makes
 //!   inside the blanks of a lab's solutions is graded as a submission; a mutant is killed when a
@@ -16,31 +19,29 @@
 //! a mutant or a bug overwrites one file, so only that program recompiles (about a second), and
 //! the file is restored afterwards.
 
+mod accepted;
 mod bugs;
 mod generate;
+mod kit;
 mod reverts;
 
+pub use accepted::{parse_accepted, read_accepted, Accepted, REASONS};
 pub use bugs::Bug;
 pub(crate) use bugs::{read_bugs, run_lab, Verdict};
 pub use generate::{code_mask, mutants, Mutant};
+pub(crate) use kit::in_kits;
+pub use kit::{solution_files, Kit};
 pub(crate) use reverts::revert_lab;
 
-use crate::grader::{grade, secs, Build, Check, Lab};
+use crate::grader::{secs, Check, Lab};
 use std::cmp::Reverse;
-use std::fs;
-use std::io::BufRead;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
+#[cfg(test)]
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// The share of mutants (accepted survivors set aside) a lab's checks must kill.
 pub const TARGET: f64 = 0.90;
-
-/// The kit's folder.
-#[cfg(test)]
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The checks a mutant or a bug is graded with: all but the capture questions, which are about
 /// a capture the student makes, not about the programs.
@@ -51,320 +52,6 @@ pub fn graded_checks(lab: &Lab) -> Vec<Check> {
         .filter(|c| Some(c.milestone) != questions)
         .cloned()
         .collect()
-}
-
-/// Runs `job` on each of `labs`, `kits` labs at once, each worker in its own scratch kit (most of
-/// the time goes to waiting for checks' deadlines, not to computing, so labs share the machine
-/// well). A worker stops at its first error. Results come in no particular order.
-pub(crate) fn in_kits<T: Send>(
-    root: &Path,
-    labs: &[Lab],
-    kits: usize,
-    job: impl Fn(&Kit, &Lab) -> Result<T, String> + Sync,
-) -> Vec<Result<T, String>> {
-    let (todo_tx, todo_rx) = crossbeam_channel::unbounded();
-    labs.iter()
-        .for_each(|lab| todo_tx.send(lab).expect("queue is open"));
-    drop(todo_tx);
-    std::thread::scope(|s| {
-        let workers: Vec<_> = (0..kits.clamp(1, labs.len().max(1)))
-            .map(|slot| {
-                let (todo_rx, job) = (todo_rx.clone(), &job);
-                s.spawn(move || -> Vec<Result<T, String>> {
-                    let kit = match Kit::prepare(root, slot) {
-                        Ok(kit) => kit,
-                        Err(e) => return vec![Err(e)],
-                    };
-                    let mut done = Vec::new();
-                    for lab in todo_rx {
-                        let result = job(&kit, lab).map_err(|e| format!("{}: {e}", lab.name));
-                        let failed = result.is_err();
-                        done.push(result);
-                        if failed {
-                            break;
-                        }
-                    }
-                    done
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| {
-                w.join()
-                    .unwrap_or_else(|_| vec![Err("a worker panicked".into())])
-            })
-            .collect()
-    })
-}
-
-// ---------------------------------------------------------------------------------------------
-// The scratch kit.
-
-/// The scratch copy of the kit that mutants and bugs are graded in, held by one run at a time.
-pub struct Kit {
-    pub dir: PathBuf,
-    pub build: Build,
-    lock: PathBuf,
-}
-
-impl Kit {
-    /// Brings `target/mutants/kit` up to date with the kit at `root`, its `labs/` holding
-    /// `solutions/`. Files whose content has not changed keep their time stamps, so a second
-    /// run rebuilds nothing. Fails if another run holds the scratch kit. Slots above 0 are
-    /// further scratch kits (`kit-1`, …), for grading several labs at once.
-    pub fn prepare(root: &Path, slot: usize) -> Result<Kit, String> {
-        let base = root.join("target/mutants");
-        fs::create_dir_all(&base).map_err(|e| format!("{}: {e}", base.display()))?;
-        let name = |what: &str| match slot {
-            0 => base.join(what),
-            n => base.join(format!("{what}-{n}")),
-        };
-        let lock = name("lock");
-        take_lock(&lock)?;
-        let kit = Kit {
-            dir: name("kit"),
-            build: Build {
-                root: name("kit"),
-                solutions: false,
-                target_dir: name("target"),
-                compile_limit: None,
-            },
-            lock,
-        };
-        crate::grader::seed_target(
-            &root.join("Cargo.lock"),
-            &root.join("target"),
-            &kit.build.target_dir,
-        )?;
-        crate::grader::copy_tree(root, &kit.dir, &["labs", "solutions", "target", ".git"])?;
-        crate::grader::copy_tree(
-            &root.join("solutions"),
-            &kit.dir.join("labs"),
-            &["target", ".git"],
-        )?;
-        Ok(kit)
-    }
-
-    /// Writes `text` as `labs/<lab>/<file>` of the scratch kit (only if it differs).
-    pub fn write(&self, lab: &str, file: &str, text: &str) -> Result<(), String> {
-        write_if_changed(&self.dir.join("labs").join(lab).join(file), text.as_bytes())
-    }
-
-    /// Puts every file of `originals` back as it is in the solutions.
-    pub fn restore(&self, lab: &str, originals: &[(String, String)]) -> Result<(), String> {
-        originals
-            .iter()
-            .try_for_each(|(file, text)| self.write(lab, file, text))
-    }
-
-    /// Builds the lab's programs quietly (the grader then finds them up to date); `Err` has the
-    /// compiler's first error line.
-    pub fn compile(&self, lab: &Lab) -> Result<(), String> {
-        let mut cmd = crate::grader::cargo();
-        cmd.current_dir(&self.build.root)
-            .args(["build", "--message-format", "short", "--target-dir"])
-            .arg(&self.build.target_dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for bin in lab.bins {
-            cmd.args(["--bin", bin]);
-        }
-        if !self.build.target_dir.join("debug").is_dir() {
-            eprintln!(
-                "building the scratch kit for the first time in {}: cargo compiles every \
-                 dependency once, which takes a few minutes",
-                self.build.target_dir.display()
-            );
-        }
-        let output = cmd
-            .output()
-            .map_err(|e| format!("could not run cargo: {e}"))?;
-        if output.status.success() {
-            return Ok(());
-        }
-        let first = output
-            .stderr
-            .lines()
-            .map_while(Result::ok)
-            .find(|l| l.contains(": error") || l.starts_with("error"))
-            .unwrap_or_else(|| "cargo build failed".into());
-        Err(first.trim().replace("src/bin/../../", ""))
-    }
-
-    /// Grades `checks` of `lab`, `jobs` at a time: the failed ones, with their reasons.
-    pub fn failures(
-        &self,
-        lab: &Lab,
-        checks: &[Check],
-        jobs: usize,
-    ) -> Vec<(&'static str, String)> {
-        let subset = Lab {
-            name: lab.name,
-            title: lab.title,
-            bins: lab.bins,
-            checks: checks.to_vec(),
-            questions: None,
-            not_graded_here: Vec::new(),
-        };
-        grade(&[subset], &self.build, jobs)
-            .outcomes
-            .into_iter()
-            .filter_map(|(_, o)| o.failure.map(|why| (o.name, why)))
-            .collect()
-    }
-}
-
-impl Drop for Kit {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.lock);
-    }
-}
-
-/// Takes the scratch kit's lock file, unless a live process holds it.
-fn take_lock(lock: &Path) -> Result<(), String> {
-    for _ in 0..2 {
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(lock)
-        {
-            Ok(mut file) => {
-                use std::io::Write;
-                return write!(file, "{}", std::process::id()).map_err(|e| e.to_string());
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let pid = fs::read_to_string(lock).unwrap_or_default();
-                let pid = pid.trim();
-                if !pid.is_empty() && Path::new(&format!("/proc/{pid}")).exists() {
-                    return Err(format!(
-                        "another socklab mutants or bugs (pid {pid}) is using {}; wait for it to end",
-                        lock.parent().unwrap_or(lock).display()
-                    ));
-                }
-                // Left behind by a run that was stopped.
-                let _ = fs::remove_file(lock);
-            }
-            Err(e) => return Err(format!("{}: {e}", lock.display())),
-        }
-    }
-    Err(format!("could not take {}", lock.display()))
-}
-
-fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    if fs::read(path).is_ok_and(|have| have == bytes) {
-        return Ok(());
-    }
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// The Rust files of `solutions/<lab>/`: (file name, text), sorted by name.
-pub fn solution_files(root: &Path, lab: &str) -> Result<Vec<(String, String)>, String> {
-    let dir = root.join("solutions").join(lab);
-    let mut files = Vec::new();
-    for entry in fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
-        let path = entry.map_err(|e| e.to_string())?.path();
-        if path.extension().is_some_and(|e| e == "rs") {
-            let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let name = path
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            files.push((name, text));
-        }
-    }
-    files.sort();
-    Ok(files)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Accepted survivors.
-
-/// One entry of `tests/bugs/<lab>/accepted.txt`: a mutant allowed to survive, and why.
-#[derive(Debug, PartialEq)]
-pub struct Accepted {
-    pub file: String,
-    pub kind: String,
-    /// The mutated line as it reads in the solution, trimmed.
-    pub line: String,
-    pub why: String,
-}
-
-impl Accepted {
-    pub fn matches(&self, m: &Mutant) -> bool {
-        self.file == m.file && self.kind == m.kind && self.line == m.before
-    }
-}
-
-/// How an accepted mutant's reason starts: kinds a reviewer can check again.
-pub const REASONS: [&str; 4] = ["logging only", "equivalent", "needs ", "test: "];
-
-/// Reads an accepted list: entries `FILE: KIND: LINE` each followed by an indented
-/// `why: REASON` line; `#` starts a comment line. A missing file is an empty list.
-pub fn read_accepted(path: &Path) -> Result<Vec<Accepted>, String> {
-    let Ok(text) = fs::read_to_string(path) else {
-        return Ok(Vec::new());
-    };
-    parse_accepted(&text).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-pub fn parse_accepted(text: &str) -> Result<Vec<Accepted>, String> {
-    let mut entries: Vec<Accepted> = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let at = n + 1;
-        if line.trim().is_empty() || line.trim_start().starts_with('#') {
-            continue;
-        }
-        if line.starts_with(char::is_whitespace) {
-            let why = line.trim().strip_prefix("why:").map(str::trim);
-            match (entries.last_mut(), why) {
-                (Some(entry), Some(why)) if entry.why.is_empty() && !why.is_empty() => {
-                    if !REASONS.iter().any(|r| why.starts_with(r)) {
-                        return Err(format!(
-                            "line {at}: a reason starts with one of {REASONS:?}: one a reviewer \
-                             can check again (stderr is not graded; the argument why the mutant \
-                             behaves the same; what no check can provoke; the test that shows it)"
-                        ));
-                    }
-                    entry.why = why.to_string()
-                }
-                _ => {
-                    return Err(format!(
-                        "line {at}: expected one `    why: REASON` after an entry"
-                    ))
-                }
-            }
-            continue;
-        }
-        if let Some(e) = entries.last().filter(|e| e.why.is_empty()) {
-            return Err(format!(
-                "line {at}: the entry before ({}) has no `why:` line",
-                e.line
-            ));
-        }
-        let parts = line
-            .split_once(": ")
-            .and_then(|(file, rest)| rest.split_once(": ").map(|(kind, l)| (file, kind, l)));
-        let Some((file, kind, l)) = parts else {
-            return Err(format!("line {at}: expected `FILE: KIND: LINE`"));
-        };
-        entries.push(Accepted {
-            file: file.trim().into(),
-            kind: kind.trim().into(),
-            line: l.trim().into(),
-            why: String::new(),
-        });
-    }
-    match entries.last() {
-        Some(e) if e.why.is_empty() => {
-            Err(format!("the last entry ({}) has no `why:` line", e.line))
-        }
-        _ => Ok(entries),
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -581,61 +268,8 @@ fn first_failure(
     None
 }
 
+/// The kit's folder.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn accepted_entries_need_a_reason() {
-        let text = "# comment\nserver.rs: delete statement: log::warn!(\"{who}: {e}\");\n    why: logging only\n\nserver.rs: constant 50 → 51: sleep(50);\n    why: equivalent: a pause, not a protocol value\n";
-        let entries = parse_accepted(text).unwrap();
-        assert_eq!(entries.len(), 2);
-        assert_eq!(entries[0].line, "log::warn!(\"{who}: {e}\");");
-        assert_eq!(entries[1].kind, "constant 50 → 51");
-        assert_eq!(entries[1].why, "equivalent: a pause, not a protocol value");
-        // A reason a reviewer cannot check again is refused.
-        assert!(parse_accepted("a.rs: delete statement: x;\n    why: seems fine\n").is_err());
-        assert!(parse_accepted("a.rs: delete statement: x;\n").is_err());
-        assert!(
-            parse_accepted("a.rs: delete statement: x;\nb.rs: drop ?: y?;\n    why: z\n").is_err()
-        );
-        assert!(parse_accepted("a.rs delete statement\n    why: z\n").is_err());
-    }
-
-    #[test]
-    fn an_entry_matches_by_file_kind_and_line_text_not_number() {
-        let src = "fn f() {\n    // BEGIN BLANK: x\n    log::info!(\"hi\");\n    // END BLANK\n}\n";
-        let m = &mutants("s.rs", src).unwrap()[0];
-        let entry =
-            &parse_accepted("s.rs: delete statement: log::info!(\"hi\");\n    why: logging only\n")
-                .unwrap()[0];
-        assert!(entry.matches(m));
-        let moved = mutants("s.rs", &format!("\n\n{src}")).unwrap();
-        assert!(entry.matches(&moved[0]));
-    }
-
-    /// Every accepted list reads, and each of its entries is a mutant of today's solutions.
-    #[test]
-    fn the_accepted_lists_match_mutants_of_the_solutions() {
-        let root = root();
-        let labs = fs::read_dir(root.join("tests/bugs")).expect("tests/bugs/ is part of the kit");
-        for lab in labs {
-            let dir = lab.unwrap().path();
-            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-            let all: Vec<Mutant> = solution_files(&root, &name)
-                .unwrap()
-                .iter()
-                .flat_map(|(file, text)| mutants(file, text).unwrap())
-                .collect();
-            for entry in read_accepted(&dir.join("accepted.txt")).unwrap() {
-                assert!(
-                    all.iter().any(|m| entry.matches(m)),
-                    "{name}/accepted.txt: no mutant {}: {}: {}",
-                    entry.file,
-                    entry.kind,
-                    entry.line
-                );
-            }
-        }
-    }
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
