@@ -4,7 +4,7 @@
 //! (`--submissions`), or inside a submission's sandbox (`--in-sandbox`, the grader's own).
 
 use super::{chosen_labs, failed, lab_options, parse, root};
-use crate::cli::Options;
+use crate::cli::{Args, Options};
 use crate::grader::sandbox::{self, Sandbox};
 use crate::grader::{grade, hosts, prepare_submission, rust_words, Build, Grading, Lab, Report};
 use std::path::{Path, PathBuf};
@@ -24,21 +24,8 @@ pub fn run(labs: fn() -> Vec<Lab>, args: Vec<String>) -> ExitCode {
     if args.flag("list") {
         return list(&labs);
     }
-    let expect: Option<String> = args.opt("expect");
-    if let Some(e) = expect
-        .as_deref()
-        .filter(|e| !["full", "zero", "skeleton"].contains(e))
-    {
-        args.fail(&format!("--expect takes full, zero or skeleton, not '{e}'"));
-    }
     let root = root();
-    let output = Output {
-        json: args
-            .opt::<PathBuf>("json")
-            .unwrap_or_else(|| root.join("target/grade/results.json")),
-        expect,
-        verbose: args.flag("verbose"),
-    };
+    let output = Output::asked(&args, &root);
     // --net: the checks that can run with the student's programs on webserver and the grader's
     // peers on client1 and client2 (grader/hosts.rs); the rest run on loopback as ever.
     if args.flag("net") {
@@ -49,78 +36,116 @@ pub fn run(labs: fn() -> Vec<Lab>, args: Vec<String>) -> ExitCode {
     }
     let jobs = args.get("jobs", 4usize);
     let compile_limit = Duration::from_secs(args.get("compile-limit", 120u64));
-    let time_limit = Duration::from_secs(args.get("time-limit", 900u64));
-    if let Some(kit) = args.opt::<PathBuf>("in-sandbox") {
-        return inside_sandbox(&labs, kit, jobs, compile_limit);
-    }
-    let submission: Option<PathBuf> = args.opt("submission");
-    let class: Option<PathBuf> = args.opt("submissions");
-    let no_sandbox = args.flag("no-sandbox");
-    if class.is_none() && (submission.is_none() || no_sandbox) {
-        let tree = match submission {
-            Some(dir) => Tree::Submission(dir, compile_limit),
-            None if args.flag("solutions") => Tree::Solutions,
-            None => Tree::Labs,
-        };
-        return in_kit(&root, &labs, tree, jobs, args.flag("watch"), &output);
-    }
-    let students = match class {
-        Some(_) => args.get("students", 1usize),
-        None => 1,
-    };
-    let sandbox = match no_sandbox {
-        true => None,
-        false => match Sandbox::find() {
-            Ok(mut sandbox) => {
-                sandbox.share(students);
-                sandbox.disk = args.get("disk-limit", sandbox.disk >> 20) << 20;
-                sandbox.group_memory = args.get("memory-limit", sandbox.group_memory >> 20) << 20;
-                eprintln!("grade: sandboxes with {}", sandbox.describe());
-                Some(sandbox)
-            }
-            Err(why) => {
-                return failed(
-                    "grade",
-                    format!(
-                        "cannot grade in a sandbox: {why}.\nGrading without one runs the \
-                         submission's code with your privileges; pass --no-sandbox to do so anyway."
-                    ),
-                )
-            }
-        },
-    };
-    let grading = Grading {
-        root: root.clone(),
-        labs,
-        sandbox,
-        jobs,
-        compile_limit,
-        time_limit,
-    };
-    match (class, submission) {
-        (Some(dir), _) => {
+    match mode(&args) {
+        Mode::InSandbox(kit) => inside_sandbox(&labs, kit, jobs, compile_limit),
+        Mode::Kit(tree) => {
+            let build = match tree.build(&root, &labs, compile_limit) {
+                Ok(build) => build,
+                Err(e) => return failed("grade", e),
+            };
+            in_kit(
+                &root,
+                &labs,
+                &tree,
+                build,
+                jobs,
+                args.flag("watch"),
+                &output,
+            )
+        }
+        Mode::Class(dir) => {
+            let students = args.get("students", 1usize);
             let out = args
                 .opt::<PathBuf>("out")
                 .unwrap_or_else(|| root.join("target/grade"));
-            match grading.class(&dir, &out, students, args.flag("force")) {
+            let grading = submissions(&args, &root, &labs, students, jobs, compile_limit);
+            match grading.and_then(|g| g.class(&dir, &out, students, args.flag("force"))) {
                 Ok(_) => ExitCode::SUCCESS,
                 Err(e) => failed("grade", e),
             }
         }
-        (None, Some(dir)) => {
+        Mode::Submission(dir) => {
             println!("Grading submission {} in a sandbox\n", dir.display());
             let scratch = root.join("target/grade/scratch/single");
             let log = root.join("target/grade/submission.log");
-            match grading
-                .prepare()
-                .and_then(|()| grading.one(&dir, &scratch, &log))
-            {
+            let grading = submissions(&args, &root, &labs, 1, jobs, compile_limit);
+            let graded = grading.and_then(|g| {
+                g.prepare()
+                    .and_then(|()| g.one(&dir, &scratch, &log))
+                    .map_err(|e| format!("could not grade {}: {e}", dir.display()))
+            });
+            match graded {
                 Ok(report) => output.finish(&report),
-                Err(e) => failed("grade", format!("could not grade {}: {e}", dir.display())),
+                Err(e) => failed("grade", e),
             }
         }
-        (None, None) => unreachable!("graded in the kit above"),
     }
+}
+
+/// What `grade` was asked to grade, and how.
+enum Mode {
+    /// A tree without a sandbox, once or on every change.
+    Kit(Tree),
+    /// One submission in a sandbox (`--submission`).
+    Submission(PathBuf),
+    /// Every submission under a folder, each in a sandbox (`--submissions`).
+    Class(PathBuf),
+    /// The grader inside a submission's sandbox (`--in-sandbox`).
+    InSandbox(PathBuf),
+}
+
+/// The mode the options name.
+fn mode(args: &Args) -> Mode {
+    let no_sandbox = args.flag("no-sandbox");
+    if let Some(kit) = args.opt::<PathBuf>("in-sandbox") {
+        return Mode::InSandbox(kit);
+    }
+    match (
+        args.opt::<PathBuf>("submissions"),
+        args.opt::<PathBuf>("submission"),
+    ) {
+        (Some(class), _) => Mode::Class(class),
+        (None, Some(dir)) if no_sandbox => Mode::Kit(Tree::Submission(dir)),
+        (None, Some(dir)) => Mode::Submission(dir),
+        (None, None) if args.flag("solutions") => Mode::Kit(Tree::Solutions),
+        (None, None) => Mode::Kit(Tree::Labs),
+    }
+}
+
+/// How submissions are graded: each in a sandbox, `students` of them at once, or in none with
+/// `--no-sandbox`.
+fn submissions(
+    args: &Args,
+    root: &Path,
+    labs: &[Lab],
+    students: usize,
+    jobs: usize,
+    compile_limit: Duration,
+) -> Result<Grading, String> {
+    let sandbox = match args.flag("no-sandbox") {
+        true => None,
+        false => {
+            let mut sandbox = Sandbox::find().map_err(|why| {
+                format!(
+                    "cannot grade in a sandbox: {why}.\nGrading without one runs the submission's \
+                     code with your privileges; pass --no-sandbox to do so anyway."
+                )
+            })?;
+            sandbox.share(students);
+            sandbox.disk = args.get("disk-limit", sandbox.disk >> 20) << 20;
+            sandbox.group_memory = args.get("memory-limit", sandbox.group_memory >> 20) << 20;
+            eprintln!("grade: sandboxes with {}", sandbox.describe());
+            Some(sandbox)
+        }
+    };
+    Ok(Grading {
+        root: root.to_path_buf(),
+        labs: labs.to_vec(),
+        sandbox,
+        jobs,
+        compile_limit,
+        time_limit: Duration::from_secs(args.get("time-limit", 900u64)),
+    })
 }
 
 /// The options of `socklab grade`.
@@ -246,46 +271,62 @@ enum Tree {
     Labs,
     /// solutions/.
     Solutions,
-    /// A submission's files in a copy of the kit (`--no-sandbox`), with the compile limit.
-    Submission(PathBuf, Duration),
+    /// A submission's files in a copy of the kit (`--submission DIR --no-sandbox`).
+    Submission(PathBuf),
+}
+
+impl Tree {
+    /// How to build it; a submission's copy of the kit is made here.
+    fn build(&self, root: &Path, labs: &[Lab], compile_limit: Duration) -> Result<Build, String> {
+        match self {
+            Tree::Labs => Ok(Build::kit(root, false)),
+            Tree::Solutions => Ok(Build::kit(root, true)),
+            Tree::Submission(dir) => {
+                let scratch = root.join("target/grade/submission");
+                prepare_submission(root, dir, &scratch, labs)
+                    .map_err(|e| format!("could not grade {}: {e}", dir.display()))?;
+                Ok(Build {
+                    root: scratch,
+                    solutions: false,
+                    target_dir: root.join("target/submissions"),
+                    compile_limit: Some(compile_limit),
+                })
+            }
+        }
+    }
+
+    /// The folder whose labs `--watch` watches.
+    fn folder(&self, root: &Path) -> PathBuf {
+        match self {
+            Tree::Labs => root.join("labs"),
+            Tree::Solutions => root.join("solutions"),
+            Tree::Submission(dir) => dir.clone(),
+        }
+    }
+
+    /// What the table is about.
+    fn describe(&self) -> String {
+        match self {
+            Tree::Labs => "labs/ (student versions)".into(),
+            Tree::Solutions => "solutions/".into(),
+            Tree::Submission(dir) => format!("submission {} (no sandbox)", dir.display()),
+        }
+    }
 }
 
 /// Grades `tree` without a sandbox, once or (`--watch`) again on every change of its files.
 fn in_kit(
     root: &Path,
     labs: &[Lab],
-    tree: Tree,
+    tree: &Tree,
+    build: Build,
     jobs: usize,
     watch: bool,
     output: &Output,
 ) -> ExitCode {
-    let (build, watched, what) = match tree {
-        Tree::Submission(dir, compile_limit) => {
-            let scratch = root.join("target/grade/submission");
-            if let Err(e) = prepare_submission(root, &dir, &scratch, labs) {
-                return failed("grade", format!("could not grade {}: {e}", dir.display()));
-            }
-            let build = Build {
-                root: scratch,
-                solutions: false,
-                target_dir: root.join("target/submissions"),
-                compile_limit: Some(compile_limit),
-            };
-            let what = format!("submission {} (no sandbox)", dir.display());
-            (build, dir, what)
-        }
-        Tree::Solutions => (
-            Build::kit(root, true),
-            root.join("solutions"),
-            "solutions/".to_string(),
-        ),
-        Tree::Labs => (
-            Build::kit(root, false),
-            root.join("labs"),
-            "labs/ (student versions)".to_string(),
-        ),
-    };
-    let watched: Vec<PathBuf> = labs.iter().map(|l| watched.join(l.name)).collect();
+    let what = tree.describe();
+    let folder = tree.folder(root);
+    let watched: Vec<PathBuf> = labs.iter().map(|l| folder.join(l.name)).collect();
     loop {
         println!("Grading {what}\n");
         let report = grade(labs, &build, jobs);
@@ -313,6 +354,24 @@ struct Output {
 }
 
 impl Output {
+    /// What the options ask for (`--expect` must be one of its three words).
+    fn asked(args: &Args, root: &Path) -> Output {
+        let expect: Option<String> = args.opt("expect");
+        if let Some(e) = expect
+            .as_deref()
+            .filter(|e| !["full", "zero", "skeleton"].contains(e))
+        {
+            args.fail(&format!("--expect takes full, zero or skeleton, not '{e}'"));
+        }
+        Output {
+            json: args
+                .opt::<PathBuf>("json")
+                .unwrap_or_else(|| root.join("target/grade/results.json")),
+            expect,
+            verbose: args.flag("verbose"),
+        }
+    }
+
     /// Prints the table and the closing line and writes the results; exit code 1 when an
     /// `--expect` does not hold.
     fn finish(&self, report: &Report) -> ExitCode {
