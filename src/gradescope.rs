@@ -10,12 +10,11 @@
 //! 0 saying why nothing could be graded). The zip is made by the `zip` tool.
 //! tests/gradescope.rs runs `run_autograder` on a fake `/autograder` tree.
 
-use crate::cli::{self, Options};
 use crate::student_kit;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{exit, Command};
+use std::process::Command;
 
 /// `setup.sh`. The toolchain is the one the kit is tested with; `--submission labs` grades the
 /// untouched labs once, which compiles what every submission shares and proves the kit grades on
@@ -141,31 +140,4 @@ pub fn write(root: &Path, out: &Path) -> Result<PathBuf, String> {
     }
     fs::remove_dir_all(&kit).map_err(|e| format!("{}: {e}", kit.display()))?;
     Ok(zip)
-}
-
-/// `gradescope --out DIR`.
-pub fn gradescope_main(args: Vec<String>) {
-    let mut opts = Options::new();
-    opts.optopt("", "out", "the folder to write autograder.zip into", "DIR");
-    let brief = "Usage: socklab gradescope --out DIR\n\n\
-                 Writes DIR/autograder.zip for a Gradescope programming assignment: setup.sh,\n\
-                 run_autograder and the students' copy of the kit (no solutions/).";
-    let args = cli::parse_args(opts, brief, args);
-    let Some(out) = args.opt::<PathBuf>("out") else {
-        args.fail("--out DIR is needed");
-    };
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    match fs::create_dir_all(&out)
-        .map_err(|e| format!("{}: {e}", out.display()))
-        .and_then(|()| write(root, &out))
-    {
-        Ok(zip) => println!(
-            "{}: upload it as the autograder of a Gradescope programming assignment",
-            zip.display()
-        ),
-        Err(e) => {
-            eprintln!("gradescope: {e}");
-            exit(1);
-        }
-    }
 }

@@ -3,13 +3,16 @@
 //! lab files under `solutions/` and `labs/`, not here.
 //!
 //! - [`cli`]: command-line options on getopts, with the seeds' single-dash long options.
+//! - [`commands`]: the `socklab` command line, one file per subcommand (`grade`, `capture`,
+//!   `labs`, `check-labs`, `mutants`, `bugs`, `reverts`, `student-kit`, `gradescope`).
 //! - [`logging`]: one-line `env_logger` setup (`RUST_LOG` works).
 //! - [`blanks`]: the blank markers: finds the marked regions of a solution file (also for
 //!   `make mutants`) and turns them into the student's stubs.
 //! - [`gradescope`]: the autograder zip for Gradescope (`make gradescope`).
 //! - [`lab_files`]: the files the lab registry implies (each program's `src/bin` file, the
 //!   benchmarks' dispatcher), written by `make labs`.
-//! - [`grader`]: runs black-box checks against built programs, scores and reports them.
+//! - [`grader`]: the lab types, and the runner that builds a lab's programs, runs its black-box
+//!   checks and reports the score; with the harness the checks are written with.
 //! - [`capture`]: reads pcap/pcapng captures into a packet list, and finds handshakes and byte
 //!   streams in it (the Wireshark questions, checks, `flow`).
 //! - [`sniff`]: tcpdump to record captures, tshark to read them as a reference.
@@ -29,6 +32,7 @@ pub mod answers;
 pub mod blanks;
 pub mod capture;
 pub mod cli;
+pub mod commands;
 pub mod flow;
 pub mod grader;
 pub mod gradescope;

@@ -24,7 +24,12 @@ fn programs() -> Vec<&'static str> {
 }
 
 fn assert_mistake(bin: &str, args: &[&str]) {
-    let out = Command::new(program(bin))
+    assert_mistake_of(&program(bin).to_string_lossy(), args);
+}
+
+/// `program args` exits 2 with one `error:` line and the usage, and no panic.
+fn assert_mistake_of(bin: &str, args: &[&str]) {
+    let out = Command::new(bin)
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("{bin} runs: {e}"));
@@ -155,4 +160,48 @@ fn the_socklab_command_refuses_an_unknown_subcommand_with_exit_2() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.starts_with("error: ") && err.contains("grade"), "{err}");
+}
+
+/// The subcommands `socklab --help` lists.
+fn subcommands() -> Vec<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_socklab"))
+        .arg("--help")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let usage = String::from_utf8_lossy(&out.stdout).into_owned();
+    let listed: Vec<String> = usage
+        .split_once("Commands:")
+        .expect("socklab --help lists its commands")
+        .1
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect();
+    assert!(listed.len() >= 9, "{usage}");
+    listed
+}
+
+#[test]
+fn every_socklab_subcommand_handles_mistakes_and_help_the_same_way() {
+    let socklab = env!("CARGO_BIN_EXE_socklab");
+    for command in subcommands() {
+        for mistake in [&["--no-such-option"][..], &["stray-word"], &["--lab"]] {
+            let mut args = vec![command.as_str()];
+            args.extend(mistake);
+            // --lab is an option of some subcommands only: a missing value or an unknown
+            // option, a mistake either way.
+            assert_mistake_of(socklab, &args);
+        }
+        let out = Command::new(socklab)
+            .args([command.as_str(), "-h"])
+            .output()
+            .expect("runs");
+        let usage = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "socklab {command} -h");
+        assert!(
+            usage.starts_with(&format!("Usage: socklab {command}")),
+            "socklab {command} -h: {usage}"
+        );
+    }
 }

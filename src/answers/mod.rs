@@ -24,15 +24,13 @@
 //!
 //! One file per job: this one holds the model (questions, their forms and answers, the answers
 //! file, hashes); `grading.rs` checks a student's answers, `record.rs` runs a scenario under
-//! tcpdump, `solutions.rs` fills in the solutions' answers file, and `command.rs` is the
-//! `socklab capture` command.
+//! tcpdump, and `solutions.rs` fills in the solutions' answers file. The `socklab capture` command
+//! that drives them is in `src/commands/capture.rs`.
 
-mod command;
 mod grading;
 mod record;
 mod solutions;
 
-pub use command::capture_main;
 pub use grading::{check, checks, not_graded_here};
 pub use record::{record, Recorder};
 pub use solutions::solution_answers;
@@ -178,7 +176,7 @@ pub fn parse_value(form: Form, text: &str) -> Result<Given, String> {
 }
 
 /// The form in which an answer is hashed and compared (see [`hash`]).
-fn canonical(form: Form, given: &Given) -> String {
+pub fn canonical(form: Form, given: &Given) -> String {
     match (form, given) {
         (Form::Integer, Given::Number(v)) => format!("{}", *v as i64),
         (_, Given::Number(v)) => format!("{v}"),

@@ -18,7 +18,7 @@
 use super::gradebook::{self, Row};
 use super::sandbox::{KitFrom, Ran, Sandbox};
 use super::unzip::{unzip, MAX_UNZIPPED, UNZIP_TIME};
-use super::{copy_tree, grade, mirror_tree, secs, Build, Lab, Report};
+use super::{copy_tree, grade, mirror_tree, secs, seed_target, Build, Lab, Report};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -63,7 +63,7 @@ impl Grading {
         mirror_tree(&fresh, &base, &["target"])?;
         let _ = fs::remove_dir_all(&fresh);
         // Third-party crates come from the kit's own build when it has one (same profile).
-        super::seed_target(
+        seed_target(
             &self.root.join("Cargo.lock"),
             &self.root.join("target"),
             &base.join("target"),
@@ -480,4 +480,31 @@ fn not_graded_json(why: &str) -> serde_json::Value {
         "visibility": "visible",
         "tests": [],
     })
+}
+/// Copies the kit at `root` to `scratch` with `labs/` taken from the skeletons and overwritten
+/// by the lab files found in `submission` (`locate`): an unsandboxed
+/// `socklab grade --submission DIR --no-sandbox` grades there.
+pub fn prepare_submission(
+    root: &Path,
+    submission: &Path,
+    scratch: &Path,
+    labs: &[Lab],
+) -> Result<(), String> {
+    if !submission.is_dir() {
+        return Err(format!("{} is not a folder", submission.display()));
+    }
+    let files = locate(submission, labs, &root.join("labs"))?;
+    // The compiled dependencies of the kit's own build, so that only the kit compiles here.
+    seed_target(
+        &root.join("Cargo.lock"),
+        &root.join("target"),
+        &root.join("target/submissions"),
+    )?;
+    // Only labs/ is emptied: the rest keeps its time stamps, so cargo finds the kit fresh.
+    let _ = std::fs::remove_dir_all(scratch.join("labs"));
+    mirror_tree(root, scratch, &["solutions", "target", ".git"])?;
+    for (from, to) in files {
+        std::fs::copy(&from, scratch.join(to)).map_err(|e| format!("{}: {e}", from.display()))?;
+    }
+    Ok(())
 }

@@ -20,12 +20,10 @@
 //! `expect: survives` and `note: …`; it then must pass every check, so that the corpus says when
 //! a new check starts catching it.
 
-use super::{chosen_labs, graded_checks, root, solution_files, Kit};
-use crate::cli::{self, Options};
+use super::{graded_checks, solution_files, Kit};
 use crate::grader::{secs, Check, Lab};
 use std::fs;
 use std::path::Path;
-use std::process::exit;
 use std::time::Instant;
 
 /// One bug of the corpus.
@@ -197,76 +195,16 @@ pub fn read_bugs(dir: &Path) -> Result<Vec<Bug>, String> {
     Ok(bugs)
 }
 
-const BUGS_BRIEF: &str = "Usage: socklab bugs [--lab LAB]... [--jobs N] [--kits N]
-
-Applies each bug of tests/<lab>/bugs/*.bug to the solutions, grades it and passes when every bug
-loses points on the check it names (or, marked `expect: survives`, passes every check).";
-
-/// `socklab bugs`: exits 1 unless every bug of the corpus behaves as its file says.
-pub fn bugs_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
-    let mut opts = Options::new();
-    opts.optmulti("", "lab", "only this lab (repeatable)", "LAB");
-    opts.optopt("", "jobs", "checks run at once (default 4)", "N");
-    opts.optopt(
-        "",
-        "kits",
-        "labs graded at once, each in its own scratch kit (default 2)",
-        "N",
-    );
-    let args = cli::parse_args(opts, BUGS_BRIEF, args);
-    let labs = chosen_labs(all_labs(), &args);
-    let jobs: usize = args.get("jobs", 4usize).max(1);
-    let kits: usize = args.get("kits", 2usize);
-    let root = root();
-    let started = Instant::now();
-    let outcomes = super::in_kits(&root, &labs, kits, |kit, lab| {
-        let bugs = read_bugs(&root.join("tests").join(lab.name).join("bugs"))?;
-        let verdicts = match bugs.is_empty() {
-            true => Vec::new(),
-            false => run_lab(&root, kit, lab, &bugs, jobs)?,
-        };
-        Ok(verdicts
-            .into_iter()
-            .map(|(b, v)| (lab.name.to_string(), b, v))
-            .collect::<Verdicts>())
-    });
-    let (mut caught, mut survive, mut wrong) = (0, 0, Vec::new());
-    for outcome in outcomes {
-        for (lab, name, verdict) in outcome.unwrap_or_else(|e| stop(&e)) {
-            match verdict {
-                Verdict::Caught => caught += 1,
-                Verdict::Survives => survive += 1,
-                Verdict::Wrong => wrong.push(format!("{lab}/{name}")),
-            }
-        }
-    }
-    println!(
-        "\nbugs: {caught} caught by the check they name, {survive} survive as noted, {} wrong ({})",
-        wrong.len(),
-        secs(started.elapsed())
-    );
-    if !wrong.is_empty() {
-        eprintln!("bugs: not as their files say: {}", wrong.join(", "));
-        exit(1);
-    }
-}
-
-fn stop(why: &str) -> ! {
-    eprintln!("bugs: {why}");
-    exit(1);
-}
-
-/// (lab, bug, verdict) for each bug of a lab.
-type Verdicts = Vec<(String, String, Verdict)>;
-
-enum Verdict {
+/// What became of a bug: it lost points on the check it names, it passes every check as its
+/// file says it should, or neither.
+pub(crate) enum Verdict {
     Caught,
     Survives,
     Wrong,
 }
 
 /// Grades every bug of one lab; the solutions must first pass the checks the bugs name.
-fn run_lab(
+pub(crate) fn run_lab(
     root: &Path,
     kit: &Kit,
     lab: &Lab,
@@ -402,6 +340,7 @@ fn run_lab(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mutants::root;
 
     const BUG: &str = "# a comment\nmistake: forgot the thread\ncheck: serves several clients at once\n\nreplace in s.rs:\n    spawn(move || serve(c));\nwith:\n    serve(c);\nend\n";
 

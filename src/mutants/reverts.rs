@@ -1,4 +1,5 @@
-//! `socklab reverts` (`make reverts`, part of `make test`): no check gives points for given code.
+//! Reverting blanks (`socklab reverts`, `make reverts`, part of `make test`): no check gives
+//! points for given code.
 //!
 //! Each blank of a lab's solutions is put back to its `todo!` in turn, everything else solved,
 //! and the lab's checks (not the capture questions) are graded. Every check must fail with at
@@ -14,18 +15,9 @@
 
 use super::{graded_checks, solution_files, Kit};
 use crate::blanks::{self, Marked};
-use crate::cli::{self, Options};
 use crate::grader::{grade, secs, Check, Lab};
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::exit;
 use std::time::Instant;
-
-const BRIEF: &str = "Usage: socklab reverts [--lab LAB]... [--jobs N]
-
-Reverts each blank of the solutions to its todo! in turn, the rest solved, and grades the lab's
-checks (not the capture questions): every check must fail with one of its blanks reverted, or it
-gives points for given code. Also names the checks that only a whole-program blank (a socket's
-bind, an accept loop) makes fail. Exits 1 when a check passes with every blank reverted in turn.";
 
 /// One blank reverted: where, and which checks failed.
 struct Reverted {
@@ -35,69 +27,15 @@ struct Reverted {
 }
 
 /// What a lab's reverts found.
-struct Findings {
+pub(crate) struct Findings {
     /// Checks that passed with every blank reverted in turn.
-    given: Vec<&'static str>,
+    pub(crate) given: Vec<&'static str>,
     /// Checks that only whole-program blanks made fail, with those blanks' lines.
-    whole_program_only: Vec<(&'static str, Vec<String>)>,
-}
-
-pub fn reverts_main(all_labs: fn() -> Vec<Lab>, args: Vec<String>) {
-    let mut opts = Options::new();
-    opts.optmulti("", "lab", "only this lab (repeatable)", "LAB");
-    opts.optopt("", "jobs", "checks run at once (default 6)", "N");
-    opts.optflag(
-        "",
-        "quick",
-        "grade a check only until one reverted blank fails it (make test): finds the checks that \
-         grade given code, without the notes on whole-program blanks",
-    );
-    opts.optopt(
-        "",
-        "kits",
-        "labs reverted at once, each in its own scratch kit (default 2)",
-        "N",
-    );
-    let args = cli::parse_args(opts, BRIEF, args);
-    let labs = super::chosen_labs(all_labs(), &args);
-    let jobs: usize = args.get("jobs", 6usize).max(1);
-    let quick = args.flag("quick");
-    let root = super::root();
-    let started = Instant::now();
-    let results = super::in_kits(&root, &labs, args.get("kits", 2usize), |kit, lab| {
-        let (findings, said) = revert_lab(&root, kit, lab, jobs, quick)?;
-        // One print per lab: labs reverted at once interleave whole blocks, not lines.
-        print!("{said}");
-        Ok((lab.name, findings))
-    });
-    let mut given = Vec::new();
-    let mut noted = 0;
-    for result in results {
-        let (lab, findings) = result.unwrap_or_else(|e| fail(&e));
-        given.extend(findings.given.iter().map(|c| format!("{lab}: \"{c}\"")));
-        noted += findings.whole_program_only.len();
-    }
-    println!(
-        "reverts: {} check(s) grade given code, {noted} fail only without a whole-program blank ({})",
-        given.len(),
-        secs(started.elapsed())
-    );
-    if !given.is_empty() {
-        eprintln!(
-            "reverts: checks that give points for given code: {}",
-            given.join(", ")
-        );
-        exit(1);
-    }
-}
-
-fn fail(why: &str) -> ! {
-    eprintln!("reverts: {why}");
-    exit(1);
+    pub(crate) whole_program_only: Vec<(&'static str, Vec<String>)>,
 }
 
 /// Reverts each blank of `lab` in turn: what was found, and the lines to print.
-fn revert_lab(
+pub(crate) fn revert_lab(
     root: &std::path::Path,
     kit: &Kit,
     lab: &Lab,

@@ -69,11 +69,8 @@ fn printed(nc: &Program, want: &str) -> Result<(), String> {
 
 /// Reads until the peer's end of stream, for at most `within`: the bytes, and whether the end
 /// came (false: the time ran out first).
-fn read_to_end_within(
-    stream: &mut impl Read,
-    sock: &TcpStream,
-    within: Duration,
-) -> Result<(Vec<u8>, bool), String> {
+fn read_to_end_within(sock: &TcpStream, within: Duration) -> Result<(Vec<u8>, bool), String> {
+    let mut stream = sock;
     let deadline = Instant::now() + within;
     let mut got = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
@@ -200,11 +197,7 @@ pub(super) fn verbose_lines(ctx: &Ctx) -> Result<(), String> {
     stderr_line(&nc, &format!("`netcat: {want}`"), |l| l.ends_with(&want))?;
     nc.send_line("hello")?;
     nc.close_stdin();
-    let (got, _) = read_to_end_within(
-        &mut stream.try_clone().context("the test socket")?,
-        &stream,
-        WAIT,
-    )?;
+    let (got, _) = read_to_end_within(&stream, WAIT)?;
     if got != b"hello\n" {
         return Err(nc.explain(format!(
             "typed `hello`; the server got {:?}",
@@ -248,11 +241,7 @@ pub(super) fn half_close(ctx: &Ctx) -> Result<(), String> {
     nc.send_line("GET /index HTTP/1.0")?;
     nc.send_line("")?;
     nc.close_stdin();
-    let (request, ended) = read_to_end_within(
-        &mut stream.try_clone().context("the test socket")?,
-        &stream,
-        WAIT,
-    )?;
+    let (request, ended) = read_to_end_within(&stream, WAIT)?;
     if !ended {
         return Err(nc.explain(format!(
             "netcat's stdin ended, but no end of stream (FIN) reached the server within {} s \
@@ -314,11 +303,7 @@ pub(super) fn listener_half_close(ctx: &Ctx) -> Result<(), String> {
     nc.close_stdin();
     let mut stream =
         TcpStream::connect(addr).map_err(|e| nc.explain(format!("connecting to {addr}: {e}")))?;
-    let (got, ended) = read_to_end_within(
-        &mut stream.try_clone().context("the test socket")?,
-        &stream,
-        WAIT,
-    )?;
+    let (got, ended) = read_to_end_within(&stream, WAIT)?;
     if !ended || !got.is_empty() {
         return Err(nc.explain(format!(
             "netcat -l ran with its stdin already ended: the client should get an empty stream and its end (a FIN); got {:?} and {}",
@@ -372,8 +357,7 @@ pub(super) fn file_transfer(ctx: &Ctx) -> Result<(), String> {
 
     // The sending side: `netcat --send-only HOST PORT < in`.
     let (mut nc, _hub, stream) = connected(ctx, &["--send-only"])?;
-    let mut reading = stream.try_clone().context("the test socket")?;
-    let reader = thread::spawn(move || read_to_end_within(&mut reading, &stream, WAIT * 3));
+    let reader = thread::spawn(move || read_to_end_within(&stream, WAIT * 3));
     for line in data.lines() {
         nc.send_line(line)?;
     }
@@ -393,13 +377,7 @@ pub(super) fn file_transfer(ctx: &Ctx) -> Result<(), String> {
                 .into(),
         );
     }
-    let (_, status) = nc.finish(WAIT)?;
-    if !status.success() {
-        return Err(format!(
-            "netcat --send-only should exit 0 after the transfer; {status}"
-        ));
-    }
-    Ok(())
+    exits_zero(&nc, "netcat --send-only should exit 0 after the transfer")
 }
 
 pub(super) fn both_ways_at_once(ctx: &Ctx) -> Result<(), String> {
@@ -662,11 +640,7 @@ pub(super) fn sh_exec(ctx: &Ctx) -> Result<(), String> {
     let (nc, addr) = listener(ctx, &["--sh-exec", "echo Successfully Connected"])?;
     let stream =
         TcpStream::connect(addr).map_err(|e| nc.explain(format!("connecting to {addr}: {e}")))?;
-    let (got, ended) = read_to_end_within(
-        &mut stream.try_clone().context("the test socket")?,
-        &stream,
-        WAIT,
-    )?;
+    let (got, ended) = read_to_end_within(&stream, WAIT)?;
     if got != b"Successfully Connected\n" || !ended {
         return Err(nc.explain(format!(
             "the client should read `Successfully Connected` and then the end of the stream; it read {:?} and {}",
@@ -674,13 +648,10 @@ pub(super) fn sh_exec(ctx: &Ctx) -> Result<(), String> {
             if ended { "the end" } else { "no end" }
         )));
     }
-    let (_, status) = nc.finish(WAIT)?;
-    if !status.success() {
-        return Err(format!(
-            "netcat -l --sh-exec should exit 0 after its one connection; {status}"
-        ));
-    }
-    Ok(())
+    exits_zero(
+        &nc,
+        "netcat -l --sh-exec should exit 0 after its one connection",
+    )
 }
 
 pub(super) fn keep_open(ctx: &Ctx) -> Result<(), String> {
@@ -730,11 +701,7 @@ pub(super) fn binary_exact(ctx: &Ctx) -> Result<(), String> {
     stream
         .shutdown(Shutdown::Write)
         .context("closing after the data")?;
-    let (_, ended) = read_to_end_within(
-        &mut stream.try_clone().context("the test socket")?,
-        &stream,
-        WAIT,
-    )?;
+    let (_, ended) = read_to_end_within(&stream, WAIT)?;
     if !ended {
         return Err(
             nc.explain("once `cat > file` ended, netcat should close the connection".into())
@@ -753,11 +720,7 @@ pub(super) fn binary_exact(ctx: &Ctx) -> Result<(), String> {
     std::fs::write(&input, &data).context("writing the file to send")?;
     let cmd = format!("cat '{}'", input.display());
     let (nc, _hub, stream) = connected(ctx, &["--sh-exec", &cmd])?;
-    let (got, ended) = read_to_end_within(
-        &mut stream.try_clone().context("the test socket")?,
-        &stream,
-        WAIT,
-    )?;
+    let (got, ended) = read_to_end_within(&stream, WAIT)?;
     if got != data || !ended {
         return Err(nc.explain(format!(
             "cat file → netcat → network: {}{}",
@@ -847,4 +810,14 @@ pub(super) fn stdout_closed(ctx: &Ctx) -> Result<(), String> {
         })?;
     }
     Ok(())
+}
+
+/// Lets netcat run to its end; `should` (`netcat -l should exit 0 …`) and how it ended when that
+/// is not success.
+fn exits_zero(nc: &Program, should: &str) -> Result<(), String> {
+    let (_, status) = nc.finish(WAIT)?;
+    match status.success() {
+        true => Ok(()),
+        false => Err(format!("{should}; {status}")),
+    }
 }

@@ -1,34 +1,18 @@
 //! HTTP on the test side: connecting to the student's server, building requests, and reading
 //! what either program sends — a response from the server, a request from the client — with
-//! one reader for the head (first line, then headers up to the empty line) that both share.
+//! the harness's reader ([`socklab::grader::http`]), shared with the http checks.
 
 use super::xml::canon_response;
 use super::{PASS, USER};
 use base64::Engine;
-use socklab::grader::{secs, Context, WAIT};
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use socklab::grader::http::{self, set_timeouts, Sender};
+pub(super) use socklab::grader::http::{connect, Reply, Request};
+use socklab::grader::Context;
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 
 // ---------------------------------------------------------------------------------------------
-// Connections.
-
-/// A connection to the server at `addr`, whose reads and writes give up after [`WAIT`].
-pub(super) fn connect(addr: SocketAddr) -> Result<TcpStream, String> {
-    let stream = TcpStream::connect_timeout(&addr, WAIT)
-        .with_context(|| format!("connecting to the server at {addr}"))?;
-    set_timeouts(&stream)?;
-    Ok(stream)
-}
-
-/// Makes reads and writes on a test socket give up after [`WAIT`].
-fn set_timeouts(stream: &TcpStream) -> Result<(), String> {
-    stream
-        .set_read_timeout(Some(WAIT))
-        .context("setting the test socket's read timeout")?;
-    stream
-        .set_write_timeout(Some(WAIT))
-        .context("setting the test socket's write timeout")
-}
+// Connections and reading messages (the harness's reader, shared with the http checks).
 
 /// Sends `raw` on a new connection and reads one response.
 pub(super) fn exchange(addr: SocketAddr, raw: &[u8]) -> Result<Reply, String> {
@@ -37,149 +21,20 @@ pub(super) fn exchange(addr: SocketAddr, raw: &[u8]) -> Result<Reply, String> {
     read_reply(&mut BufReader::new(stream))
 }
 
-// ---------------------------------------------------------------------------------------------
-// Reading messages.
-
-/// The headers of a message, in the order they came.
-pub(super) struct Headers(Vec<(String, String)>);
-
-impl Headers {
-    /// The value of the first header called `name` (in any case).
-    pub(super) fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A response from the server, as the test read it.
-pub(super) struct Reply {
-    pub(super) status: u16,
-    pub(super) headers: Headers,
-    pub(super) body: Vec<u8>,
-}
-
-/// A request from the client, as the stand-in server read it.
-pub(super) struct Request {
-    pub(super) line: String,
-    pub(super) headers: Headers,
-    pub(super) body: Vec<u8>,
-}
-
-/// The side a message comes from, as the errors name it.
-struct Side {
-    /// `the server`.
-    who: &'static str,
-    /// `response`.
-    message: &'static str,
-    /// What its first line is: `a status line`.
-    first: &'static str,
-}
-
-const FROM_SERVER: Side = Side {
-    who: "the server",
-    message: "response",
-    first: "a status line",
-};
-
-const FROM_CLIENT: Side = Side {
-    who: "the client",
-    message: "request",
-    first: "a request line",
-};
-
-/// One line of a head, without its line end; `what` names it for the errors.
-fn head_line(reader: &mut impl BufRead, what: &str, from: &Side) -> Result<String, String> {
-    let who = from.who;
-    let mut line = Vec::new();
-    match reader.take(64 * 1024).read_until(b'\n', &mut line) {
-        Ok(0) => Err(format!("{who} closed the connection without {what}")),
-        Ok(_) if line.last() != Some(&b'\n') => Err(format!(
-            "{who} stopped sending in the middle of {what}: {:?}",
-            String::from_utf8_lossy(&line)
-        )),
-        Ok(_) => Ok(String::from_utf8_lossy(&line)
-            .trim_end_matches(['\r', '\n'])
-            .to_string()),
-        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => Err(format!(
-            "timed out after {} waiting for {what} from {who}",
-            secs(WAIT)
-        )),
-        Err(e) => Err(format!("reading {what} from {who} failed: {e}")),
-    }
-}
-
-/// The headers after the first line, up to the empty line: the one header loop, for responses
-/// and requests alike.
-fn read_headers(reader: &mut impl BufRead, from: &Side) -> Result<Headers, String> {
-    let end = format!("the end of the {} headers (an empty line)", from.message);
-    let mut headers = Vec::new();
-    loop {
-        let line = head_line(reader, &end, from)?;
-        if line.is_empty() {
-            return Ok(Headers(headers));
-        }
-        let (name, value) = line
-            .split_once(':')
-            .ok_or_else(|| format!("the {} header `{line}` has no colon", from.message))?;
-        headers.push((name.trim().to_string(), value.trim().to_string()));
-    }
-}
-
 /// Reads one response: status line, headers, and a body of Content-Length bytes.
 pub(super) fn read_reply(reader: &mut impl BufRead) -> Result<Reply, String> {
-    let status_line = head_line(reader, FROM_SERVER.first, &FROM_SERVER)?;
-    let status = status_line
-        .strip_prefix("HTTP/1.")
-        .and_then(|rest| rest.get(2..5))
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| format!("`{status_line}` is not a status line like `HTTP/1.1 200 OK`"))?;
-    let headers = read_headers(reader, &FROM_SERVER)?;
-    let length = headers
-        .get("Content-Length")
-        .ok_or_else(|| format!("the `{status_line}` response has no Content-Length header"))?;
-    let length: usize = length
-        .parse()
-        .map_err(|_| format!("Content-Length `{length}` is not a number"))?;
-    if length > 16 * 1024 * 1024 {
-        return Err(format!("Content-Length {length} is absurdly large"));
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).map_err(|e| {
-        format!(
-            "the response said Content-Length: {length} but fewer bytes came within {} ({e})",
-            secs(WAIT)
-        )
-    })?;
-    Ok(Reply {
-        status,
-        headers,
-        body,
-    })
+    http::read_reply(reader, false)
 }
 
 /// Reads one request from the client: request line, headers, and a body of Content-Length
-/// bytes (at most 1 MiB of it).
+/// bytes, which it must have.
 pub(super) fn read_request(stream: &TcpStream) -> Result<Request, String> {
     set_timeouts(stream)?;
-    let mut reader = BufReader::new(stream);
-    let line = head_line(&mut reader, FROM_CLIENT.first, &FROM_CLIENT)?;
-    let headers = read_headers(&mut reader, &FROM_CLIENT)?;
-    let length: usize = headers
-        .get("Content-Length")
-        .ok_or("the request has no Content-Length header")?
-        .parse()
-        .map_err(|_| "the request's Content-Length is not a number")?;
-    let mut body = vec![0; length.min(1 << 20)];
-    reader
-        .read_exact(&mut body)
-        .map_err(|_| format!("the request said Content-Length: {length} but fewer bytes came"))?;
-    Ok(Request {
-        line,
-        headers,
-        body,
-    })
+    let request = http::read_request(&mut BufReader::new(stream), &Sender::client("the client"))?;
+    match request.headers.get("Content-Length") {
+        Some(_) => Ok(request),
+        None => Err("the request has no Content-Length header".into()),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

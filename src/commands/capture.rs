@@ -1,16 +1,21 @@
 //! `socklab capture` (`make capture LAB=… [SOLUTIONS=1]`): records a lab's captures, writes the
 //! solutions' answers file, and prints the hash an instructor stores for a fixed answer.
 
-use super::{canonical, hash, parse_value, record, solution_answers, FILE};
-use crate::cli::{self, Options};
+use super::{failed, parse, root};
+use crate::answers::{canonical, hash, parse_value, record, solution_answers, FILE};
+use crate::cli::Options;
 use crate::grader::{Build, Lab};
-use std::path::PathBuf;
-use std::process::exit;
+use std::process::ExitCode;
 
-/// The `capture` command (`make capture LAB=… [SOLUTIONS=1]`): builds the lab, records its
-/// scenario, and for the solutions writes their answers file. `--hash KEY=ANSWER` prints the
-/// hash an instructor stores for a fixed answer.
-pub fn capture_main(labs: fn() -> Vec<Lab>, args: Vec<String>) {
+const BRIEF: &str = "Usage: socklab capture [--lab NAME] [--solutions] [--net] [--hash KEY=ANSWER]
+
+Runs a lab's programs under tcpdump, on loopback or with --net across netlab's hosts,
+and saves the captures its questions are about, beside its answers file
+(labs/<lab>/, or target/solutions/answers/<lab>/).";
+
+/// Builds each lab asked for, records its scenario, and for the solutions writes their answers
+/// file; `--hash KEY=ANSWER` prints the hash an instructor stores for a fixed answer instead.
+pub fn run(labs: fn() -> Vec<Lab>, args: Vec<String>) -> ExitCode {
     let mut opts = Options::new();
     opts.optopt(
         "",
@@ -34,15 +39,8 @@ pub fn capture_main(labs: fn() -> Vec<Lab>, args: Vec<String>) {
         "print the stored hash of a fixed answer of --lab",
         "KEY=ANSWER",
     );
-    let args = cli::parse_args(
-        opts,
-        "Usage: socklab capture [--lab NAME] [--solutions] [--net] [--hash KEY=ANSWER]\n\n\
-         Runs a lab's programs under tcpdump, on loopback or with --net across netlab's hosts,\n\
-         and saves the captures its questions are about, beside its answers file\n\
-         (labs/<lab>/, or target/solutions/answers/<lab>/).",
-        args,
-    );
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let args = parse(opts, BRIEF, args);
+    let root = root();
     let mut all = labs();
     all.retain(|l| l.questions.is_some());
     let wanted: Vec<&Lab> = match args.opt::<String>("lab") {
@@ -74,11 +72,11 @@ pub fn capture_main(labs: fn() -> Vec<Lab>, args: Vec<String>) {
             Ok(v) => println!("{}", hash(set.salt, q.key, &canonical(q.form, &v))),
             Err(e) => args.fail(&e),
         }
-        return;
+        return ExitCode::SUCCESS;
     }
     let solutions = args.flag("solutions");
     let build = Build::kit(&root, solutions);
-    let mut failed = false;
+    let mut failures = 0;
     for lab in wanted {
         // Kept above: only labs with questions are left.
         let set = lab.questions.expect("a lab with questions");
@@ -116,12 +114,13 @@ pub fn capture_main(labs: fn() -> Vec<Lab>, args: Vec<String>) {
                 }
             }
             Err(e) => {
-                eprintln!("capture {}: {e}", lab.name);
-                failed = true;
+                failures += 1;
+                failed(&format!("capture {}", lab.name), e);
             }
         }
     }
-    if failed {
-        exit(1);
+    match failures {
+        0 => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
     }
 }
