@@ -72,7 +72,7 @@ pub(super) fn seed_client(ctx: &Ctx) -> Result<(), String> {
             return Err(format!(
                 "typed {typed:?}: it reached the server in {writes} TCP segments; the course's \
                  server takes one recv(1024) as one message, so the client must send it in one \
-                 write (send_message does)"
+                 write (write_message does)"
             ));
         }
     }

@@ -148,7 +148,7 @@ pub(super) fn seed_client(ctx: &Ctx) -> Result<(), String> {
             return Err(format!(
                 "typed {typed:?}: `{want}` reached the server in {writes} TCP segments; the \
                  seed's server takes one recv(1024) as one message, so the client must send it \
-                 in one write (send_message does)"
+                 in one write (write_message does)"
             ));
         }
     }
