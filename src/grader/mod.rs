@@ -26,6 +26,7 @@ mod program;
 mod registry;
 mod report;
 pub mod sandbox;
+pub mod seed_peer;
 mod stand_in;
 mod submissions;
 pub mod transcript;

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 mod client;
 mod questions;
-pub(super) mod seed;
+mod seed;
 mod server;
 
 use client::{
