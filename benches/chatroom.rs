@@ -16,13 +16,20 @@
 //!    each flat out as in phase 1, which saturates the server: the latency then is mostly time
 //!    spent waiting for a CPU.
 //!
+//! Phase 2 also reports the server's CPU time (user + system, from /proc/<pid>/stat) per 1,000
+//! deliveries, and the machine's load average: on a shared machine the latency depends on what
+//! else runs, the CPU time hardly.
+//!
 //! Every loop is bounded in count and time: sockets have read timeouts, and each phase has a
-//! deadline after which it reports what it saw. Needs about 1,100 file descriptors for this
-//! process and as many for the server (`ulimit -n`).
+//! deadline after which it reports what it saw. Phase 2 needs about 1,100 file descriptors for
+//! this process and as many for the server: the bench raises its soft limit (`ulimit -n`) up to
+//! the hard one, and the server inherits it. The server dies with the bench, however the bench
+//! ends (a destructor, or the kernel when it is killed).
 
 use socklab::grader::{start_server, Program};
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
@@ -44,18 +51,19 @@ const READ_TIMEOUT: Duration = Duration::from_secs(5);
 const PHASE_LIMIT: Duration = Duration::from_secs(90);
 
 fn main() {
-    let needed = IDLE_CLIENTS + TALKERS + 100;
-    match open_files_limit() {
-        Some(limit) if limit < needed as u64 => {
-            eprintln!(
-                "chatroom bench: `ulimit -n` is {limit}; phase 2 needs about {needed} sockets.\n\
-                 Raise it first (for example `ulimit -n 4096`), then run `make bench` again."
-            );
-            std::process::exit(1);
-        }
-        _ => {}
+    let needed = (IDLE_CLIENTS + TALKERS + 100) as u64;
+    // Each client is a socket here and one in the server, which inherits this limit.
+    if let Err(e) = raise_open_files(needed) {
+        eprintln!(
+            "chatroom bench: phase 2 needs about {needed} sockets: {e}.\n\
+             Raise the hard limit first (for example `ulimit -Hn 4096`), then run it again."
+        );
+        std::process::exit(1);
     }
-    println!("chatroom bench (loopback, release build of the solution server)");
+    println!(
+        "chatroom bench (loopback, release build of the solution server); load average {}",
+        load()
+    );
 
     let server = Server::start();
     let fan = run_room(&server, "c", FANOUT_CLIENTS, FANOUT_LINES, Duration::ZERO);
@@ -82,8 +90,11 @@ fn main() {
     let baseline = server.memory();
     let idle = Idle::join(&server.addr, IDLE_CLIENTS);
     let with_idle = server.memory();
+    let (load_before, cpu_before) = (load(), server.cpu_ms());
     let paced = run_room(&server, "p", TALKERS, CHAT_LINES, CHAT_PACE);
+    let (load_paced, cpu_paced) = (load(), server.cpu_ms());
     let talk = run_room(&server, "t", TALKERS, TALKER_LINES, Duration::ZERO);
+    let (load_talk, cpu_talk) = (load(), server.cpu_ms());
     let after = server.memory();
     let idle_joined = idle.joined;
     idle.stop();
@@ -101,6 +112,16 @@ fn main() {
     println!(
         "  latency ms: p50 {:.2}, p99 {:.2}, max {:.2}",
         paced.p50_ms, paced.p99_ms, paced.max_ms
+    );
+    let deliveries = |lines: usize| (TALKERS * lines * (TALKERS + idle_joined)) as f64 / 1000.0;
+    println!(
+        "  server CPU {:.0} ms over {:.2} s ({:.2} ms per 1,000 deliveries); load average {} \
+         before, {} after",
+        cpu_paced - cpu_before,
+        paced.elapsed.as_secs_f64(),
+        (cpu_paced - cpu_before) / deliveries(CHAT_LINES),
+        load_before,
+        load_paced
     );
     println!(
         "{} idle + {TALKERS} talking x {TALKER_LINES} lines, flat out: {} of {} deliveries, {} lost, \
@@ -121,6 +142,12 @@ fn main() {
         talk.max_ms,
         (TALKERS * TALKER_LINES * (TALKERS + idle_joined)) as f64 / talk.elapsed.as_secs_f64(),
         talk.elapsed.as_secs_f64()
+    );
+    println!(
+        "  server CPU {:.0} ms ({:.2} ms per 1,000 deliveries); load average {} after",
+        cpu_talk - cpu_paced,
+        (cpu_talk - cpu_paced) / deliveries(TALKER_LINES),
+        load_talk
     );
     let per_client = (with_idle.0.saturating_sub(baseline.0)) as f64 / idle_joined.max(1) as f64;
     println!(
@@ -147,11 +174,48 @@ fn main() {
     }
 }
 
-/// The soft limit on open files of this process, from /proc/self/limits.
-fn open_files_limit() -> Option<u64> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    line.split_whitespace().nth(3)?.parse().ok()
+/// Raises this process's soft limit on open files to at least `needed` (up to the hard limit);
+/// the server started afterwards inherits it.
+fn raise_open_files(needed: u64) -> Result<(), String> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit on a struct of ours.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return Err(format!("getrlimit: {}", std::io::Error::last_os_error()));
+        }
+        if limit.rlim_cur >= needed {
+            return Ok(());
+        }
+        if limit.rlim_max < needed {
+            return Err(format!(
+                "the hard limit (`ulimit -Hn`) is {}",
+                limit.rlim_max
+            ));
+        }
+        limit.rlim_cur = limit.rlim_max.min(needed * 4);
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+            return Err(format!("setrlimit: {}", std::io::Error::last_os_error()));
+        }
+    }
+    Ok(())
+}
+
+/// The machine's load averages over 1, 5 and 15 minutes, as `uptime` shows them, and how many
+/// threads are runnable at this moment (of how many). The machine may be shared: a latency
+/// means little without it. The averages include this bench's own threads, the count taken
+/// between phases hardly does.
+fn load() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    match fields.get(..4) {
+        Some([one, five, fifteen, now]) => {
+            format!("{one} {five} {fifteen} ({now} threads runnable)")
+        }
+        _ => "unknown".to_string(),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -165,12 +229,20 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
-        let (program, addr) = start_server(
-            Command::new(SERVER)
-                .args(["--host", "127.0.0.1", "--port", "0"])
-                .env("RUST_LOG", "warn"),
-        )
-        .unwrap_or_else(|e| panic!("cannot start {SERVER}: {e}"));
+        let mut cmd = Command::new(SERVER);
+        cmd.args(["--host", "127.0.0.1", "--port", "0"])
+            .env("RUST_LOG", "warn");
+        // The server has its own process group, so a Ctrl-C or a `timeout` that stops this
+        // bench never reaches it, and no destructor runs then: the kernel kills it when we die.
+        // SAFETY: prctl only, which is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let (program, addr) =
+            start_server(&mut cmd).unwrap_or_else(|e| panic!("cannot start {SERVER}: {e}"));
         program.discard_output();
         Server { program, addr }
     }
@@ -183,6 +255,25 @@ impl Server {
     /// (VmRSS, VmHWM) of the server process, in KiB.
     fn memory(&self) -> (u64, u64) {
         socklab::grader::memory_kib(self.program.pid())
+    }
+
+    /// CPU time the server has used so far (user + system), in milliseconds: unlike a latency,
+    /// it hardly depends on what else the machine runs.
+    fn cpu_ms(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.program.pid()))
+            .unwrap_or_default();
+        // The fields after the command's closing parenthesis; utime and stime are the 12th and
+        // 13th of them (fields 14 and 15 of proc(5)), in clock ticks.
+        let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let ticks: u64 = rest
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .filter_map(|f| f.parse::<u64>().ok())
+            .sum();
+        // SAFETY: sysconf only reads a configuration value.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        ticks as f64 * 1000.0 / per_second
     }
 }
 
