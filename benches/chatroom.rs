@@ -10,7 +10,9 @@
 //!    delivery latency (from the send to each receiver's read: p50, p99, max).
 //! 2. 1,000 idle clients (they read and discard everything, but never talk) plus 10 talking
 //!    clients sending 100 lines each: the server's resident memory (`VmRSS`/`VmHWM` in
-//!    /proc/<pid>/status) and the talkers' delivery latency. Measured twice: first at a brisk
+//!    /proc/<pid>/status) and the talkers' delivery latency. The talkers start once the last
+//!    join notice has reached every idle client (the joins queue some 500,000 notices; a line
+//!    sent behind them would measure the join storm). Measured twice: first at a brisk
 //!    chat's pace (each talker sends 50 lines, one per 100 ms, the talkers spread over that
 //!    interval: 100 lines/s, about 100,000 deliveries/s to the 1,010 clients), then 100 lines
 //!    each flat out as in phase 1, which saturates the server: the latency then is mostly time
@@ -90,6 +92,16 @@ fn main() {
     let baseline = server.memory();
     let idle = Idle::join(&server.addr, IDLE_CLIENTS);
     let with_idle = server.memory();
+    match idle.settle() {
+        Some(took) => println!(
+            "{} idle clients joined; every join notice had reached them {:.2} s later",
+            idle.joined,
+            took.as_secs_f64()
+        ),
+        None => {
+            eprintln!("idle clients: the join notices were still arriving after {PHASE_LIMIT:?}")
+        }
+    }
     let (load_before, cpu_before) = (load(), server.cpu_ms());
     let paced = run_room(&server, "p", TALKERS, CHAT_LINES, CHAT_PACE);
     let (load_paced, cpu_paced) = (load(), server.cpu_ms());
@@ -312,24 +324,55 @@ fn join(addr: &SocketAddr, name: &str) -> Result<(TcpStream, BufReader<TcpStream
 /// their non-blocking sockets every 100 ms.
 struct Idle {
     joined: usize,
+    /// Idle sockets that have received the last join notice (see [`Idle::settle`]).
+    settled: Arc<AtomicUsize>,
+    /// The last join notice, once every idle client has joined.
+    last_notice: Arc<Mutex<Option<Vec<u8>>>>,
     stop: Arc<AtomicBool>,
     sweeper: thread::JoinHandle<()>,
 }
 
+/// How many of the last bytes an idle socket received are kept: more than a join notice.
+const TAIL: usize = 64;
+
+/// One idle client's socket, and whether the last join notice has reached it.
+struct IdleSocket {
+    stream: TcpStream,
+    /// The last [`TAIL`] bytes that came: the notice may be split between two reads, or come
+    /// before the sweeper knows it.
+    tail: Vec<u8>,
+    seen: bool,
+}
+
 impl Idle {
     fn join(addr: &SocketAddr, count: usize) -> Idle {
-        let streams: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let sockets: Arc<Mutex<Vec<IdleSocket>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
-        let (all, stopped) = (Arc::clone(&streams), Arc::clone(&stop));
+        let settled = Arc::new(AtomicUsize::new(0));
+        let last_notice: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
+        let (all, stopped) = (Arc::clone(&sockets), Arc::clone(&stop));
+        let (settled_count, notice) = (Arc::clone(&settled), Arc::clone(&last_notice));
         let sweeper = thread::spawn(move || {
             let mut buf = [0u8; 16 * 1024];
             while !stopped.load(Ordering::Relaxed) {
-                for mut s in all.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+                let notice = notice.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                for s in all.lock().unwrap_or_else(|p| p.into_inner()).iter_mut() {
                     // Bounded: at most 64 reads per socket and sweep.
                     for _ in 0..64 {
-                        match s.read(&mut buf) {
-                            Ok(n) if n > 0 => continue,
+                        let n = match (&s.stream).read(&mut buf) {
+                            Ok(n) if n > 0 => n,
                             _ => break,
+                        };
+                        s.tail.extend_from_slice(&buf[..n]);
+                        let keep = s.tail.len().saturating_sub(TAIL);
+                        s.tail.drain(..keep);
+                    }
+                    // The notice is the last line an idle client gets before phase 2 talks, so
+                    // it is in the tail, even if it came before the notice was known here.
+                    if let Some(notice) = notice.as_deref().filter(|_| !s.seen) {
+                        if s.tail.windows(notice.len()).any(|w| w == notice) {
+                            s.seen = true;
+                            settled_count.fetch_add(1, Ordering::Relaxed);
                         }
                     }
                 }
@@ -340,6 +383,7 @@ impl Idle {
         });
         let started = Instant::now();
         let mut joined = 0;
+        let mut last = None;
         for i in 0..count {
             if started.elapsed() > PHASE_LIMIT {
                 eprintln!("idle clients: stopped joining at {i} (time limit)");
@@ -348,21 +392,59 @@ impl Idle {
             match join(addr, &format!("idle{i}")) {
                 Ok((stream, _)) => {
                     if stream.set_nonblocking(true).is_ok() {
-                        streams
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .push(stream);
+                        let mut all = sockets.lock().unwrap_or_else(|p| p.into_inner());
+                        all.push(IdleSocket {
+                            stream,
+                            tail: Vec::new(),
+                            seen: false,
+                        });
                         joined += 1;
+                        last = Some(i);
                     }
                 }
                 Err(e) => eprintln!("idle client {i}: {e}"),
             }
         }
+        if let Some(i) = last {
+            let mut all = sockets.lock().unwrap_or_else(|p| p.into_inner());
+            // The last one read its own notice before its welcome, in `join`.
+            if let Some(newest) = all.last_mut() {
+                newest.seen = true;
+                settled.fetch_add(1, Ordering::Relaxed);
+            }
+            *last_notice.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(format!("idle{i} joined!\n").into_bytes());
+        }
         Idle {
             joined,
+            settled,
+            last_notice,
             stop,
             sweeper,
         }
+    }
+
+    /// Waits until the last join notice has reached every idle client: 1,000 joins queue about
+    /// 500,000 notices, which the server takes a second or more to write. A line sent before
+    /// then waits behind them, which is the join storm's latency, not a chat line's. Returns
+    /// how long it took, or `None` at the time limit.
+    fn settle(&self) -> Option<Duration> {
+        let started = Instant::now();
+        if self
+            .last_notice
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
+        {
+            return Some(Duration::ZERO);
+        }
+        while started.elapsed() < PHASE_LIMIT {
+            if self.settled.load(Ordering::Relaxed) >= self.joined {
+                return Some(started.elapsed());
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        None
     }
 
     fn stop(self) {
