@@ -16,9 +16,9 @@ mod client_options;
 
 use client_options::{Link, Login};
 use socket2::{Domain, Protocol, Socket, Type};
-use socklab::wire::{Wire, SEED_RECV};
+use socklab::wire::{read_recv, skip_line, ReadError, Wire};
 use std::collections::BTreeMap;
-use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
+use std::io::{self, BufRead, BufReader, ErrorKind, IsTerminal, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::process::{self, ExitCode};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -27,7 +27,9 @@ use std::thread;
 /// The server's TCP port, and the UDP port every client listens on, as in the seed.
 const PORT: u16 = 5000;
 /// The longest line the server accepts, in bytes.
-const MAX_LINE: usize = 4096;
+const MAX_TYPED: usize = 4096;
+/// The longest line taken from the server, in bytes: a `!` map of many users is long.
+const MAX_LINE: usize = 20 * MAX_TYPED;
 /// The largest UDP payload over IPv4: 65535 − 8 (UDP header) − 20 (IPv4 header).
 const MAX_DATAGRAM: usize = 65507;
 
@@ -54,58 +56,50 @@ impl ActiveUsers {
 // ---------------------------------------------------------------------------------------------
 // Framing: one message per line, as the server does it (or, with --wire seed, one per recv).
 
-/// Reads one `\n`-terminated line from the server, without the newline. `Ok(None)`: the
-/// server closed the connection. Overlong or non-UTF-8 lines become an error for that line.
-fn read_message(reader: &mut impl BufRead) -> io::Result<Option<Result<String, String>>> {
+/// Reads one `\n`-terminated line and returns it without its `\n` (or `\r\n`). `Ok(None)` is
+/// a clean end of the stream, between two lines; an end in the middle of a line is an error.
+/// The rest of an overlong line is skipped, so the next read starts on a new line.
+fn read_line(reader: &mut impl BufRead) -> Result<Option<String>, ReadError> {
     let mut buf = Vec::new();
+    // take() bounds what one line may cost us in memory.
     let n = reader
         .by_ref()
-        .take(MAX_LINE as u64 * 20)
-        .read_until(b'\n', &mut buf)?;
+        .take(MAX_LINE as u64 + 1)
+        .read_until(b'\n', &mut buf)
+        .map_err(ReadError::Io)?;
     if n == 0 {
         return Ok(None);
     }
-    if buf.pop() != Some(b'\n') {
-        return Ok(Some(Err("an overlong or unfinished line".into())));
-    }
-    if buf.last() == Some(&b'\r') {
+    if buf.last() == Some(&b'\n') {
         buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+    } else if buf.len() > MAX_LINE {
+        skip_line(reader).map_err(ReadError::Io)?;
+        return Err(ReadError::TooLong(MAX_LINE));
+    } else {
+        let why = "the connection ended in the middle of a line";
+        return Err(ReadError::Io(io::Error::new(ErrorKind::UnexpectedEof, why)));
     }
-    Ok(Some(
-        String::from_utf8(buf).map_err(|_| "a line that is not UTF-8".to_string()),
-    ))
+    String::from_utf8(buf)
+        .map(Some)
+        .map_err(|_| ReadError::NotUtf8)
 }
 
-/// Seed mode: whatever one read returns, at most SEED_RECV bytes, is one message.
-fn read_recv(reader: &mut impl BufRead) -> io::Result<Option<Result<String, String>>> {
-    let chunk = reader.fill_buf()?;
-    if chunk.is_empty() {
-        return Ok(None);
-    }
-    let n = chunk.len().min(SEED_RECV);
-    let message = String::from_utf8(chunk[..n].to_vec());
-    reader.consume(n);
-    Ok(Some(
-        message.map_err(|_| "a message that is not UTF-8".to_string()),
-    ))
-}
-
-/// Reads one message in the framing `wire` says.
-fn read_framed(
-    reader: &mut impl BufRead,
-    wire: Wire,
-) -> io::Result<Option<Result<String, String>>> {
+/// Reads one message in the framing `wire` says (seed mode: socklab::wire::read_recv).
+fn read_message(reader: &mut impl BufRead, wire: Wire) -> Result<Option<String>, ReadError> {
     match wire {
-        Wire::Lines => read_message(reader),
+        Wire::Lines => read_line(reader),
         Wire::Seed => read_recv(reader),
     }
 }
 
-/// Writes one message to the server in a single write: with a newline, or in seed mode bare.
-fn send_message(mut stream: &TcpStream, line: &str, wire: Wire) -> io::Result<()> {
+/// Writes one message in a single write: with its `\n`, or in seed mode bare.
+fn write_message(mut out: impl Write, line: &str, wire: Wire) -> io::Result<()> {
     match wire {
-        Wire::Lines => stream.write_all(format!("{line}\n").as_bytes()),
-        Wire::Seed => stream.write_all(line.as_bytes()),
+        Wire::Lines => out.write_all(format!("{line}\n").as_bytes()),
+        Wire::Seed => out.write_all(line.as_bytes()),
     }
 }
 
@@ -138,19 +132,19 @@ fn udp_socket(ip: IpAddr, port: u16) -> io::Result<UdpSocket> {
 /// Prints what the server sends; a `!` line updates the active users instead.
 fn receive_tcp(mut reader: BufReader<TcpStream>, users: ActiveUsers, wire: Wire) {
     loop {
-        let received: io::Result<Option<Result<String, String>>> =
+        let received: Result<Option<String>, ReadError> =
             todo!("fill in: one message from the server, framed as `wire` says");
         match received {
-            Ok(Some(Ok(msg))) => match msg.strip_prefix('!') {
+            Ok(Some(msg)) => match msg.strip_prefix('!') {
                 Some(json) => users.update(json),
                 None => println!("incoming msg from chatserver ({msg})"),
             },
-            Ok(Some(Err(why))) => log::warn!("ignored {why} from the server"),
-            Ok(None) | Err(_) => {
+            Ok(None) | Err(ReadError::Io(_)) => {
                 // Possibly the server stopped, or it cut us off.
                 println!("Disconnected from the chat server");
                 process::exit(0);
             }
+            Err(bad) => log::warn!("ignored {bad} from the server"),
         }
     }
 }
@@ -203,8 +197,8 @@ fn send(
             };
             let receiving_client = receiving_client.trim();
             todo!("fill in: send msg over UDP to receiving_client's IP from the map (handout: Peer-to-peer); say so for an unknown name or a message over MAX_DATAGRAM");
-        } else if usr_input.len() > MAX_LINE {
-            println!("a message has at most {MAX_LINE} bytes");
+        } else if usr_input.len() > MAX_TYPED {
+            println!("a message has at most {MAX_TYPED} bytes");
         } else if !usr_input.is_empty() {
             todo!("fill in: send the typed line to the room");
         }
@@ -276,27 +270,31 @@ fn client(link: Link, name: Option<String>, login: Login) -> io::Result<ExitCode
         if wire == Wire::Seed && login.password.is_none() {
             break;
         }
-        match read_framed(&mut reader, wire)? {
-            Some(Ok(answer)) if answer.starts_with("OK") => {
+        let answer = match read_message(&mut reader, wire) {
+            Err(ReadError::Io(e)) => return Err(e),
+            other => other,
+        };
+        match answer {
+            Ok(Some(answer)) if answer.starts_with("OK") => {
                 early_users = answer.find("!{").map(|i| answer[i + 1..].to_string());
                 break;
             }
-            Some(Ok(answer)) if answer.starts_with("ERR") && asked => {
+            Ok(Some(answer)) if answer.starts_with("ERR") && asked => {
                 println!("refused by the server: {}", answer[3..].trim());
             }
-            Some(Ok(answer)) if answer.starts_with("ERR") => {
+            Ok(Some(answer)) if answer.starts_with("ERR") => {
                 println!("refused by the server: {}", answer[3..].trim());
                 return Ok(ExitCode::FAILURE);
             }
-            Some(Ok(answer)) => {
+            Ok(Some(answer)) => {
                 println!("unexpected answer from the server (not OK or ERR): {answer}");
                 return Ok(ExitCode::FAILURE);
             }
-            Some(Err(why)) => {
-                println!("unexpected answer from the server: {why}");
+            Err(bad) => {
+                println!("unexpected answer from the server: {bad}");
                 return Ok(ExitCode::FAILURE);
             }
-            None => {
+            Ok(None) => {
                 println!("the server closed the connection");
                 return Ok(ExitCode::FAILURE);
             }

@@ -18,8 +18,8 @@ mod server_options;
 use accounts::{authenticate, Accounts};
 use crossbeam_channel::{bounded, Receiver};
 use hub::{Client, Hub};
-use socklab::wire::Wire;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use socklab::wire::{read_recv, skip_line, ReadError, Wire};
+use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -45,68 +45,50 @@ const MAX_ATTEMPTS: u32 = 3;
 // ---------------------------------------------------------------------------------------------
 // Framing: one message per line (or, with --wire seed, one message per recv).
 
-/// One line read from a client.
-enum Line {
-    Text(String),
-    /// Longer than MAX_LINE bytes: skipped up to its newline.
-    TooLong,
-    NotUtf8,
-}
-
-/// Reads one `\n`-terminated line (a `\r` before it is dropped). `Ok(None)` is a clean end of
-/// the stream; a stream that ends in the middle of a line is an error.
-fn read_message(reader: &mut impl BufRead) -> io::Result<Option<Line>> {
+/// Reads one `\n`-terminated line and returns it without its `\n` (or `\r\n`). `Ok(None)` is
+/// a clean end of the stream, between two lines; an end in the middle of a line is an error.
+/// The rest of an overlong line is skipped, so the next read starts on a new line.
+fn read_line(reader: &mut impl BufRead) -> Result<Option<String>, ReadError> {
     let mut buf = Vec::new();
     // take() bounds what one line may cost us in memory.
-    reader
+    let n = reader
         .by_ref()
         .take(MAX_LINE as u64 + 1)
-        .read_until(b'\n', &mut buf)?;
-    if buf.is_empty() {
+        .read_until(b'\n', &mut buf)
+        .map_err(ReadError::Io)?;
+    if n == 0 {
         return Ok(None);
     }
-    if buf.last() != Some(&b'\n') {
-        if buf.len() <= MAX_LINE {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the connection ended in the middle of a line",
-            ));
-        }
-        // Too long: throw the rest of the line away, a bounded piece at a time.
-        loop {
-            let mut rest = Vec::new();
-            let n = reader
-                .by_ref()
-                .take(MAX_LINE as u64)
-                .read_until(b'\n', &mut rest)?;
-            if n == 0 || rest.last() == Some(&b'\n') {
-                return Ok(Some(Line::TooLong));
-            }
-        }
-    }
-    buf.pop();
-    if buf.last() == Some(&b'\r') {
+    if buf.last() == Some(&b'\n') {
         buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+    } else if buf.len() > MAX_LINE {
+        skip_line(reader).map_err(ReadError::Io)?;
+        return Err(ReadError::TooLong(MAX_LINE));
+    } else {
+        let why = "the connection ended in the middle of a line";
+        return Err(ReadError::Io(io::Error::new(ErrorKind::UnexpectedEof, why)));
     }
-    Ok(Some(match String::from_utf8(buf) {
-        Ok(text) => Line::Text(text),
-        Err(_) => Line::NotUtf8,
-    }))
+    String::from_utf8(buf)
+        .map(Some)
+        .map_err(|_| ReadError::NotUtf8)
 }
 
-/// Reads one message in the framing `wire` says.
-fn read_framed(reader: &mut impl BufRead, wire: Wire) -> io::Result<Option<Line>> {
+/// Reads one message in the framing `wire` says (seed mode: socklab::wire::read_recv).
+fn read_message(reader: &mut impl BufRead, wire: Wire) -> Result<Option<String>, ReadError> {
     match wire {
-        Wire::Lines => read_message(reader),
-        Wire::Seed => seed::read_recv(reader),
+        Wire::Lines => read_line(reader),
+        Wire::Seed => read_recv(reader),
     }
 }
 
-/// Writes one message in a single write: with its newline, or in seed mode bare.
-fn write_message(mut stream: &TcpStream, line: &str, wire: Wire) -> io::Result<()> {
+/// Writes one message in a single write: with its `\n`, or in seed mode bare.
+fn write_message(mut out: impl Write, line: &str, wire: Wire) -> io::Result<()> {
     match wire {
-        Wire::Lines => stream.write_all(format!("{line}\n").as_bytes()),
-        Wire::Seed => stream.write_all(line.as_bytes()),
+        Wire::Lines => out.write_all(format!("{line}\n").as_bytes()),
+        Wire::Seed => out.write_all(line.as_bytes()),
     }
 }
 
@@ -226,20 +208,19 @@ fn register(
         _ => MAX_ATTEMPTS,
     };
     for _ in 0..attempts {
-        let first: io::Result<Option<Line>> =
+        let first: Result<Option<String>, ReadError> =
             todo!("fill in: the client's first message, framed as `wire` says");
         let outcome = match first {
-            Ok(Some(Line::Text(line))) => match &server.accounts {
+            Ok(Some(line)) => match &server.accounts {
                 None => check_name(&line).map(|()| line),
                 Some(accounts) => authenticate(accounts, &line),
             },
-            Ok(Some(Line::TooLong)) => Err(format!("a line has at most {MAX_LINE} bytes")),
-            Ok(Some(Line::NotUtf8)) => Err("a line must be UTF-8 text".into()),
             Ok(None) => return None,
-            Err(e) => {
+            Err(ReadError::Io(e)) => {
                 log::info!("a client at {ip} left before registering: {e}");
                 return None;
             }
+            Err(bad) => Err(format!("{bad}, which the server cannot take")),
         };
         let joined = outcome.and_then(|name| {
             let id = server.join(&name, ip, stream)?;
@@ -279,21 +260,20 @@ fn handle_client(stream: TcpStream, address: SocketAddr, server: Arc<Server>) {
     let _ = stream.set_read_timeout(None);
     let wire = server.hub().wire;
     loop {
-        let received: io::Result<Option<Line>> =
+        let received: Result<Option<String>, ReadError> =
             todo!("fill in: the client's next message, framed as `wire` says");
         match received {
-            Ok(Some(Line::Text(msg))) if msg.trim().is_empty() => {}
-            Ok(Some(Line::Text(msg))) => {
+            Ok(Some(msg)) if msg.trim().is_empty() => {}
+            Ok(Some(msg)) => {
                 todo!("fill in: relay msg to every other client, naming its author (handout: The protocol; seed mode: \"Why the seed's protocol breaks\")");
             }
-            Ok(Some(Line::TooLong)) => log::warn!("{name} sent a line over {MAX_LINE} bytes"),
-            Ok(Some(Line::NotUtf8)) => log::warn!("{name} sent a line that is not UTF-8"),
             Ok(None) => break,
-            Err(e) => {
+            Err(ReadError::Io(e)) => {
                 // Ctrl-C on the client, a reset, or a cut-off: the same clean-up.
                 log::info!("{name}'s connection ended: {e}");
                 break;
             }
+            Err(bad) => log::warn!("{name} sent {bad}; it was dropped"),
         }
     }
     server.leave(&name, id);

@@ -8,8 +8,8 @@
 //! newlines, one recv(1024) as one message), to talk to the seed's Python server.
 
 use socklab::cli::{self, Args, Options};
-use socklab::wire::{Wire, SEED_RECV};
-use std::io::{self, BufRead, BufReader, Read, Write};
+use socklab::wire::{read_recv, skip_line, ReadError, Wire};
+use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::process::ExitCode;
 use std::thread;
@@ -26,14 +26,15 @@ const LINGER: Duration = Duration::from_secs(2);
 // Framing: one message per line (the same rules as the server).
 
 /// Reads one line and returns it without its `\n` (or `\r\n`). `Ok(None)` is a clean end of
-/// the stream, between two lines. A line that is too long or not UTF-8 is an `InvalidData`
-/// error; the rest of an overlong line is skipped, so the next read starts on a new line.
-fn read_line(reader: &mut impl BufRead) -> io::Result<Option<String>> {
+/// the stream, between two lines; an end in the middle of a line is an error. The rest of an
+/// overlong line is skipped, so the next read starts on a new line.
+fn read_line(reader: &mut impl BufRead) -> Result<Option<String>, ReadError> {
     let mut buf = Vec::new();
     let n = reader
         .by_ref()
         .take(MAX_LINE as u64 + 1)
-        .read_until(b'\n', &mut buf)?;
+        .read_until(b'\n', &mut buf)
+        .map_err(ReadError::Io)?;
     if n == 0 {
         return Ok(None);
     }
@@ -43,61 +44,30 @@ fn read_line(reader: &mut impl BufRead) -> io::Result<Option<String>> {
             buf.pop();
         }
     } else if buf.len() > MAX_LINE {
-        skip_line(reader)?;
-        let why = format!("a line longer than {MAX_LINE} bytes");
-        return Err(io::Error::new(io::ErrorKind::InvalidData, why));
+        skip_line(reader).map_err(ReadError::Io)?;
+        return Err(ReadError::TooLong(MAX_LINE));
     } else {
         let why = "the connection closed in the middle of a line";
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, why));
+        return Err(ReadError::Io(io::Error::new(ErrorKind::UnexpectedEof, why)));
     }
     String::from_utf8(buf)
         .map(Some)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "a line that is not UTF-8"))
+        .map_err(|_| ReadError::NotUtf8)
 }
 
-/// Skips the rest of an overlong line without keeping it in memory.
-fn skip_line(reader: &mut impl BufRead) -> io::Result<()> {
-    loop {
-        let chunk = reader.fill_buf()?;
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        if let Some(i) = chunk.iter().position(|&b| b == b'\n') {
-            reader.consume(i + 1);
-            return Ok(());
-        }
-        let n = chunk.len();
-        reader.consume(n);
-    }
-}
-
-/// Seed mode: whatever one read returns, at most SEED_RECV bytes, is one message.
-fn read_recv(reader: &mut impl BufRead) -> io::Result<Option<String>> {
-    let chunk = reader.fill_buf()?;
-    if chunk.is_empty() {
-        return Ok(None);
-    }
-    let n = chunk.len().min(SEED_RECV);
-    let message = String::from_utf8(chunk[..n].to_vec());
-    reader.consume(n);
-    message
-        .map(Some)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "a message that is not UTF-8"))
-}
-
-/// Reads one message in the framing `wire` says.
-fn read_message(reader: &mut impl BufRead, wire: Wire) -> io::Result<Option<String>> {
+/// Reads one message in the framing `wire` says (seed mode: socklab::wire::read_recv).
+fn read_message(reader: &mut impl BufRead, wire: Wire) -> Result<Option<String>, ReadError> {
     match wire {
         Wire::Lines => read_line(reader),
         Wire::Seed => read_recv(reader),
     }
 }
 
-/// Sends one message in a single write: with its `\n`, or in seed mode bare.
-fn send_message(mut stream: &TcpStream, line: &str, wire: Wire) -> io::Result<()> {
+/// Writes one message in a single write: with its `\n`, or in seed mode bare.
+fn write_message(mut out: impl Write, line: &str, wire: Wire) -> io::Result<()> {
     match wire {
-        Wire::Lines => stream.write_all(format!("{line}\n").as_bytes()),
-        Wire::Seed => stream.write_all(line.as_bytes()),
+        Wire::Lines => out.write_all(format!("{line}\n").as_bytes()),
+        Wire::Seed => out.write_all(line.as_bytes()),
     }
 }
 
@@ -150,7 +120,7 @@ fn handshake(
             if refused {
                 todo!("fill in: the server refused `nickname`: get another from the user (handout: \"What this version fixes\", 3); stdin ended: Ok(None)");
             }
-            send_message(stream, &nickname, wire)?;
+            write_message(stream, &nickname, wire)?;
             continue;
         }
         println!("{line}");
@@ -165,7 +135,7 @@ fn handshake(
 
 /// Prints every line from the server until it closes the connection, then ends the program.
 fn receive(mut server: impl BufRead, wire: Wire) {
-    todo!("fill in: print what the server sends until it closes (handout: milestone 6); a bad line (ErrorKind::InvalidData) must not end it");
+    todo!("fill in: print what the server sends until it closes (handout: milestone 6); a bad line (which ReadError?) must not end it");
     // The main thread may be waiting for a line on stdin: nothing more can happen, so end here.
     std::process::exit(0);
 }

@@ -11,20 +11,18 @@
 //! One thread per client reads its lines; a second thread per client writes to it, fed by a
 //! bounded queue, so one slow client never stalls the room.
 //!
-//! Given beside it: room.rs (who is in the room), reading.rs (what can go wrong with a line, and
-//! `--wire seed`, the seed's own bytes) and server_options.rs (the command line).
+//! Given beside it: room.rs (who is in the room) and server_options.rs (the command line).
+//! From the kit (socklab::wire): `ReadError` (what can go wrong with a line), `skip_line`, and
+//! `read_recv`, the seed's own framing (`--wire seed`).
 
-#[path = "reading.rs"]
-mod reading;
 #[path = "room.rs"]
 mod room;
 #[path = "server_options.rs"]
 mod server_options;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
-use reading::{skip_line, LineError};
 use room::{offer, Room};
-use socklab::wire::Wire;
+use socklab::wire::{read_recv, skip_line, ReadError, Wire};
 use std::io::{self, BufRead, BufReader, BufWriter, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
@@ -52,14 +50,14 @@ const NICK_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Reads one line and returns it without its `\n` (or `\r\n`). `Ok(None)` is a clean end of
 /// the stream, between two lines; an end in the middle of a line is an error.
-fn read_line(reader: &mut impl BufRead) -> Result<Option<String>, LineError> {
+fn read_line(reader: &mut impl BufRead) -> Result<Option<String>, ReadError> {
     let mut buf = Vec::new();
     // take() bounds what one line may cost us, whatever the peer sends.
     let n = reader
         .by_ref()
         .take(MAX_LINE as u64 + 1)
         .read_until(b'\n', &mut buf)
-        .map_err(LineError::Io)?;
+        .map_err(ReadError::Io)?;
     if n == 0 {
         return Ok(None);
     }
@@ -69,34 +67,31 @@ fn read_line(reader: &mut impl BufRead) -> Result<Option<String>, LineError> {
             buf.pop();
         }
     } else if buf.len() > MAX_LINE {
-        skip_line(reader).map_err(LineError::Io)?;
-        return Err(LineError::TooLong);
+        skip_line(reader).map_err(ReadError::Io)?;
+        return Err(ReadError::TooLong(MAX_LINE));
     } else {
         let why = "the connection closed in the middle of a line";
-        return Err(LineError::Io(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            why,
-        )));
+        return Err(ReadError::Io(io::Error::new(ErrorKind::UnexpectedEof, why)));
     }
     String::from_utf8(buf)
         .map(Some)
-        .map_err(|_| LineError::NotUtf8)
+        .map_err(|_| ReadError::NotUtf8)
 }
 
-/// Reads one message in the framing `wire` says.
-fn read_message(reader: &mut impl BufRead, wire: Wire) -> Result<Option<String>, LineError> {
+/// Reads one message in the framing `wire` says (seed mode: socklab::wire::read_recv).
+fn read_message(reader: &mut impl BufRead, wire: Wire) -> Result<Option<String>, ReadError> {
     match wire {
         Wire::Lines => read_line(reader),
-        Wire::Seed => reading::read_recv(reader),
+        Wire::Seed => read_recv(reader),
     }
 }
 
-/// Writes one message (into a buffer: the caller flushes): with its `\n`, or in seed mode bare.
-fn write_message(out: &mut impl Write, line: &str, wire: Wire) -> io::Result<()> {
-    out.write_all(line.as_bytes())?;
+/// Writes one message in a single write: with its `\n`, or in seed mode bare. The writer
+/// thread writes into a buffer and flushes it.
+fn write_message(mut out: impl Write, line: &str, wire: Wire) -> io::Result<()> {
     match wire {
-        Wire::Lines => out.write_all(b"\n"),
-        Wire::Seed => Ok(()),
+        Wire::Lines => out.write_all(format!("{line}\n").as_bytes()),
+        Wire::Seed => out.write_all(line.as_bytes()),
     }
 }
 
@@ -193,13 +188,13 @@ fn handshake(
                 log::info!("{who} left before choosing a nickname");
                 return None;
             }
-            Err(LineError::Io(e))
+            Err(ReadError::Io(e))
                 if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
             {
                 log::warn!("{who}: no nickname within {NICK_TIMEOUT:?}; closing");
                 return None;
             }
-            Err(LineError::Io(e)) => {
+            Err(ReadError::Io(e)) => {
                 log::warn!("{who}: connection lost before choosing a nickname: {e}");
                 return None;
             }
@@ -234,8 +229,8 @@ fn start_writer(
 
 /// A line that could not be read (too long, not UTF-8): logged, and the sender is told; the
 /// connection goes on.
-fn refuse_line(me: &Sender<String>, name: &str, who: SocketAddr, bad: &LineError) {
-    log::warn!("{name} ({who}): dropped a line: {bad}");
+fn refuse_line(me: &Sender<String>, name: &str, who: SocketAddr, bad: &ReadError) {
+    log::warn!("{name} ({who}): dropped {bad}");
     let _ = me.try_send(format!("ERROR {bad}; it was dropped"));
 }
 

@@ -1,22 +1,8 @@
 //! Seed mode (`--wire seed`), given: the seed's framing is not the lesson (the handout's "Why the
-//! seed's protocol breaks" shows what goes wrong with it), but our server can speak it.
+//! seed's protocol breaks" shows what goes wrong with it), but our server can speak it. Its
+//! reader is the kit's `socklab::wire::read_recv`; here is the `!` map as the seed writes it.
 
-use super::Line;
-use socklab::wire::SEED_RECV;
 use std::collections::BTreeMap;
-use std::io::{self, BufRead};
-
-/// Seed mode: whatever one read returns, at most SEED_RECV bytes, is one message.
-pub fn read_recv(reader: &mut impl BufRead) -> io::Result<Option<Line>> {
-    let chunk = reader.fill_buf()?;
-    if chunk.is_empty() {
-        return Ok(None);
-    }
-    let n = chunk.len().min(SEED_RECV);
-    let message = String::from_utf8(chunk[..n].to_vec());
-    reader.consume(n);
-    Ok(Some(message.map_or(Line::NotUtf8, Line::Text)))
-}
 
 /// The map as Python's `json.dumps` writes it (what the seed's clients receive): `, ` and
 /// `: ` between items, and every character beyond ASCII as `\uXXXX`.

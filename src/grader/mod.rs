@@ -43,6 +43,7 @@ mod report;
 mod runner;
 pub mod sandbox;
 mod scratch;
+pub mod seed_peer;
 mod stand_in;
 mod submissions;
 pub mod transcript;

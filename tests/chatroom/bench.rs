@@ -10,19 +10,28 @@
 //!    delivery latency (from the send to each receiver's read: p50, p99, max).
 //! 2. 1,000 idle clients (they read and discard everything, but never talk) plus 10 talking
 //!    clients sending 100 lines each: the server's resident memory (`VmRSS`/`VmHWM` in
-//!    /proc/<pid>/status) and the talkers' delivery latency. Measured twice: first at a brisk
+//!    /proc/<pid>/status) and the talkers' delivery latency. The talkers start once the last
+//!    join notice has reached every idle client (the joins queue some 500,000 notices; a line
+//!    sent behind them would measure the join storm). Measured twice: first at a brisk
 //!    chat's pace (each talker sends 50 lines, one per 100 ms, the talkers spread over that
 //!    interval: 100 lines/s, about 100,000 deliveries/s to the 1,010 clients), then 100 lines
 //!    each flat out as in phase 1, which saturates the server: the latency then is mostly time
 //!    spent waiting for a CPU.
 //!
+//! Phase 2 also reports the server's CPU time (user + system, from /proc/<pid>/stat) per 1,000
+//! deliveries, and the machine's load average: on a shared machine the latency depends on what
+//! else runs, the CPU time hardly.
+//!
 //! Every loop is bounded in count and time: sockets have read timeouts, and each phase has a
-//! deadline after which it reports what it saw. Needs about 1,100 file descriptors for this
-//! process and as many for the server (`ulimit -n`).
+//! deadline after which it reports what it saw. Phase 2 needs about 1,100 file descriptors for
+//! this process and as many for the server: the bench raises its soft limit (`ulimit -n`) up to
+//! the hard one, and the server inherits it. The server dies with the bench, however the bench
+//! ends (a destructor, or the kernel when it is killed).
 
 use socklab::grader::{start_server, Program};
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
@@ -44,18 +53,19 @@ const READ_TIMEOUT: Duration = Duration::from_secs(5);
 const PHASE_LIMIT: Duration = Duration::from_secs(90);
 
 pub fn main() {
-    let needed = IDLE_CLIENTS + TALKERS + 100;
-    match open_files_limit() {
-        Some(limit) if limit < needed as u64 => {
-            eprintln!(
-                "chatroom bench: `ulimit -n` is {limit}; phase 2 needs about {needed} sockets.\n\
-                 Raise it first (for example `ulimit -n 4096`), then run `make bench` again."
-            );
-            std::process::exit(1);
-        }
-        _ => {}
+    let needed = (IDLE_CLIENTS + TALKERS + 100) as u64;
+    // Each client is a socket here and one in the server, which inherits this limit.
+    if let Err(e) = raise_open_files(needed) {
+        eprintln!(
+            "chatroom bench: phase 2 needs about {needed} sockets: {e}.\n\
+             Raise the hard limit first (for example `ulimit -Hn 4096`), then run it again."
+        );
+        std::process::exit(1);
     }
-    println!("chatroom bench (loopback, release build of the solution server)");
+    println!(
+        "chatroom bench (loopback, release build of the solution server); load average {}",
+        load()
+    );
 
     let server = Server::start();
     let fan = run_room(&server, "c", FANOUT_CLIENTS, FANOUT_LINES, Duration::ZERO);
@@ -82,8 +92,21 @@ pub fn main() {
     let baseline = server.memory();
     let idle = Idle::join(&server.addr, IDLE_CLIENTS);
     let with_idle = server.memory();
+    match idle.settle() {
+        Some(took) => println!(
+            "{} idle clients joined; every join notice had reached them {:.2} s later",
+            idle.joined,
+            took.as_secs_f64()
+        ),
+        None => {
+            eprintln!("idle clients: the join notices were still arriving after {PHASE_LIMIT:?}")
+        }
+    }
+    let (load_before, cpu_before) = (load(), server.cpu_ms());
     let paced = run_room(&server, "p", TALKERS, CHAT_LINES, CHAT_PACE);
+    let (load_paced, cpu_paced) = (load(), server.cpu_ms());
     let talk = run_room(&server, "t", TALKERS, TALKER_LINES, Duration::ZERO);
+    let (load_talk, cpu_talk) = (load(), server.cpu_ms());
     let after = server.memory();
     let idle_joined = idle.joined;
     idle.stop();
@@ -101,6 +124,16 @@ pub fn main() {
     println!(
         "  latency ms: p50 {:.2}, p99 {:.2}, max {:.2}",
         paced.p50_ms, paced.p99_ms, paced.max_ms
+    );
+    let deliveries = |lines: usize| (TALKERS * lines * (TALKERS + idle_joined)) as f64 / 1000.0;
+    println!(
+        "  server CPU {:.0} ms over {:.2} s ({:.2} ms per 1,000 deliveries); load average {} \
+         before, {} after",
+        cpu_paced - cpu_before,
+        paced.elapsed.as_secs_f64(),
+        (cpu_paced - cpu_before) / deliveries(CHAT_LINES),
+        load_before,
+        load_paced
     );
     println!(
         "{} idle + {TALKERS} talking x {TALKER_LINES} lines, flat out: {} of {} deliveries, {} lost, \
@@ -121,6 +154,12 @@ pub fn main() {
         talk.max_ms,
         (TALKERS * TALKER_LINES * (TALKERS + idle_joined)) as f64 / talk.elapsed.as_secs_f64(),
         talk.elapsed.as_secs_f64()
+    );
+    println!(
+        "  server CPU {:.0} ms ({:.2} ms per 1,000 deliveries); load average {} after",
+        cpu_talk - cpu_paced,
+        (cpu_talk - cpu_paced) / deliveries(TALKER_LINES),
+        load_talk
     );
     let per_client = (with_idle.0.saturating_sub(baseline.0)) as f64 / idle_joined.max(1) as f64;
     println!(
@@ -147,11 +186,48 @@ pub fn main() {
     }
 }
 
-/// The soft limit on open files of this process, from /proc/self/limits.
-fn open_files_limit() -> Option<u64> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    line.split_whitespace().nth(3)?.parse().ok()
+/// Raises this process's soft limit on open files to at least `needed` (up to the hard limit);
+/// the server started afterwards inherits it.
+fn raise_open_files(needed: u64) -> Result<(), String> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit on a struct of ours.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return Err(format!("getrlimit: {}", std::io::Error::last_os_error()));
+        }
+        if limit.rlim_cur >= needed {
+            return Ok(());
+        }
+        if limit.rlim_max < needed {
+            return Err(format!(
+                "the hard limit (`ulimit -Hn`) is {}",
+                limit.rlim_max
+            ));
+        }
+        limit.rlim_cur = limit.rlim_max.min(needed * 4);
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+            return Err(format!("setrlimit: {}", std::io::Error::last_os_error()));
+        }
+    }
+    Ok(())
+}
+
+/// The machine's load averages over 1, 5 and 15 minutes, as `uptime` shows them, and how many
+/// threads are runnable at this moment (of how many). The machine may be shared: a latency
+/// means little without it. The averages include this bench's own threads, the count taken
+/// between phases hardly does.
+fn load() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    match fields.get(..4) {
+        Some([one, five, fifteen, now]) => {
+            format!("{one} {five} {fifteen} ({now} threads runnable)")
+        }
+        _ => "unknown".to_string(),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -165,12 +241,20 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
-        let (program, addr) = start_server(
-            Command::new(SERVER)
-                .args(["--host", "127.0.0.1", "--port", "0"])
-                .env("RUST_LOG", "warn"),
-        )
-        .unwrap_or_else(|e| panic!("cannot start {SERVER}: {e}"));
+        let mut cmd = Command::new(SERVER);
+        cmd.args(["--host", "127.0.0.1", "--port", "0"])
+            .env("RUST_LOG", "warn");
+        // The server has its own process group, so a Ctrl-C or a `timeout` that stops this
+        // bench never reaches it, and no destructor runs then: the kernel kills it when we die.
+        // SAFETY: prctl only, which is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let (program, addr) =
+            start_server(&mut cmd).unwrap_or_else(|e| panic!("cannot start {SERVER}: {e}"));
         program.discard_output();
         Server { program, addr }
     }
@@ -183,6 +267,25 @@ impl Server {
     /// (VmRSS, VmHWM) of the server process, in KiB.
     fn memory(&self) -> (u64, u64) {
         socklab::grader::memory_kib(self.program.pid())
+    }
+
+    /// CPU time the server has used so far (user + system), in milliseconds: unlike a latency,
+    /// it hardly depends on what else the machine runs.
+    fn cpu_ms(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.program.pid()))
+            .unwrap_or_default();
+        // The fields after the command's closing parenthesis; utime and stime are the 12th and
+        // 13th of them (fields 14 and 15 of proc(5)), in clock ticks.
+        let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let ticks: u64 = rest
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .filter_map(|f| f.parse::<u64>().ok())
+            .sum();
+        // SAFETY: sysconf only reads a configuration value.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        ticks as f64 * 1000.0 / per_second
     }
 }
 
@@ -221,24 +324,55 @@ fn join(addr: &SocketAddr, name: &str) -> Result<(TcpStream, BufReader<TcpStream
 /// their non-blocking sockets every 100 ms.
 struct Idle {
     joined: usize,
+    /// Idle sockets that have received the last join notice (see [`Idle::settle`]).
+    settled: Arc<AtomicUsize>,
+    /// The last join notice, once every idle client has joined.
+    last_notice: Arc<Mutex<Option<Vec<u8>>>>,
     stop: Arc<AtomicBool>,
     sweeper: thread::JoinHandle<()>,
 }
 
+/// How many of the last bytes an idle socket received are kept: more than a join notice.
+const TAIL: usize = 64;
+
+/// One idle client's socket, and whether the last join notice has reached it.
+struct IdleSocket {
+    stream: TcpStream,
+    /// The last [`TAIL`] bytes that came: the notice may be split between two reads, or come
+    /// before the sweeper knows it.
+    tail: Vec<u8>,
+    seen: bool,
+}
+
 impl Idle {
     fn join(addr: &SocketAddr, count: usize) -> Idle {
-        let streams: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let sockets: Arc<Mutex<Vec<IdleSocket>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
-        let (all, stopped) = (Arc::clone(&streams), Arc::clone(&stop));
+        let settled = Arc::new(AtomicUsize::new(0));
+        let last_notice: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
+        let (all, stopped) = (Arc::clone(&sockets), Arc::clone(&stop));
+        let (settled_count, notice) = (Arc::clone(&settled), Arc::clone(&last_notice));
         let sweeper = thread::spawn(move || {
             let mut buf = [0u8; 16 * 1024];
             while !stopped.load(Ordering::Relaxed) {
-                for mut s in all.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+                let notice = notice.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                for s in all.lock().unwrap_or_else(|p| p.into_inner()).iter_mut() {
                     // Bounded: at most 64 reads per socket and sweep.
                     for _ in 0..64 {
-                        match s.read(&mut buf) {
-                            Ok(n) if n > 0 => continue,
+                        let n = match (&s.stream).read(&mut buf) {
+                            Ok(n) if n > 0 => n,
                             _ => break,
+                        };
+                        s.tail.extend_from_slice(&buf[..n]);
+                        let keep = s.tail.len().saturating_sub(TAIL);
+                        s.tail.drain(..keep);
+                    }
+                    // The notice is the last line an idle client gets before phase 2 talks, so
+                    // it is in the tail, even if it came before the notice was known here.
+                    if let Some(notice) = notice.as_deref().filter(|_| !s.seen) {
+                        if s.tail.windows(notice.len()).any(|w| w == notice) {
+                            s.seen = true;
+                            settled_count.fetch_add(1, Ordering::Relaxed);
                         }
                     }
                 }
@@ -249,6 +383,7 @@ impl Idle {
         });
         let started = Instant::now();
         let mut joined = 0;
+        let mut last = None;
         for i in 0..count {
             if started.elapsed() > PHASE_LIMIT {
                 eprintln!("idle clients: stopped joining at {i} (time limit)");
@@ -257,21 +392,59 @@ impl Idle {
             match join(addr, &format!("idle{i}")) {
                 Ok((stream, _)) => {
                     if stream.set_nonblocking(true).is_ok() {
-                        streams
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .push(stream);
+                        let mut all = sockets.lock().unwrap_or_else(|p| p.into_inner());
+                        all.push(IdleSocket {
+                            stream,
+                            tail: Vec::new(),
+                            seen: false,
+                        });
                         joined += 1;
+                        last = Some(i);
                     }
                 }
                 Err(e) => eprintln!("idle client {i}: {e}"),
             }
         }
+        if let Some(i) = last {
+            let mut all = sockets.lock().unwrap_or_else(|p| p.into_inner());
+            // The last one read its own notice before its welcome, in `join`.
+            if let Some(newest) = all.last_mut() {
+                newest.seen = true;
+                settled.fetch_add(1, Ordering::Relaxed);
+            }
+            *last_notice.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(format!("idle{i} joined!\n").into_bytes());
+        }
         Idle {
             joined,
+            settled,
+            last_notice,
             stop,
             sweeper,
         }
+    }
+
+    /// Waits until the last join notice has reached every idle client: 1,000 joins queue about
+    /// 500,000 notices, which the server takes a second or more to write. A line sent before
+    /// then waits behind them, which is the join storm's latency, not a chat line's. Returns
+    /// how long it took, or `None` at the time limit.
+    fn settle(&self) -> Option<Duration> {
+        let started = Instant::now();
+        if self
+            .last_notice
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
+        {
+            return Some(Duration::ZERO);
+        }
+        while started.elapsed() < PHASE_LIMIT {
+            if self.settled.load(Ordering::Relaxed) >= self.joined {
+                return Some(started.elapsed());
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        None
     }
 
     fn stop(self) {

@@ -4,9 +4,9 @@
 //! course's Python programs in that mode; those read once with `recv(1024)`, so every message
 //! must leave in one write, which is counted ([`SeedPeer::segments`]), never guessed.
 
-use super::super::chatroom::seed::SeedPeer;
 use super::client::at;
 use super::{free_udp_port, peer_ip, spawn_client, start_server_with};
+use socklab::grader::seed_peer::SeedPeer;
 use socklab::grader::{tcp_from, Ctx, StandIn};
 use std::net::{SocketAddr, TcpStream};
 
@@ -72,7 +72,7 @@ pub(super) fn seed_client(ctx: &Ctx) -> Result<(), String> {
             return Err(format!(
                 "typed {typed:?}: it reached the server in {writes} TCP segments; the course's \
                  server takes one recv(1024) as one message, so the client must send it in one \
-                 write (send_message does)"
+                 write (write_message does)"
             ));
         }
     }

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 mod client;
 mod questions;
-pub(super) mod seed;
+mod seed;
 mod server;
 
 use client::{
@@ -51,7 +51,7 @@ pub fn lab() -> Lab {
             Check::new("3 broadcast", "lines from several clients arrive exactly once, each sender's in order", 2,
                 "Each client's writer thread sends its queue in order; never drop or repeat a line.", exactly_once).needs(&["a chat line reaches every client, the sender included, as `NAME: text`"]).across_hosts(),
             Check::new("3 broadcast", "survives lines over 4 KiB and invalid UTF-8 without relaying them", 2,
-                "A bad line is answered and survived (handout: \"What this version fixes\", 5): which LineError ends a connection, and which does not?", bad_lines).needs(&["a chat line reaches every client, the sender included, as `NAME: text`"]).across_hosts(),
+                "A bad line is answered and survived (handout: \"What this version fixes\", 5): which ReadError ends a connection, and which does not?", bad_lines).needs(&["a chat line reaches every client, the sender included, as `NAME: text`"]).across_hosts(),
             Check::new("3 broadcast", "a client that never reads is disconnected; the room goes on", 2,
                 "Queue lines with try_send (offer): a full queue means a stuck client, which leaves the room.", stuck_client)
                 .limit(25).needs(&["a chat line reaches every client, the sender included, as `NAME: text`"]).across_hosts(),
@@ -82,7 +82,7 @@ pub fn lab() -> Lab {
             Check::new("3 broadcast", "`--wire seed`: the server speaks the seed's bytes, one message per write", 1,
                 "In seed mode a message has no newline and one read is one message: read with read_message(…, room.wire), and let the writer thread frame with room.wire.", seed::seed_server).needs(&["a chat line reaches every client, the sender included, as `NAME: text`"]).across_hosts(),
             Check::new("6 client", "`--wire seed`: the client sends its nickname and each line in one write, without a newline", 1,
-                "Send every message with send_message(…, wire): one write, framed as --wire says.", seed::seed_client).needs(&["sends each typed line as `NAME: text` (`@NAME text` too)"]).across_hosts(),
+                "Send every message with write_message(…, wire): one write, framed as --wire says.", seed::seed_client).needs(&["sends each typed line as `NAME: text` (`@NAME text` too)"]).across_hosts(),
     ])
     .questions(&questions::QUESTIONS)
 }

@@ -2,86 +2,12 @@
 //! taken as one message), as the seed's Python programs speak them. The handout promises that
 //! both programs talk to those programs in that mode; a peer that reads once, as the seed's do,
 //! sees one message only if it left in one write, so the writes are counted
-//! ([`data_segments_in`]), never guessed from one read.
+//! ([`SeedPeer::segments`]), never guessed from one read.
 
 use super::{printed, start_server_with, CLIENT};
-use socklab::grader::{data_segments_in, secs, Context, Ctx, StandIn, WAIT};
-use std::io::{Read, Write};
+use socklab::grader::seed_peer::SeedPeer;
+use socklab::grader::{Context, Ctx, StandIn};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Instant;
-
-/// A connection that speaks the seed's bytes.
-pub(crate) struct SeedPeer {
-    stream: TcpStream,
-    who: String,
-}
-
-impl SeedPeer {
-    pub(crate) fn connect(to: SocketAddr, who: &str) -> Result<SeedPeer, String> {
-        let stream = TcpStream::connect_timeout(&to, WAIT)
-            .with_context(|| format!("{who} connecting to the server at {to}"))?;
-        SeedPeer::new(stream, who)
-    }
-
-    pub(crate) fn new(stream: TcpStream, who: &str) -> Result<SeedPeer, String> {
-        stream
-            .set_nonblocking(false)
-            .and_then(|()| stream.set_write_timeout(Some(WAIT)))
-            .context("setting the test socket's timeouts")?;
-        Ok(SeedPeer {
-            stream,
-            who: who.to_string(),
-        })
-    }
-
-    pub(crate) fn send(&mut self, text: &str) -> Result<(), String> {
-        self.stream
-            .write_all(text.as_bytes())
-            .with_context(|| format!("{} sending {text:?}", self.who))
-    }
-
-    /// Reads until exactly the bytes of `want` came (within [`WAIT`]); anything else, a newline
-    /// included, is a failure that shows what came.
-    pub(crate) fn expect(&mut self, want: &str) -> Result<(), String> {
-        let deadline = Instant::now() + WAIT;
-        let mut got = Vec::new();
-        while got.len() < want.len() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            self.stream
-                .set_read_timeout(Some(left))
-                .context("setting the test socket's timeout")?;
-            let mut buf = [0u8; 1024];
-            match self.stream.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-                Err(_) => break,
-            }
-            if !want
-                .as_bytes()
-                .starts_with(&got[..got.len().min(want.len())])
-            {
-                break;
-            }
-        }
-        if got != want.as_bytes() {
-            return Err(format!(
-                "{} expected the seed's bytes {want:?} (no newline) within {}, got {:?}",
-                self.who,
-                secs(WAIT),
-                String::from_utf8_lossy(&got)
-            ));
-        }
-        Ok(())
-    }
-
-    /// How many data segments this socket has received so far.
-    pub(crate) fn segments(&self) -> Result<u32, String> {
-        data_segments_in(&self.stream)
-    }
-}
 
 /// The server in seed mode: the handshake and a chat message in the seed's bytes, and each
 /// message in one write.
@@ -148,7 +74,7 @@ pub(super) fn seed_client(ctx: &Ctx) -> Result<(), String> {
             return Err(format!(
                 "typed {typed:?}: `{want}` reached the server in {writes} TCP segments; the \
                  seed's server takes one recv(1024) as one message, so the client must send it \
-                 in one write (send_message does)"
+                 in one write (write_message does)"
             ));
         }
     }
