@@ -240,9 +240,19 @@ fn launch(
                 // Read in large gulps, a few milliseconds apart: waking for every line of a
                 // server that prints per request would take CPU time from the server itself.
                 // The pipe (64 KiB) holds what comes in between.
-                let mut sink = vec![0u8; 64 * 1024];
-                while matches!(reader.read(&mut sink), Ok(n) if n > 0) {
-                    thread::sleep(Duration::from_millis(5));
+                // The pipe is widened to 1 MiB first (Linux's default most for one pipe) so
+                // that a few milliseconds of a busy server's lines fit in it even when this
+                // thread wakes late on a loaded machine: a full pipe would stop the server
+                // itself, and the bench would measure this reader instead. A full gulp means
+                // more is waiting: read again at once.
+                widen_pipe(reader.get_ref());
+                let mut sink = vec![0u8; 256 * 1024];
+                loop {
+                    match reader.read(&mut sink) {
+                        Ok(n) if n == sink.len() => {}
+                        Ok(n) if n > 0 => thread::sleep(Duration::from_millis(5)),
+                        _ => break,
+                    }
                 }
                 break;
             }
@@ -301,6 +311,12 @@ fn launch(
     })
 }
 
+/// Asks for a 1 MiB pipe behind `pipe` (F_SETPIPE_SZ); where that is refused, it stays as it is.
+fn widen_pipe(pipe: &impl std::os::fd::AsRawFd) {
+    // SAFETY: fcntl on a descriptor this process owns, with an integer argument.
+    unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20) };
+}
+
 fn kill_all(children: &Children) {
     let mut children = children.lock().unwrap_or_else(|p| p.into_inner());
     for child in children.iter_mut() {
@@ -339,6 +355,23 @@ impl Program {
             .map(|a| a.to_string_lossy().to_string())
             .collect::<Vec<_>>()
             .join(" ");
+        // Outside a check nothing else stops it if this process is killed (Ctrl-C in `make
+        // bench` reaches our process group, not the program's own): the kernel ends it when
+        // the thread that started it ends, however that happens.
+        // SAFETY: prctl, getppid and _exit only (async-signal-safe), on a copied integer.
+        let parent = std::process::id() as libc::pid_t;
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(cmd, move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent died before the line above: nobody would be told.
+                if libc::getppid() != parent {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
         launch(cmd, label, &Children::default(), false)
     }
 

@@ -352,12 +352,14 @@ fn ask(proxy: SocketAddr, message: &Value, who: &str) -> Result<Value, String> {
 // A stand-in server behind the student's proxy.
 
 /// How a stand-in server answers.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Behaviour {
     /// The right reply at once.
     Good,
     /// The right reply after this long.
     Slow(Duration),
+    /// The right reply once the check drops the sender of this channel (30 s at most).
+    Held(crossbeam_channel::Receiver<()>),
     /// Bytes that are not JSON.
     Garbage,
     /// JSON that is not a reply (`{"hello": "proxy"}`).
@@ -398,9 +400,12 @@ fn stand_in_server_on(
                 return;
             };
             let _ = seen.send(message.clone());
-            match how {
+            match &how {
                 Behaviour::Good | Behaviour::Pieces | Behaviour::CopiesSize => {}
-                Behaviour::Slow(pause) => thread::sleep(pause),
+                Behaviour::Slow(pause) => thread::sleep(*pause),
+                Behaviour::Held(gate) => {
+                    let _ = gate.recv_timeout(Duration::from_secs(30));
+                }
                 Behaviour::Garbage => {
                     let _ = peer.send_raw(b"%%% not json %%%");
                     return;
@@ -411,7 +416,7 @@ fn stand_in_server_on(
                 }
             }
             let mut reply = reply_to(id, &message);
-            match how {
+            match &how {
                 Behaviour::Pieces => {
                     let text = reply.to_string();
                     let _ = peer.send_split(text.as_bytes(), 25, Duration::from_millis(300));
