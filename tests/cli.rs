@@ -186,7 +186,12 @@ fn subcommands() -> Vec<String> {
 fn every_socklab_subcommand_handles_mistakes_and_help_the_same_way() {
     let socklab = env!("CARGO_BIN_EXE_socklab");
     for command in subcommands() {
-        for mistake in [&["--no-such-option"][..], &["stray-word"], &["--lab"]] {
+        // new-lab takes one NAME: its stray word is a second one (one alone would write a lab).
+        let stray: &[&str] = match command.as_str() {
+            "new-lab" => &["stray", "word"],
+            _ => &["stray-word"],
+        };
+        for mistake in [&["--no-such-option"][..], stray, &["--lab"]] {
             let mut args = vec![command.as_str()];
             args.extend(mistake);
             // --lab is an option of some subcommands only: a missing value or an unknown
