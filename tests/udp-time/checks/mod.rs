@@ -457,14 +457,7 @@ fn client_ignores_strangers(ctx: &Ctx) -> Result<(), String> {
             id,
             "The time is 1999-12-31 23:59:59.000000",
         );
-        // The real reply 100 ms later, from another thread: the stand-in stays free to see a
-        // second request at once.
-        if let Ok(sock) = sock.try_clone() {
-            thread::spawn(move || {
-                thread::sleep(Duration::from_millis(100));
-                reply(&sock, from, id, FIXED_TIME);
-            });
-        }
+        reply_later(sock, from, id);
     })?;
     let client = client(ctx, &server, &[])?;
     let (lines, _) = client.finish(WAIT)?;
@@ -487,6 +480,17 @@ fn client_ignores_strangers(ctx: &Ctx) -> Result<(), String> {
     Ok(())
 }
 
+/// The real reply 100 ms later, from another thread: the stand-in stays free to see a second
+/// request at once.
+fn reply_later(sock: &UdpSocket, to: SocketAddr, id: i64) {
+    if let Ok(sock) = sock.try_clone() {
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(100));
+            reply(&sock, to, id, FIXED_TIME);
+        });
+    }
+}
+
 /// Each datagram the client ignores leaves a line on its stderr (the handout, milestone 2): one
 /// from a stranger and one from the server that is not JSON, then the real reply.
 fn client_logs_ignored(ctx: &Ctx) -> Result<(), String> {
@@ -494,12 +498,7 @@ fn client_logs_ignored(ctx: &Ctx) -> Result<(), String> {
     let server = time_server(ctx, move |_, id, sock, from| {
         reply(&stranger, from, id, FIXED_TIME);
         let _ = sock.send_to(b"not JSON at all", from);
-        if let Ok(sock) = sock.try_clone() {
-            thread::spawn(move || {
-                thread::sleep(Duration::from_millis(100));
-                reply(&sock, from, id, FIXED_TIME);
-            });
-        }
+        reply_later(sock, from, id);
     })?;
     let client = client(ctx, &server, &[])?;
     let (lines, _) = client.finish(WAIT)?;
