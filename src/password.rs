@@ -63,17 +63,95 @@ pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; HASH_LEN] {
 /// Block i of the output is U1 ^ U2 ^ … ^ Uc, where U1 = HMAC(P, S || i) and Uj = HMAC(P, Uj-1).
 pub fn pbkdf2_hmac_sha256(password: &[u8], salt: &[u8], iterations: u32, out: &mut [u8]) {
     let prf = Hmac::new(password);
+    let fixed = FixedHmac::new(password);
     for (i, chunk) in out.chunks_mut(HASH_LEN).enumerate() {
         // Block numbers start at 1, as a 4-byte big-endian integer.
         let index = (i as u32 + 1).to_be_bytes();
-        let mut u = prf.mac(&[salt, &index]);
+        let first = prf.mac(&[salt, &index]);
+        // From here on in 32-bit words, the compression function's own unit.
+        let mut u = [0u32; 8];
+        for (word, bytes) in u.iter_mut().zip(first.chunks_exact(4)) {
+            *word = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        }
         let mut t = u;
         for _ in 1..iterations {
-            u = prf.mac(&[&u]);
-            t.iter_mut().zip(u).for_each(|(t, u)| *t ^= u);
+            u = fixed.mac(&u);
+            let mut w = 0;
+            while w < 8 {
+                t[w] ^= u[w];
+                w += 1;
+            }
         }
-        chunk.copy_from_slice(&t[..chunk.len()]);
+        let mut bytes = [0u8; HASH_LEN];
+        for (out, word) in bytes.chunks_exact_mut(4).zip(t) {
+            out.copy_from_slice(&word.to_be_bytes());
+        }
+        chunk.copy_from_slice(&bytes[..chunk.len()]);
     }
+}
+
+/// SHA-256's initial state (FIPS 180-4, §5.3.3).
+const SHA256_INIT: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
+/// HMAC-SHA256 of a 32-byte message, the message of every PBKDF2 iteration after the first,
+/// on SHA-256's compression function alone, in words: two blocks per iteration. The same result
+/// as [`Hmac::mac`]; it exists because the lab programs are debug builds, where generic hashing
+/// code and iterators run unoptimised: 100,000 iterations took 120 ms that way, 22 ms this way.
+struct FixedHmac {
+    inner: [u32; 8],
+    outer: [u32; 8],
+}
+
+impl FixedHmac {
+    fn new(key: &[u8]) -> FixedHmac {
+        let mut block = [0u8; BLOCK];
+        if key.len() > BLOCK {
+            block[..HASH_LEN].copy_from_slice(&Sha256::digest(key));
+        } else {
+            block[..key.len()].copy_from_slice(key);
+        }
+        let absorb = |byte: u8| {
+            let mut state = SHA256_INIT;
+            sha2::block_api::compress256(&mut state, &[block.map(|b| b ^ byte)]);
+            state
+        };
+        FixedHmac {
+            inner: absorb(0x36),
+            outer: absorb(0x5c),
+        }
+    }
+
+    fn mac(&self, message: &[u32; 8]) -> [u32; 8] {
+        let inner = finish(self.inner, message);
+        finish(self.outer, &inner)
+    }
+}
+
+/// The last block of a 32-byte message after one 64-byte block: the message, the 0x80 byte,
+/// zeros and the whole length in bits, (64 + 32) * 8 = 768 = 0x300.
+const LAST_BLOCK: [u8; BLOCK] = {
+    let mut block = [0u8; BLOCK];
+    block[HASH_LEN] = 0x80;
+    block[BLOCK - 2] = 0x03;
+    block
+};
+
+/// SHA-256 from `state` (one key block absorbed) over the 32-byte `message`, in words.
+fn finish(mut state: [u32; 8], message: &[u32; 8]) -> [u32; 8] {
+    let mut block = LAST_BLOCK;
+    let mut w = 0;
+    while w < 8 {
+        let [a, b, c, d] = message[w].to_be_bytes();
+        block[4 * w] = a;
+        block[4 * w + 1] = b;
+        block[4 * w + 2] = c;
+        block[4 * w + 3] = d;
+        w += 1;
+    }
+    sha2::block_api::compress256(&mut state, &[block]);
+    state
 }
 
 /// The stored form of `password` with this `salt`.
