@@ -107,8 +107,10 @@ reverts:
 	$(KIT) reverts $(if $(LAB),--lab $(LAB))
 
 # Speed and memory against real peers (each lab's tests/<lab>/bench.rs, through benches/labs.rs),
+# without LAB how long one submission takes to grade in the sandbox (benches/grading.rs, root),
 # then how well the checks catch bugs (make mutants, a few minutes); each part exits non-zero
 # when its target is missed. http's sets up Flask from PyPI in target/bench-venv.
 bench:
 	$(CARGO) bench --features solutions --bench labs -- $(LAB)
+	$(if $(LAB),,$(CARGO) bench --bench grading)
 	$(KIT) mutants $(if $(LAB),--lab $(LAB))

@@ -308,17 +308,20 @@ impl Report {
                 .rsplit_once("\nHint: ")
                 .map_or(output, |(why, _)| why);
             let result = if passed { Ok(()) } else { Err(why.to_string()) };
-            outcomes.push((lab, Outcome::new(check, result, Duration::ZERO)));
+            let secs =
+                Duration::try_from_secs_f64(test["extra_data"]["seconds"].as_f64().unwrap_or(0.0));
+            outcomes.push((lab, Outcome::new(check, result, secs.unwrap_or_default())));
         }
         let expected: usize = labs.iter().map(|l| l.checks.len()).sum();
         if outcomes.len() != expected {
             return bad(&format!("{} checks instead of {expected}", outcomes.len()));
         }
-        let elapsed = json["execution_time"].as_f64().unwrap_or(0.0).max(0.0);
+        // A number the JSON's writer got wrong (negative, too large) must not panic here.
+        let elapsed = Duration::try_from_secs_f64(json["execution_time"].as_f64().unwrap_or(0.0));
         Ok(Report::new(
             labs.iter().map(|l| (l.name, l.title)).collect(),
             outcomes,
-            Duration::from_secs_f64(elapsed),
+            elapsed.unwrap_or_default(),
         ))
     }
 
@@ -455,7 +458,7 @@ mod tests {
         let outcomes = vec![
             (
                 "udp-time",
-                Outcome::new(&check("a", 2), Ok(()), Duration::ZERO),
+                Outcome::new(&check("a", 2), Ok(()), Duration::from_millis(250)),
             ),
             (
                 "udp-time",
@@ -489,6 +492,7 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("Hint: read the handout"));
+        assert_eq!(json["tests"][0]["extra_data"]["seconds"], 0.25);
     }
 
     #[test]

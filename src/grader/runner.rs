@@ -100,8 +100,12 @@ pub fn grade(labs: &[Lab], build: &Build, jobs: usize) -> Report {
             work.push((lab.name, check.clone(), built.clone(), files));
         }
     }
+    // Checks allowed longest go first: they are the ones that wait (timeouts, retries), and
+    // starting them last leaves one worker waiting alone at the end. Outcomes keep their order.
+    let mut work: Vec<_> = work.into_iter().enumerate().collect();
+    work.sort_by_key(|(_, (_, check, _, _))| std::cmp::Reverse(check.limit));
     let (todo_tx, todo_rx) = unbounded();
-    for (i, item) in work.into_iter().enumerate() {
+    for (i, item) in work {
         // The receiver is alive until the workers below finish.
         todo_tx.send((i, item)).expect("queue is open");
     }
