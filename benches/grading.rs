@@ -1,67 +1,55 @@
 //! `make bench` (no LAB): how long one student's whole submission takes to grade in the sandbox,
-//! as an instructor grades a class (`make grade SUBMISSION=…`): the solutions, copied as a
+//! as an instructor grades a class (`make grade SUBMISSIONS=…`): the solutions, copied as a
 //! student's `labs/`, graded by the debug `socklab` the Makefile runs. A first run builds the
-//! sandbox's base kit; the second is the one timed. Prints the total and the slowest checks
-//! (each check's seconds come from results.json) and exits 1 above the target, 10 s on 2 cores.
-//! Needs root and bubblewrap, as the sandbox does.
+//! sandbox's base kit (once per class); the second is timed, by the grader's own line for the
+//! student. Prints it and the slowest checks (each check's seconds come from the student's
+//! results JSON) and exits 1 above the target, 10 s on 2 cores. Needs root and bubblewrap.
 
 use std::path::Path;
 use std::process::{exit, Command, Stdio};
-use std::time::Instant;
 
 const TARGET_SECS: f64 = 10.0;
 
 fn main() {
     let kit = Path::new(env!("CARGO_MANIFEST_DIR"));
     let work = kit.join("target/bench/grading");
-    let submission = work.join("student");
-    let json = work.join("results.json");
+    let class = work.join("class");
+    let out = work.join("out");
     let _ = std::fs::remove_dir_all(&work);
-    let copied = std::fs::create_dir_all(&submission).is_ok()
+    let copied = std::fs::create_dir_all(class.join("student")).is_ok()
         && Command::new("cp")
             .arg("-a")
             .arg(kit.join("solutions"))
-            .arg(submission.join("labs"))
+            .arg(class.join("student/labs"))
             .status()
             .is_ok_and(|s| s.success());
     if !copied {
-        eprintln!(
-            "grading bench: cannot copy solutions/ into {}",
-            work.display()
-        );
+        eprintln!("grading bench: cannot copy solutions/ into {}", work.display());
         exit(1);
     }
-    let grade = || {
-        let started = Instant::now();
-        let ok = Command::new(env!("CARGO"))
+    // The grader prints `[  1/1] student  … (12.3 s)` when the student is graded.
+    let grade = || -> Option<f64> {
+        let output = Command::new(env!("CARGO"))
             .current_dir(kit)
-            .args([
-                "run",
-                "--quiet",
-                "--bin",
-                "socklab",
-                "--",
-                "grade",
-                "--submission",
-            ])
-            .arg(&submission)
-            .arg("--json")
-            .arg(&json)
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success() || s.code() == Some(1));
-        (ok, started.elapsed().as_secs_f64())
+            .args(["run", "--quiet", "--bin", "socklab", "--", "grade", "--force"])
+            .arg("--submissions")
+            .arg(&class)
+            .arg("--out")
+            .arg(&out)
+            .stderr(Stdio::inherit())
+            .output()
+            .ok()?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let line = stdout.lines().find(|l| l.contains("] student "))?;
+        let took = line.rsplit_once('(')?.1.strip_suffix(" s)")?;
+        took.parse().ok()
     };
     println!("grading benchmark: the solutions as one sandboxed submission (second of two runs)");
-    let (first_ok, first) = grade();
-    let (ok, secs) = grade();
-    if !first_ok || !ok {
-        eprintln!(
-            "grading bench: `socklab grade --submission` failed (root and bubblewrap needed)"
-        );
+    let (Some(first), Some(secs)) = (grade(), grade()) else {
+        eprintln!("grading bench: `socklab grade --submissions` failed (root and bubblewrap needed)");
         exit(1);
-    }
-    let results: serde_json::Value = std::fs::read_to_string(&json)
+    };
+    let results: serde_json::Value = std::fs::read_to_string(out.join("students/student.json"))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default();
@@ -80,7 +68,7 @@ fn main() {
     checks.sort_by(|a, b| b.0.total_cmp(&a.0));
     let sum: f64 = checks.iter().map(|c| c.0).sum();
     println!(
-        "first run (builds the base) {first:.1} s; timed run {secs:.1} s, {} checks, \
+        "first run {first:.1} s; timed run {secs:.1} s, {} checks, \
          {sum:.1} s of checks in all; slowest:",
         checks.len()
     );
