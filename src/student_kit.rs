@@ -180,13 +180,9 @@ pub fn write_with(root: &Path, out: &Path, answers: Answers) -> Result<usize, St
     // The copy's Cargo.toml has fewer dependencies than the kit's: bring Cargo.lock in line now,
     // so that a student's first build does not change a tracked file.
     let locked = crate::grader::cargo()
-        .args([
-            "metadata",
-            "--offline",
-            "--format-version",
-            "1",
-            "--manifest-path",
-        ])
+        // `update --workspace` re-resolves only the copy's own package: it drops what the copy no
+        // longer needs without upgrading anything or downloading a crate (`metadata` would).
+        .args(["update", "--workspace", "--offline", "--manifest-path"])
         .arg(out.join("Cargo.toml"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
