@@ -72,7 +72,11 @@ fn call(
         todo!("fill in: connect a TCP stream to (server.host, server.port)");
     stream.set_read_timeout(Some(TIMEOUT))?;
     let mut writer = stream.try_clone()?;
-    todo!("fill in: the call as the handout's \"The protocol\" shows it (PATH, `server`'s credentials, base64's Engine), asking for the connection to close; then `body`");
+    let head: String =
+        todo!("fill in: the call's head as the handout's \"The protocol\" shows it, up to its empty line (PATH, `server`'s credentials, base64's Engine), asking for the connection to close");
+    // The head, then the body: write_all, since one write() may take only part of it.
+    writer.write_all(head.as_bytes())?;
+    writer.write_all(body.as_bytes())?;
     writer.flush()?;
 
     let mut reader = BufReader::new(stream);
@@ -96,7 +100,8 @@ fn call(
             return Err(CallError::Bad(format!("a {n}-byte response is too large")))
         }
         Some(n) => {
-            todo!("fill in: the n body bytes into `body` (one read() may return fewer: see std::io::Read)");
+            body.resize(n, 0);
+            todo!("fill in: fill `body` with the n body bytes (one read() may return fewer: see std::io::Read)");
         }
         // Without Content-Length the body ends where the connection does.
         None => {

@@ -92,7 +92,8 @@ fn read_request(
         // The client waits for this before sending a large body (curl does, above 1 MiB).
         writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
     }
-    todo!("fill in: the body's `length` bytes into request.body (the handout's \"Things to notice\" say why one read() is not enough)");
+    request.body = vec![0; length];
+    todo!("fill in: fill request.body with the body's bytes (the handout's \"Things to notice\" say why one read() is not enough)");
     Ok(Some(request))
 }
 
@@ -168,7 +169,11 @@ fn write_response(
     response: &Response,
     keep_alive: bool,
 ) -> io::Result<()> {
-    todo!("fill in: the response as the handout's \"The protocol\" shows one, headers from `response` and `keep_alive` (reason() has the phrases)");
+    let head: String =
+        todo!("fill in: the response's head as the handout's \"The protocol\" shows one, up to its empty line: headers from `response` and `keep_alive` (reason() has the phrases)");
+    // write_all, not write: one write() may take only part of what it is given.
+    writer.write_all(head.as_bytes())?;
+    writer.write_all(&response.body)?;
     writer.flush()
 }
 
@@ -219,8 +224,7 @@ fn server(host: &str, port: u16, config: Config) -> io::Result<()> {
     let addr = listener.local_addr()?;
     println!("Running a HTTP auth enabled XMLRPC server on {addr}");
     let config = Arc::new(config);
-    todo!("fill in: serve every connection that comes, each in its own thread (handle_connection, thread::Builder); failures are logged, never the end of the server");
-    Ok(())
+    todo!("fill in: serve every connection that comes, each in its own thread (handle_connection, thread::Builder); each failure (accept's too) is logged, with the client's address once there is one, and ends only that connection");
 }
 
 pub fn main() -> ExitCode {

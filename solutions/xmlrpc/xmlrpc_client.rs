@@ -72,25 +72,28 @@ fn call(
         /* BLANK: connect a TCP stream to (server.host, server.port) */ TcpStream::connect((server.host.as_str(), server.port))? /* END */;
     stream.set_read_timeout(Some(TIMEOUT))?;
     let mut writer = stream.try_clone()?;
-    // BEGIN BLANK: the call as the handout's "The protocol" shows it (PATH, `server`'s credentials, base64's Engine), asking for the connection to close; then `body`
-    let credentials = format!("{}:{}", server.username, server.password);
-    let token = base64::engine::general_purpose::STANDARD.encode(credentials);
-    let head = format!(
-        "POST {PATH} HTTP/1.1\r\n\
-         Host: {}:{}\r\n\
-         User-Agent: socklab-xmlrpc-client\r\n\
-         Authorization: Basic {token}\r\n\
-         Content-Type: text/xml\r\n\
-         Content-Length: {}\r\n\
-         Connection: close\r\n\
-         \r\n",
-        server.host,
-        server.port,
-        body.len()
-    );
+    let head: String =
+        /* BLANK: the call's head as the handout's "The protocol" shows it, up to its empty line (PATH, `server`'s credentials, base64's Engine), asking for the connection to close */
+        {
+            let credentials = format!("{}:{}", server.username, server.password);
+            let token = base64::engine::general_purpose::STANDARD.encode(credentials);
+            format!(
+                "POST {PATH} HTTP/1.1\r\n\
+                 Host: {}:{}\r\n\
+                 User-Agent: socklab-xmlrpc-client\r\n\
+                 Authorization: Basic {token}\r\n\
+                 Content-Type: text/xml\r\n\
+                 Content-Length: {}\r\n\
+                 Connection: close\r\n\
+                 \r\n",
+                server.host,
+                server.port,
+                body.len()
+            )
+        } /* END */;
+    // The head, then the body: write_all, since one write() may take only part of it.
     writer.write_all(head.as_bytes())?;
     writer.write_all(body.as_bytes())?;
-    // END BLANK
     writer.flush()?;
 
     let mut reader = BufReader::new(stream);
@@ -129,8 +132,8 @@ fn call(
             return Err(CallError::Bad(format!("a {n}-byte response is too large")))
         }
         Some(n) => {
-            // BEGIN BLANK: the n body bytes into `body` (one read() may return fewer: see std::io::Read)
             body.resize(n, 0);
+            // BEGIN BLANK: fill `body` with the n body bytes (one read() may return fewer: see std::io::Read)
             reader.read_exact(&mut body)?;
             // END BLANK
         }

@@ -25,6 +25,8 @@ const CLIENT: &str = "xmlrpc_client";
 /// The credentials the server is started with unless a check says otherwise.
 const USER: &str = "user";
 const PASS: &str = "pass";
+/// Why the out-of-descriptors check runs on loopback under `grade --net`.
+const FD_LIMIT_HERE: &str = "the file descriptor limit is set on a server started on this machine";
 /// Why the IPv6 check of --allow runs on loopback under `grade --net`.
 const NO_IPV6_NETWORK: &str =
     "netlab's hosts share no IPv6 network: the check's client and the server meet on ::1";
@@ -60,6 +62,9 @@ pub fn lab() -> Lab {
             Check::new("1 HTTP", "--idle SECS: a connection silent that long is closed", 1,
                 "A client that sends half a request and then nothing must not hold its thread forever: what makes a read give up?", server::closes_idle)
                 .needs(&["answers a POST with 200, Content-Type and a matching Content-Length"]).across_hosts(),
+            Check::new("1 HTTP", "out of file descriptors: each failure is logged and ends only its connection", 1,
+                "accept() and try_clone() fail when the process has no file descriptor left: what should that end, and what should whoever runs the server learn (which client)?", server::out_of_descriptors)
+                .needs(&["answers a POST with 200, Content-Type and a matching Content-Length"]).loopback_only(FD_LIMIT_HERE),
             Check::new("2 auth", "accepts the --username/--password credentials (scheme in any case)", 2,
                 "Decode the base64 token after `Basic ` and compare it with `username:password`; the scheme name is case-insensitive.", auth::accepts).across_hosts(),
             Check::new("2 auth", "refuses a request without Authorization: 401 with WWW-Authenticate", 1,

@@ -5,7 +5,7 @@ use super::http::{
     basic, call, call_body, connect, exchange, expect_xml, post, read_reply, string,
 };
 use super::xml::expect_canon;
-use super::{server, still_running, PASS, USER};
+use super::{server, still_running, PASS, SERVER, USER};
 use socklab::grader::{secs, Context, Ctx, WAIT};
 use std::io::{BufReader, Read, Write};
 use std::thread;
@@ -57,11 +57,13 @@ pub(super) fn reads_body_in_pieces(ctx: &Ctx) -> Result<(), String> {
         &request[cut[0]..cut[1]],
         &request[cut[1]..],
     ];
-    for piece in pieces {
+    for (i, piece) in pieces.into_iter().enumerate() {
+        if i > 0 {
+            thread::sleep(Duration::from_millis(150));
+        }
         stream
             .write_all(piece)
             .context("sending a piece of the request")?;
-        thread::sleep(Duration::from_millis(150));
     }
     let reply = read_reply(&mut BufReader::new(stream))?;
     let got = expect_xml(
@@ -377,16 +379,19 @@ pub(super) fn headers_any_case(ctx: &Ctx) -> Result<(), String> {
     Ok(())
 }
 
-/// `--idle 1`: a connection that stops in the middle of its headers is closed after about a
-/// second (never before: the server's own timer), and the server goes on serving.
+/// The `--idle` the check starts the server with.
+const IDLE: Duration = Duration::from_millis(500);
+
+/// `--idle 0.5`: a connection that stops in the middle of its headers is closed after about half
+/// a second (never before: the server's own timer), and the server goes on serving.
 pub(super) fn closes_idle(ctx: &Ctx) -> Result<(), String> {
-    let (server, addr) = super::start(ctx, USER, PASS, &["--idle", "1"])?;
+    let (server, addr) = super::start(ctx, USER, PASS, &["--idle", "0.5"])?;
     let mut stalled = connect(addr)?;
     stalled
         .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Le")
         .context("sending half a header block")?;
     let sent_at = std::time::Instant::now();
-    let deadline = Duration::from_secs(1) + WAIT;
+    let deadline = IDLE + WAIT;
     stalled
         .set_read_timeout(Some(deadline))
         .context("setting the test socket's read timeout")?;
@@ -404,14 +409,14 @@ pub(super) fn closes_idle(ctx: &Ctx) -> Result<(), String> {
     let after = sent_at.elapsed();
     if !closed {
         return Err(server.explain(format!(
-            "with --idle 1, a client that sent half a header block and then nothing should be \
-             disconnected after about 1 s; the connection was still open after {}",
+            "with --idle 0.5, a client that sent half a header block and then nothing should be \
+             disconnected after about 0.5 s; the connection was still open after {}",
             secs(deadline)
         )));
     }
-    if after < Duration::from_millis(900) {
+    if after < IDLE * 9 / 10 {
         return Err(format!(
-            "with --idle 1 the server closed a connection that had been silent for only {} ms: \
+            "with --idle 0.5 the server closed a connection that had been silent for only {} ms: \
              half a request is not an error until the client has been silent for --idle seconds",
             after.as_millis()
         ));
@@ -420,4 +425,65 @@ pub(super) fn closes_idle(ctx: &Ctx) -> Result<(), String> {
     call(addr, "echo", &[&string("after")])
         .context("a call after the idle connection was closed")?;
     Ok(())
+}
+
+/// How many connections the out-of-descriptors check makes, at most, to see an accept fail.
+const ROUNDS: usize = 3;
+
+/// Out of file descriptors: with five (stdin, stdout, stderr, the listener, one more) the server
+/// accepts a connection into the last one, so it can neither clone that connection's socket
+/// nor accept the next connection until the failed one is closed. Each failure is logged, the
+/// connection's with the client's address, and ends nothing else: the server keeps running.
+/// (The accept loop's next accept fails while the connection's thread starts, nearly always;
+/// a few connections make sure to see it.)
+pub(super) fn out_of_descriptors(ctx: &Ctx) -> Result<(), String> {
+    let args = [
+        "--host", "127.0.0.1", "--port", "0", "--username", USER, "--password", PASS,
+    ];
+    let server = ctx.spawn_with_fd_limit(SERVER, &args, 5)?;
+    let addr = server.address(WAIT)?;
+    let request = post("/", Some(&basic(USER, PASS)), &call_body("echo", &[&string("fd")]), "");
+    let start = server.logged_so_far();
+    let mut clients = Vec::new();
+    for round in 1..=ROUNDS {
+        let since = server.logged_so_far();
+        let mut stream = connect(addr)?;
+        let port = stream.local_addr().context("the test socket's address")?.port();
+        stream
+            .write_all(&request)
+            .context("sending a request to a server with one free file descriptor")?;
+        server
+            .expect_logged(
+                since,
+                &format!("a line naming the client (port {port}) whose connection failed for want of a file descriptor"),
+                WAIT,
+                |line| names_port(line, port),
+            )
+            .map_err(|e| server.explain(e))?;
+        still_running(&server, "a connection it had no file descriptor for")?;
+        clients.push(port);
+        let logged = server.stderr();
+        let accept_failed = logged.get(start..).unwrap_or("").lines().any(|line| {
+            !clients.iter().any(|port| names_port(line, *port))
+        });
+        if accept_failed {
+            return Ok(());
+        }
+        if round == ROUNDS {
+            return Err(server.explain(format!(
+                "while each of {ROUNDS} connections held the last file descriptor, the next accept() \
+                 failed; that failure should be logged too (a line naming no client), but every line \
+                 logged named a client"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a logged line names a client's port (`…:PORT` not followed by another digit).
+fn names_port(line: &str, port: u16) -> bool {
+    let tag = format!(":{port}");
+    line.match_indices(&tag).any(|(at, _)| {
+        !line[at + tag.len()..].starts_with(|c: char| c.is_ascii_digit())
+    })
 }
