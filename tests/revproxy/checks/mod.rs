@@ -218,11 +218,13 @@ impl JsonPeer {
             .with_context(|| format!("{} sending", self.who))
     }
 
-    /// Sends `bytes` in two writes `pause` apart, split at `at`.
-    fn send_split(&mut self, bytes: &[u8], at: usize, pause: Duration) -> Result<(), String> {
+    /// Sends `bytes` in two writes split at `at`, the second once the program with process id
+    /// `reader`, at the other end, has read the first (see [`read_by`]): a reader that takes
+    /// one read for the whole message has then answered, or closed, on half of it.
+    fn send_split(&mut self, bytes: &[u8], at: usize, reader: u32) -> Result<(), String> {
         let at = at.min(bytes.len());
         self.send_raw(&bytes[..at])?;
-        thread::sleep(pause);
+        read_by(&self.stream, reader);
         self.send_raw(&bytes[at..])
     }
 
@@ -323,6 +325,79 @@ impl JsonPeer {
     }
 }
 
+/// Waits until process `pid` has read all that was sent on `stream`: the kernel has
+/// acknowledged it (TCP_INFO's unacknowledged segments) and the other end's socket, in
+/// `/proc/PID/net/tcp`, holds none of it unread. An event, not a guess at how long a busy
+/// machine takes; where that table does not show the socket (IPv6, another /proc), it waits
+/// [`PIECE_PAUSE`] instead. At most [`WAIT`].
+fn read_by(stream: &TcpStream, pid: u32) {
+    let (Ok(ours), Ok(theirs)) = (stream.local_addr(), stream.peer_addr()) else {
+        return thread::sleep(PIECE_PAUSE);
+    };
+    let deadline = Instant::now() + WAIT;
+    let mut seen = false;
+    while Instant::now() < deadline {
+        match unread_at(pid, theirs, ours) {
+            // Gone after it was seen: the program closed it, having read what it wanted.
+            None if seen => return,
+            None => return thread::sleep(PIECE_PAUSE),
+            Some(0) if unacknowledged(stream) == Some(0) => return,
+            Some(_) => seen = true,
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// How long [`read_by`] waits when it cannot see the reader's socket.
+const PIECE_PAUSE: Duration = Duration::from_millis(300);
+
+/// Bytes received and not yet read by the program on the socket of process `pid` whose local
+/// address is `local` and remote address `remote` (IPv4, or IPv4 mapped into IPv6).
+fn unread_at(pid: u32, local: SocketAddr, remote: SocketAddr) -> Option<u64> {
+    let hex = |addr: SocketAddr, v6: bool| match addr.ip() {
+        IpAddr::V4(ip) if v6 => format!(
+            "0000000000000000FFFF0000{:08X}:{:04X}",
+            u32::from_le_bytes(ip.octets()),
+            addr.port()
+        ),
+        IpAddr::V4(ip) => format!("{:08X}:{:04X}", u32::from_le_bytes(ip.octets()), addr.port()),
+        IpAddr::V6(_) => String::new(),
+    };
+    for (file, v6) in [("tcp", false), ("tcp6", true)] {
+        let Ok(table) = std::fs::read_to_string(format!("/proc/{pid}/net/{file}")) else {
+            continue;
+        };
+        let (l, r) = (hex(local, v6), hex(remote, v6));
+        for row in table.lines().skip(1) {
+            let f: Vec<&str> = row.split_whitespace().collect();
+            if f.len() > 4 && f[1] == l && f[2] == r {
+                let rx = f[4].split(':').nth(1)?;
+                return u64::from_str_radix(rx, 16).ok();
+            }
+        }
+    }
+    None
+}
+
+/// Segments sent on `stream` that the other end's kernel has not acknowledged yet.
+fn unacknowledged(stream: &TcpStream) -> Option<u32> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: tcp_info is plain old data; the kernel fills at most `len` bytes of it.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: a valid socket, a buffer of `len` bytes and its length.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0).then_some(info.tcpi_unacked)
+}
+
 /// Checks that the program wrote the message(s) `peer` received, `what`, in one write: the data
 /// segments its connection received, counted once the program closed it (or after [`WAIT`]), so
 /// that every write has arrived. A message far below the MSS written with one `write` is one
@@ -364,8 +439,9 @@ enum Behaviour {
     Garbage,
     /// JSON that is not a reply (`{"hello": "proxy"}`).
     NotAReply,
-    /// The right reply in two writes 300 ms apart.
-    Pieces,
+    /// The right reply in two writes, the second once the process with this id (the proxy)
+    /// has read the first.
+    Pieces(u32),
     /// The right hash, but `payloadsize` copied from the request (as a real student's server
     /// does).
     CopiesSize,
@@ -401,7 +477,7 @@ fn stand_in_server_on(
             };
             let _ = seen.send(message.clone());
             match &how {
-                Behaviour::Good | Behaviour::Pieces | Behaviour::CopiesSize => {}
+                Behaviour::Good | Behaviour::Pieces(_) | Behaviour::CopiesSize => {}
                 Behaviour::Slow(pause) => thread::sleep(*pause),
                 Behaviour::Held(gate) => {
                     let _ = gate.recv_timeout(Duration::from_secs(30));
@@ -417,9 +493,9 @@ fn stand_in_server_on(
             }
             let mut reply = reply_to(id, &message);
             match &how {
-                Behaviour::Pieces => {
+                Behaviour::Pieces(proxy) => {
                     let text = reply.to_string();
-                    let _ = peer.send_split(text.as_bytes(), 25, Duration::from_millis(300));
+                    let _ = peer.send_split(text.as_bytes(), 25, *proxy);
                     return;
                 }
                 Behaviour::CopiesSize => reply["payloadsize"] = message["payloadsize"].clone(),

@@ -5,7 +5,7 @@ use super::{
     data, error_sentence, number, one_write, sha1_hex, JsonPeer, ACK, PAYLOAD, PAYLOAD_SHA1, SERVER,
 };
 use serde_json::{json, Value};
-use socklab::grader::{Ctx, Program, StandIn, QUIET, WAIT};
+use socklab::grader::{Ctx, Program, StandIn, WAIT};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
@@ -25,25 +25,33 @@ enum Ack {
 
 /// A stand-in proxy (on client1 across hosts) and a server with id 100 for PP_1 on a port of its
 /// choosing (on webserver across hosts), told to register with it; the server's address from its
-/// first line.
-fn start(ctx: &Ctx) -> Result<(Proxy, Program, SocketAddr), String> {
+/// first line; `options` are more of its options (`-ackwait`).
+fn start(ctx: &Ctx, options: &[&str]) -> Result<(Proxy, Program, SocketAddr), String> {
     let proxy: Proxy = StandIn::listen((ctx.ip("client1", [127, 0, 0, 1]), 0))?;
     let (port, revhost) = (proxy.port(), proxy.addr().ip().to_string());
     let host = ctx.ip("webserver", [127, 0, 0, 1]).to_string();
-    let (server, addr) = ctx.start_server(
-        SERVER,
-        &[
-            "-id", "100", "-pp", "PP_1", "-listen", "0", "-revproc", &port, "-revhost", &revhost,
-            "-host", &host,
-        ],
-    )?;
+    let mut args = vec![
+        "-id", "100", "-pp", "PP_1", "-listen", "0", "-revproc", &port, "-revhost", &revhost,
+        "-host", &host,
+    ];
+    args.extend_from_slice(options);
+    let (server, addr) = ctx.start_server(SERVER, &args)?;
     Ok((proxy, server, addr))
 }
 
 /// A server with id 100 for PP_1 on a port of its choosing, registered with a stand-in proxy:
 /// the server, its address (from its first line) and the setup it sent.
 fn started(ctx: &Ctx, ack: Ack) -> Result<(Program, SocketAddr, Value, Proxy), String> {
-    let (proxy, server, addr) = start(ctx)?;
+    started_with(ctx, ack, &[])
+}
+
+/// The same with more options for the server.
+fn started_with(
+    ctx: &Ctx,
+    ack: Ack,
+    options: &[&str],
+) -> Result<(Program, SocketAddr, Value, Proxy), String> {
+    let (proxy, server, addr) = start(ctx, options)?;
     let (stream, _) = proxy.next("setup connection from the server", &server)?;
     let mut conn = JsonPeer::new(stream, "the test proxy")?;
     let setup = conn
@@ -118,19 +126,26 @@ pub(super) fn without_ack(ctx: &Ctx) -> Result<(), String> {
         (Ack::Close, "closes after the setup"),
         (Ack::Silent, "says nothing after the setup"),
     ] {
-        let (server, addr, _, _proxy) = started(ctx, ack)?;
-        // A server may wait a few seconds for an acknowledgement before serving.
+        // It may wait for an acknowledgement before serving: `-ackwait` says how long.
+        let (server, addr, _, _proxy) = started_with(ctx, ack, &["-ackwait", ACK_WAIT])?;
         let (_, answer) = ask_server(
             &server,
             addr,
             &data(51, "PP_1", PAYLOAD),
-            Duration::from_secs(8),
+            ACK_WAIT_TIME + WAIT,
         )
-        .map_err(|e| format!("when the proxy {how}, the server should still serve: {e}"))?;
+        .map_err(|e| {
+            format!("when the proxy {how}, the server (started with `-ackwait {ACK_WAIT}`) should still serve: {e}")
+        })?;
         check_reply(&answer, 51, PAYLOAD).map_err(|e| format!("when the proxy {how}: {e}"))?;
     }
     Ok(())
 }
+
+/// The `-ackwait` [`without_ack`] gives the server, in seconds: short, so that the check need not
+/// wait the 2 s of the default.
+const ACK_WAIT: &str = "0.5";
+const ACK_WAIT_TIME: Duration = Duration::from_millis(500);
 
 // ---------------------------------------------------------------------------------------------
 // 3 server.
@@ -148,11 +163,7 @@ pub(super) fn answers_sha1(ctx: &Ctx) -> Result<(), String> {
     let payload = "qctspreinhpsqjwpbhvyvmmglsyvitbl";
     let message = json!({"type": "0", "srcid": "1334", "privPoliId": "PP_1", "payloadsize": "32", "payload": payload});
     let mut peer = JsonPeer::connect(addr, "the test proxy").map_err(|e| server.explain(e))?;
-    peer.send_split(
-        message.to_string().as_bytes(),
-        20,
-        Duration::from_millis(300),
-    )?;
+    peer.send_split(message.to_string().as_bytes(), 20, server.pid())?;
     let answer = peer.receive().map_err(|e| server.explain(e))?;
     check_reply(&answer, 1334, payload)
         .map_err(|e| format!("a message sent in two writes, with ids as strings: {e}"))
@@ -170,8 +181,8 @@ pub(super) fn closes_after_reply(ctx: &Ctx) -> Result<(), String> {
 pub(super) fn several_at_once(ctx: &Ctx) -> Result<(), String> {
     let (server, addr, _, _proxy) = started(ctx, Ack::Send)?;
     // A connection that sends nothing yet…
+    // (first in the queue of connections, so a server that serves one at a time takes it first)…
     let mut idle = JsonPeer::connect(addr, "a silent test proxy").map_err(|e| server.explain(e))?;
-    std::thread::sleep(QUIET);
     // …must not hold up another.
     let (_, answer) = ask_server(
         &server,
@@ -231,7 +242,7 @@ pub(super) fn log_lines(ctx: &Ctx) -> Result<(), String> {
 }
 
 pub(super) fn refused_setup(ctx: &Ctx) -> Result<(), String> {
-    let (proxy, server, _) = start(ctx)?;
+    let (proxy, server, _) = start(ctx, &[])?;
     let (stream, _) = proxy.next("setup connection from the server", &server)?;
     let mut conn = JsonPeer::new(stream, "the test proxy")?;
     conn.receive().map_err(|e| server.explain(e))?;
@@ -261,7 +272,7 @@ pub(super) fn refused_setup(ctx: &Ctx) -> Result<(), String> {
 }
 
 pub(super) fn one_write_per_message(ctx: &Ctx) -> Result<(), String> {
-    let (proxy, server, addr) = start(ctx)?;
+    let (proxy, server, addr) = start(ctx, &[])?;
     let (stream, _) = proxy.next("setup connection from the server", &server)?;
     let mut conn = JsonPeer::new(stream, "the test proxy")?;
     conn.receive()
