@@ -4,7 +4,7 @@
 use super::{
     ask, data, error_sentence, expect_reply, number, one_write, random_payload, register,
     register_from, reply_to, servers_ip, sha1_hex, stand_in_server, stand_in_server_on, Behaviour,
-    JsonPeer, ACK, CLIENT, PAYLOAD, PAYLOAD_SHA1, PROXY, SERVER,
+    waits_without_spinning, JsonPeer, ACK, CLIENT, PAYLOAD, PAYLOAD_SHA1, PROXY, SERVER,
 };
 use serde_json::{json, Value};
 use socklab::grader::{hosts, Context, Ctx, Program, StandIn, WAIT};
@@ -468,6 +468,33 @@ pub(super) fn silent_server_skipped(ctx: &Ctx) -> Result<(), String> {
     Ok(())
 }
 
+/// Out of file descriptors: with six (stdin, stdout, stderr, the listener and two clients that
+/// have sent nothing yet) a third client cannot be accepted. The proxy must say so on stderr,
+/// wait rather than spin on the failing accept, and serve that client once one has left.
+pub(super) fn out_of_descriptors(ctx: &Ctx) -> Result<(), String> {
+    let proxy = ctx.spawn_with_fd_limit(PROXY, &["-port", "0", "-host", "127.0.0.1"], 6)?;
+    let addr = proxy.address(WAIT)?;
+    let first = JsonPeer::connect(addr, "a first client").map_err(|e| proxy.explain(e))?;
+    let _second = JsonPeer::connect(addr, "a second client").map_err(|e| proxy.explain(e))?;
+    let since = proxy.logged_so_far();
+    // The kernel completes the handshake; only accept() fails, again and again.
+    let mut third = JsonPeer::connect(addr, "a third client").map_err(|e| proxy.explain(e))?;
+    third.send(&json!({"type": 1, "id": 9, "privPolyId": "PP_1", "listenport": 5009}))?;
+    waits_without_spinning(&proxy, since)?;
+    drop(first);
+    let answer = third.receive().map_err(|e| {
+        proxy.explain(format!(
+            "the first client left, freeing its descriptor; the waiting third client's setup should then be acknowledged: {e}"
+        ))
+    })?;
+    if answer.get("Status").and_then(Value::as_str) != Some(ACK) {
+        return Err(format!(
+            "the third client's setup should be acknowledged with {{\"Status\": \"{ACK}\"}} once a descriptor is free; the proxy answered {answer}"
+        ));
+    }
+    Ok(())
+}
+
 pub(super) fn all_down(ctx: &Ctx) -> Result<(), String> {
     let (proxy, addr) = start_proxy(ctx)?;
     register(ctx, addr, 1, "PP_3", dead_port(ctx)?)?;
@@ -883,5 +910,17 @@ pub(super) fn logs_failures(ctx: &Ctx) -> Result<(), String> {
         ask(addr, &data(71, policy, PAYLOAD), "client 71").map_err(|e| proxy.explain(e))?;
         logged(since, what)?;
     }
+    // A client that leaves (a reset) while its message is with a server: its answer cannot be
+    // written.
+    let (release, held) = crossbeam_channel::bounded::<()>(0);
+    let slow = stand_in_server(ctx, 7, Behaviour::Held(held))?;
+    register(ctx, addr, 7, "PP_7", slow.addr().port())?;
+    let mut gone = JsonPeer::connect(addr, "client 72").map_err(|e| proxy.explain(e))?;
+    gone.send(&data(72, "PP_7", PAYLOAD))?;
+    slow.next("message for server 7", &proxy)?;
+    gone.reset(proxy.pid())?;
+    let since = proxy.logged_so_far();
+    drop(release);
+    logged(since, "client 72, which left before its answer came")?;
     Ok(())
 }

@@ -2,7 +2,8 @@
 //! here, and its data messages are sent here, straight to the port it listens on.
 
 use super::{
-    data, error_sentence, number, one_write, sha1_hex, JsonPeer, ACK, PAYLOAD, PAYLOAD_SHA1, SERVER,
+    data, error_sentence, number, one_write, sha1_hex, waits_without_spinning, JsonPeer, ACK,
+    PAYLOAD, PAYLOAD_SHA1, SERVER,
 };
 use serde_json::{json, Value};
 use socklab::grader::{Ctx, Program, StandIn, WAIT};
@@ -195,6 +196,42 @@ pub(super) fn several_at_once(ctx: &Ctx) -> Result<(), String> {
     idle.send(&data(54, "PP_1", PAYLOAD))?;
     let answer = idle.receive().map_err(|e| server.explain(e))?;
     check_reply(&answer, 54, PAYLOAD)
+}
+
+/// Out of file descriptors: with six (stdin, stdout, stderr, the listener and two connections
+/// that have sent nothing yet) a third connection cannot be accepted. The server must say so on
+/// stderr, wait rather than spin on the failing accept, and serve that connection once one has
+/// left.
+pub(super) fn out_of_descriptors(ctx: &Ctx) -> Result<(), String> {
+    let proxy: Proxy = StandIn::listen(("127.0.0.1", 0))?;
+    let port = proxy.port();
+    let args = [
+        "-id", "100", "-pp", "PP_1", "-listen", "0", "-revproc", &port, "-revhost", "127.0.0.1",
+        "-host", "127.0.0.1",
+    ];
+    let server = ctx.spawn_with_fd_limit(SERVER, &args, 6)?;
+    let addr = server.address(WAIT)?;
+    let (stream, _) = proxy.next("setup connection from the server", &server)?;
+    let mut conn = JsonPeer::new(stream, "the test proxy")?;
+    conn.receive().map_err(|e| server.explain(e))?;
+    conn.send(&json!({"Status": ACK}))?;
+    server
+        .expect_line("the acknowledgement printed", WAIT, |l| l.contains(ACK))
+        .map_err(|e| server.explain(e))?;
+    let first = JsonPeer::connect(addr, "a first test proxy").map_err(|e| server.explain(e))?;
+    let _second = JsonPeer::connect(addr, "a second test proxy").map_err(|e| server.explain(e))?;
+    let since = server.logged_so_far();
+    // The kernel completes the handshake; only accept() fails, again and again.
+    let mut third = JsonPeer::connect(addr, "a third test proxy").map_err(|e| server.explain(e))?;
+    third.send(&data(58, "PP_1", PAYLOAD))?;
+    waits_without_spinning(&server, since)?;
+    drop(first);
+    let answer = third.receive().map_err(|e| {
+        server.explain(format!(
+            "the first connection closed, freeing its descriptor; the waiting third one should then be answered: {e}"
+        ))
+    })?;
+    check_reply(&answer, 58, PAYLOAD)
 }
 
 pub(super) fn survives_bad_input(ctx: &Ctx) -> Result<(), String> {
