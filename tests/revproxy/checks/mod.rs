@@ -121,7 +121,7 @@ pub fn lab() -> Lab {
                 "A failed accept is not the end of the proxy: what does it print, how soon does it try again (ACCEPT_PAUSE), and what frees a descriptor?", proxy::out_of_descriptors)
                 .needs(&["the proxy acknowledges a setup, with either policy key and with ids as strings"]).loopback_only(LIMITS_HERE),
             Check::new("5 failures", "the proxy logs each failure on stderr (bad input, silent peer, dead or bad server)", 1,
-                "revproc: every place that gives up on a peer or a server (handle_connection, route, checked_reply): does it say so on stderr? (log::warn!)", proxy::logs_failures).needs(&["the proxy answers bad messages with an error and goes on", "a dead server is skipped and the message goes to the next one"]).across_hosts(),
+                "revproc: every place that gives up on a peer or a server (handle_connection, route, checked_reply), or cannot answer a client: does it say so on stderr? (log::warn!)", proxy::logs_failures).needs(&["the proxy answers bad messages with an error and goes on", "a dead server is skipped and the message goes to the next one"]).across_hosts(),
             Check::new("6 together", "50 clients at once all get the right reply, spread 25/25", 2,
                 "Thread per connection, round-robin turns taken under the lock, the lock let go before forwarding.", proxy::fifty_clients).needs(&["round-robin per policy, in registration order (1, 2, 1, 2, 1)"])
                 .limit(20).across_hosts(),
@@ -486,8 +486,6 @@ fn ask(proxy: SocketAddr, message: &Value, who: &str) -> Result<Value, String> {
 enum Behaviour {
     /// The right reply at once.
     Good,
-    /// The right reply after this long.
-    Slow(Duration),
     /// The right reply once the check drops the sender of this channel (30 s at most).
     Held(crossbeam_channel::Receiver<()>),
     /// Bytes that are not JSON.
@@ -533,7 +531,6 @@ fn stand_in_server_on(
             let _ = seen.send(message.clone());
             match &how {
                 Behaviour::Good | Behaviour::Pieces(_) | Behaviour::CopiesSize => {}
-                Behaviour::Slow(pause) => thread::sleep(*pause),
                 Behaviour::Held(gate) => {
                     let _ = gate.recv_timeout(Duration::from_secs(30));
                 }
