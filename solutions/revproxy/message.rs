@@ -22,9 +22,14 @@ use serde_json::{json, Map, Value};
 use sha1::{Digest, Sha1};
 use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
 
 /// The largest message accepted, in bytes; a longer one is refused, never buffered without end.
 pub const MAX_MESSAGE: usize = 64 * 1024;
+
+/// How long, at most, what a peer still sends after the answer is dropped (close_gently).
+const LINGER: Duration = Duration::from_secs(1);
 
 pub const DATA: i64 = 0;
 pub const SETUP: i64 = 1;
@@ -126,6 +131,24 @@ pub fn write_message(stream: &mut impl Write, message: &Value) -> io::Result<()>
     let bytes = serde_json::to_vec(message)?;
     stream.write_all(&bytes).and_then(|()| stream.flush())
     // END BLANK
+}
+
+/// Closes after the answer without losing it. Bytes the peer sent that were never read (the
+/// rest of an oversized or garbled message) turn the close into a reset, and a reset may
+/// destroy the answer before the peer reads it. So: our FIN first, then read and drop what is
+/// left, for at most LINGER and a bounded amount.
+pub fn close_gently(stream: &mut TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(LINGER));
+    let deadline = Instant::now() + LINGER;
+    let mut sink = [0u8; 4096];
+    let mut left = 4 * MAX_MESSAGE;
+    while left > 0 && Instant::now() < deadline {
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => left = left.saturating_sub(n),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

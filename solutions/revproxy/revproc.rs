@@ -6,10 +6,11 @@
 //! message (type 0) goes to the policy's servers in turn (round-robin, in registration order),
 //! over a new connection per message; the server's reply (type 2) goes back to the client on
 //! the connection it came in on. A server that refuses the connection or does not answer in
-//! time is marked down, skipped, and tried again `RETRY_AFTER` later; the message then goes to
-//! the policy's next server. With no server left, the client gets an error message (type 3).
+//! time (`-timeout`) is marked down, skipped, and tried again a while later (`-retry`); the
+//! message then goes to the policy's next server. With no server left, the client gets an error
+//! message (type 3).
 //!
-//!     revproc -port P [-host H]
+//!     revproc -port P [-host H] [-timeout SECONDS] [-retry SECONDS]
 //!
 //! One thread per connection. The policy table sits behind one lock, which is never held while
 //! talking to anyone: a slow server stalls only the client whose message it has.
@@ -24,8 +25,8 @@ use message::{
 use serde_json::{json, Value};
 use socklab::cli::{self, Args, Options};
 use std::collections::HashMap;
-use std::io::{self, Read};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
@@ -35,16 +36,14 @@ use std::time::{Duration, Instant};
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long connecting to a server may take before it counts as down.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long a server may take to reply before it counts as down.
-const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
-/// A server marked down is skipped for this long, then tried again.
-const RETRY_AFTER: Duration = Duration::from_secs(5);
+/// How long a server may take to reply before it counts as down, unless `-timeout` says.
+const REPLY_TIMEOUT: f64 = 5.0;
+/// How long a server marked down is skipped before it is tried again, unless `-retry` says.
+const RETRY_AFTER: f64 = 5.0;
 /// Servers tried for one message before the client is told that none answered.
 const MAX_TRIES: usize = 4;
 /// How long the accept loop pauses after a failed accept (out of file descriptors, say).
 const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
-/// How long, at most, the proxy drops what a peer still sends after the answer (close_gently).
-const LINGER: Duration = Duration::from_secs(1);
 
 // ---------------------------------------------------------------------------------------------
 // The policy table.
@@ -82,12 +81,23 @@ enum Route {
     AllDown,
 }
 
-#[derive(Default)]
 struct Table {
     policies: Mutex<HashMap<String, Policy>>,
+    /// How long a server may take to reply before it counts as down (`-timeout`).
+    reply_timeout: Duration,
+    /// How long a server marked down is skipped (`-retry`).
+    retry_after: Duration,
 }
 
 impl Table {
+    fn new(reply_timeout: Duration, retry_after: Duration) -> Table {
+        Table {
+            policies: Mutex::default(),
+            reply_timeout,
+            retry_after,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Policy>> {
         // Every change below leaves the table whole, so a panic elsewhere cannot spoil it.
         self.policies.lock().unwrap_or_else(PoisonError::into_inner)
@@ -135,13 +145,13 @@ impl Table {
         // END BLANK
     }
 
-    /// Marks server `id` of `policy` down for `RETRY_AFTER`.
+    /// Marks server `id` of `policy` down for `self.retry_after`.
     fn mark_down(&self, policy: &str, id: i64) {
-        // BEGIN BLANK: that server skipped for RETRY_AFTER, under the lock (see is_up)
+        // BEGIN BLANK: that server skipped for self.retry_after, under the lock (see is_up)
         let mut policies = self.lock();
         if let Some(entry) = policies.get_mut(policy) {
             for server in entry.servers.iter_mut().filter(|s| s.id == id) {
-                server.down_until = Some(Instant::now() + RETRY_AFTER);
+                server.down_until = Some(Instant::now() + self.retry_after);
             }
         }
         // END BLANK
@@ -159,18 +169,19 @@ enum Failure {
     Bad(String),
 }
 
-/// Sends `message` to the server at `addr` over a new connection and returns its reply.
-fn forward(addr: SocketAddr, message: &Value) -> Result<Value, Failure> {
-    // BEGIN BLANK: one exchange with the server, bounded by CONNECT_TIMEOUT and REPLY_TIMEOUT (TcpStream's docs); each failure is one of the two kinds of Failure (the handout: which servers are down)
+/// Sends `message` to the server at `addr` over a new connection and returns its reply, which
+/// must come within `reply_timeout`.
+fn forward(addr: SocketAddr, message: &Value, reply_timeout: Duration) -> Result<Value, Failure> {
+    // BEGIN BLANK: one exchange with the server, bounded by CONNECT_TIMEOUT and reply_timeout (TcpStream's docs); each failure is one of the two kinds of Failure (the handout: which servers are down)
     let mut stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
         .map_err(|e| Failure::Down(format!("cannot connect: {e}")))?;
     stream
-        .set_read_timeout(Some(REPLY_TIMEOUT))
-        .and_then(|()| stream.set_write_timeout(Some(REPLY_TIMEOUT)))
+        .set_read_timeout(Some(reply_timeout))
+        .and_then(|()| stream.set_write_timeout(Some(reply_timeout)))
         .map_err(|e| Failure::Down(e.to_string()))?;
     write_message(&mut stream, message).map_err(|e| Failure::Down(format!("cannot send: {e}")))?;
     read_message(&mut stream).map_err(|e| match e {
-        e if e.is_timeout() => Failure::Down(format!("no reply within {REPLY_TIMEOUT:?}")),
+        e if e.is_timeout() => Failure::Down(format!("no reply within {reply_timeout:?}")),
         e => Failure::Bad(format!("its reply: {e}")),
     })
     // END BLANK
@@ -199,7 +210,7 @@ fn route(table: &Table, data: &Data) -> Value {
             data.srcid, data.payload
         );
         // The table is not locked here: the lock was let go when pick returned.
-        match forward(addr, &message) {
+        match forward(addr, &message, table.reply_timeout) {
             Ok(reply) => return checked_reply(id, &reply),
             Err(Failure::Down(why)) => {
                 log::warn!("server {id} of {policy} at {addr} is down: {why}");
@@ -308,28 +319,10 @@ fn handle_connection(mut stream: TcpStream, from: SocketAddr, table: Arc<Table>)
         log::warn!("{from}: could not answer: {e}");
     }
     // END BLANK
-    close_gently(&mut stream);
+    message::close_gently(&mut stream);
 }
 
-/// Closes after the answer without losing it. Bytes the peer sent that were never read (the
-/// rest of an oversized or garbled message) turn the close into a reset, and a reset may
-/// destroy the answer before the peer reads it. So: our FIN first, then read and drop what is
-/// left, for at most LINGER and a bounded amount.
-fn close_gently(stream: &mut TcpStream) {
-    let _ = stream.shutdown(Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(LINGER));
-    let deadline = Instant::now() + LINGER;
-    let mut sink = [0u8; 4096];
-    let mut left = 4 * message::MAX_MESSAGE;
-    while left > 0 && Instant::now() < deadline {
-        match stream.read(&mut sink) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => left = left.saturating_sub(n),
-        }
-    }
-}
-
-fn serve(host: &str, port: u16) -> io::Result<()> {
+fn serve(host: &str, port: u16, table: Table) -> io::Result<()> {
     let listener: TcpListener =
         /* BLANK: a listening socket on (host, port) */ TcpListener::bind((host, port))? /* END */;
     let addr = listener.local_addr()?;
@@ -337,7 +330,7 @@ fn serve(host: &str, port: u16) -> io::Result<()> {
         "Running the reverse proxy on port {} at {addr}",
         addr.port()
     );
-    let table = Arc::new(Table::default());
+    let table = Arc::new(table);
     // BEGIN BLANK: every connection handled in a thread of its own (thread::Builder); a failed accept or spawn is logged, never fatal (ACCEPT_PAUSE)
     loop {
         let (stream, from) = match listener.accept() {
@@ -358,7 +351,7 @@ fn serve(host: &str, port: u16) -> io::Result<()> {
     // END BLANK
 }
 
-const USAGE: &str = "Usage: revproc -port P [-host H]
+const USAGE: &str = "Usage: revproc -port P [-host H] [-timeout SECONDS] [-retry SECONDS]
 
 The reverse proxy: servers register by privacy policy, clients' messages go to them in turn.";
 
@@ -367,15 +360,35 @@ pub fn main() -> ExitCode {
     let mut opts = Options::new();
     opts.optopt("", "port", "port to listen on (0: any free port)", "P");
     opts.optopt("", "host", "address to listen on (default 0.0.0.0)", "H");
+    opts.optopt(
+        "",
+        "timeout",
+        "how long a server may take to reply before it is marked down (default 5)",
+        "SECONDS",
+    );
+    opts.optopt(
+        "",
+        "retry",
+        "how long a server marked down is skipped (default 5)",
+        "SECONDS",
+    );
     let args: Args = cli::parse(opts, USAGE);
     if !args.free().is_empty() {
         args.fail("revproc takes no positional arguments");
     }
+    let seconds = |name: &str, default: f64| {
+        let s: f64 = args.get(name, default);
+        if !(s > 0.0 && s < 1e6) {
+            args.fail(&format!("-{name} takes a positive number of seconds"));
+        }
+        Duration::from_secs_f64(s)
+    };
+    let table = Table::new(seconds("timeout", REPLY_TIMEOUT), seconds("retry", RETRY_AFTER));
     let Some(port) = args.opt::<u16>("port") else {
         args.fail("-port P is required");
     };
     let host: String = args.get("host", "0.0.0.0".to_string());
-    match serve(&host, port) {
+    match serve(&host, port, table) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("revproc: {e}");

@@ -3,11 +3,11 @@
 //!
 //! It listens first, so that the proxy can reach it as soon as it is registered; then it sends
 //! its setup (type 1, with both spellings of the policy key) over a connection of its own and
-//! waits a moment for the proxy's acknowledgement — the seed's proxy sends one, some students'
+//! waits a moment (`-ackwait`) for the proxy's acknowledgement — the seed's proxy sends one, some students'
 //! proxies close, others say nothing. Each forwarded message comes on a new connection: one data message (type 0) in,
 //! one reply (type 2) out, then the server closes (some proxies read until it does).
 //!
-//!     rp_server -id ID -pp POLICY -listen P -revproc P [-revhost H] [-host H]
+//!     rp_server -id ID -pp POLICY -listen P -revproc P [-revhost H] [-host H] [-ackwait SECONDS]
 
 #[path = "message.rs"]
 mod message;
@@ -24,8 +24,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-/// How long to wait for the proxy's acknowledgement before serving anyway.
-const ACK_WAIT: Duration = Duration::from_secs(2);
+/// How long to wait for the proxy's acknowledgement before serving anyway, unless `-ackwait`
+/// says.
+const ACK_WAIT: f64 = 2.0;
 /// How long connecting to the proxy may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the proxy may take to send its message once connected.
@@ -46,7 +47,7 @@ struct Identity {
 enum Registered {
     /// The acknowledgement, or a message we do not know: registered.
     Acknowledged(String),
-    /// It closed, or was silent for `ACK_WAIT`: registered, most likely (the seed's proxy sends
+    /// It closed, or was silent for `ack_wait`: registered, most likely (the seed's proxy sends
     /// `{"Status": …}`, but the assignment's handout never asks for it, and some students'
     /// proxies send nothing).
     Unacknowledged(String),
@@ -63,14 +64,14 @@ fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
         .ok_or_else(|| io::Error::other(format!("{host} has no address")))
 }
 
-/// Sends `setup` to the proxy at `proxy` and reads its answer. An error message from the proxy
-/// is an `Err` with its sentence.
-fn register(proxy: SocketAddr, setup: &Setup) -> Result<Registered, String> {
-    // BEGIN BLANK: the setup to the proxy (CONNECT_TIMEOUT), and what its answer, or its silence for ACK_WAIT, means (the handout: being liberal in what you accept; see Registered and error_text)
+/// Sends `setup` to the proxy at `proxy` and reads its answer, waiting at most `ack_wait` for
+/// it. An error message from the proxy is an `Err` with its sentence.
+fn register(proxy: SocketAddr, setup: &Setup, ack_wait: Duration) -> Result<Registered, String> {
+    // BEGIN BLANK: the setup to the proxy (CONNECT_TIMEOUT), and what its answer, or its silence for ack_wait, means (the handout: being liberal in what you accept; see Registered and error_text)
     let mut stream = TcpStream::connect_timeout(&proxy, CONNECT_TIMEOUT)
         .map_err(|e| format!("cannot connect to the reverse proxy at {proxy}: {e}"))?;
     stream
-        .set_read_timeout(Some(ACK_WAIT))
+        .set_read_timeout(Some(ack_wait))
         .map_err(|e| e.to_string())?;
     write_message(&mut stream, &setup.to_json())
         .map_err(|e| format!("cannot send the setup: {e}"))?;
@@ -88,7 +89,7 @@ fn register(proxy: SocketAddr, setup: &Setup) -> Result<Registered, String> {
             "the reverse proxy closed the connection without an acknowledgement".into(),
         )),
         Err(e) if e.is_timeout() => Ok(Registered::Unacknowledged(format!(
-            "no acknowledgement within {ACK_WAIT:?}"
+            "no acknowledgement within {ack_wait:?}"
         ))),
         Err(e) => Err(format!("the reverse proxy's answer: {e}")),
     }
@@ -154,7 +155,13 @@ fn handle(mut stream: TcpStream, from: SocketAddr, me: &Identity) {
     // END BLANK
 }
 
-fn server(me: Identity, host: &str, listen: u16, proxy: SocketAddr) -> Result<(), String> {
+fn server(
+    me: Identity,
+    host: &str,
+    listen: u16,
+    proxy: SocketAddr,
+    ack_wait: Duration,
+) -> Result<(), String> {
     // Listen before registering: the proxy may forward a message the moment it knows us.
     let listener: TcpListener =
         /* BLANK: a listening socket on (host, listen) */ TcpListener::bind((host, listen)).map_err(|e| format!("cannot listen on {host}:{listen}: {e}"))? /* END */;
@@ -168,7 +175,7 @@ fn server(me: Identity, host: &str, listen: u16, proxy: SocketAddr) -> Result<()
         policy: me.policy.clone(),
         listenport: addr.port(),
     };
-    match register(proxy, &setup)? {
+    match register(proxy, &setup, ack_wait)? {
         Registered::Acknowledged(status) => println!("{status}"),
         Registered::Unacknowledged(why) => {
             println!("Setup sent to the reverse proxy ({why})")
@@ -194,6 +201,7 @@ fn server(me: Identity, host: &str, listen: u16, proxy: SocketAddr) -> Result<()
 }
 
 const USAGE: &str = "Usage: rp_server -id ID -pp POLICY -listen P -revproc P [-revhost H] [-host H]
+                 [-ackwait SECONDS]
 
 A server behind the reverse proxy: answers each message with the SHA-1 of its payload.";
 
@@ -211,6 +219,12 @@ pub fn main() -> ExitCode {
         "H",
     );
     opts.optopt("", "host", "address to listen on (default 0.0.0.0)", "H");
+    opts.optopt(
+        "",
+        "ackwait",
+        "how long to wait for the proxy's acknowledgement (default 2)",
+        "SECONDS",
+    );
     let args: Args = cli::parse(opts, USAGE);
     if !args.free().is_empty() {
         args.fail("rp_server takes no positional arguments");
@@ -228,11 +242,16 @@ pub fn main() -> ExitCode {
     }
     let revhost: String = args.get("revhost", "localhost".to_string());
     let host: String = args.get("host", "0.0.0.0".to_string());
+    let ack_wait: f64 = args.get("ackwait", ACK_WAIT);
+    if !(ack_wait > 0.0 && ack_wait < 1e6) {
+        args.fail("-ackwait takes a positive number of seconds");
+    }
     let proxy = match resolve(&revhost, revproc) {
         Ok(addr) => addr,
         Err(e) => args.fail(&format!("-revhost {revhost}: {e}")),
     };
-    match server(Identity { id, policy }, &host, listen, proxy) {
+    let ack_wait = Duration::from_secs_f64(ack_wait);
+    match server(Identity { id, policy }, &host, listen, proxy, ack_wait) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("rp_server: {e}");

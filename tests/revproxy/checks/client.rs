@@ -5,7 +5,6 @@ use super::{number, one_write, sha1_hex, JsonPeer, CLIENT, PAYLOAD, PAYLOAD_SHA1
 use serde_json::{json, Value};
 use socklab::grader::{Context, Ctx, Program, StandIn, WAIT};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
 
 /// A packet file as the course writes them: pretty-printed, 4 spaces, no newline at the end.
 pub(super) fn packet_text(srcid: i64, policy: &str, payload: &str) -> String {
@@ -141,11 +140,11 @@ pub(super) fn wrong_hash(ctx: &Ctx) -> Result<(), String> {
 pub(super) fn reply_in_pieces(ctx: &Ctx) -> Result<(), String> {
     let (client, mut conn) = client_with_proxy(ctx)?;
     let text = json!({"type": "2", "srcid": "2", "destid": "1327", "payloadsize": "40", "payload": PAYLOAD_SHA1}).to_string();
-    conn.send_split(text.as_bytes(), 30, Duration::from_millis(300))?;
+    conn.send_split(text.as_bytes(), 30, client.pid())?;
     let (lines, code) = ended(&client)?;
     if !matched(&lines) || code != Some(0) {
         return Err(format!(
-            "a reply sent in two writes 300 ms apart, with ids as strings, should give `Hash matched.` and exit 0; the client printed {lines:?} and exited with {code}"
+            "a reply sent in two writes (the second once the client had read the first), with ids as strings, should give `Hash matched.` and exit 0; the client printed {lines:?} and exited with {code}"
         ));
     }
     Ok(())

@@ -14,7 +14,7 @@
 use serde_json::{json, Value};
 use sha1::{Digest, Sha1};
 use socklab::grader::{
-    data_segments_in, hosts, secs, tcp_from, Check, Context, Ctx, Lab, StandIn, WAIT,
+    data_segments_in, hosts, secs, tcp_from, Check, Context, Ctx, Lab, Program, StandIn, WAIT,
 };
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -29,6 +29,9 @@ mod server;
 const PROXY: &str = "revproc";
 const SERVER: &str = "rp_server";
 const CLIENT: &str = "rp_client";
+/// Why the out-of-descriptors checks run on loopback under `grade --net`.
+const LIMITS_HERE: &str =
+    "the grader limits the program's file descriptors itself, which it can do only here";
 /// The course's packet `1327.PP_2` and the SHA-1 of its payload (as in the seed's logs).
 const PAYLOAD: &str = "uddirbgwkejcwxxezgadhwwvonhrhgoi";
 const PAYLOAD_SHA1: &str = "5d5b56e93d61c78d2c28d0f6b5cf45d196b825b6";
@@ -75,6 +78,9 @@ pub fn lab() -> Lab {
                 "rp_server: what becomes of a message that cannot be read or decoded? (the handout: bad input is logged and answered)", server::survives_bad_input).needs(&["the server answers type 2 with the payload's SHA-1, ids swapped"]).across_hosts(),
             Check::new("3 server", "the server logs bad input on stderr", 1,
                 "rp_server: where does a message it cannot read or decode leave a trace? (the handout: bad input is logged; log::warn!)", server::logs_bad_input).needs(&["the server survives bad input and answers it with an error"]).across_hosts(),
+            Check::new("3 server", "out of file descriptors: the server says so, waits without spinning, serves again", 1,
+                "A failed accept is not the end of the server: what does it print, how soon does it try again (ACCEPT_PAUSE), and what frees a descriptor?", server::out_of_descriptors)
+                .needs(&["the server serves several connections at once"]).loopback_only(LIMITS_HERE),
             Check::new("3 server", "the server prints the assignment's log lines", 1,
                 "The handout's table of log lines, rp_server's row: the two lines per message.", server::log_lines).needs(&["the server answers type 2 with the payload's SHA-1, ids swapped"]).across_hosts(),
             Check::new("3 server", "the server sends its setup and its reply each in one write", 1,
@@ -111,8 +117,11 @@ pub fn lab() -> Lab {
                 "A server that answers garbage is up, only its answer is wrong: which Failure is that in forward(), and what does route() do with it?", proxy::garbage_from_server).needs(&["the proxy forwards a message to a server of its policy and relays the reply"]).across_hosts(),
             Check::new("5 failures", "a reply whose payloadsize disagrees is relayed, not refused", 1,
                 "checked_reply: the client hashes its payload itself; what is left for the proxy to judge?", proxy::relays_wrong_size).needs(&["the proxy forwards a message to a server of its policy and relays the reply"]).across_hosts(),
+            Check::new("5 failures", "out of file descriptors: the proxy says so, waits without spinning, serves again", 1,
+                "A failed accept is not the end of the proxy: what does it print, how soon does it try again (ACCEPT_PAUSE), and what frees a descriptor?", proxy::out_of_descriptors)
+                .needs(&["the proxy acknowledges a setup, with either policy key and with ids as strings"]).loopback_only(LIMITS_HERE),
             Check::new("5 failures", "the proxy logs each failure on stderr (bad input, silent peer, dead or bad server)", 1,
-                "revproc: every place that gives up on a peer or a server (handle_connection, route, checked_reply): does it say so on stderr? (log::warn!)", proxy::logs_failures).needs(&["the proxy answers bad messages with an error and goes on", "a dead server is skipped and the message goes to the next one"]).across_hosts(),
+                "revproc: every place that gives up on a peer or a server (handle_connection, route, checked_reply), or cannot answer a client: does it say so on stderr? (log::warn!)", proxy::logs_failures).needs(&["the proxy answers bad messages with an error and goes on", "a dead server is skipped and the message goes to the next one"]).across_hosts(),
             Check::new("6 together", "50 clients at once all get the right reply, spread 25/25", 2,
                 "Thread per connection, round-robin turns taken under the lock, the lock let go before forwarding.", proxy::fifty_clients).needs(&["round-robin per policy, in registration order (1, 2, 1, 2, 1)"])
                 .limit(20).across_hosts(),
@@ -218,12 +227,32 @@ impl JsonPeer {
             .with_context(|| format!("{} sending", self.who))
     }
 
-    /// Sends `bytes` in two writes `pause` apart, split at `at`.
-    fn send_split(&mut self, bytes: &[u8], at: usize, pause: Duration) -> Result<(), String> {
+    /// Sends `bytes` in two writes split at `at`, the second once the program with process id
+    /// `reader`, at the other end, has read the first (see [`read_by`]): a reader that takes
+    /// one read for the whole message has then answered, or closed, on half of it.
+    fn send_split(&mut self, bytes: &[u8], at: usize, reader: u32) -> Result<(), String> {
         let at = at.min(bytes.len());
         self.send_raw(&bytes[..at])?;
-        thread::sleep(pause);
+        read_by(&self.stream, reader);
         self.send_raw(&bytes[at..])
+    }
+
+    /// Leaves with a reset (no FIN), and waits until process `pid`, at the other end, has
+    /// received it: its socket is then gone from its table of connections.
+    fn reset(self, pid: u32) -> Result<(), String> {
+        let (ours, theirs) = (self.stream.local_addr(), self.stream.peer_addr());
+        socket2::SockRef::from(&self.stream)
+            .set_linger(Some(Duration::ZERO))
+            .context("setting a test socket to reset when closed")?;
+        drop(self);
+        let (Ok(ours), Ok(theirs)) = (ours, theirs) else {
+            return Ok(());
+        };
+        let deadline = Instant::now() + WAIT;
+        while unread_at(pid, theirs, ours).is_some() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(2));
+        }
+        Ok(())
     }
 
     /// The next JSON value, within [`WAIT`].
@@ -323,6 +352,107 @@ impl JsonPeer {
     }
 }
 
+/// Waits until process `pid` has read all that was sent on `stream`: the kernel has
+/// acknowledged it (TCP_INFO's unacknowledged segments) and the other end's socket, in
+/// `/proc/PID/net/tcp`, holds none of it unread. An event, not a guess at how long a busy
+/// machine takes; where that table does not show the socket (IPv6, another /proc), it waits
+/// [`PIECE_PAUSE`] instead. At most [`WAIT`].
+fn read_by(stream: &TcpStream, pid: u32) {
+    let (Ok(ours), Ok(theirs)) = (stream.local_addr(), stream.peer_addr()) else {
+        return thread::sleep(PIECE_PAUSE);
+    };
+    let deadline = Instant::now() + WAIT;
+    let mut seen = false;
+    while Instant::now() < deadline {
+        match unread_at(pid, theirs, ours) {
+            // Gone after it was seen: the program closed it, having read what it wanted.
+            None if seen => return,
+            None => return thread::sleep(PIECE_PAUSE),
+            Some(0) if unacknowledged(stream) == Some(0) => return,
+            Some(_) => seen = true,
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// How long [`read_by`] waits when it cannot see the reader's socket.
+const PIECE_PAUSE: Duration = Duration::from_millis(300);
+
+/// Bytes received and not yet read by the program on the socket of process `pid` whose local
+/// address is `local` and remote address `remote` (IPv4, or IPv4 mapped into IPv6).
+fn unread_at(pid: u32, local: SocketAddr, remote: SocketAddr) -> Option<u64> {
+    let hex = |addr: SocketAddr, v6: bool| match addr.ip() {
+        IpAddr::V4(ip) if v6 => format!(
+            "0000000000000000FFFF0000{:08X}:{:04X}",
+            u32::from_le_bytes(ip.octets()),
+            addr.port()
+        ),
+        IpAddr::V4(ip) => format!("{:08X}:{:04X}", u32::from_le_bytes(ip.octets()), addr.port()),
+        IpAddr::V6(_) => String::new(),
+    };
+    for (file, v6) in [("tcp", false), ("tcp6", true)] {
+        let Ok(table) = std::fs::read_to_string(format!("/proc/{pid}/net/{file}")) else {
+            continue;
+        };
+        let (l, r) = (hex(local, v6), hex(remote, v6));
+        for row in table.lines().skip(1) {
+            let f: Vec<&str> = row.split_whitespace().collect();
+            if f.len() > 4 && f[1] == l && f[2] == r {
+                let rx = f[4].split(':').nth(1)?;
+                return u64::from_str_radix(rx, 16).ok();
+            }
+        }
+    }
+    None
+}
+
+/// Segments sent on `stream` that the other end's kernel has not acknowledged yet.
+fn unacknowledged(stream: &TcpStream) -> Option<u32> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: tcp_info is plain old data; the kernel fills at most `len` bytes of it.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: a valid socket, a buffer of `len` bytes and its length.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0).then_some(info.tcpi_unacked)
+}
+
+/// Out of file descriptors: once `program`'s accept() has failed (a line on stderr since
+/// `since`), it must wait before trying again, not spin. Over [`SPIN_WINDOW`] it may neither use
+/// a quarter of it in CPU time nor log more than [`SPIN_LINES`] lines (a pause of even 10 ms
+/// between tries logs 50; a loop without one, thousands, however little CPU a busy machine
+/// gives it).
+fn waits_without_spinning(program: &Program, since: usize) -> Result<(), String> {
+    program
+        .expect_logged(since, "a line saying that accept failed", WAIT, |_| true)
+        .map_err(|e| program.explain(e))?;
+    let lines = || program.stderr().lines().count();
+    let (cpu, logged) = (program.cpu_time()?, lines());
+    thread::sleep(SPIN_WINDOW);
+    let spent = program.cpu_time()?.saturating_sub(cpu);
+    let more = lines().saturating_sub(logged);
+    if spent > SPIN_WINDOW / 4 || more > SPIN_LINES {
+        return Err(format!(
+            "while accept() kept failing (no file descriptor left), {} used {} ms of CPU and logged {more} lines in {} ms: it retries without pausing",
+            program.label(),
+            spent.as_millis(),
+            SPIN_WINDOW.as_millis()
+        ));
+    }
+    Ok(())
+}
+
+const SPIN_WINDOW: Duration = Duration::from_millis(500);
+const SPIN_LINES: usize = 100;
+
 /// Checks that the program wrote the message(s) `peer` received, `what`, in one write: the data
 /// segments its connection received, counted once the program closed it (or after [`WAIT`]), so
 /// that every write has arrived. A message far below the MSS written with one `write` is one
@@ -356,16 +486,15 @@ fn ask(proxy: SocketAddr, message: &Value, who: &str) -> Result<Value, String> {
 enum Behaviour {
     /// The right reply at once.
     Good,
-    /// The right reply after this long.
-    Slow(Duration),
     /// The right reply once the check drops the sender of this channel (30 s at most).
     Held(crossbeam_channel::Receiver<()>),
     /// Bytes that are not JSON.
     Garbage,
     /// JSON that is not a reply (`{"hello": "proxy"}`).
     NotAReply,
-    /// The right reply in two writes 300 ms apart.
-    Pieces,
+    /// The right reply in two writes, the second once the process with this id (the proxy)
+    /// has read the first.
+    Pieces(u32),
     /// The right hash, but `payloadsize` copied from the request (as a real student's server
     /// does).
     CopiesSize,
@@ -401,8 +530,7 @@ fn stand_in_server_on(
             };
             let _ = seen.send(message.clone());
             match &how {
-                Behaviour::Good | Behaviour::Pieces | Behaviour::CopiesSize => {}
-                Behaviour::Slow(pause) => thread::sleep(*pause),
+                Behaviour::Good | Behaviour::Pieces(_) | Behaviour::CopiesSize => {}
                 Behaviour::Held(gate) => {
                     let _ = gate.recv_timeout(Duration::from_secs(30));
                 }
@@ -417,9 +545,9 @@ fn stand_in_server_on(
             }
             let mut reply = reply_to(id, &message);
             match &how {
-                Behaviour::Pieces => {
+                Behaviour::Pieces(proxy) => {
                     let text = reply.to_string();
-                    let _ = peer.send_split(text.as_bytes(), 25, Duration::from_millis(300));
+                    let _ = peer.send_split(text.as_bytes(), 25, *proxy);
                     return;
                 }
                 Behaviour::CopiesSize => reply["payloadsize"] = message["payloadsize"].clone(),

@@ -4,7 +4,7 @@
 use super::{
     ask, data, error_sentence, expect_reply, number, one_write, random_payload, register,
     register_from, reply_to, servers_ip, sha1_hex, stand_in_server, stand_in_server_on, Behaviour,
-    JsonPeer, ACK, CLIENT, PAYLOAD, PAYLOAD_SHA1, PROXY, SERVER,
+    waits_without_spinning, JsonPeer, ACK, CLIENT, PAYLOAD, PAYLOAD_SHA1, PROXY, SERVER,
 };
 use serde_json::{json, Value};
 use socklab::grader::{hosts, Context, Ctx, Program, StandIn, WAIT};
@@ -15,9 +15,21 @@ use std::time::{Duration, Instant};
 
 /// Starts the proxy on its host (127.0.0.1 on loopback) and a port the OS picks.
 fn start_proxy(ctx: &Ctx) -> Result<(Program, SocketAddr), String> {
-    let host = ctx.ip("webserver", [127, 0, 0, 1]).to_string();
-    ctx.start_server(PROXY, &["-port", "0", "-host", &host])
+    start_proxy_with(ctx, &[])
 }
+
+/// The same with more options (`-timeout`, `-retry`).
+fn start_proxy_with(ctx: &Ctx, options: &[&str]) -> Result<(Program, SocketAddr), String> {
+    let host = ctx.ip("webserver", [127, 0, 0, 1]).to_string();
+    let mut args = vec!["-port", "0", "-host", &host];
+    args.extend_from_slice(options);
+    ctx.start_server(PROXY, &args)
+}
+
+/// The `-timeout` and `-retry` the failure checks give the proxy, in seconds: short, so that
+/// they need not wait the 5 s of the defaults.
+const SHORT: &str = "1";
+const SHORT_TIME: Duration = Duration::from_secs(1);
 
 /// A port nothing listens on at [`servers_ip`]: bound, then let go.
 fn dead_port(ctx: &Ctx) -> Result<u16, String> {
@@ -46,7 +58,11 @@ pub(super) fn framing(ctx: &Ctx) -> Result<(), String> {
     let (proxy, addr) = start_proxy(ctx)?;
     let setup = json!({"type": 1, "id": 7, "privPolyId": "PP_1", "listenport": 5001}).to_string();
     let pieces: [(&str, Vec<u8>, usize); 3] = [
-        ("in two writes 300 ms apart", setup.clone().into_bytes(), 9),
+        (
+            "in two writes, the second once the proxy has read the first",
+            setup.clone().into_bytes(),
+            9,
+        ),
         (
             "followed by a newline",
             format!("{setup}\n").into_bytes(),
@@ -60,7 +76,7 @@ pub(super) fn framing(ctx: &Ctx) -> Result<(), String> {
     ];
     for (how, bytes, at) in pieces {
         let mut peer = JsonPeer::connect(addr, "a test server registering")?;
-        peer.send_split(&bytes, at, Duration::from_millis(300))?;
+        peer.send_split(&bytes, at, proxy.pid())?;
         let answer = peer
             .receive()
             .with_context(|| format!("a setup sent {how}"))
@@ -170,10 +186,10 @@ pub(super) fn either_policy_key(ctx: &Ctx) -> Result<(), String> {
 
 pub(super) fn reply_in_pieces(ctx: &Ctx) -> Result<(), String> {
     let (proxy, addr) = start_proxy(ctx)?;
-    let server = stand_in_server(ctx, 6, Behaviour::Pieces)?;
+    let server = stand_in_server(ctx, 6, Behaviour::Pieces(proxy.pid()))?;
     register(ctx, addr, 6, "PP_6", server.addr().port())?;
     expect_reply(addr, 210, "PP_6", 6)
-        .context("PP_6's server writes its reply in two pieces 300 ms apart; the proxy must read until the reply is whole (read_message), not take one read as the message")
+        .context("PP_6's server writes its reply in two pieces, the second once the proxy has read the first; the proxy must read until the reply is whole (read_message), not take one read as the message")
         .map_err(|e| proxy.explain(e))
 }
 
@@ -417,9 +433,11 @@ pub(super) fn dead_server_skipped(ctx: &Ctx) -> Result<(), String> {
 }
 
 pub(super) fn silent_server_skipped(ctx: &Ctx) -> Result<(), String> {
-    let (proxy, addr) = start_proxy(ctx)?;
-    // Accepts, reads, never answers (for longer than the check lasts).
-    let silent = stand_in_server(ctx, 1, Behaviour::Slow(Duration::from_secs(30)))?;
+    // A short time limit; the default time a server stays down (5 s) outlasts the check.
+    let (proxy, addr) = start_proxy_with(ctx, &["-timeout", SHORT])?;
+    // Accepts and never answers: the connections are held here, each one noted.
+    let ip = servers_ip(ctx);
+    let silent: StandIn<(TcpStream, SocketAddr)> = hosts::at(ip, || StandIn::listen((ip, 0)))?;
     let alive = stand_in_server(ctx, 2, Behaviour::Good)?;
     register(ctx, addr, 1, "PP_7", silent.addr().port())?;
     register(ctx, addr, 2, "PP_7", alive.addr().port())?;
@@ -427,8 +445,8 @@ pub(super) fn silent_server_skipped(ctx: &Ctx) -> Result<(), String> {
     let payload = random_payload();
     first.send(&data(65, "PP_7", &payload))?;
     let answer = first
-        .receive_within(Duration::from_secs(10))
-        .context("server 1 of PP_7 never answers; after a time limit of a few seconds the message should go to server 2")
+        .receive_within(SHORT_TIME + WAIT)
+        .with_context(|| format!("server 1 of PP_7 never answers; the proxy was started with `-timeout {SHORT}`, so after {SHORT} s the message should go to server 2"))
         .map_err(|e| proxy.explain(e))?;
     if number(&answer, "srcid", true) != Some(2)
         || answer["payload"].as_str() != Some(sha1_hex(&payload).as_str())
@@ -437,15 +455,43 @@ pub(super) fn silent_server_skipped(ctx: &Ctx) -> Result<(), String> {
             "server 1 of PP_7 never answers; client 65's message should then go to server 2 and get its reply; it got {answer}"
         ));
     }
+    let _held = silent.next("connection from the proxy (server 1's turn)", &proxy)?;
     for srcid in [66, 67] {
-        let started = Instant::now();
         expect_reply(addr, srcid, "PP_7", 2).map_err(|e| proxy.explain(e))?;
-        if started.elapsed() > Duration::from_millis(1500) {
-            return Err(format!(
-                "server 1 of PP_7 did not answer in time once; the next messages should skip it for a while, but client {srcid} waited {} ms",
-                started.elapsed().as_millis()
-            ));
-        }
+    }
+    // Every connection to server 1 is noted as it is accepted: only the first may have come.
+    let again = silent.drain().len();
+    if again != 0 {
+        return Err(format!(
+            "server 1 of PP_7 did not answer in time once; the next messages should skip it for a while (5 s by default), but the proxy connected to it again for {again} of the next two"
+        ));
+    }
+    Ok(())
+}
+
+/// Out of file descriptors: with six (stdin, stdout, stderr, the listener and two clients that
+/// have sent nothing yet) a third client cannot be accepted. The proxy must say so on stderr,
+/// wait rather than spin on the failing accept, and serve that client once one has left.
+pub(super) fn out_of_descriptors(ctx: &Ctx) -> Result<(), String> {
+    let proxy = ctx.spawn_with_fd_limit(PROXY, &["-port", "0", "-host", "127.0.0.1"], 6)?;
+    let addr = proxy.address(WAIT)?;
+    let first = JsonPeer::connect(addr, "a first client").map_err(|e| proxy.explain(e))?;
+    let _second = JsonPeer::connect(addr, "a second client").map_err(|e| proxy.explain(e))?;
+    let since = proxy.logged_so_far();
+    // The kernel completes the handshake; only accept() fails, again and again.
+    let mut third = JsonPeer::connect(addr, "a third client").map_err(|e| proxy.explain(e))?;
+    third.send(&json!({"type": 1, "id": 9, "privPolyId": "PP_1", "listenport": 5009}))?;
+    waits_without_spinning(&proxy, since)?;
+    drop(first);
+    let answer = third.receive().map_err(|e| {
+        proxy.explain(format!(
+            "the first client left, freeing its descriptor; the waiting third client's setup should then be acknowledged: {e}"
+        ))
+    })?;
+    if answer.get("Status").and_then(Value::as_str) != Some(ACK) {
+        return Err(format!(
+            "the third client's setup should be acknowledged with {{\"Status\": \"{ACK}\"}} once a descriptor is free; the proxy answered {answer}"
+        ));
     }
     Ok(())
 }
@@ -775,7 +821,7 @@ pub(super) fn log_lines(ctx: &Ctx) -> Result<(), String> {
 }
 
 pub(super) fn down_server_tried_again(ctx: &Ctx) -> Result<(), String> {
-    let (proxy, addr) = start_proxy(ctx)?;
+    let (proxy, addr) = start_proxy_with(ctx, &["-retry", SHORT])?;
     let port = dead_port(ctx)?;
     let alive = stand_in_server(ctx, 2, Behaviour::Good)?;
     register(ctx, addr, 1, "PP_1", port)?;
@@ -785,7 +831,7 @@ pub(super) fn down_server_tried_again(ctx: &Ctx) -> Result<(), String> {
         .map_err(|e| proxy.explain(e))?;
     // Server 1 comes back at the same address, without registering again.
     let back = stand_in_server_on(ctx, 1, Behaviour::Good, port)?;
-    let within = Duration::from_secs(12);
+    let within = SHORT_TIME + WAIT;
     let deadline = Instant::now() + within;
     for srcid in 251.. {
         let payload = random_payload();
@@ -802,11 +848,11 @@ pub(super) fn down_server_tried_again(ctx: &Ctx) -> Result<(), String> {
         if Instant::now() >= deadline {
             break;
         }
-        // One message every 300 ms: the proxy's time, not the grader's, decides when.
-        thread::sleep(Duration::from_millis(300));
+        // One message every 100 ms: the proxy's time, not the grader's, decides when.
+        thread::sleep(Duration::from_millis(100));
     }
     Err(format!(
-        "server 1 of PP_1 was marked down when it refused a connection, then came back at the same address; a server marked down should be skipped for a few seconds and then tried again, but in {} of messages for PP_1 it got none",
+        "server 1 of PP_1 was marked down when it refused a connection, then came back at the same address; with `-retry {SHORT}` it should be skipped for {SHORT} s and then tried again, but in {} of messages for PP_1 it got none",
         socklab::grader::secs(within)
     ))
 }
@@ -814,7 +860,8 @@ pub(super) fn down_server_tried_again(ctx: &Ctx) -> Result<(), String> {
 /// Each failure the proxy meets leaves a line on its stderr (the handout: bad input and failed
 /// servers are logged): a peer that says nothing, bytes that are not JSON, a type it does not
 /// take, a server that refuses connections, one that answers garbage or JSON that is no
-/// reply, a reply whose size disagrees. Any new line counts; what it says is the student's.
+/// reply, a reply whose size disagrees, a client that left before its answer could be written.
+/// Any new line counts; what it says is the student's.
 pub(super) fn logs_failures(ctx: &Ctx) -> Result<(), String> {
     let (proxy, addr) = start_proxy(ctx)?;
     let dead = dead_port(ctx)?;
@@ -865,5 +912,17 @@ pub(super) fn logs_failures(ctx: &Ctx) -> Result<(), String> {
         ask(addr, &data(71, policy, PAYLOAD), "client 71").map_err(|e| proxy.explain(e))?;
         logged(since, what)?;
     }
+    // A client that leaves (a reset) while its message is with a server: its answer cannot be
+    // written.
+    let (release, held) = crossbeam_channel::bounded::<()>(0);
+    let slow = stand_in_server(ctx, 7, Behaviour::Held(held))?;
+    register(ctx, addr, 7, "PP_7", slow.addr().port())?;
+    let mut gone = JsonPeer::connect(addr, "client 72").map_err(|e| proxy.explain(e))?;
+    gone.send(&data(72, "PP_7", PAYLOAD))?;
+    slow.next("message for server 7", &proxy)?;
+    gone.reset(proxy.pid())?;
+    let since = proxy.logged_so_far();
+    drop(release);
+    logged(since, "client 72, which left before its answer came")?;
     Ok(())
 }

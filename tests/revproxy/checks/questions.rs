@@ -187,6 +187,26 @@ fn request_seen(packets: &[Packet]) -> Result<RequestSeen, String> {
     })
 }
 
+/// A port for the server to listen on, chosen before it starts (the capture's filter names it):
+/// free now, and below the range the OS hands out for port 0 and for connections
+/// (`ip_local_port_range`), so that no socket of another program takes it before the server
+/// binds it, as a port 0 let go at once could be.
+fn server_port() -> Result<u16, String> {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range");
+    let low: u16 = range
+        .ok()
+        .and_then(|r| r.split_whitespace().next().and_then(|w| w.parse().ok()))
+        .unwrap_or(32768)
+        .clamp(11000, 60000);
+    for _ in 0..100 {
+        let port = 10000 + (socklab::chance() * f64::from(low - 10000)) as u16;
+        if TcpListener::bind(("0.0.0.0", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(format!("finding a free port below {low}: none of 100 tried was free"))
+}
+
 /// The solution's proxy (webserver) and a server (client2), then one client (client1) sending
 /// the course's packet; captured at the proxy on its port and the server's (a free port chosen
 /// here, so the server's setup is captured too). On loopback or across netlab's hosts.
@@ -195,14 +215,7 @@ fn scenario(rec: &mut Recorder) -> Result<(), String> {
     let args = ["-port", "0", "-host", &proxy_ip];
     let (_proxy, addr) = rec.start_server_on("webserver", PROXY, &args)?;
     let port = addr.port().to_string();
-    let listen = {
-        let free =
-            TcpListener::bind("127.0.0.1:0").map_err(|e| format!("finding a free port: {e}"))?;
-        free.local_addr()
-            .map_err(|e| e.to_string())?
-            .port()
-            .to_string()
-    };
+    let listen = server_port()?.to_string();
     let filter = format!("tcp port {port} or tcp port {listen}");
     rec.capture_on("webserver", "revproxy", &filter)?;
     let proxy = rec.name_of("webserver")?;

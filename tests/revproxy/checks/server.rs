@@ -2,10 +2,11 @@
 //! here, and its data messages are sent here, straight to the port it listens on.
 
 use super::{
-    data, error_sentence, number, one_write, sha1_hex, JsonPeer, ACK, PAYLOAD, PAYLOAD_SHA1, SERVER,
+    data, error_sentence, number, one_write, sha1_hex, waits_without_spinning, JsonPeer, ACK,
+    PAYLOAD, PAYLOAD_SHA1, SERVER,
 };
 use serde_json::{json, Value};
-use socklab::grader::{Ctx, Program, StandIn, QUIET, WAIT};
+use socklab::grader::{Ctx, Program, StandIn, WAIT};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
@@ -25,25 +26,33 @@ enum Ack {
 
 /// A stand-in proxy (on client1 across hosts) and a server with id 100 for PP_1 on a port of its
 /// choosing (on webserver across hosts), told to register with it; the server's address from its
-/// first line.
-fn start(ctx: &Ctx) -> Result<(Proxy, Program, SocketAddr), String> {
+/// first line; `options` are more of its options (`-ackwait`).
+fn start(ctx: &Ctx, options: &[&str]) -> Result<(Proxy, Program, SocketAddr), String> {
     let proxy: Proxy = StandIn::listen((ctx.ip("client1", [127, 0, 0, 1]), 0))?;
     let (port, revhost) = (proxy.port(), proxy.addr().ip().to_string());
     let host = ctx.ip("webserver", [127, 0, 0, 1]).to_string();
-    let (server, addr) = ctx.start_server(
-        SERVER,
-        &[
-            "-id", "100", "-pp", "PP_1", "-listen", "0", "-revproc", &port, "-revhost", &revhost,
-            "-host", &host,
-        ],
-    )?;
+    let mut args = vec![
+        "-id", "100", "-pp", "PP_1", "-listen", "0", "-revproc", &port, "-revhost", &revhost,
+        "-host", &host,
+    ];
+    args.extend_from_slice(options);
+    let (server, addr) = ctx.start_server(SERVER, &args)?;
     Ok((proxy, server, addr))
 }
 
 /// A server with id 100 for PP_1 on a port of its choosing, registered with a stand-in proxy:
 /// the server, its address (from its first line) and the setup it sent.
 fn started(ctx: &Ctx, ack: Ack) -> Result<(Program, SocketAddr, Value, Proxy), String> {
-    let (proxy, server, addr) = start(ctx)?;
+    started_with(ctx, ack, &[])
+}
+
+/// The same with more options for the server.
+fn started_with(
+    ctx: &Ctx,
+    ack: Ack,
+    options: &[&str],
+) -> Result<(Program, SocketAddr, Value, Proxy), String> {
+    let (proxy, server, addr) = start(ctx, options)?;
     let (stream, _) = proxy.next("setup connection from the server", &server)?;
     let mut conn = JsonPeer::new(stream, "the test proxy")?;
     let setup = conn
@@ -118,19 +127,26 @@ pub(super) fn without_ack(ctx: &Ctx) -> Result<(), String> {
         (Ack::Close, "closes after the setup"),
         (Ack::Silent, "says nothing after the setup"),
     ] {
-        let (server, addr, _, _proxy) = started(ctx, ack)?;
-        // A server may wait a few seconds for an acknowledgement before serving.
+        // It may wait for an acknowledgement before serving: `-ackwait` says how long.
+        let (server, addr, _, _proxy) = started_with(ctx, ack, &["-ackwait", ACK_WAIT])?;
         let (_, answer) = ask_server(
             &server,
             addr,
             &data(51, "PP_1", PAYLOAD),
-            Duration::from_secs(8),
+            ACK_WAIT_TIME + WAIT,
         )
-        .map_err(|e| format!("when the proxy {how}, the server should still serve: {e}"))?;
+        .map_err(|e| {
+            format!("when the proxy {how}, the server (started with `-ackwait {ACK_WAIT}`) should still serve: {e}")
+        })?;
         check_reply(&answer, 51, PAYLOAD).map_err(|e| format!("when the proxy {how}: {e}"))?;
     }
     Ok(())
 }
+
+/// The `-ackwait` [`without_ack`] gives the server, in seconds: short, so that the check need not
+/// wait the 2 s of the default.
+const ACK_WAIT: &str = "0.5";
+const ACK_WAIT_TIME: Duration = Duration::from_millis(500);
 
 // ---------------------------------------------------------------------------------------------
 // 3 server.
@@ -148,11 +164,7 @@ pub(super) fn answers_sha1(ctx: &Ctx) -> Result<(), String> {
     let payload = "qctspreinhpsqjwpbhvyvmmglsyvitbl";
     let message = json!({"type": "0", "srcid": "1334", "privPoliId": "PP_1", "payloadsize": "32", "payload": payload});
     let mut peer = JsonPeer::connect(addr, "the test proxy").map_err(|e| server.explain(e))?;
-    peer.send_split(
-        message.to_string().as_bytes(),
-        20,
-        Duration::from_millis(300),
-    )?;
+    peer.send_split(message.to_string().as_bytes(), 20, server.pid())?;
     let answer = peer.receive().map_err(|e| server.explain(e))?;
     check_reply(&answer, 1334, payload)
         .map_err(|e| format!("a message sent in two writes, with ids as strings: {e}"))
@@ -170,8 +182,8 @@ pub(super) fn closes_after_reply(ctx: &Ctx) -> Result<(), String> {
 pub(super) fn several_at_once(ctx: &Ctx) -> Result<(), String> {
     let (server, addr, _, _proxy) = started(ctx, Ack::Send)?;
     // A connection that sends nothing yet…
+    // (first in the queue of connections, so a server that serves one at a time takes it first)…
     let mut idle = JsonPeer::connect(addr, "a silent test proxy").map_err(|e| server.explain(e))?;
-    std::thread::sleep(QUIET);
     // …must not hold up another.
     let (_, answer) = ask_server(
         &server,
@@ -184,6 +196,42 @@ pub(super) fn several_at_once(ctx: &Ctx) -> Result<(), String> {
     idle.send(&data(54, "PP_1", PAYLOAD))?;
     let answer = idle.receive().map_err(|e| server.explain(e))?;
     check_reply(&answer, 54, PAYLOAD)
+}
+
+/// Out of file descriptors: with six (stdin, stdout, stderr, the listener and two connections
+/// that have sent nothing yet) a third connection cannot be accepted. The server must say so on
+/// stderr, wait rather than spin on the failing accept, and serve that connection once one has
+/// left.
+pub(super) fn out_of_descriptors(ctx: &Ctx) -> Result<(), String> {
+    let proxy: Proxy = StandIn::listen(("127.0.0.1", 0))?;
+    let port = proxy.port();
+    let args = [
+        "-id", "100", "-pp", "PP_1", "-listen", "0", "-revproc", &port, "-revhost", "127.0.0.1",
+        "-host", "127.0.0.1",
+    ];
+    let server = ctx.spawn_with_fd_limit(SERVER, &args, 6)?;
+    let addr = server.address(WAIT)?;
+    let (stream, _) = proxy.next("setup connection from the server", &server)?;
+    let mut conn = JsonPeer::new(stream, "the test proxy")?;
+    conn.receive().map_err(|e| server.explain(e))?;
+    conn.send(&json!({"Status": ACK}))?;
+    server
+        .expect_line("the acknowledgement printed", WAIT, |l| l.contains(ACK))
+        .map_err(|e| server.explain(e))?;
+    let first = JsonPeer::connect(addr, "a first test proxy").map_err(|e| server.explain(e))?;
+    let _second = JsonPeer::connect(addr, "a second test proxy").map_err(|e| server.explain(e))?;
+    let since = server.logged_so_far();
+    // The kernel completes the handshake; only accept() fails, again and again.
+    let mut third = JsonPeer::connect(addr, "a third test proxy").map_err(|e| server.explain(e))?;
+    third.send(&data(58, "PP_1", PAYLOAD))?;
+    waits_without_spinning(&server, since)?;
+    drop(first);
+    let answer = third.receive().map_err(|e| {
+        server.explain(format!(
+            "the first connection closed, freeing its descriptor; the waiting third one should then be answered: {e}"
+        ))
+    })?;
+    check_reply(&answer, 58, PAYLOAD)
 }
 
 pub(super) fn survives_bad_input(ctx: &Ctx) -> Result<(), String> {
@@ -231,7 +279,7 @@ pub(super) fn log_lines(ctx: &Ctx) -> Result<(), String> {
 }
 
 pub(super) fn refused_setup(ctx: &Ctx) -> Result<(), String> {
-    let (proxy, server, _) = start(ctx)?;
+    let (proxy, server, _) = start(ctx, &[])?;
     let (stream, _) = proxy.next("setup connection from the server", &server)?;
     let mut conn = JsonPeer::new(stream, "the test proxy")?;
     conn.receive().map_err(|e| server.explain(e))?;
@@ -261,7 +309,7 @@ pub(super) fn refused_setup(ctx: &Ctx) -> Result<(), String> {
 }
 
 pub(super) fn one_write_per_message(ctx: &Ctx) -> Result<(), String> {
-    let (proxy, server, addr) = start(ctx)?;
+    let (proxy, server, addr) = start(ctx, &[])?;
     let (stream, _) = proxy.next("setup connection from the server", &server)?;
     let mut conn = JsonPeer::new(stream, "the test proxy")?;
     conn.receive()
