@@ -222,7 +222,6 @@ fn chat(room: &Room, name: &str, me: &Sender<String>, line: &str) {
     match private_target(text) {
         Some(to) => {
             if !room.unicast(to, &out) {
-                log::info!("{name} wrote to @{to}, who is not here");
                 let _ = me.try_send(format!(
                     "ERROR no one called {to} is in the room; your message was not delivered"
                 ));

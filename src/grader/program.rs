@@ -175,6 +175,19 @@ impl Ctx {
         launch(&mut cmd, label, &self.children, false)
     }
 
+    /// Starts lab binary `bin` here (never across hosts) unable to start a thread: each one asks
+    /// for a stack larger than any address space (`RUST_MIN_STACK`, 1 PiB), so
+    /// `thread::Builder::spawn` fails (EAGAIN), as on a machine out of threads or memory, and
+    /// `thread::spawn` panics.
+    pub fn spawn_without_threads(&self, bin: &str, args: &[&str]) -> Result<Program, String> {
+        let path = self.binary(bin)?;
+        let mut cmd = Command::new(path);
+        cmd.args(args)
+            .env("RUST_MIN_STACK", (1u64 << 50).to_string());
+        let label = format!("{bin} {} (no thread can start)", args.join(" "));
+        launch(&mut cmd, label, &self.children, false)
+    }
+
     /// Starts lab binary `bin` here (never across hosts) with nobody reading its stdout: every
     /// write to stdout fails at once, as when its output is piped into a program that has ended.
     pub fn spawn_with_stdout_closed(&self, bin: &str, args: &[&str]) -> Result<Program, String> {
