@@ -99,7 +99,10 @@ pub fn read_line(reader: &mut impl BufRead, max: usize) -> Result<Option<String>
         return Err(ReadError::TooLong(max));
     } else {
         let why = "the connection ended in the middle of a line";
-        return Err(ReadError::Io(io::Error::new(io::ErrorKind::UnexpectedEof, why)));
+        return Err(ReadError::Io(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            why,
+        )));
     }
     String::from_utf8(buf)
         .map(Some)
@@ -183,7 +186,10 @@ mod tests {
         }
         assert!(read_line(&mut r, 5).unwrap().is_none());
         // Exactly `max` bytes is still a line.
-        assert_eq!(read_line(&mut &b"12345\n"[..], 5).unwrap().as_deref(), Some("12345"));
+        assert_eq!(
+            read_line(&mut &b"12345\n"[..], 5).unwrap().as_deref(),
+            Some("12345")
+        );
     }
 
     #[test]
