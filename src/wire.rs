@@ -1,16 +1,15 @@
 //! `--wire lines|seed`: which framing the chat-room and chat programs speak, and the words
 //! the four programs (chatroom_server, chatroom_client, chatserver, chatclient) frame with.
 //!
-//! The framing itself is the lesson and lives in each lab file, under the same names in all
-//! four: `read_line` (one `\n`-terminated line: the framing the labs teach),
+//! Each lab file frames with two functions under the same names in all four:
 //! `read_message(reader, wire)` (one message in the framing `wire` says:
 //! `Result<Option<String>, ReadError>`) and `write_message(out, line, wire)` (one message in a
-//! single write: `io::Result<()>`). What is shared and is not the lesson is here: the switch
-//! ([`Wire`], [`option`]), why a message could not be read ([`ReadError`]), the seed's framing
-//! ([`read_recv`]) and skipping the rest of an overlong line ([`skip_line`]).
+//! single write: `io::Result<()>`). What the four share is here, given: the switch ([`Wire`],
+//! [`option`]), why a message could not be read ([`ReadError`]), one bounded line
+//! ([`read_line`], the framing the labs teach) and the seed's framing ([`read_recv`]).
 
 use std::fmt;
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Read};
 use std::str::FromStr;
 
 /// How messages are cut apart on a TCP connection.
@@ -75,6 +74,41 @@ impl From<ReadError> for io::Error {
     }
 }
 
+/// Lines mode's `read_message`: one `\n`-terminated line of at most `max` bytes, without its
+/// `\n` (or `\r\n`). `Ok(None)` is a clean end of the stream, between two lines; an end in
+/// the middle of a line is an `Io` error. A longer line is [`ReadError::TooLong`], and its
+/// rest is skipped, so the next read starts on a new line.
+pub fn read_line(reader: &mut impl BufRead, max: usize) -> Result<Option<String>, ReadError> {
+    let mut buf = Vec::new();
+    // take() bounds what one line may cost in memory, whatever the peer sends.
+    let n = reader
+        .by_ref()
+        .take(max as u64 + 1)
+        .read_until(b'\n', &mut buf)
+        .map_err(ReadError::Io)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+    } else if buf.len() > max {
+        skip_line(reader).map_err(ReadError::Io)?;
+        return Err(ReadError::TooLong(max));
+    } else {
+        let why = "the connection ended in the middle of a line";
+        return Err(ReadError::Io(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            why,
+        )));
+    }
+    String::from_utf8(buf)
+        .map(Some)
+        .map_err(|_| ReadError::NotUtf8)
+}
+
 /// Seed mode's `read_message`: whatever one read returns, at most [`SEED_RECV`] bytes, is one
 /// message, as the seeds' `recv(1024)`. Nothing tells where a message ends, so none is looked
 /// for. `Ok(None)`: the peer closed the connection.
@@ -90,7 +124,7 @@ pub fn read_recv(reader: &mut impl BufRead) -> Result<Option<String>, ReadError>
 }
 
 /// Skips the rest of an overlong line, up to and with its `\n`, without keeping it in memory.
-pub fn skip_line(reader: &mut impl BufRead) -> io::Result<()> {
+fn skip_line(reader: &mut impl BufRead) -> io::Result<()> {
     loop {
         let chunk = reader.fill_buf()?;
         if chunk.is_empty() {
@@ -136,6 +170,26 @@ mod tests {
         assert_eq!("seed".parse::<Wire>(), Ok(Wire::Seed));
         assert!("Seed".parse::<Wire>().is_err());
         assert_eq!(Wire::Seed.to_string(), "seed");
+    }
+
+    #[test]
+    fn lines_end_at_newlines_and_long_or_bad_ones_spoil_one_line_only() {
+        let mut r = io::BufReader::with_capacity(3, &b"hi\r\n\nabcdefgh\n\xff\nlast\nhalf"[..]);
+        assert_eq!(read_line(&mut r, 5).unwrap().as_deref(), Some("hi"));
+        assert_eq!(read_line(&mut r, 5).unwrap().as_deref(), Some(""));
+        assert!(matches!(read_line(&mut r, 5), Err(ReadError::TooLong(5))));
+        assert!(matches!(read_line(&mut r, 5), Err(ReadError::NotUtf8)));
+        assert_eq!(read_line(&mut r, 5).unwrap().as_deref(), Some("last"));
+        match read_line(&mut r, 5) {
+            Err(ReadError::Io(e)) => assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof),
+            other => panic!("a line cut off by the end of the stream gave {other:?}"),
+        }
+        assert!(read_line(&mut r, 5).unwrap().is_none());
+        // Exactly `max` bytes is still a line.
+        assert_eq!(
+            read_line(&mut &b"12345\n"[..], 5).unwrap().as_deref(),
+            Some("12345")
+        );
     }
 
     #[test]

@@ -18,8 +18,8 @@ mod server_options;
 use accounts::{authenticate, Accounts};
 use crossbeam_channel::{bounded, Receiver};
 use hub::{Client, Hub};
-use socklab::wire::{read_recv, skip_line, ReadError, Wire};
-use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
+use socklab::wire::{read_line, read_recv, ReadError, Wire};
+use std::io::{self, BufRead, BufReader, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -45,41 +45,10 @@ const MAX_ATTEMPTS: u32 = 3;
 // ---------------------------------------------------------------------------------------------
 // Framing: one message per line (or, with --wire seed, one message per recv).
 
-/// Reads one `\n`-terminated line and returns it without its `\n` (or `\r\n`). `Ok(None)` is
-/// a clean end of the stream, between two lines; an end in the middle of a line is an error.
-/// The rest of an overlong line is skipped, so the next read starts on a new line.
-fn read_line(reader: &mut impl BufRead) -> Result<Option<String>, ReadError> {
-    let mut buf = Vec::new();
-    // take() bounds what one line may cost us in memory.
-    let n = reader
-        .by_ref()
-        .take(MAX_LINE as u64 + 1)
-        .read_until(b'\n', &mut buf)
-        .map_err(ReadError::Io)?;
-    if n == 0 {
-        return Ok(None);
-    }
-    if buf.last() == Some(&b'\n') {
-        buf.pop();
-        if buf.last() == Some(&b'\r') {
-            buf.pop();
-        }
-    } else if buf.len() > MAX_LINE {
-        skip_line(reader).map_err(ReadError::Io)?;
-        return Err(ReadError::TooLong(MAX_LINE));
-    } else {
-        let why = "the connection ended in the middle of a line";
-        return Err(ReadError::Io(io::Error::new(ErrorKind::UnexpectedEof, why)));
-    }
-    String::from_utf8(buf)
-        .map(Some)
-        .map_err(|_| ReadError::NotUtf8)
-}
-
-/// Reads one message in the framing `wire` says (seed mode: socklab::wire::read_recv).
+/// Reads one message in the framing `wire` says (socklab::wire's read_line, or read_recv in seed mode).
 fn read_message(reader: &mut impl BufRead, wire: Wire) -> Result<Option<String>, ReadError> {
     match wire {
-        Wire::Lines => read_line(reader),
+        Wire::Lines => read_line(reader, MAX_LINE),
         Wire::Seed => read_recv(reader),
     }
 }

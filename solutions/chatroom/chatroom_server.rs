@@ -12,8 +12,8 @@
 //! bounded queue, so one slow client never stalls the room.
 //!
 //! Given beside it: room.rs (who is in the room) and server_options.rs (the command line).
-//! From the kit (socklab::wire): `ReadError` (what can go wrong with a line), `skip_line`, and
-//! `read_recv`, the seed's own framing (`--wire seed`).
+//! From the kit (socklab::wire): `read_line` (one bounded line), `ReadError` (what can go wrong
+//! with a line) and `read_recv`, the seed's own framing (`--wire seed`).
 
 #[path = "room.rs"]
 mod room;
@@ -22,8 +22,8 @@ mod server_options;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 use room::{offer, Room};
-use socklab::wire::{read_recv, skip_line, ReadError, Wire};
-use std::io::{self, BufRead, BufReader, BufWriter, ErrorKind, Read, Write};
+use socklab::wire::{read_line, read_recv, ReadError, Wire};
+use std::io::{self, BufRead, BufReader, BufWriter, ErrorKind, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -48,40 +48,10 @@ const NICK_TIMEOUT: Duration = Duration::from_secs(60);
 // ---------------------------------------------------------------------------------------------
 // Framing: one message per line (or, with --wire seed, one message per recv).
 
-/// Reads one line and returns it without its `\n` (or `\r\n`). `Ok(None)` is a clean end of
-/// the stream, between two lines; an end in the middle of a line is an error.
-fn read_line(reader: &mut impl BufRead) -> Result<Option<String>, ReadError> {
-    let mut buf = Vec::new();
-    // take() bounds what one line may cost us, whatever the peer sends.
-    let n = reader
-        .by_ref()
-        .take(MAX_LINE as u64 + 1)
-        .read_until(b'\n', &mut buf)
-        .map_err(ReadError::Io)?;
-    if n == 0 {
-        return Ok(None);
-    }
-    if buf.last() == Some(&b'\n') {
-        buf.pop();
-        if buf.last() == Some(&b'\r') {
-            buf.pop();
-        }
-    } else if buf.len() > MAX_LINE {
-        skip_line(reader).map_err(ReadError::Io)?;
-        return Err(ReadError::TooLong(MAX_LINE));
-    } else {
-        let why = "the connection closed in the middle of a line";
-        return Err(ReadError::Io(io::Error::new(ErrorKind::UnexpectedEof, why)));
-    }
-    String::from_utf8(buf)
-        .map(Some)
-        .map_err(|_| ReadError::NotUtf8)
-}
-
-/// Reads one message in the framing `wire` says (seed mode: socklab::wire::read_recv).
+/// Reads one message in the framing `wire` says (socklab::wire's read_line, or read_recv in seed mode).
 fn read_message(reader: &mut impl BufRead, wire: Wire) -> Result<Option<String>, ReadError> {
     match wire {
-        Wire::Lines => read_line(reader),
+        Wire::Lines => read_line(reader, MAX_LINE),
         Wire::Seed => read_recv(reader),
     }
 }
@@ -252,7 +222,6 @@ fn chat(room: &Room, name: &str, me: &Sender<String>, line: &str) {
     match private_target(text) {
         Some(to) => {
             if !room.unicast(to, &out) {
-                log::info!("{name} wrote to @{to}, who is not here");
                 let _ = me.try_send(format!(
                     "ERROR no one called {to} is in the room; your message was not delivered"
                 ));

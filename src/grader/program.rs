@@ -162,9 +162,18 @@ impl Ctx {
         };
         let mut cmd = Command::new(path);
         cmd.args(args);
-        // SAFETY: setrlimit only (async-signal-safe), on a struct copied into the closure.
+        // SAFETY: fcntl, close and setrlimit only (async-signal-safe), on copied integers and
+        // a struct copied into the closure.
         unsafe {
             std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+                // A descriptor below the limit that the grader inherited (and would pass on)
+                // would take the program's place: close those, so the count is the program's.
+                for fd in 3..fds.min(1024) as libc::c_int {
+                    let flags = libc::fcntl(fd, libc::F_GETFD);
+                    if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+                        libc::close(fd);
+                    }
+                }
                 if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
@@ -172,6 +181,19 @@ impl Ctx {
             });
         }
         let label = format!("{bin} {} (at most {fds} file descriptors)", args.join(" "));
+        launch(&mut cmd, label, &self.children, false)
+    }
+
+    /// Starts lab binary `bin` here (never across hosts) unable to start a thread: each one asks
+    /// for a stack larger than any address space (`RUST_MIN_STACK`, 1 PiB), so
+    /// `thread::Builder::spawn` fails (EAGAIN), as on a machine out of threads or memory, and
+    /// `thread::spawn` panics.
+    pub fn spawn_without_threads(&self, bin: &str, args: &[&str]) -> Result<Program, String> {
+        let path = self.binary(bin)?;
+        let mut cmd = Command::new(path);
+        cmd.args(args)
+            .env("RUST_MIN_STACK", (1u64 << 50).to_string());
+        let label = format!("{bin} {} (no thread can start)", args.join(" "));
         launch(&mut cmd, label, &self.children, false)
     }
 

@@ -13,7 +13,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};
 use std::thread;
-use std::time::Duration;
 
 /// The server's arguments: its host's address (127.0.0.1 on loopback), a port the system picks
 /// and accounts kept in `path`.
@@ -50,6 +49,14 @@ fn attempt(addr: SocketAddr, from: IpAddr, first: &str) -> Result<(String, LineP
     peer.send(first)?;
     let answer = answer(&mut peer, &format!("{} …", shown(first)))?;
     Ok((answer, peer))
+}
+
+/// Waits until the server prints that `name` has left (the given `leave` does), so that the
+/// name is free again for the next login.
+fn has_left(server: &Program, name: &str) -> Result<(), String> {
+    let line = format!("{name} has left");
+    server.expect_line(&format!("`{line}`"), WAIT, |l| l.trim() == line)?;
+    Ok(())
 }
 
 fn expect_ok(addr: SocketAddr, from: IpAddr, first: &str) -> Result<LinePeer, String> {
@@ -91,7 +98,7 @@ pub(super) fn signup_then_login(ctx: &Ctx) -> Result<(), String> {
     let check = || -> Result<(), String> {
         let alice = expect_ok(addr, peer_ip(ctx, 121, 2), "SIGNUP alice open sesame")?;
         drop(alice);
-        thread::sleep(Duration::from_millis(200));
+        has_left(&server, "alice")?;
         let mut alice = expect_ok(addr, peer_ip(ctx, 121, 2), "LOGIN alice open sesame")?;
         let mut bob = expect_ok(addr, peer_ip(ctx, 121, 3), "SIGNUP bob hunter2")?;
         map_with(&mut alice, &["alice", "bob"])?;
@@ -139,7 +146,7 @@ pub(super) fn client_signs_up_and_logs_in(ctx: &Ctx) -> Result<(), String> {
         )?;
         client.close_stdin();
         client.wait(WAIT)?;
-        thread::sleep(Duration::from_millis(200));
+        has_left(&server, "alice")?;
         let client = ctx.spawn_on(on, CLIENT, &base)?;
         client.expect_line(
             "`Connection Established!` after logging in with --password",
@@ -171,7 +178,7 @@ pub(super) fn refuses_bad_logins(ctx: &Ctx) -> Result<(), String> {
             peer_ip(ctx, 123, 2),
             "SIGNUP alice right one",
         )?);
-        thread::sleep(Duration::from_millis(200));
+        has_left(&server, "alice")?;
         expect_err(
             addr,
             peer_ip(ctx, 123, 3),
@@ -320,7 +327,7 @@ pub(super) fn signup_race(ctx: &Ctx) -> Result<(), String> {
         }
         let winner = winners.remove(0).0;
         drop(winners);
-        thread::sleep(Duration::from_millis(200));
+        has_left(&server, "racer")?;
         for i in (0..RACERS).filter(|i| *i != winner) {
             expect_err(
                 addr,

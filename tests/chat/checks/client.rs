@@ -236,6 +236,41 @@ pub(super) fn unknown_user(ctx: &Ctx) -> Result<(), String> {
     Ok(())
 }
 
+/// A P2P datagram the system refuses to send (here to 255.255.255.255, the broadcast address a
+/// socket may not send to without SO_BROADCAST) is logged, and the client goes on.
+pub(super) fn p2p_send_fails(ctx: &Ctx) -> Result<(), String> {
+    let mut j = joined_client(ctx, 118)?;
+    j.conn.send(&format!(
+        "!{{\"alice\":\"{}\",\"eve\":\"255.255.255.255\"}}",
+        at(ctx, 118, 2)
+    ))?;
+    j.conn.send("bob: sync")?;
+    j.client
+        .expect_line("`incoming msg from chatserver (bob: sync)`", WAIT, |l| {
+            l.contains("incoming msg from chatserver (bob: sync")
+        })?;
+    let since = j.client.logged_so_far();
+    j.client.send_line("@eve: hi")?;
+    j.client
+        .expect_logged(
+            since,
+            "a line saying that the message to eve (255.255.255.255) could not be sent",
+            WAIT,
+            |l| l.contains("eve"),
+        )
+        .map_err(|e| j.client.explain(e))?;
+    j.client.send_line("still here")?;
+    let got = j.conn.line().map_err(|e| {
+        j.client.explain(format!(
+            "after a P2P message that could not be sent, typed `still here`: {e}"
+        ))
+    })?;
+    if got.trim_end() != "still here" {
+        return Err(format!("typed `still here`; the server got {got:?}"));
+    }
+    Ok(())
+}
+
 pub(super) fn end_to_end(ctx: &Ctx) -> Result<(), String> {
     let (server, addr) = start_server(ctx)?;
     // Across hosts the clients run on client1 and client2 and find the server by its name.

@@ -196,6 +196,26 @@ pub(super) fn serves_at_once(ctx: &Ctx) -> Result<(), String> {
     check().map_err(|e| server.explain(e))
 }
 
+/// No thread can start: each client that cannot get one is logged, and the server goes on
+/// accepting (Builder::spawn reports the failure; thread::spawn would panic and end it).
+pub(super) fn no_thread(ctx: &Ctx) -> Result<(), String> {
+    let server = ctx.spawn_without_threads(SERVER, &["--host", "127.0.0.1", "--port", "0"])?;
+    let addr = server.address(WAIT)?;
+    for name in ["alice", "bob"] {
+        let since = server.logged_so_far();
+        let _peer = LinePeer::connect(addr, name).map_err(|e| server.explain(e))?;
+        server
+            .expect_logged(
+                since,
+                &format!("a line saying that {name}'s connection got no thread"),
+                WAIT,
+                |_| true,
+            )
+            .map_err(|e| server.explain(e))?;
+    }
+    Ok(())
+}
+
 pub(super) fn slow_client(ctx: &Ctx) -> Result<(), String> {
     const LINES: usize = 2500;
     let (server, addr) = start_server(ctx)?;
@@ -246,6 +266,10 @@ pub(super) fn slow_client(ctx: &Ctx) -> Result<(), String> {
                         &got[..got.len().min(60)]
                     ));
                 }
+            }
+            // Cut off, slow can stall no one any more: the rest would prove nothing new.
+            if cut_off {
+                break;
             }
         }
         if !cut_off {

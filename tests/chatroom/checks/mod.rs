@@ -17,7 +17,7 @@ use client::{
     client_with_server,
 };
 use server::{
-    abrupt_leave, bad_lines, broadcast, clients_at_once, exact_target, exactly_once, gives_up,
+    abrupt_leave, accept_fails, no_thread, bad_lines, broadcast, clients_at_once, exact_target, exactly_once, gives_up,
     handshake, join_notices, leave_closes, leave_notice, nickname_rules, no_impersonation,
     private_message, server_log, stuck_client, unknown_target,
 };
@@ -40,6 +40,10 @@ pub fn lab() -> Lab {
                 "check_nickname says why a name is refused (empty, too long, a character nick_char refuses); the given handshake() refuses a taken name and asks again.", nickname_rules).needs(&["sends NICKNAME, then `Connected to server!` for a good nickname"]).across_hosts(),
             Check::new("1 accept and handshake", "gives up on a connection after 5 refused nicknames", 1,
                 "The given handshake() says goodbye after NICK_TRIES refusals; your cleanup must then let the writer send it and close the socket.", gives_up).needs(&["refuses bad or taken nicknames with `ERROR …`, then asks again"]).across_hosts(),
+            Check::new("1 accept and handshake", "out of file descriptors: each failed accept is logged, and the server keeps trying", 1,
+                "A failed accept is no reason to stop: the given accept_failed logs it and pauses; then the loop goes on.", accept_fails).needs(&["serves several clients at once"]),
+            Check::new("1 accept and handshake", "a client that gets no thread is logged, and the server goes on", 1,
+                "What does thread::spawn do when no thread can start, and what does std::thread::Builder offer instead? Log the failure, then accept the next client.", no_thread).needs(&["serves several clients at once"]),
             Check::new("2 join notices", "everyone, the newcomer included, gets `NAME joined!`", 2,
                 "After the handshake, room.broadcast `NAME joined!`: broadcast must reach every member.", join_notices).needs(&["sends NICKNAME, then `Connected to server!` for a good nickname"]).across_hosts(),
             Check::new("2 join notices", "the server prints `Connected with ADDR` and `Client name is NAME`", 1,

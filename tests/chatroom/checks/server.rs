@@ -1,8 +1,8 @@
 //! Milestones 1–5: the hub, tested with several clients written here that speak the seed's
 //! protocol (one line per message) as netcat users would.
 
-use super::{connect, join, room, settle, start_server};
-use socklab::grader::{secs, shown, Context, Ctx, QUIET, WAIT};
+use super::{connect, join, room, settle, start_server, SERVER};
+use socklab::grader::{secs, shown, Context, Ctx, WAIT};
 use std::io::Write;
 use std::net::Shutdown;
 use std::thread;
@@ -42,6 +42,47 @@ pub(super) fn clients_at_once(ctx: &Ctx) -> Result<(), String> {
         let name = peer.who().to_string();
         peer.send(&name)?;
         peer.expect_line("Connected to server!")?;
+    }
+    Ok(())
+}
+
+/// Out of file descriptors: with four (stdin, stdout, stderr and the listener), every `accept`
+/// fails at once (it needs a descriptor for the connection before it waits for one). Each
+/// failure must be logged and the loop go on: a second line comes, and the server still runs.
+pub(super) fn accept_fails(ctx: &Ctx) -> Result<(), String> {
+    let server = ctx.spawn_with_fd_limit(SERVER, &["--host", "127.0.0.1", "--port", "0"], 4)?;
+    server.address(WAIT)?;
+    for what in ["a line saying that accept failed", "another one: the accept loop goes on"] {
+        let since = server.logged_so_far();
+        server
+            .expect_logged(since, what, WAIT, |_| true)
+            .map_err(|e| server.explain(e))?;
+    }
+    if !server.is_running() {
+        return Err(server.explain(
+            "out of file descriptors, the server should log each failed accept and try again, not end"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// No thread can start: each client that cannot get one is logged, and the server goes on
+/// accepting (Builder::spawn reports the failure; thread::spawn would panic and end it).
+pub(super) fn no_thread(ctx: &Ctx) -> Result<(), String> {
+    let server = ctx.spawn_without_threads(SERVER, &["--host", "127.0.0.1", "--port", "0"])?;
+    let addr = server.address(WAIT)?;
+    for name in ["ann", "bea"] {
+        let since = server.logged_so_far();
+        let _peer = connect(&server, addr, name)?;
+        server
+            .expect_logged(
+                since,
+                &format!("a line saying that {name}'s connection got no thread"),
+                WAIT,
+                |_| true,
+            )
+            .map_err(|e| server.explain(e))?;
     }
     Ok(())
 }
@@ -446,7 +487,10 @@ pub(super) fn unknown_target(ctx: &Ctx) -> Result<(), String> {
             ))
         }
     }
-    let others = peers[1].quiet(QUIET)?;
+    // Each client's lines are handled in order: had the message to zed gone anywhere, yan
+    // would have it before xia's next line to the room.
+    peers[0].send("xia: sync")?;
+    let others = peers[1].expect_line("xia: sync")?;
     if !others.is_empty() {
         return Err(format!(
             "a message to an unknown @zed should reach no one; yan got {}",
