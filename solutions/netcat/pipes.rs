@@ -111,13 +111,11 @@ struct UdpRun {
 fn through_udp(bytes: u64) -> io::Result<UdpRun> {
     let count = bytes.div_ceil(DATAGRAM as u64);
     let receiver: UdpSocket =
-        /* BLANK: the receiver's UDP socket on loopback, on a port the system picks, whose reads give up after SILENCE (std: UdpSocket) */
-        {
-            let sock = UdpSocket::bind(("127.0.0.1", 0))?;
-            sock.set_read_timeout(Some(SILENCE))?;
-            sock
-        }
+        /* BLANK: the receiver's UDP socket on loopback, on a port the system picks (std: UdpSocket) */
+        UdpSocket::bind(("127.0.0.1", 0))?
         /* END */;
+    // No end of stream: the receiver's reads give up after SILENCE without a datagram.
+    receiver.set_read_timeout(Some(SILENCE))?;
     let to = receiver.local_addr()?;
     let started = Instant::now();
     let sender = thread::spawn(move || -> io::Result<()> {

@@ -59,6 +59,9 @@ pub fn lab() -> Lab {
             "One thread per direction: while one waits for stdin, the other must keep reading the network.", streams::both_ways_at_once).across_hosts(),
         Check::new("2 streams", "a peer that resets mid-transfer: one line on stderr, exit 1", 2,
             "A read or write error on the socket ends the session with the error; do not unwrap it or retry.", streams::reset).across_hosts(),
+        Check::new("2 streams", "--send-only: a receiver that leaves before stdin ends: one line on stderr, exit 1", 1,
+            "A write to a connection the peer has closed fails: what does your copy loop do with that error? (handout: Two directions, and the half-close)", streams::receiver_leaves)
+            .needs(&["a file moves exactly: `-l > out` and `--send-only < in` (256 KiB)"]).across_hosts(),
         Check::new("2 streams", "memory stays flat while 64 MiB go through", 1,
             "Copy with a fixed buffer, chunk by chunk; never read all of stdin before sending.", streams::flat_memory)
             .limit(20).across_hosts(),
@@ -72,6 +75,10 @@ pub fn lab() -> Lab {
             "read_line takes bytes, not text; an error on one client ends only that client's thread.", silly::survives).across_hosts(),
         Check::new("4 silly server", "out of file descriptors: says so, waits without spinning, serves again", 1,
             "A failed accept is not the end of the server: what does it print, how soon does it try again, and what frees a descriptor?", silly::out_of_descriptors)
+            .needs(&["serves several clients at once"])
+            .loopback_only(LIMITS_HERE),
+        Check::new("4 silly server", "no descriptor for a client's second handle: turns it away, says so, accepts on", 1,
+            "When try_clone fails, the server can never close that client at shutdown: what should become of the connection, and of the accept loop?", silly::turned_away)
             .needs(&["serves several clients at once"])
             .loopback_only(LIMITS_HERE),
         Check::new("4 silly server", "`q` (also `q\\r` from telnet) closes that client", 1,

@@ -434,6 +434,43 @@ pub(super) fn reset(ctx: &Ctx) -> Result<(), String> {
     Ok(())
 }
 
+/// `--send-only` (with and without `-C`): the receiver reads what came, then closes its socket
+/// while netcat's stdin is still open. netcat's next writes meet a connection the peer no longer
+/// has (a reset comes back), so it must end with the error, not send on into nothing until
+/// stdin ends. The grader keeps typing a line at a time until netcat has ended.
+pub(super) fn receiver_leaves(ctx: &Ctx) -> Result<(), String> {
+    for flags in [&["--send-only"][..], &["--send-only", "-C"]] {
+        let options = flags.join(" ");
+        let (mut nc, _hub, mut stream) = connected(ctx, flags)?;
+        nc.send_line("first")?;
+        let want = if flags.contains(&"-C") { "first\r\n" } else { "first\n" };
+        read_bytes(&mut stream, want.len(), "`first` from netcat")
+            .map_err(|e| nc.explain(format!("netcat {options}: {e}")))?;
+        // Everything sent was read: the close is a FIN, not a reset.
+        drop(stream);
+        let deadline = Instant::now() + WAIT;
+        let mut typed = 0;
+        while nc.is_running() && Instant::now() < deadline {
+            typed += 1;
+            if nc.send_line(&format!("line {typed} after the receiver left")).is_err() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        let (_, status) = nc.finish(WAIT).map_err(|e| {
+            format!("netcat {options}: the receiver closed its socket and {typed} lines were typed after it: netcat should end with the error: {e}")
+        })?;
+        let err = nc.stderr();
+        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        if status.code() != Some(1) || lines.len() != 1 {
+            return Err(format!(
+                "netcat {options}: the receiver closed its socket while stdin was still open; writing to it fails: netcat should print one line on stderr and exit 1; it {status} after printing {lines:?} on stderr"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Peak memory (VmHWM) of a running process, in KiB.
 fn peak_kib(pid: u32) -> Result<u64, String> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
