@@ -28,7 +28,7 @@ const SILLY: &str = "silly_server";
 const PIPES: &str = "pipes";
 /// Why the pipes checks run on loopback under `grade --net`.
 const LIMITS_HERE: &str =
-    "the grader limits the server's file descriptors itself, which it can do only here";
+    "the grader limits the program's file descriptors itself, which it can do only here";
 const STDOUT_HERE: &str = "the grader closes netcat's stdout itself, which it can do only here";
 const PIPES_STAY: &str =
     "the pipes program measures channels inside itself, with no peer on another host";
@@ -60,7 +60,7 @@ pub fn lab() -> Lab {
         Check::new("2 streams", "a peer that resets mid-transfer: one line on stderr, exit 1", 2,
             "A read or write error on the socket ends the session with the error; do not unwrap it or retry.", streams::reset).across_hosts(),
         Check::new("2 streams", "--send-only: a receiver that leaves before stdin ends: one line on stderr, exit 1", 1,
-            "A write to a connection the peer has closed fails: what does your copy loop do with that error? (handout: Two directions, and the half-close)", streams::receiver_leaves)
+            "A write, or the half-close, on a connection the peer has left fails: what does your copy loop do with those errors? (handout: Two directions, and the half-close)", streams::receiver_leaves)
             .needs(&["a file moves exactly: `-l > out` and `--send-only < in` (256 KiB)"]).across_hosts(),
         Check::new("2 streams", "memory stays flat while 64 MiB go through", 1,
             "Copy with a fixed buffer, chunk by chunk; never read all of stdin before sending.", streams::flat_memory)
@@ -102,6 +102,10 @@ pub fn lab() -> Lab {
             "The command's stdout is the session's input: the sending direction ends (and half-closes) when it ends.", streams::sh_exec).across_hosts(),
         Check::new("6 commands and -k (stretch)", "-k -e cat: one command per connection, several at once", 2,
             "-k: can a second client be served while the first is still connected? (std: thread::scope)", streams::keep_open).across_hosts(),
+        Check::new("6 commands and -k (stretch)", "-k out of file descriptors: says so, waits without spinning, accepts again", 1,
+            "A failed accept must not end -k: what does netcat print, how soon does it try again?", streams::keep_open_out_of_descriptors)
+            .needs(&["-k -e cat: one command per connection, several at once"])
+            .loopback_only(LIMITS_HERE),
         Check::new("6 commands and -k (stretch)", "2 MiB of random bytes move exactly both ways (through `cat`)", 2,
             "Bytes are not text: never turn them into a String; copy what read() returned, all of it.", streams::binary_exact).across_hosts(),
         Check::new("7 TLS (stretch)", "-l --ssl: a TLS client sees the self-signed certificate -v names, and talks", 3,
