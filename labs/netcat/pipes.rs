@@ -110,7 +110,7 @@ fn through_udp(bytes: u64) -> io::Result<UdpRun> {
     let sender = thread::spawn(move || -> io::Result<u64> {
         let datagram = vec![0xa5_u8; DATAGRAM];
         let mut sent = 0u64;
-        todo!("fill in: send `count` datagrams to `to` from a UDP socket of its own, counting each in `sent`; which send errors mean only a lost datagram? (handout: Pipes and sockets, measured)");
+        todo!("fill in: send `count` datagrams to `to` from a UDP socket of its own, counting each in `sent` (handout: Pipes and sockets, measured; std: UdpSocket)");
         Ok(sent)
     });
     let mut buf = vec![0u8; DATAGRAM];
