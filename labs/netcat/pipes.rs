@@ -90,7 +90,9 @@ fn through_tcp(bytes: u64) -> io::Result<Duration> {
 /// What the UDP run saw.
 struct UdpRun {
     elapsed: Duration,
+    /// Datagrams handed to send().
     sent: u64,
+    /// Bytes that arrived.
     received: u64,
 }
 
@@ -100,24 +102,27 @@ struct UdpRun {
 fn through_udp(bytes: u64) -> io::Result<UdpRun> {
     let count = bytes.div_ceil(DATAGRAM as u64);
     let receiver: UdpSocket =
-        todo!("fill in: the receiver's UDP socket on loopback, on a port the system picks, whose reads give up after SILENCE (std: UdpSocket)");
+        todo!("fill in: the receiver's UDP socket on loopback, on a port the system picks (std: UdpSocket)");
+    // No end of stream: the receiver's reads give up after SILENCE without a datagram.
+    receiver.set_read_timeout(Some(SILENCE))?;
     let to = receiver.local_addr()?;
     let started = Instant::now();
-    let sender = thread::spawn(move || -> io::Result<()> {
+    let sender = thread::spawn(move || -> io::Result<u64> {
         let datagram = vec![0xa5_u8; DATAGRAM];
-        todo!("fill in: send `count` datagrams to `to` from a UDP socket of its own; which send errors mean only a lost datagram? (handout: Pipes and sockets, measured)");
-        Ok(())
+        let mut sent = 0u64;
+        todo!("fill in: send `count` datagrams to `to` from a UDP socket of its own, counting each in `sent` (handout: Pipes and sockets, measured; std: UdpSocket)");
+        Ok(sent)
     });
     let mut buf = vec![0u8; DATAGRAM];
     let mut received = 0u64;
     let mut last = started;
-    todo!("fill in: receive until the sender has gone quiet (how does a read timeout show as an error?); count each datagram in `received`, its arrival in `last`");
-    sender
+    todo!("fill in: receive until the sender has gone quiet (how does a read timeout show as an error?); count the bytes in `received`, the arrival in `last`");
+    let sent = sender
         .join()
         .map_err(|_| io::Error::other("the sending thread panicked"))??;
     Ok(UdpRun {
         elapsed: last - started,
-        sent: count,
+        sent,
         received,
     })
 }
@@ -140,11 +145,12 @@ fn run(mib: u64) -> io::Result<()> {
     let tcp = rate(bytes, through_tcp(bytes)?);
     println!("tcp loopback: {tcp:.1} MiB/s ({:.2} x pipe)", tcp / pipe);
     let udp_run = through_udp(bytes)?;
-    let udp = rate(udp_run.received * DATAGRAM as u64, udp_run.elapsed);
+    let udp = rate(udp_run.received, udp_run.elapsed);
+    let arrived = udp_run.received / DATAGRAM as u64;
     println!(
         "udp loopback: {udp:.1} MiB/s ({:.2} x pipe), lost {} of {} datagrams of {DATAGRAM} bytes",
         udp / pipe,
-        udp_run.sent - udp_run.received.min(udp_run.sent),
+        udp_run.sent.saturating_sub(arrived),
         udp_run.sent
     );
     Ok(())

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -65,26 +65,25 @@ fn read_line(reader: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
 // ---------------------------------------------------------------------------------------------
 // The clients.
 
-/// The connected clients, by number: the server keeps a handle on each socket to tell the
-/// client it is closing and to close the connection.
+/// The connected clients, by address (no two connections to this server share one): the server
+/// keeps a handle on each socket to tell the client it is closing and to close the connection.
 #[derive(Default)]
 struct Clients {
-    sockets: Mutex<HashMap<u64, TcpStream>>,
-    next: AtomicU64,
+    sockets: Mutex<HashMap<SocketAddr, TcpStream>>,
     /// Set by the client that sent `q`: the accept loop stops at its next connection.
     closing: AtomicBool,
 }
 
 impl Clients {
-    fn sockets(&self) -> MutexGuard<'_, HashMap<u64, TcpStream>> {
+    fn sockets(&self) -> MutexGuard<'_, HashMap<SocketAddr, TcpStream>> {
         // Each change is one insert or remove: a panicking thread cannot leave it half-made.
         self.sockets.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 /// One client, in its own thread: `What?` to every line, until it leaves or sends `q`.
-/// Returns whether it sent `q`.
-fn handle_client(stream: &TcpStream, who: SocketAddr) -> bool {
+/// Returns whether it sent `q`; a read or write that fails (the client vanished) is the error.
+fn handle_client(stream: &TcpStream) -> io::Result<bool> {
     let mut reader = BufReader::new(stream);
     let mut out = stream;
     todo!("fill in: this client's lines, each answered; the result says whether it asked the server to close (handout: The silly chatter; read_line above; mind telnet's line ends)");
@@ -92,20 +91,22 @@ fn handle_client(stream: &TcpStream, who: SocketAddr) -> bool {
 
 /// A client's thread: runs `handle_client`, then closes the connection; after a `q`, starts
 /// closing the server (and wakes the accept loop by connecting to it).
-fn client_thread(
-    stream: TcpStream,
-    who: SocketAddr,
-    id: u64,
-    clients: Arc<Clients>,
-    me: SocketAddr,
-) {
-    let quit = handle_client(&stream, who);
-    clients.sockets().remove(&id);
+fn client_thread(stream: TcpStream, who: SocketAddr, clients: Arc<Clients>, me: SocketAddr) {
+    let quit = handle_client(&stream).unwrap_or_else(|e| {
+        // A broken connection ends only this client.
+        log::warn!("{who}: connection lost: {e}");
+        false
+    });
+    clients.sockets().remove(&who);
     if quit {
         println!("{who} sent q: closing the server");
         let _ = (&stream).write_all(b"Bye!\n");
         clients.closing.store(true, Ordering::SeqCst);
-        todo!("fill in: wake the accept loop, blocked until a connection comes; `me` is the server's own address (handout: The silly chatter)");
+        let woken: io::Result<TcpStream> =
+            todo!("fill in: wake the accept loop, blocked until a connection comes; `me` is the server's own address (handout: The silly chatter)");
+        if let Err(e) = woken {
+            log::warn!("cannot wake the accept loop: {e}");
+        }
     } else {
         println!("{who} left");
     }
@@ -128,7 +129,7 @@ fn server(host: &str, port: u16) -> io::Result<()> {
     };
     let clients = Arc::new(Clients::default());
     let mut threads: Vec<JoinHandle<()>> = Vec::new();
-    todo!("fill in: the accept loop: each client in a thread of its own (its handle in `threads`, its socket in clients.sockets() for the shutdown), until clients.closing says stop; print `connection from ADDR`; a failed accept must not end it");
+    todo!("fill in: the accept loop: each client in a thread of its own (its handle in `threads`, its socket in clients.sockets() by its address, for the shutdown), until clients.closing says stop; print `connection from ADDR`; a failed accept must not end it");
 
     todo!("fill in: graceful shutdown: no more connections, every other client told CLOSING and closed, and their threads waited for (handout: The silly chatter)");
     println!("server closed");

@@ -86,8 +86,10 @@ impl SendHalf for TlsSend {
         // BEGIN BLANK: half-close over TLS: what must the peer get before our FIN, so it can trust the end? (handout: TLS; rustls::Connection; TlsShared in tls_plumbing.rs)
         let mut session = lock(&self.shared.session);
         session.send_close_notify();
-        self.shared.send_records(session, &mut self.records)?;
-        self.shared.tcp.shutdown(Shutdown::Write)
+        // The FIN only once the close_notify is out.
+        self.shared
+            .send_records(session, &mut self.records)
+            .and_then(|()| self.shared.tcp.shutdown(Shutdown::Write))
         // END BLANK
     }
 }

@@ -28,7 +28,7 @@ const SILLY: &str = "silly_server";
 const PIPES: &str = "pipes";
 /// Why the pipes checks run on loopback under `grade --net`.
 const LIMITS_HERE: &str =
-    "the grader limits the server's file descriptors itself, which it can do only here";
+    "the grader limits the program's file descriptors itself, which it can do only here";
 const STDOUT_HERE: &str = "the grader closes netcat's stdout itself, which it can do only here";
 const PIPES_STAY: &str =
     "the pipes program measures channels inside itself, with no peer on another host";
@@ -59,6 +59,9 @@ pub fn lab() -> Lab {
             "One thread per direction: while one waits for stdin, the other must keep reading the network.", streams::both_ways_at_once).across_hosts(),
         Check::new("2 streams", "a peer that resets mid-transfer: one line on stderr, exit 1", 2,
             "A read or write error on the socket ends the session with the error; do not unwrap it or retry.", streams::reset).across_hosts(),
+        Check::new("2 streams", "--send-only: a receiver that leaves before stdin ends: one line on stderr, exit 1", 1,
+            "A write, or the half-close, on a connection the peer has left fails: what does your copy loop do with those errors? (handout: Two directions, and the half-close)", streams::receiver_leaves)
+            .needs(&["a file moves exactly: `-l > out` and `--send-only < in` (256 KiB)"]).across_hosts(),
         Check::new("2 streams", "memory stays flat while 64 MiB go through", 1,
             "Copy with a fixed buffer, chunk by chunk; never read all of stdin before sending.", streams::flat_memory)
             .limit(20).across_hosts(),
@@ -72,6 +75,10 @@ pub fn lab() -> Lab {
             "read_line takes bytes, not text; an error on one client ends only that client's thread.", silly::survives).across_hosts(),
         Check::new("4 silly server", "out of file descriptors: says so, waits without spinning, serves again", 1,
             "A failed accept is not the end of the server: what does it print, how soon does it try again, and what frees a descriptor?", silly::out_of_descriptors)
+            .needs(&["serves several clients at once"])
+            .loopback_only(LIMITS_HERE),
+        Check::new("4 silly server", "no descriptor for a client's second handle: turns it away, says so, accepts on", 1,
+            "When try_clone fails, the server can never close that client at shutdown: what should become of the connection, and of the accept loop?", silly::turned_away)
             .needs(&["serves several clients at once"])
             .loopback_only(LIMITS_HERE),
         Check::new("4 silly server", "`q` (also `q\\r` from telnet) closes that client", 1,
@@ -95,6 +102,10 @@ pub fn lab() -> Lab {
             "The command's stdout is the session's input: the sending direction ends (and half-closes) when it ends.", streams::sh_exec).across_hosts(),
         Check::new("6 commands and -k (stretch)", "-k -e cat: one command per connection, several at once", 2,
             "-k: can a second client be served while the first is still connected? (std: thread::scope)", streams::keep_open).across_hosts(),
+        Check::new("6 commands and -k (stretch)", "-k out of file descriptors: says so, waits without spinning, accepts again", 1,
+            "A failed accept must not end -k: what does netcat print, how soon does it try again?", streams::keep_open_out_of_descriptors)
+            .needs(&["-k -e cat: one command per connection, several at once"])
+            .loopback_only(LIMITS_HERE),
         Check::new("6 commands and -k (stretch)", "2 MiB of random bytes move exactly both ways (through `cat`)", 2,
             "Bytes are not text: never turn them into a String; copy what read() returned, all of it.", streams::binary_exact).across_hosts(),
         Check::new("7 TLS (stretch)", "-l --ssl: a TLS client sees the self-signed certificate -v names, and talks", 3,

@@ -193,3 +193,36 @@ pub(super) fn out_of_descriptors(ctx: &Ctx) -> Result<(), String> {
         ))
     })
 }
+
+/// Out of file descriptors one step later: with five (stdin, stdout, stderr, the listener and
+/// the accepted socket) accept() works but the handle kept for the shutdown (try_clone) cannot
+/// be made. The server cannot close that client gracefully later, so it turns it away at once,
+/// says so on stderr, and goes on accepting (the next client gets the same).
+pub(super) fn turned_away(ctx: &Ctx) -> Result<(), String> {
+    let server = ctx.spawn_with_fd_limit(SILLY, &["--host", "127.0.0.1", "--port", "0"], 5)?;
+    let line = server.line(WAIT)?;
+    let addr = line
+        .strip_prefix("server listening at ")
+        .and_then(|a| a.trim().parse::<SocketAddr>().ok())
+        .ok_or_else(|| {
+            format!("the first line should be `server listening at IP:PORT`; it was {line:?}")
+        })?;
+    for who in ["a first client", "a second client"] {
+        let since = server.logged_so_far();
+        let mut peer = connect(&server, addr, who)?;
+        let me = peer.stream().local_addr().context("the client's address")?;
+        let want = format!("connection from {me}");
+        server
+            .expect_line(&format!("`{want}` printed"), WAIT, |l| l == want)
+            .map_err(|e| server.explain(format!("{who}, while no descriptor was left for a second handle: {e}")))?;
+        server
+            .expect_logged(since, "a line saying that this client is turned away", WAIT, |_| true)
+            .map_err(|e| server.explain(e))?;
+        if !peer.closes(WAIT) {
+            return Err(server.explain(format!(
+                "{who}: the server could not keep a second handle on its socket (try_clone failed: no file descriptor left), so it should close this connection at once"
+            )));
+        }
+    }
+    Ok(())
+}

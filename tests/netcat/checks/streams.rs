@@ -434,6 +434,94 @@ pub(super) fn reset(ctx: &Ctx) -> Result<(), String> {
     Ok(())
 }
 
+/// `--send-only` (with and without `-C`): the receiver reads what came, then closes its socket
+/// while netcat's stdin is still open. netcat's next writes meet a connection the peer no longer
+/// has (a reset comes back), so it must end with the error, not send on into nothing until
+/// stdin ends. The grader keeps typing a line at a time until netcat has ended.
+pub(super) fn receiver_leaves(ctx: &Ctx) -> Result<(), String> {
+    for flags in [&["--send-only"][..], &["--send-only", "-C"]] {
+        let options = flags.join(" ");
+        let (mut nc, _hub, mut stream) = connected(ctx, flags)?;
+        nc.send_line("first")?;
+        let want = if flags.contains(&"-C") { "first\r\n" } else { "first\n" };
+        read_bytes(&mut stream, want.len(), "`first` from netcat")
+            .map_err(|e| nc.explain(format!("netcat {options}: {e}")))?;
+        // Everything sent was read: the close is a FIN, not a reset.
+        drop(stream);
+        let deadline = Instant::now() + WAIT;
+        let mut typed = 0;
+        while nc.is_running() && Instant::now() < deadline {
+            typed += 1;
+            if nc.send_line(&format!("line {typed} after the receiver left")).is_err() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        let (_, status) = nc.finish(WAIT).map_err(|e| {
+            format!("netcat {options}: the receiver closed its socket and {typed} lines were typed after it: netcat should end with the error: {e}")
+        })?;
+        let err = nc.stderr();
+        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        if status.code() != Some(1) || lines.len() != 1 {
+            return Err(format!(
+                "netcat {options}: the receiver closed its socket while stdin was still open; writing to it fails: netcat should print one line on stderr and exit 1; it {status} after printing {lines:?} on stderr"
+            ));
+        }
+    }
+    if ctx.across_hosts() {
+        // The wait below reads netcat's sockets in /proc, which shows this host's only.
+        return Ok(());
+    }
+    // The receiver ends its half (FIN), then resets: netcat's connection is gone before its
+    // stdin ends, so the half-close at stdin's end cannot be made, and that is an error too.
+    let (mut nc, _hub, mut stream) = connected(ctx, &["--send-only"])?;
+    nc.send_line("first")?;
+    read_bytes(&mut stream, 6, "`first` from netcat").map_err(|e| nc.explain(e))?;
+    let netcat_at = stream.peer_addr().context("netcat's address")?;
+    stream.shutdown(Shutdown::Write).context("the receiver closing its half")?;
+    SockRef::from(&stream)
+        .set_linger(Some(Duration::ZERO))
+        .context("making the receiver's close a reset")?;
+    drop(stream);
+    gone(&nc, netcat_at)?;
+    nc.close_stdin();
+    let (_, status) = nc.finish(WAIT).map_err(|e| {
+        format!("netcat --send-only: the receiver reset the connection, then stdin ended: netcat should end: {e}")
+    })?;
+    let err = nc.stderr();
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    if status.code() != Some(1) || lines.len() != 1 {
+        return Err(format!(
+            "netcat --send-only: the receiver closed its half, then reset the connection; at stdin's end the half-close fails: netcat should print one line on stderr and exit 1; it {status} after printing {lines:?} on stderr"
+        ));
+    }
+    Ok(())
+}
+
+/// Waits until netcat's end of a connection (local address `at`) is gone from its host's TCP
+/// table: the reset has reached it.
+fn gone(nc: &Program, at: SocketAddr) -> Result<(), String> {
+    let local = match at {
+        SocketAddr::V4(a) => format!("{:08X}:{:04X}", u32::from_le_bytes(a.ip().octets()), a.port()),
+        SocketAddr::V6(_) => return Ok(()),
+    };
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let table = std::fs::read_to_string(format!("/proc/{}/net/tcp", nc.pid()))
+            .context("reading netcat's TCP table")?;
+        let present = table
+            .lines()
+            .any(|l| l.split_whitespace().nth(1) == Some(local.as_str()));
+        if !present {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("netcat's connection from {at} was still open {} s after a reset", WAIT.as_secs()));
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Peak memory (VmHWM) of a running process, in KiB.
 fn peak_kib(pid: u32) -> Result<u64, String> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -684,6 +772,89 @@ pub(super) fn keep_open(ctx: &Ctx) -> Result<(), String> {
     cy.expect_next("still accepting")
         .map_err(|e| nc.explain(e))?;
     Ok(())
+}
+
+/// Sets the soft limit on netcat's file descriptors (RLIMIT_NOFILE) while it runs; returns the
+/// limits it had. Lowering the soft limit, and raising it again up to the hard one, needs no
+/// privilege for a process of one's own.
+fn set_fd_limit(nc: &Program, soft: Option<u64>, back: Option<libc::rlimit>) -> Result<libc::rlimit, String> {
+    let pid = nc.pid() as libc::pid_t;
+    let mut old = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: prlimit reads the struct given (or none) and writes the old limits into `old`.
+    let done = unsafe {
+        match (soft, back) {
+            (_, Some(limit)) => libc::prlimit(pid, libc::RLIMIT_NOFILE, &limit, &mut old),
+            (Some(soft), None) => {
+                if libc::prlimit(pid, libc::RLIMIT_NOFILE, std::ptr::null(), &mut old) != 0 {
+                    -1
+                } else {
+                    let lower = libc::rlimit { rlim_cur: soft, rlim_max: old.rlim_max };
+                    libc::prlimit(pid, libc::RLIMIT_NOFILE, &lower, std::ptr::null_mut())
+                }
+            }
+            (None, None) => 0,
+        }
+    };
+    if done != 0 {
+        return Err(format!(
+            "the grader could not change netcat's file descriptor limit: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(old)
+}
+
+/// `-k` out of file descriptors: once a first client is served, netcat's limit is lowered to
+/// its lowest free descriptor. The accept already waiting has its descriptor (Linux takes it
+/// before waiting), so one more client is accepted and turned away by the given code (no
+/// descriptor for a second handle); from then on every accept fails at once (EMFILE). netcat
+/// must say so, wait rather than spin on the failing accept, and take the next client once
+/// descriptors are free again (the limit is put back).
+pub(super) fn keep_open_out_of_descriptors(ctx: &Ctx) -> Result<(), String> {
+    let (nc, addr) = listener(ctx, &["-k"])?;
+    let mut first = LinePeer::connect(addr, "a first client").map_err(|e| nc.explain(e))?;
+    first.send("hello")?;
+    printed(&nc, "hello")?;
+    let used: Vec<u64> = std::fs::read_dir(format!("/proc/{}/fd", nc.pid()))
+        .context("listing netcat's file descriptors")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    let lowest = (0..).find(|n| !used.contains(n)).unwrap_or(0);
+    let old = set_fd_limit(&nc, Some(lowest), None)?;
+    let since = nc.logged_so_far();
+    let mut taken = LinePeer::connect(addr, "a client taking the waiting accept")
+        .map_err(|e| nc.explain(e))?;
+    let taken_at = taken.stream().local_addr().context("the client's address")?.to_string();
+    let closed = taken.closes(WAIT);
+    let failed = nc
+        .expect_logged(since, "a line saying that accept failed", WAIT, |l| {
+            !l.contains("Connection from") && !l.contains(&taken_at)
+        })
+        .map_err(|e| nc.explain(format!("netcat -k with no file descriptor left: {e}")));
+    let spent = failed.and_then(|_| {
+        let before = nc.cpu_time()?;
+        thread::sleep(Duration::from_secs(1));
+        Ok(nc.cpu_time()?.saturating_sub(before))
+    });
+    set_fd_limit(&nc, None, Some(old))?;
+    if !closed {
+        return Err(nc.explain(format!(
+            "{taken_at}, accepted with the last descriptor, should have been closed (the given Halves::plain cannot clone its socket)"
+        )));
+    }
+    let spent = spent?;
+    if spent > Duration::from_millis(250) {
+        return Err(format!(
+            "while accept() kept failing (no file descriptor left), netcat -k used {} ms of CPU in one second: it retries without pausing",
+            spent.as_millis()
+        ));
+    }
+    let mut second = LinePeer::connect(addr, "a client once descriptors are free")
+        .map_err(|e| nc.explain(e))?;
+    second.send("still there?")?;
+    printed(&nc, "still there?").map_err(|e| {
+        format!("descriptors were free again; netcat -k should then take the next client: {e}")
+    })
 }
 
 pub(super) fn binary_exact(ctx: &Ctx) -> Result<(), String> {
