@@ -223,6 +223,8 @@ const THREAD_REUSE: Duration = Duration::from_secs(2);
 
 /// What a connection's thread runs: serving that connection.
 pub type Job = Box<dyn FnOnce() + Send>;
+/// The threads waiting for a connection: each one's id and where to send it its connection.
+type Waiting = Vec<(thread::ThreadId, mpsc::Sender<Job>)>;
 
 /// Starts each connection's thread. A thread whose connection ended waits a moment for the
 /// next connection instead of exiting: starting a thread (its stacks, the kernel's task) costs
@@ -230,8 +232,7 @@ pub type Job = Box<dyn FnOnce() + Send>;
 /// connection, each still one at a time, and no connection ever waits for a busy thread.
 #[derive(Clone, Default)]
 pub struct Threads {
-    /// The threads waiting for a connection: an id and where to send it.
-    waiting: Arc<Mutex<Vec<(thread::ThreadId, mpsc::Sender<Job>)>>>,
+    waiting: Arc<Mutex<Waiting>>,
 }
 
 impl Threads {
@@ -250,7 +251,7 @@ impl Threads {
             .map(|_| ())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(thread::ThreadId, mpsc::Sender<Job>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiting> {
         self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
