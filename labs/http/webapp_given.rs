@@ -1,6 +1,6 @@
 //! Given parts of `webapp.rs` that are not this lab's lesson: the response type and the status
-//! phrases, the application's pages (what Flask's templates would hold), TLS plumbing, and the
-//! command line. Read it; you need not change it.
+//! phrases, the application's pages (what Flask's templates would hold), TLS plumbing, the
+//! threads connections run in, and the command line. Read it; you need not change it.
 
 use socklab::cli::{self, Args, Options};
 use socklab::tls::{self, rustls};

@@ -7,8 +7,10 @@
 //! For each server: `GET /` from 64 connections at once, first with keep-alive (each connection
 //! sends its next request when the last response is in; a server that closes anyway gets a new
 //! connection), then with `Connection: close` (a new connection per request). Reports requests
-//! per second, latency p50/p99 (from writing the request to reading the whole response) and the
-//! servers' resident memory at the end (VmRSS now, VmHWM peak). Three rounds, each measuring
+//! per second, latency p50/p99 (from writing the request to reading the whole response), the
+//! server's CPU time per request (user and system, from /proc: what the server costs apart from
+//! the load, which runs on the same cores and caps every ratio of rates) and the servers'
+//! resident memory at the end (VmRSS now, VmHWM peak). Three rounds, each measuring
 //! every server in turn. Targets, on the median round's ratios (issue 25): the webapp at least 20×
 //! Flask in both modes, and against tiny_http at least 2× with keep-alive and 0.8× with
 //! `Connection: close`; the bench prints every ratio and exits 1 when one is missed.
@@ -110,21 +112,29 @@ pub fn main() {
     for (round, rates) in rates.iter_mut().enumerate() {
         println!("round {}:", round + 1);
         println!(
-            "  {:<10} {:<11} {:>9} {:>9} {:>9} {:>8}",
-            "server", "mode", "req/s", "p50 ms", "p99 ms", "errors"
+            "  {:<10} {:<11} {:>9} {:>9} {:>9} {:>12} {:>8}",
+            "server", "mode", "req/s", "p50 ms", "p99 ms", "cpu us/req", "errors"
         );
-        for (s, (name, _program, addr, phase)) in running.iter().enumerate() {
+        for (s, (name, program, addr, phase)) in running.iter().enumerate() {
             for (m, keep) in [true, false].into_iter().enumerate() {
                 // A short warm-up, then the measured phase.
                 load(*addr, keep, Duration::from_millis(200));
+                let cpu_before = program.cpu_time();
                 let result = load(*addr, keep, *phase);
+                let cpu = match (cpu_before, program.cpu_time()) {
+                    (Ok(before), Ok(after)) => {
+                        (after - before).as_secs_f64() * 1e6 / result.count.max(1) as f64
+                    }
+                    _ => f64::NAN,
+                };
                 println!(
-                    "  {:<10} {:<11} {:>9.0} {:>9.2} {:>9.2} {:>8}",
+                    "  {:<10} {:<11} {:>9.0} {:>9.2} {:>9.2} {:>12.1} {:>8}",
                     name,
                     if keep { "keep-alive" } else { "close" },
                     result.rate,
                     result.p50_ms,
                     result.p99_ms,
+                    cpu,
                     result.errors
                 );
                 rates[s][m] = result.rate;
@@ -198,6 +208,7 @@ fn flask_python() -> Result<PathBuf, String> {
 // The load.
 
 struct Load {
+    count: usize,
     rate: f64,
     p50_ms: f64,
     p99_ms: f64,
@@ -248,6 +259,7 @@ fn load(addr: SocketAddr, keep: bool, phase: Duration) -> Load {
             .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
     };
     Load {
+        count: all.len(),
         rate: all.len() as f64 / elapsed,
         p50_ms: at(0.50),
         p99_ms: at(0.99),
