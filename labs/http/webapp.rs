@@ -2,11 +2,10 @@
 //! `/data?format=…`) with the HTTP that Flask hides written out over a `TcpStream`.
 //!
 //! Each connection gets its own thread, which reads a request (request line, headers up to the
-//! empty line, a body of `Content-Length` bytes), picks the route, and writes a response (status
-//! line, headers, empty line, body). HTTP/1.1 keeps the connection open for the next request
-//! unless the client asks to close it. Anything malformed gets the status code that says what
-//! is wrong (400, 405, 413, 414, 431, 505), never a crash.
-//! With `--tls` the same bytes travel inside TLS (HTTPS). Given code is in `webapp_given.rs`.
+//! empty line, a body of `Content-Length` bytes), picks the route, and writes a response. HTTP/1.1
+//! keeps the connection open for the next request unless the client asks to close it. Anything
+//! malformed gets the status code that says what is wrong (400, 405, 413, 414, 431, 505), never
+//! a crash. With `--tls` the same bytes travel inside TLS. Given code is in `webapp_given.rs`.
 
 #[path = "webapp_given.rs"]
 mod given;
@@ -14,10 +13,9 @@ mod given;
 use given::{has_token, http_error, is_token, reason, Connection, HttpError, Response, TEXT};
 use socklab::tls::rustls;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::thread;
 use std::time::Duration;
 
 /// The request line and the headers together may hold at most this many bytes.
@@ -177,7 +175,7 @@ fn write_response(
 /// Serves one connection, request after request, until the client closes it or asks to, it
 /// stays idle too long, or it sends something unanswerable. Runs in the connection's own thread:
 /// nothing here may panic, and an error ends this connection only.
-fn handle_connection(stream: impl Connection, peer: &str) -> io::Result<()> {
+fn handle_connection(stream: impl Connection, peer: SocketAddr) -> io::Result<()> {
     let mut conn = BufReader::new(stream);
     loop {
         let request = match read_request(&mut conn) {
@@ -205,28 +203,26 @@ fn handle_connection(stream: impl Connection, peer: &str) -> io::Result<()> {
         );
         write_response(conn.get_mut(), &response, request.method == "HEAD", keep)?;
         if !keep {
-            return given::linger(conn.into_inner(), 4 * MAX_BODY);
+            return conn.into_inner().finish_sending();
         }
     }
 }
 
-/// Starts the thread that serves one accepted connection (wrapped in TLS when `tls` is set).
-fn serve(tcp: TcpStream, tls: Option<Arc<rustls::ServerConfig>>, idle: Duration) -> io::Result<()> {
-    let peer = tcp.peer_addr()?.to_string();
+/// Serves one accepted connection, in its own thread (inside TLS when `tls` is set).
+fn serve(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    idle: Duration,
+) -> io::Result<()> {
     todo!("fill in: a client quiet for `idle`, or one that never reads, must not keep this thread for ever (TcpStream's setters)");
-    let spawned = thread::Builder::new().spawn(move || {
-        let served = match tls {
-            None => handle_connection(tcp, &peer),
-            // The handshake happens on the first read, in this thread.
-            Some(config) => {
-                todo!("fill in: serve the connection inside a TLS session made from `config` (rustls; webapp_given.rs's `impl Connection` names the stream type); a failure is an io::Error");
-            }
-        };
-        if let Err(e) = served {
-            log::debug!("{peer}: {e}");
+    match tls {
+        None => handle_connection(tcp, peer),
+        // The handshake happens on the first read, in this thread.
+        Some(config) => {
+            todo!("fill in: serve the connection inside a TLS session made from `config` (rustls; webapp_given.rs's `impl Connection` names the stream type); a failure is an io::Error");
         }
-    });
-    spawned.map(|_| ())
+    }
 }
 
 fn server(settings: &given::Settings) -> Result<(), String> {
@@ -235,8 +231,7 @@ fn server(settings: &given::Settings) -> Result<(), String> {
         todo!("fill in: bind a TCP listener to (host, port)");
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let tls = given::announce(host, addr, settings.tls)?;
-    todo!("fill in: serve every connection that comes, each with serve(); a failed accept or spawn is logged, never the end of the server");
-    Ok(())
+    todo!("fill in: each connection that comes served by serve() in a thread of its own (given::Threads starts them); a failed accept or spawn is logged, never the end of the server");
 }
 
 pub fn main() -> ExitCode {

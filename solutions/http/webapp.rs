@@ -2,11 +2,10 @@
 //! `/data?format=…`) with the HTTP that Flask hides written out over a `TcpStream`.
 //!
 //! Each connection gets its own thread, which reads a request (request line, headers up to the
-//! empty line, a body of `Content-Length` bytes), picks the route, and writes a response (status
-//! line, headers, empty line, body). HTTP/1.1 keeps the connection open for the next request
-//! unless the client asks to close it. Anything malformed gets the status code that says what
-//! is wrong (400, 405, 413, 414, 431, 505), never a crash.
-//! With `--tls` the same bytes travel inside TLS (HTTPS). Given code is in `webapp_given.rs`.
+//! empty line, a body of `Content-Length` bytes), picks the route, and writes a response. HTTP/1.1
+//! keeps the connection open for the next request unless the client asks to close it. Anything
+//! malformed gets the status code that says what is wrong (400, 405, 413, 414, 431, 505), never
+//! a crash. With `--tls` the same bytes travel inside TLS. Given code is in `webapp_given.rs`.
 
 #[path = "webapp_given.rs"]
 mod given;
@@ -14,10 +13,9 @@ mod given;
 use given::{has_token, http_error, is_token, reason, Connection, HttpError, Response, TEXT};
 use socklab::tls::rustls;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::thread;
 use std::time::Duration;
 
 /// The request line and the headers together may hold at most this many bytes.
@@ -305,7 +303,7 @@ fn write_response(
 /// Serves one connection, request after request, until the client closes it or asks to, it
 /// stays idle too long, or it sends something unanswerable. Runs in the connection's own thread:
 /// nothing here may panic, and an error ends this connection only.
-fn handle_connection(stream: impl Connection, peer: &str) -> io::Result<()> {
+fn handle_connection(stream: impl Connection, peer: SocketAddr) -> io::Result<()> {
     let mut conn = BufReader::new(stream);
     loop {
         let request = match read_request(&mut conn) {
@@ -333,36 +331,34 @@ fn handle_connection(stream: impl Connection, peer: &str) -> io::Result<()> {
         );
         write_response(conn.get_mut(), &response, request.method == "HEAD", keep)?;
         if !keep {
-            return given::linger(conn.into_inner(), 4 * MAX_BODY);
+            return conn.into_inner().finish_sending();
         }
     }
 }
 
-/// Starts the thread that serves one accepted connection (wrapped in TLS when `tls` is set).
-fn serve(tcp: TcpStream, tls: Option<Arc<rustls::ServerConfig>>, idle: Duration) -> io::Result<()> {
-    let peer = tcp.peer_addr()?.to_string();
+/// Serves one accepted connection, in its own thread (inside TLS when `tls` is set).
+fn serve(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    idle: Duration,
+) -> io::Result<()> {
     // BEGIN BLANK: a client quiet for `idle`, or one that never reads, must not keep this thread for ever (TcpStream's setters)
     tcp.set_read_timeout(Some(idle))?;
     tcp.set_write_timeout(Some(idle))?;
     // END BLANK
-    let spawned = thread::Builder::new().spawn(move || {
-        let served = match tls {
-            None => handle_connection(tcp, &peer),
-            // The handshake happens on the first read, in this thread.
-            Some(config) => {
-                // BEGIN BLANK: serve the connection inside a TLS session made from `config` (rustls; webapp_given.rs's `impl Connection` names the stream type); a failure is an io::Error
-                match rustls::ServerConnection::new(config) {
-                    Ok(conn) => handle_connection(rustls::StreamOwned::new(conn, tcp), &peer),
-                    Err(e) => Err(io::Error::other(e)),
-                }
-                // END BLANK
+    match tls {
+        None => handle_connection(tcp, peer),
+        // The handshake happens on the first read, in this thread.
+        Some(config) => {
+            // BEGIN BLANK: serve the connection inside a TLS session made from `config` (rustls; webapp_given.rs's `impl Connection` names the stream type); a failure is an io::Error
+            match rustls::ServerConnection::new(config) {
+                Ok(conn) => handle_connection(rustls::StreamOwned::new(conn, tcp), peer),
+                Err(e) => Err(io::Error::other(e)),
             }
-        };
-        if let Err(e) = served {
-            log::debug!("{peer}: {e}");
+            // END BLANK
         }
-    });
-    spawned.map(|_| ())
+    }
 }
 
 fn server(settings: &given::Settings) -> Result<(), String> {
@@ -371,19 +367,23 @@ fn server(settings: &given::Settings) -> Result<(), String> {
         /* BLANK: bind a TCP listener to (host, port) */ TcpListener::bind((host, port)).map_err(|e| format!("cannot listen on {host}:{port}: {e}"))? /* END */;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let tls = given::announce(host, addr, settings.tls)?;
-    // BEGIN BLANK: serve every connection that comes, each with serve(); a failed accept or spawn is logged, never the end of the server
-    for stream in listener.incoming() {
-        match stream {
-            Ok(stream) => {
-                if let Err(e) = serve(stream, tls.clone(), idle) {
-                    log::warn!("cannot serve a connection: {e}");
+    // BEGIN BLANK: each connection that comes served by serve() in a thread of its own (given::Threads starts them); a failed accept or spawn is logged, never the end of the server
+    let threads = given::Threads::default();
+    loop {
+        match listener.accept() {
+            Ok((tcp, peer)) => {
+                let tls = tls.clone();
+                let job = Box::new(move || {
+                    serve(tcp, peer, tls, idle).unwrap_or_else(|e| log::debug!("{peer}: {e}"))
+                });
+                if let Err(e) = threads.spawn(job) {
+                    log::warn!("cannot start a thread for {peer}: {e}");
                 }
             }
             Err(e) => log::warn!("accept failed: {e}"),
         }
     }
     // END BLANK
-    Ok(())
 }
 
 pub fn main() -> ExitCode {

@@ -1,12 +1,13 @@
 //! Given parts of `webapp.rs` that are not this lab's lesson: the response type and the status
-//! phrases, the application's pages (what Flask's templates would hold), TLS plumbing, and the
-//! command line. Read it; you need not change it.
+//! phrases, the application's pages (what Flask's templates would hold), TLS plumbing, the
+//! threads connections run in, and the command line. Read it; you need not change it.
 
 use socklab::cli::{self, Args, Options};
 use socklab::tls::{self, rustls};
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
+use std::thread;
 use std::time::Duration;
 
 /// Flask's development server listens here too.
@@ -213,6 +214,72 @@ pub fn linger(mut conn: impl Connection, most: usize) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The stack of each connection's thread: the default 2 MiB makes starting one cost more.
+const THREAD_STACK: usize = 256 * 1024;
+/// How long a thread whose connection ended waits for the next one before it exits.
+const THREAD_REUSE: Duration = Duration::from_secs(2);
+
+/// What a connection's thread runs: serving that connection.
+pub type Job = Box<dyn FnOnce() + Send>;
+/// The threads waiting for a connection: each one's id and where to send it its connection.
+type Waiting = Vec<(thread::ThreadId, mpsc::Sender<Job>)>;
+
+/// Starts each connection's thread. A thread whose connection ended waits a moment for the
+/// next connection instead of exiting: starting a thread (its stacks, the kernel's task) costs
+/// more than answering a small request, so under load a few threads serve connection after
+/// connection, each still one at a time, and no connection ever waits for a busy thread.
+#[derive(Clone, Default)]
+pub struct Threads {
+    waiting: Arc<Mutex<Waiting>>,
+}
+
+impl Threads {
+    /// Runs `job` in a waiting thread, or in a new one when none waits.
+    pub fn spawn(&self, mut job: Job) -> io::Result<()> {
+        while let Some((_, waiting)) = self.lock().pop() {
+            match waiting.send(job) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::SendError(back)) => job = back,
+            }
+        }
+        let threads = self.clone();
+        thread::Builder::new()
+            .stack_size(THREAD_STACK)
+            .spawn(move || threads.run(job))
+            .map(|_| ())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A thread's life: its first job, then each job it is given before it waits too long.
+    fn run(&self, mut job: Job) {
+        let (sender, jobs) = mpsc::channel();
+        let id = thread::current().id();
+        loop {
+            job();
+            self.lock().push((id, sender.clone()));
+            job = match jobs.recv_timeout(THREAD_REUSE) {
+                Ok(next) => next,
+                Err(_) => {
+                    let mut waiting = self.lock();
+                    if let Some(at) = waiting.iter().position(|(i, _)| *i == id) {
+                        waiting.swap_remove(at);
+                        return;
+                    }
+                    drop(waiting);
+                    // Taken from the list just now: its job is on the way.
+                    match jobs.recv() {
+                        Ok(next) => next,
+                        Err(_) => return,
+                    }
+                }
+            };
+        }
+    }
 }
 
 /// Prints where the server runs; with `tls_on`, makes a self-signed certificate for `host`,
