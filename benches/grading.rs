@@ -24,14 +24,19 @@ fn main() {
             .status()
             .is_ok_and(|s| s.success());
     if !copied {
-        eprintln!("grading bench: cannot copy solutions/ into {}", work.display());
+        eprintln!(
+            "grading bench: cannot copy solutions/ into {}",
+            work.display()
+        );
         exit(1);
     }
     // The grader prints `[  1/1] student  … (12.3 s)` when the student is graded.
     let grade = || -> Option<f64> {
         let output = Command::new(env!("CARGO"))
             .current_dir(kit)
-            .args(["run", "--quiet", "--bin", "socklab", "--", "grade", "--force"])
+            .args([
+                "run", "--quiet", "--bin", "socklab", "--", "grade", "--force",
+            ])
             .arg("--submissions")
             .arg(&class)
             .arg("--out")
@@ -46,7 +51,9 @@ fn main() {
     };
     println!("grading benchmark: the solutions as one sandboxed submission (second of two runs)");
     let (Some(first), Some(secs)) = (grade(), grade()) else {
-        eprintln!("grading bench: `socklab grade --submissions` failed (root and bubblewrap needed)");
+        eprintln!(
+            "grading bench: `socklab grade --submissions` failed (root and bubblewrap needed)"
+        );
         exit(1);
     };
     let results: serde_json::Value = std::fs::read_to_string(out.join("students/student.json"))
