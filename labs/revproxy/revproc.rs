@@ -245,7 +245,8 @@ pub fn main() -> ExitCode {
         }
         Duration::from_secs_f64(s)
     };
-    let table = Table::new(seconds("timeout", REPLY_TIMEOUT), seconds("retry", RETRY_AFTER));
+    let timeout = seconds("timeout", REPLY_TIMEOUT);
+    let table = Table::new(timeout, seconds("retry", RETRY_AFTER));
     let Some(port) = args.opt::<u16>("port") else {
         args.fail("-port P is required");
     };
