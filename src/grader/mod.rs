@@ -53,7 +53,7 @@ pub use build::{cargo, without_cargo_run_vars, Build};
 pub use context::Context;
 pub use gradebook::Row;
 pub use lab::{Check, Lab, Run, NOT_ADAPTED};
-pub use peer::{data_segments_in, peer_closed, shown, tcp_from, Found, LinePeer};
+pub use peer::{data_segments_in, peer_closed, shown, tcp_from, tcp_info, Found, LinePeer};
 pub use program::{memory_kib, secs, start_server, Ctx, Program};
 pub use report::{rust_words, Hosts, Outcome, Report};
 pub use runner::{grade, NOT_STARTED};

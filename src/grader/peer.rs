@@ -265,8 +265,9 @@ pub fn peer_closed(stream: &TcpStream) -> bool {
     tcp_info(stream).is_ok_and(|(info, _)| matches!(info.tcpi_state, 7 | 8))
 }
 
-/// The kernel's TCP_INFO for `stream`, and how many bytes of it the kernel filled.
-fn tcp_info(stream: &TcpStream) -> Result<(libc::tcp_info, usize), String> {
+/// The kernel's TCP_INFO for `stream`, and how many bytes of it the kernel filled: the kit's
+/// one reader of it (segments sent, unacknowledged, the connection's state).
+pub fn tcp_info(stream: &TcpStream) -> Result<(libc::tcp_info, usize), String> {
     use std::os::fd::AsRawFd;
     // SAFETY: tcp_info is plain old data; the kernel fills at most `len` bytes of it.
     let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };

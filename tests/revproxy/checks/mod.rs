@@ -408,21 +408,9 @@ fn unread_at(pid: u32, local: SocketAddr, remote: SocketAddr) -> Option<u64> {
 
 /// Segments sent on `stream` that the other end's kernel has not acknowledged yet.
 fn unacknowledged(stream: &TcpStream) -> Option<u32> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: tcp_info is plain old data; the kernel fills at most `len` bytes of it.
-    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-    // SAFETY: a valid socket, a buffer of `len` bytes and its length.
-    let rc = unsafe {
-        libc::getsockopt(
-            stream.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            (&mut info as *mut libc::tcp_info).cast(),
-            &mut len,
-        )
-    };
-    (rc == 0).then_some(info.tcpi_unacked)
+    socklab::grader::tcp_info(stream)
+        .ok()
+        .map(|(info, _)| info.tcpi_unacked)
 }
 
 /// Out of file descriptors: once `program`'s accept() has failed (a line on stderr since
