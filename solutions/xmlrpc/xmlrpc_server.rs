@@ -369,6 +369,7 @@ fn server(host: &str, port: u16, config: Config) -> io::Result<()> {
             Ok(accepted) => accepted,
             Err(e) => {
                 log::warn!("accept failed: {e}");
+                thread::sleep(std::time::Duration::from_millis(50)); // out of descriptors: no spinning
                 continue;
             }
         };
